@@ -1,0 +1,149 @@
+"""The `bbcu` command line: one entry point with subcommands."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+
+class UserError(click.ClickException):
+    """An error caused by the user's input: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+def _fail_clean(fn):
+    """Turn expected error types into one-line messages with a non-zero exit, not tracebacks."""
+    import functools
+
+    from .config import ConfigError
+    from .program import ProgramError
+
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except (ConfigError, ProgramError, FileNotFoundError, ValueError, OSError) as e:
+            raise UserError(str(e)) from None
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli():
+    """BBCU binary image-restoration networks on open FPGAs."""
+
+
+# --------------------------------------------------------------------------- train
+@cli.command()
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default runs/<recipe name>); resumes from its last.pt.")
+@click.option("--iterations", type=int, default=None, help="Override the recipe's iteration count.")
+@click.option("--no-resume", is_flag=True, help="Start from scratch even if a checkpoint exists.")
+@_fail_clean
+def train(recipe, out_dir, iterations, no_resume):
+    """Train a float model from a RECIPE.yaml (resumable)."""
+    from .train import Recipe, train as run_train
+
+    r = Recipe.from_yaml(recipe)
+    out_dir = out_dir or f"runs/{r.name}"
+    ck = run_train(r, out_dir, resume=not no_resume, iterations=iterations)
+    click.echo(f"checkpoint: {ck}")
+
+
+# --------------------------------------------------------------------------- compile
+@cli.command(name="compile")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
+              help="Program file (default: program.safetensors beside the checkpoint).")
+@click.option("--feature-bits", type=click.IntRange(8, 24), default=16, show_default=True)
+@click.option("--calib", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Calibration image folder (default: ../shared/datasets/T91, else bundled samples).")
+@click.option("--calib-images", type=int, default=16, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_fail_clean
+def compile_cmd(checkpoint, out, feature_bits, calib, calib_images, as_json):
+    """Compile a float CHECKPOINT into an integer hardware program."""
+    from .compiler import compile_model
+    from .model import load_checkpoint
+    from .calibration import calibration_images
+
+    model, _ = load_checkpoint(checkpoint)
+    imgs = calibration_images(model.cfg, calib, calib_images)
+    prog = compile_model(model, imgs, feature_bits)
+    out = out or str(Path(checkpoint).with_name("program.safetensors"))
+    digest = prog.save(out)
+    info = {"program": out, "hash": digest, "feature_bits": prog.fmt.bits, "feature_frac": prog.fmt.frac,
+            "layers": len(prog.layers), "calibration_images": len(imgs)}
+    click.echo(json.dumps(info) if as_json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+
+
+# --------------------------------------------------------------------------- eval
+@cli.command(name="eval")
+@click.option("--model", "model_spec", default=None, help="Shipped model name or path (default x2-tiny).")
+@click.option("--dataset", "datasets", multiple=True, required=True,
+              help="Image folder or a dataset name under ../shared/datasets (repeatable).")
+@click.option("--backend", default="float,golden", show_default=True, help="Comma list of float, golden.")
+@click.option("--sigma", type=float, multiple=True, help="Noise levels (denoise models).")
+@click.option("--quality", type=int, multiple=True, help="JPEG qualities (jpeg models).")
+@click.option("--limit", type=int, default=None, help="Use only the first N images.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@_fail_clean
+def eval_cmd(model_spec, datasets, backend, sigma, quality, limit, as_json):
+    """Evaluate PSNR/SSIM against the baseline on benchmark datasets."""
+    from .evaluate import evaluate, format_table
+
+    rows = evaluate(model_spec, list(datasets), [b.strip() for b in backend.split(",") if b.strip()],
+                    sigmas=list(sigma) or None, qualities=list(quality) or None, limit=limit)
+    click.echo(json.dumps(rows, indent=1) if as_json else format_table(rows))
+
+
+# --------------------------------------------------------------------------- restore
+@cli.command()
+@click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(), help="Output file (one input) or folder.")
+@click.option("--model", "model_spec", default=None, help="Shipped model name or path (default x2-tiny).")
+@click.option("--backend", type=click.Choice(["golden", "float"]), default="golden", show_default=True)
+@click.option("--sample", default=None, help="Use a photo bundled with scikit-image (e.g. astronaut).")
+@click.option("--eval", "do_eval", is_flag=True,
+              help="Degrade the input first (bicubic down / noise / JPEG), restore, compare with it.")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_clean
+def restore(inputs, out, model_spec, backend, sample, do_eval, as_json):
+    """Restore INPUT images (or --sample NAME) with a model."""
+    from .restore import restore_files
+
+    if not inputs and not sample:
+        raise UserError("give INPUT files or --sample NAME")
+    rows = restore_files(list(inputs), out, model_spec, backend, sample=sample, do_eval=do_eval)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            click.echo(" ".join(f"{k}={v}" for k, v in r.items()))
+
+
+# --------------------------------------------------------------------------- bench
+@cli.command()
+@click.option("--model", "model_spec", default=None)
+@click.option("--size", type=int, default=256, show_default=True, help="Square input size.")
+@click.option("--config", "preset", default=None, help="Benchmark a random network of a preset (e.g. x2-tiny).")
+@click.option("--json", "as_json", is_flag=True)
+@_fail_clean
+def bench(model_spec, size, preset, as_json):
+    """Benchmark the golden model (seconds per image)."""
+    from .benchmark import golden_speed
+
+    res = golden_speed(model_spec, size, preset)
+    click.echo(json.dumps(res) if as_json else "\n".join(f"{k}: {v}" for k, v in res.items()))
+
+
+def main():
+    cli(prog_name="bbcu")
+
+
+if __name__ == "__main__":
+    main()
