@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,22 @@ def to_verilog(component, name: str) -> str:
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
-    return verilog.convert(component, name=name, emit_src=False)
+    return icarus_time0_fixup(verilog.convert(component, name=name, emit_src=False))
+
+
+_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S+)\s*= 0;$", re.M)
+
+
+def icarus_time0_fixup(text: str) -> str:
+    """Make every combinational `always @*` block evaluate once at time 0 under Icarus.
+
+    Yosys' Verilog backend puts a dummy trigger register (initialised to 0) into the sensitivity
+    list of each `always @*` block; Icarus does not treat the declaration's initialiser as an
+    event, so a block whose real inputs never change (e.g. an FSM sitting in its reset state)
+    would keep X outputs. Toggling the trigger with `#0` at time 0 fixes that. Simulation only:
+    synthesis never sees this text.
+    """
+    return _TRIGGER.sub(lambda mt: f"{mt.group(0)}\n{mt.group(1)}initial #0 {mt.group(2)} = 1'h1;", text)
 
 
 def run_cocotb(component, name: str, tb_module: str, vectors: dict, params: dict | None = None,
@@ -58,11 +74,15 @@ def run_cocotb(component, name: str, tb_module: str, vectors: dict, params: dict
     xml = build / f"results_{run_id}.xml"
     env = {"BBCU_TB_DATA": str(data), "BBCU_TB_RESULT": str(result),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    logf = build / f"sim_{run_id}.log"
     try:
-        runner.test(test_module=tb_module, hdl_toplevel=name, build_dir=build, test_dir=build,
-                    extra_env=env, results_xml=str(xml), testcase=testcase, log_file=build / f"sim_{run_id}.log")
-        n, failed = get_results(xml)
-        log = (build / f"sim_{run_id}.log").read_text(errors="replace") if (build / f"sim_{run_id}.log").exists() else ""
+        try:
+            runner.test(test_module=tb_module, hdl_toplevel=name, build_dir=build, test_dir=build,
+                        extra_env=env, results_xml=str(xml), testcase=testcase, log_file=logf)
+        except SystemExit:      # cocotb_tools raises SystemExit when a test fails
+            pass
+        n, failed = get_results(xml) if xml.exists() else (0, 0)
+        log = logf.read_text(errors="replace") if logf.exists() else ""
         if n == 0 or failed:
             tail = "\n".join(log.splitlines()[-40:])
             raise SimFailure(f"cocotb {tb_module} on {name}: {failed}/{n} tests failed\n{tail}")

@@ -1,0 +1,380 @@
+"""Link layer: the framed protocol of sw/protocol.py in gateware, between a byte stream (UART or
+the virtual board's byte port) and the network's pixel streams.
+
+Stream signature
+  rx:    In(stream of bytes)            from the UART receiver (taken at once while hunting/receiving)
+  tx:    Out(stream of bytes)           to the UART transmitter
+  net_i: Out(stream of pixels)          stripe pixels (LR raster) into the network
+  net_o: In(stream of pixels)           restored pixels (HR raster, whole stripe width) from the network
+  width, height: Out                    stripe geometry for the network, stable during a stripe
+  net_rst: Out(1)                       one-cycle pulse: clears the network before a stripe / on RESET
+
+Behaviour (docs/protocol.md): frames are hunted by their magic; a frame is buffered whole and its
+CRC-32 checked before anything acts on it. Bad CRC, unknown type, bad length, a stripe beyond the
+limits or out of sequence get a NACK; a frame that stops arriving mid-way is dropped after
+`timeout_cycles` (counted, NACK TIMEOUT). Good frames are answered with ACK (after a STRIPE_ROWS
+payload has been handed to the network), IDENT or STATUS_REPLY. Each restored output row (the
+halo columns cropped on board) goes out as one RESULT_ROW frame whose CRC is computed on the fly.
+Cycle model: the link adds no throughput limit beyond the byte rate: one byte per cycle in and out.
+Golden twin: sw.protocol (encode / Parser).
+"""
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth.hdl import unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import protocol as P
+
+from . import layouts
+from .crc import crc32_next
+
+
+class LinkCore(wiring.Component):
+    def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000):
+        self.identity = identity
+        self.colors = identity.colors
+        self.scale = identity.scale
+        self.max_width = identity.max_width
+        self.max_height = identity.max_height
+        self.max_payload = identity.max_payload
+        self.timeout_cycles = timeout_cycles
+        super().__init__({
+            "rx": In(stream.Signature(unsigned(8))),
+            "tx": Out(stream.Signature(unsigned(8))),
+            "net_i": Out(stream.Signature(layouts.pixel(self.colors))),
+            "net_o": In(stream.Signature(layouts.pixel(self.colors))),
+            "width": Out(16),
+            "height": Out(16),
+            "net_rst": Out(1),
+            "stripe_active": Out(1),
+            "error_event": Out(1),
+        })
+
+    def resource_estimate(self) -> dict:
+        return {"lut": 900, "ff": 450, "bram_bits": 8 * self.max_payload, "dsp": 0}
+
+    def elaborate(self, platform):
+        m = Module()
+        colors, r = self.colors, self.scale
+        maxp = self.max_payload
+
+        m.submodules.buf = buf = memory.Memory(shape=8, depth=max(maxp, 2), init=[])
+        wr = buf.write_port()
+        rd = buf.read_port(domain="sync")
+
+        # ------------------------------------------------------------------ counters (STATUS)
+        frames_ok, crc_errors, malformed, nacks, timeouts, results = (Signal(32, name=n) for n in (
+            "frames_ok", "crc_errors", "malformed", "nacks", "timeouts", "results"))
+
+        # ------------------------------------------------------------------ stripe state
+        width, height = Signal(16), Signal(16)
+        crop_l, crop_r = Signal(16), Signal(16)
+        stripe_active = Signal()
+        stripe_seq = Signal(8)
+        bytes_left = Signal(range(self.max_width * self.max_height * colors + 1))
+        out_rows_left = Signal(range(self.max_height * r + 1))
+        m.d.comb += [self.width.eq(width), self.height.eq(height), self.stripe_active.eq(stripe_active)]
+
+        # ------------------------------------------------------------------ reply request (RX -> TX)
+        rep_pending = Signal()
+        rep_kind = Signal(3)          # 0 ACK, 1 NACK, 2 IDENT, 3 STATUS
+        rep_type = Signal(8)
+        rep_seq = Signal(8)
+        rep_reason = Signal(8)
+        K_ACK, K_NACK, K_IDENT, K_STATUS = 0, 1, 2, 3
+
+        # ------------------------------------------------------------------ receiver
+        ftype, fseq = Signal(8), Signal(8)
+        flen = Signal(16)
+        count = Signal(16)
+        crc = Signal(32)
+        crc_rx = Signal(32)
+        head8 = Signal(64)            # first 8 payload bytes (STRIPE_BEGIN)
+        idle_timer = Signal(range(self.timeout_cycles + 1))
+        byte = self.rx.payload
+        got = self.rx.valid & self.rx.ready
+        crc_upd = crc32_next(crc, byte)
+
+        err_pulse = Signal()
+        m.d.sync += err_pulse.eq(0)
+        m.d.comb += self.error_event.eq(err_pulse)
+
+        def reply(kind, reason=0, typ=None):
+            stmts = [rep_pending.eq(1), rep_kind.eq(kind), rep_type.eq(ftype if typ is None else typ),
+                     rep_seq.eq(fseq), rep_reason.eq(reason)]
+            if kind == K_NACK:
+                stmts += [nacks.eq(nacks + 1), err_pulse.eq(1)]
+            return stmts
+
+        pix = Signal(8 * colors)          # byte -> pixel assembly for the network input
+        pix_n = Signal(range(colors + 1))
+        ra = Signal(16)                   # buffer address whose byte is on rd.data when primed
+        primed = Signal()
+
+        with m.FSM(name="rx_fsm") as rx_fsm:
+            def receiving(state):
+                # every receiving state: take bytes at once; inside a frame, time out if it stalls
+                m.d.comb += self.rx.ready.eq(1)
+                if state == "HUNT":
+                    m.d.sync += idle_timer.eq(0)
+                    return
+                with m.If(got):
+                    m.d.sync += idle_timer.eq(0)
+                with m.Else():
+                    m.d.sync += idle_timer.eq(idle_timer + 1)
+                    with m.If(idle_timer == self.timeout_cycles - 1):
+                        m.d.sync += [timeouts.eq(timeouts + 1), idle_timer.eq(0)]
+                        m.d.sync += reply(K_NACK, P.Nack.TIMEOUT)
+                        m.next = "REPLY_WAIT"
+
+            with m.State("HUNT"):
+                receiving("HUNT")
+                with m.If(got & (byte == P.MAGIC[0])):
+                    m.next = "MAGIC1"
+            with m.State("MAGIC1"):
+                receiving("MAGIC1")
+                with m.If(got):
+                    m.d.sync += crc.eq(0xFFFFFFFF)
+                    with m.If(byte == P.MAGIC[1]):
+                        m.next = "TYPE"
+                    with m.Elif(byte != P.MAGIC[0]):
+                        m.next = "HUNT"
+            with m.State("TYPE"):
+                receiving("TYPE")
+                with m.If(got):
+                    m.d.sync += [ftype.eq(byte), crc.eq(crc_upd)]
+                    m.next = "SEQ"
+            with m.State("SEQ"):
+                receiving("SEQ")
+                with m.If(got):
+                    m.d.sync += [fseq.eq(byte), crc.eq(crc_upd)]
+                    m.next = "LEN0"
+            with m.State("LEN0"):
+                receiving("LEN0")
+                with m.If(got):
+                    m.d.sync += [flen[:8].eq(byte), crc.eq(crc_upd)]
+                    m.next = "LEN1"
+            with m.State("LEN1"):
+                receiving("LEN1")
+                with m.If(got):
+                    n = Cat(flen[:8], byte)
+                    m.d.sync += [flen[8:].eq(byte), crc.eq(crc_upd), count.eq(0), head8.eq(0)]
+                    with m.If(n > maxp):
+                        m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
+                        m.next = "REPLY_WAIT"
+                    with m.Elif(n == 0):
+                        m.next = "CRC"
+                    with m.Else():
+                        m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                receiving("PAYLOAD")
+                m.d.comb += [wr.addr.eq(count), wr.data.eq(byte), wr.en.eq(got)]
+                with m.If(got):
+                    m.d.sync += [crc.eq(crc_upd), count.eq(count + 1)]
+                    with m.If(count < 8):
+                        m.d.sync += head8.eq(head8 | (byte.as_unsigned() << (count[:3] * 8)))
+                    with m.If(count == flen - 1):
+                        m.d.sync += count.eq(0)
+                        m.next = "CRC"
+            with m.State("CRC"):
+                receiving("CRC")
+                with m.If(got):
+                    m.d.sync += [crc_rx.eq(Cat(crc_rx[8:], byte)), count.eq(count + 1)]
+                    with m.If(count == 3):
+                        m.next = "CHECK"
+            with m.State("CHECK"):
+                w_new, h_new = head8[0:16], head8[16:32]
+                cl_new, cr_new = head8[32:48], head8[48:64]
+                with m.If(crc_rx != ~crc):
+                    m.d.sync += [crc_errors.eq(crc_errors + 1)] + reply(K_NACK, P.Nack.BAD_CRC)
+                    m.next = "REPLY_WAIT"
+                with m.Elif(ftype == P.T.IDENTIFY):
+                    m.d.sync += [frames_ok.eq(frames_ok + 1)] + reply(K_IDENT)
+                    m.next = "REPLY_WAIT"
+                with m.Elif(ftype == P.T.STATUS):
+                    m.d.sync += [frames_ok.eq(frames_ok + 1)] + reply(K_STATUS)
+                    m.next = "REPLY_WAIT"
+                with m.Elif(ftype == P.T.RESET):
+                    m.d.comb += self.net_rst.eq(1)
+                    m.d.sync += [frames_ok.eq(frames_ok + 1), stripe_active.eq(0), bytes_left.eq(0),
+                                 out_rows_left.eq(0)] + reply(K_ACK)
+                    m.next = "REPLY_WAIT"
+                with m.Elif(ftype == P.T.STRIPE_BEGIN):
+                    with m.If(flen != P.STRIPE.size):
+                        m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
+                    with m.Elif(stripe_active):
+                        m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
+                    with m.Elif((w_new == 0) | (w_new > self.max_width) | (h_new == 0) |
+                                (h_new > self.max_height) | (cl_new + cr_new >= w_new)):
+                        m.d.sync += reply(K_NACK, P.Nack.BAD_GEOMETRY)
+                    with m.Else():
+                        m.d.comb += self.net_rst.eq(1)
+                        m.d.sync += [frames_ok.eq(frames_ok + 1), width.eq(w_new), height.eq(h_new),
+                                     crop_l.eq(cl_new), crop_r.eq(cr_new), stripe_active.eq(1),
+                                     stripe_seq.eq(fseq), bytes_left.eq(w_new * h_new * colors),
+                                     out_rows_left.eq(h_new * r)] + reply(K_ACK)
+                    m.next = "REPLY_WAIT"
+                with m.Elif(ftype == P.T.STRIPE_ROWS):
+                    with m.If(~stripe_active | (flen > bytes_left)):
+                        m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
+                        m.next = "REPLY_WAIT"
+                    with m.Elif(flen == 0):
+                        m.d.sync += [frames_ok.eq(frames_ok + 1)] + reply(K_ACK)
+                        m.next = "REPLY_WAIT"
+                    with m.Else():
+                        m.d.sync += [frames_ok.eq(frames_ok + 1), ra.eq(0), primed.eq(0), count.eq(0)]
+                        m.next = "DRAIN"
+                with m.Else():
+                    m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.UNKNOWN_TYPE)
+                    m.next = "REPLY_WAIT"
+            with m.State("DRAIN"):
+                # buffer -> bytes -> pixels -> network. rd.data holds buf[ra] once primed.
+                stall = self.net_i.valid & ~self.net_i.ready
+                take = primed & ~stall
+                m.d.comb += rd.addr.eq(Mux(take, ra + 1, ra))
+                with m.If(self.net_i.valid & self.net_i.ready):
+                    m.d.sync += self.net_i.valid.eq(0)
+                m.d.sync += primed.eq(1)
+                with m.If(take):
+                    m.d.sync += ra.eq(ra + 1)
+                    new_pix = Signal.like(pix)
+                    m.d.comb += new_pix.eq(pix | (rd.data.as_unsigned() << (pix_n * 8)))
+                    with m.If(pix_n == colors - 1):
+                        m.d.sync += [self.net_i.payload.eq(new_pix), self.net_i.valid.eq(1), pix.eq(0), pix_n.eq(0)]
+                    with m.Else():
+                        m.d.sync += [pix.eq(new_pix), pix_n.eq(pix_n + 1)]
+                    with m.If(ra == flen - 1):
+                        m.d.sync += bytes_left.eq(bytes_left - flen)
+                        m.next = "DRAIN_FLUSH"
+            with m.State("DRAIN_FLUSH"):
+                with m.If(self.net_i.valid & self.net_i.ready):
+                    m.d.sync += self.net_i.valid.eq(0)
+                with m.If(~self.net_i.valid | self.net_i.ready):
+                    m.d.sync += reply(K_ACK)
+                    m.next = "REPLY_WAIT"
+            with m.State("REPLY_WAIT"):
+                m.d.sync += idle_timer.eq(0)
+                with m.If(~rep_pending):
+                    m.next = "HUNT"
+
+        # ------------------------------------------------------------------ transmitter
+        out_w = Signal(16)                 # cropped output row width in pixels
+        m.d.comb += out_w.eq((width - crop_l - crop_r) * r)
+        in_x = Signal(16)                  # pixel index within the network's output row (uncropped)
+        row_idx = Signal(16)
+        tcrc = Signal(32)
+        tlen = Signal(16)
+        tidx = Signal(16)
+        ttype = Signal(8)
+        tseq = Signal(8)
+        tkind = Signal(3)
+        K_RESULT = 4
+        status_snap = Signal(8 * P.STATUS.size)
+        reason_snap, acktype_snap = Signal(8), Signal(8)
+        ident_bytes = Array(Const(b, 8) for b in self.identity.pack())
+        opix = Signal(8 * colors)
+        opix_n = Signal(range(colors + 1))
+        opix_valid = Signal()
+
+        # crop filter + pixel -> bytes for RESULT rows
+        keep = (in_x >= crop_l * r) & (in_x < (width - crop_r) * r)
+        net_take = Signal()
+        m.d.comb += [self.net_o.ready.eq(net_take)]
+        with m.If(self.net_o.valid & self.net_o.ready):
+            m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
+        with m.If(self.net_rst):
+            m.d.sync += [in_x.eq(0), row_idx.eq(0)]
+
+        tx_byte = Signal(8)
+        m.d.comb += self.tx.payload.eq(tx_byte)
+        sent = self.tx.valid & self.tx.ready
+
+        with m.FSM(name="tx_fsm"):
+            with m.State("IDLE"):
+                with m.If(rep_pending):
+                    m.d.sync += [tkind.eq(rep_kind), tseq.eq(rep_seq), tidx.eq(0), rep_pending.eq(0),
+                                 reason_snap.eq(rep_reason), acktype_snap.eq(rep_type),
+                                 status_snap.eq(Cat(frames_ok, crc_errors, malformed, nacks, timeouts, results))]
+                    with m.Switch(rep_kind):
+                        with m.Case(K_ACK):
+                            m.d.sync += [ttype.eq(P.T.ACK), tlen.eq(P.ACK.size)]
+                        with m.Case(K_NACK):
+                            m.d.sync += [ttype.eq(P.T.NACK), tlen.eq(P.NACK.size)]
+                        with m.Case(K_IDENT):
+                            m.d.sync += [ttype.eq(P.T.IDENT), tlen.eq(P.IDENT.size)]
+                        with m.Case(K_STATUS):
+                            m.d.sync += [ttype.eq(P.T.STATUS_REPLY), tlen.eq(P.STATUS.size)]
+                    m.next = "HEAD"
+                with m.Elif(stripe_active & (out_rows_left != 0) & self.net_o.valid):
+                    # drop cropped pixels until a kept one is at the head of the stream
+                    with m.If(~keep):
+                        m.d.comb += net_take.eq(1)
+                    with m.Else():
+                        m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0),
+                                     ttype.eq(P.T.RESULT_ROW), tlen.eq(out_w * colors + P.RESULT.size)]
+                        m.next = "HEAD"
+            with m.State("HEAD"):
+                hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
+                m.d.comb += [tx_byte.eq(hdr[tidx[:3]]), self.tx.valid.eq(1)]
+                with m.If(sent):
+                    m.d.sync += tidx.eq(tidx + 1)
+                    with m.If(tidx == 1):
+                        m.d.sync += tcrc.eq(0xFFFFFFFF)
+                    with m.Elif(tidx >= 2):
+                        m.d.sync += tcrc.eq(crc32_next(tcrc, tx_byte))
+                    with m.If(tidx == 5):
+                        m.d.sync += tidx.eq(0)
+                        m.next = "BODY"
+            with m.State("BODY"):
+                with m.If(tidx == tlen):
+                    m.d.sync += tidx.eq(0)
+                    m.next = "CRC"
+                with m.Elif(tkind == K_RESULT):
+                    # 2 bytes row index, then cropped pixels of one row, byte by byte
+                    with m.If(tidx < 2):
+                        m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(1)]
+                    with m.Else():
+                        with m.If(~opix_valid):
+                            with m.If(self.net_o.valid):
+                                m.d.comb += net_take.eq(1)
+                                with m.If(keep):
+                                    m.d.sync += [opix.eq(self.net_o.payload), opix_n.eq(0), opix_valid.eq(1)]
+                        with m.Else():
+                            m.d.comb += [tx_byte.eq(opix.word_select(opix_n, 8)), self.tx.valid.eq(1)]
+                            with m.If(sent):
+                                m.d.sync += opix_n.eq(opix_n + 1)
+                                with m.If(opix_n == colors - 1):
+                                    m.d.sync += opix_valid.eq(0)
+                    with m.If(sent):
+                        m.d.sync += [tidx.eq(tidx + 1), tcrc.eq(crc32_next(tcrc, tx_byte))]
+                with m.Else():
+                    small = Signal(8)
+                    with m.Switch(tkind):
+                        with m.Case(K_ACK):
+                            m.d.comb += small.eq(Mux(tidx[0], tseq, acktype_snap))
+                        with m.Case(K_NACK):
+                            m.d.comb += small.eq(Array([acktype_snap, tseq, reason_snap])[tidx[:2]])
+                        with m.Case(K_IDENT):
+                            m.d.comb += small.eq(ident_bytes[tidx[:6]])
+                        with m.Case(K_STATUS):
+                            m.d.comb += small.eq(status_snap.word_select(tidx[:5], 8))
+                    m.d.comb += [tx_byte.eq(small), self.tx.valid.eq(1)]
+                    with m.If(sent):
+                        m.d.sync += [tidx.eq(tidx + 1), tcrc.eq(crc32_next(tcrc, tx_byte))]
+            with m.State("CRC"):
+                fin = ~tcrc
+                m.d.comb += [tx_byte.eq(fin.word_select(tidx[:2], 8)), self.tx.valid.eq(1)]
+                with m.If(sent):
+                    m.d.sync += tidx.eq(tidx + 1)
+                    with m.If(tidx == 3):
+                        m.next = "IDLE"
+                        with m.If(tkind == K_RESULT):
+                            m.d.sync += [results.eq(results + 1), row_idx.eq(row_idx + 1),
+                                         out_rows_left.eq(out_rows_left - 1)]
+                            with m.If(out_rows_left == 1):
+                                m.d.sync += stripe_active.eq(0)
+        with m.If(self.net_rst):
+            m.d.sync += [opix_valid.eq(0), pix.eq(0), pix_n.eq(0)]
+        return m

@@ -1,0 +1,133 @@
+"""NearestUpsample: the nearest-neighbour up-sampled residual of BBCU-U, as a stream reorder.
+
+Stream signature
+  i: In(stream of signed FW bits)    LR raster order, C features per pixel, channel-serial
+  o: Out(stream of signed FW bits)   HR raster order: for LR row y: for i in 0..r-1: for x in
+                                     0..W-1: for j in 0..r-1: for c in 0..C-1: feature (c, y, x)
+  width, height: In(unsigned)        LR geometry, stable for the whole frame.  Only width is
+                                     used (the reorder works row by row; frames follow each
+                                     other back to back), height is part of the uniform interface.
+Line buffer: one lib.memory of 2 * max_width * C words = two banks of one LR row each; it
+DOUBLE-BUFFERS: the writer fills bank (y+1) % 2 with LR row y+1 while the reader replays row y
+(r passes) from bank y % 2, and may even start row y+2 into bank y % 2 once the reader has
+finished row y.  The reader may also start replaying a row while it is still being written
+(pass 0 reads a word only after the writer has stored it), so the output never waits for a
+whole row.  The input is refused (ready low) only while the writer is two rows ahead.
+Cycle model: the output is the bottleneck (r*r words out per word in): one output word per
+cycle, latency 3 (write, synchronous read, output register):
+  cycle_model(width, height) = width * height * C * r * r + 3.
+Golden twin: sw.golden.nearest_up (the output is nearest_up(x, r) in raster order, channel-serial).
+"""
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw.formats import FeatureFormat
+
+from . import layouts
+
+
+class NearestUpsample(wiring.Component):
+    LATENCY = 3
+
+    def __init__(self, channels: int, r: int, fmt: FeatureFormat, max_width: int, max_height: int):
+        if channels < 1 or r < 1 or max_width < 1 or max_height < 1:
+            raise ValueError("channels, r, max_width and max_height must be >= 1")
+        self.channels, self.r, self.fmt = channels, r, fmt
+        self.max_width, self.max_height = max_width, max_height
+        self.row_words = max_width * channels
+        super().__init__({
+            "i": In(stream.Signature(layouts.feature(fmt))),
+            "o": Out(stream.Signature(layouts.feature(fmt))),
+            "width": In(unsigned(max(1, max_width.bit_length()))),
+            "height": In(unsigned(max(1, max_height.bit_length()))),
+        })
+
+    # ------------------------------------------------------------------ models
+    def cycle_model(self, width: int, height: int) -> int:
+        return width * height * self.channels * self.r * self.r + self.LATENCY
+
+    def resource_estimate(self) -> dict:
+        aw = (2 * self.row_words - 1).bit_length()
+        cw = (self.channels - 1).bit_length() + (self.r - 1).bit_length()
+        xw = (self.max_width - 1).bit_length()
+        counters = 2 * cw + 2 * xw + 8                                  # c, j, i, x of reader/writer, flags
+        ff = 3 * aw + counters + self.fmt.bits + 2
+        lut = 10 * aw + counters + 2 * xw + 12                           # incrementers, compare, address muxes
+        return {"lut": lut, "ff": ff, "bram_bits": 2 * self.row_words * self.fmt.bits, "dsp": 0}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        C, r, rowlen = self.channels, self.r, self.row_words
+        depth = 2 * rowlen
+        m.submodules.mem = mem = memory.Memory(shape=layouts.feature(self.fmt), depth=depth, init=[])
+        wr = mem.write_port()
+        rd = mem.read_port(domain="sync")
+
+        # rows the writer is ahead of the reader: 0 (same row), 1, 2 (writer blocked)
+        ahead = Signal(range(3))
+
+        # ---------------------------------------------------------- writer
+        waddr = Signal(range(depth))
+        wc = Signal(range(max(C, 2)))
+        wx = Signal.like(self.width)
+        wb = Signal()
+        wfire = Signal()
+        w_row_end = Signal()
+        m.d.comb += [
+            self.i.ready.eq(ahead != 2),
+            wfire.eq(self.i.valid & self.i.ready),
+            wr.addr.eq(waddr), wr.data.eq(self.i.payload), wr.en.eq(wfire),
+            w_row_end.eq(wfire & (wc == C - 1) & (wx == self.width - 1)),
+        ]
+        with m.If(wfire):
+            with m.If(wc != C - 1):
+                m.d.sync += [wc.eq(wc + 1), waddr.eq(waddr + 1)]
+            with m.Elif(wx != self.width - 1):
+                m.d.sync += [wc.eq(0), wx.eq(wx + 1), waddr.eq(waddr + 1)]
+            with m.Else():
+                m.d.sync += [wc.eq(0), wx.eq(0), wb.eq(~wb), waddr.eq(Mux(wb, 0, rowlen))]
+
+        # ---------------------------------------------------------- reader
+        raddr = Signal(range(depth))
+        rpix = Signal(range(depth))      # address of channel 0 of the current pixel
+        rc = Signal(range(max(C, 2)))
+        rj = Signal(range(max(r, 2)))
+        ri = Signal(range(max(r, 2)))
+        rx = Signal.like(self.width)
+        rb = Signal()
+        en = Signal()
+        issue = Signal()
+        r_row_end = Signal()
+        valid1 = Signal()
+        avail = (ahead != 0) | (waddr > raddr)
+        m.d.comb += [
+            en.eq(~self.o.valid | self.o.ready),
+            issue.eq(en & avail),
+            rd.addr.eq(raddr), rd.en.eq(en),
+            r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & (rx == self.width - 1) & (ri == r - 1)),
+        ]
+        with m.If(issue):
+            with m.If(rc != C - 1):
+                m.d.sync += [rc.eq(rc + 1), raddr.eq(raddr + 1)]
+            with m.Elif(rj != r - 1):
+                m.d.sync += [rc.eq(0), rj.eq(rj + 1), raddr.eq(rpix)]
+            with m.Elif(rx != self.width - 1):
+                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(rx + 1), raddr.eq(raddr + 1), rpix.eq(raddr + 1)]
+            with m.Elif(ri != r - 1):
+                base = Mux(rb, rowlen, 0)
+                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(ri + 1), raddr.eq(base), rpix.eq(base)]
+            with m.Else():
+                base = Mux(rb, 0, rowlen)
+                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), raddr.eq(base), rpix.eq(base)]
+        with m.If(en):
+            m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rd.data)]
+
+        with m.If(w_row_end & ~r_row_end):
+            m.d.sync += ahead.eq(ahead + 1)
+        with m.Elif(r_row_end & ~w_row_end):
+            m.d.sync += ahead.eq(ahead - 1)
+        return m

@@ -1,0 +1,105 @@
+"""cocotb testbench: the link layer (hw/link.py) against sw.protocol, at the byte boundary."""
+import random
+
+import cocotb
+
+from sim.bytelink import ByteLink
+from sim.runner import load_vectors, write_result
+from sim.streams import reset
+from sw import protocol as P
+
+
+def expect(frame, ftype, seq=None):
+    assert frame.type == ftype, f"expected {P.T(ftype).name}, got {P.T(frame.type).name if frame.type in P.T._value2member_map_ else frame.type} {frame.payload.hex()}"
+    if seq is not None:
+        assert frame.seq == seq, f"seq {frame.seq} != {seq}"
+
+
+@cocotb.test()
+async def link_protocol(dut):
+    v, p = load_vectors()
+    ident = P.Identity(**p["identity"])
+    timeout = p["timeout"]
+    await reset(dut)
+    link = ByteLink(dut, p_stall=0.2, seed=1)
+
+    # identify
+    link.send(P.encode(P.T.IDENTIFY, 1))
+    f = await link.frame()
+    expect(f, P.T.IDENT, 1)
+    assert P.Identity.unpack(f.payload) == ident
+
+    # garbage (with stray magic bytes), silence past the timeout, then a good frame
+    rng = random.Random(5)
+    link.send(bytes(rng.randrange(256) for _ in range(40)) + P.MAGIC + b"\x01")
+    await link.wait_idle(timeout + 600)
+    link.frames.clear()
+    link.send(P.encode(P.T.IDENTIFY, 2))
+    while True:
+        f = await link.frame()
+        if f.type == P.T.IDENT:
+            break
+        expect(f, P.T.NACK)
+    assert f.seq == 2
+
+    # unknown type and oversize length -> NACK, the board keeps working
+    link.send(P.encode(0x55, 3))
+    f = await link.frame()
+    expect(f, P.T.NACK, 3)
+    assert f.payload[2] == P.Nack.UNKNOWN_TYPE
+    link.send(P.HEADER.pack(P.MAGIC, P.T.STRIPE_ROWS, 4, ident.max_payload + 1))
+    f = await link.frame()
+    expect(f, P.T.NACK, 4)
+    assert f.payload[2] == P.Nack.BAD_LENGTH
+
+    # rows before a stripe -> BAD_STATE; bad geometry -> BAD_GEOMETRY
+    link.send(P.encode(P.T.STRIPE_ROWS, 5, b"\x00" * 3))
+    f = await link.frame()
+    assert f.type == P.T.NACK and f.payload[2] == P.Nack.BAD_STATE
+    link.send(P.encode(P.T.STRIPE_BEGIN, 6, P.STRIPE.pack(ident.max_width + 1, 2, 0, 0)))
+    f = await link.frame()
+    assert f.type == P.T.NACK and f.payload[2] == P.Nack.BAD_GEOMETRY
+
+    # a stripe: w x h, cropped; the test network is the identity, so results are the input crop
+    w, h, cl, cr = p["stripe"]
+    img = bytes(int(b) for b in v["image"])
+    link.send(P.encode(P.T.STRIPE_BEGIN, 7, P.STRIPE.pack(w, h, cl, cr)))
+    expect(await link.frame(), P.T.ACK, 7)
+    half = (len(img) // 2 // ident.colors) * ident.colors + 1      # frames need not align to pixels
+    chunks = [img[:half], img[half:]]
+    # corrupt the first chunk once: NACK BAD_CRC, then resend
+    bad = bytearray(P.encode(P.T.STRIPE_ROWS, 8, chunks[0]))
+    bad[8] ^= 0x10
+    link.send(bytes(bad))
+    f = await link.frame()
+    assert f.type == P.T.NACK and f.payload[2] == P.Nack.BAD_CRC and f.seq == 8
+    # truncated frame: header and part of the payload, then silence -> NACK TIMEOUT
+    link.send(P.encode(P.T.STRIPE_ROWS, 9, chunks[0])[:9])
+    f = await link.frame(timeout * 3)
+    assert f.type == P.T.NACK and f.payload[2] == P.Nack.TIMEOUT
+    rows = {}
+    for i, c in enumerate(chunks):
+        link.send(P.encode(P.T.STRIPE_ROWS, 10 + i, c))
+        while True:
+            f = await link.frame()
+            if f.type == P.T.RESULT_ROW:
+                rows[int.from_bytes(f.payload[:2], "little")] = f.payload[2:]
+                continue
+            expect(f, P.T.ACK, 10 + i)
+            break
+    while len(rows) < h * ident.scale:
+        f = await link.frame()
+        expect(f, P.T.RESULT_ROW)
+        rows[int.from_bytes(f.payload[:2], "little")] = f.payload[2:]
+    cols = ident.colors
+    for y in range(h):
+        row = img[y * w * cols:(y + 1) * w * cols]
+        assert rows[y] == row[cl * cols:(w - cr) * cols], f"row {y}: {rows[y].hex()}"
+
+    # status counters
+    link.send(P.encode(P.T.STATUS, 20))
+    f = await link.frame()
+    expect(f, P.T.STATUS_REPLY, 20)
+    st = P.Status.unpack(f.payload)
+    assert st.crc_errors >= 1 and st.timeouts >= 1 and st.results == h and st.nacks >= 6, st
+    write_result({"status": st.__dict__})
