@@ -54,6 +54,7 @@ def run_cocotb(component, name: str, tb_module: str, vectors: dict, params: dict
     """
     from cocotb_tools.runner import get_results, get_runner
 
+    name = re.sub(r"\W", "_", name)
     text = verilog_text if verilog_text is not None else to_verilog(component, name)
     extra = [Path(s) for s in extra_sources]
     h = hashlib.sha256(text.encode())

@@ -1,0 +1,91 @@
+"""The accelerator: link layer + network, generated from a compiled program.
+
+AcceleratorCore  byte streams in/out (the cut used by the Verilator virtual board)
+Accelerator      AcceleratorCore behind a UART (what the board tops instantiate)
+
+The network is held in reset for one cycle at the start of every stripe (and on RESET), so a
+stripe never sees state left by an earlier, aborted one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import Module, ResetInserter, Signal
+from amaranth.hdl import unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import protocol as P
+from sw.program import Program
+
+from .fold import FoldConfig, auto_fold
+from .link import LinkCore
+from .network import Network, receptive_halo
+from .uart import UartRx, UartTx
+
+
+@dataclass
+class BuildConfig:
+    max_width: int = 64           # LR stripe width limit (halo included)
+    max_height: int = 2048        # LR stripe height limit (counters only: no memory depends on it)
+    max_payload: int = 1024       # bytes per STRIPE_ROWS frame
+    clock_hz: int = 48_000_000
+    baud: int = 3_000_000
+    timeout_ms: float = 50.0
+
+
+def identity_for(prog: Program, build: BuildConfig) -> P.Identity:
+    cfg = prog.config
+    return P.Identity(P.PROTOCOL_VERSION, cfg.task, cfg.scale, cfg.colors, build.max_width, build.max_height,
+                      build.max_payload, build.clock_hz, prog.fmt.bits, receptive_halo(prog), prog.content_hash)
+
+
+class AcceleratorCore(wiring.Component):
+    def __init__(self, prog: Program, build: BuildConfig | None = None, fold: FoldConfig | None = None):
+        self.prog = prog
+        self.build = build or BuildConfig()
+        self.fold = fold or auto_fold(prog)
+        self.identity = identity_for(prog, self.build)
+        super().__init__({
+            "rx": In(stream.Signature(unsigned(8))),
+            "tx": Out(stream.Signature(unsigned(8))),
+            "busy": Out(1),
+            "error": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        b = self.build
+        timeout = max(64, int(b.clock_hz * b.timeout_ms / 1000))
+        m.submodules.link = link = LinkCore(self.identity, timeout)
+        net = Network(self.prog, self.fold, b.max_width, b.max_height)
+        m.submodules.net = net = ResetInserter(link.net_rst)(net)
+        wiring.connect(m, wiring.flipped(self.rx), link.rx)
+        wiring.connect(m, link.tx, wiring.flipped(self.tx))
+        wiring.connect(m, link.net_i, net.i)
+        wiring.connect(m, net.o, link.net_o)
+        m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
+                     self.busy.eq(link.stripe_active), self.error.eq(link.error_event)]
+        return m
+
+
+class Accelerator(wiring.Component):
+    """AcceleratorCore behind an 8N1 UART at `build.baud`."""
+
+    def __init__(self, prog: Program, build: BuildConfig | None = None, fold: FoldConfig | None = None):
+        self.core = AcceleratorCore(prog, build, fold)
+        self.build = self.core.build
+        self.divisor = round(self.build.clock_hz / self.build.baud)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1), "error": Out(1),
+                          "activity": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        m.submodules.urx = urx = UartRx(self.divisor)
+        m.submodules.utx = utx = UartTx(self.divisor)
+        wiring.connect(m, urx.o, core.rx)
+        wiring.connect(m, core.tx, utx.i)
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(core.busy), self.error.eq(core.error),
+                     self.activity.eq(~self.rx | ~utx.tx)]
+        return m

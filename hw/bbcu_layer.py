@@ -1,0 +1,114 @@
+"""One BBCU-B (r = 1) or BBCU-U (r > 1) unit as a streaming chain of the datapath units.
+
+    i --Broadcast--a--> Threshold -> WindowGen(replay r) -> PopcountEngine -> ScaleRPReLU --v--+
+               \\--b--> residual FIFO [-> NearestUpsample (r > 1)] ------------------------x--+-> ResidualAdd -> o
+
+Stream signature
+  i: In(stream of features)   layer input, raster order, C per pixel (channel-serial)
+  o: Out(stream of features)  layer output: same geometry (BBCU-B) or x r (BBCU-U), C per pixel
+  width, height: In            input geometry
+The residual FIFO holds the features that enter while the window generator waits for the next
+row: (max_width + 4) pixels x C words (sized from the window latency; see docs/architecture.md).
+Cycle model: the slowest of its units (hw/fold.py: throughput).
+Golden twin: sw.golden.binary_layer.
+"""
+from __future__ import annotations
+
+from amaranth import Module
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw.formats import FeatureFormat
+from sw.program import BinaryLayer
+
+from . import layouts
+from .fold import LayerFold
+from .fork import Broadcast
+from .popcount import PopcountEngine
+from .residual import ResidualAdd
+from .scale import ScaleRPReLU
+from .threshold import Threshold
+from .upsample import NearestUpsample
+from .window import WindowGen
+
+
+class StreamFIFO(wiring.Component):
+    """lib.fifo.SyncFIFOBuffered behind a stream signature."""
+
+    def __init__(self, shape, depth: int):
+        self.shape, self.depth = shape, depth
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        from amaranth.hdl import Shape
+        width = Shape.cast(self.shape).width
+        m.submodules.q = q = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
+        m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy),
+                     self.o.payload.eq(q.r_data), self.o.valid.eq(q.r_rdy), q.r_en.eq(self.o.ready)]
+        return m
+
+
+def residual_fifo_depth(channels: int, max_width: int) -> int:
+    return channels * (max_width + 4) + 32
+
+
+class BBCULayer(wiring.Component):
+    def __init__(self, layer: BinaryLayer, fmt: FeatureFormat, fold: LayerFold, max_width: int,
+                 max_height: int, scale_mult: str = "dsp"):
+        self.layer, self.fmt, self.fold = layer, fmt, fold
+        self.max_width, self.max_height = max_width, max_height
+        self.scale_mult = scale_mult
+        self.channels = layer.cin
+        super().__init__({
+            "i": In(stream.Signature(layouts.feature(fmt))),
+            "o": Out(stream.Signature(layouts.feature(fmt))),
+            "width": In(16),
+            "height": In(16),
+        })
+
+    def resource_estimate(self) -> dict:
+        parts = [self._units()[k].resource_estimate() for k in ("thr", "win", "eng", "scale", "add")]
+        fifo_bits = residual_fifo_depth(self.channels, self.max_width) * self.fmt.bits
+        est = {k: sum(p.get(k, 0) for p in parts) for k in ("lut", "ff", "bram_bits", "dsp")}
+        est["bram_bits"] += fifo_bits
+        est["lut"] += 60
+        return est
+
+    def _units(self):
+        l, fmt, f = self.layer, self.fmt, self.fold
+        u = {
+            "fork": Broadcast(layouts.feature(fmt)),
+            "thr": Threshold(l.thresh, fmt, 1),
+            "win": WindowGen(l.cin, self.max_width, self.max_height, replay=l.r),
+            "eng": PopcountEngine(l.weight_bits(), l.cin, f.simd, f.pe, passes=l.r, max_width=self.max_width),
+            "scale": ScaleRPReLU(l, fmt, self.scale_mult),
+            "add": ResidualAdd(fmt),
+            "fifo": StreamFIFO(layouts.feature(fmt), residual_fifo_depth(l.cin, self.max_width)),
+        }
+        if l.r > 1:
+            u["up"] = NearestUpsample(l.cin, l.r, fmt, self.max_width, self.max_height)
+        return u
+
+    def elaborate(self, platform):
+        m = Module()
+        u = self._units()
+        for k, v in u.items():
+            m.submodules[k] = v
+        wiring.connect(m, wiring.flipped(self.i), u["fork"].i)
+        wiring.connect(m, u["fork"].a, u["thr"].i)
+        wiring.connect(m, u["thr"].o, u["win"].i)
+        wiring.connect(m, u["win"].o, u["eng"].i)
+        wiring.connect(m, u["eng"].o, u["scale"].i)
+        wiring.connect(m, u["scale"].o, u["add"].v)
+        wiring.connect(m, u["fork"].b, u["fifo"].i)
+        if "up" in u:
+            wiring.connect(m, u["fifo"].o, u["up"].i)
+            wiring.connect(m, u["up"].o, u["add"].x)
+            m.d.comb += [u["up"].width.eq(self.width), u["up"].height.eq(self.height)]
+        else:
+            wiring.connect(m, u["fifo"].o, u["add"].x)
+        wiring.connect(m, u["add"].o, wiring.flipped(self.o))
+        m.d.comb += [u["win"].width.eq(self.width), u["win"].height.eq(self.height),
+                     u["eng"].width.eq(self.width)]
+        return m

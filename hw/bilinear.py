@@ -1,0 +1,248 @@
+"""BilinearSkip: the SR global skip, x r bilinear up-sampling of the LR input pixels in 2^-16 units.
+
+Stream signature
+  i: In(stream of layouts.pixel(colors))                 LR pixels, raster order
+  o: Out(stream of ArrayLayout(unsigned(24), colors))    HR skip words, raster order (H*r rows of W*r)
+  width, height: In(unsigned)                             LR frame geometry, stable during a frame
+
+Arithmetic (docs/arithmetic.md section 4): separable, rows then columns, per 1-D phase j the
+weights (off, w0, w1) of golden.bilinear_weights_1d(r), w0 + w1 = 256, indices clamped to the
+image (edge replication):
+  V[x]    = w0_i * P[y+off_i][x] + w1_i * P[y+off_i+1][x] = (Pa << 8) + w1_i * (Pb - Pa)   (16 bits)
+  out[X]  = (Va << 8) + u1_j * (Vb - Va)                   with X = r*x + j              (24 bits)
+mode="identity" (r = 1, denoising/JPEG skip): out = p << 16, one output per input, in input order.
+
+Architecture (bilinear): LR rows go to a 4-row line buffer (lib.memory, one write and one sync read
+port; row y in slot y mod 4, so rows y-1..y+1 in use plus the row being written). A producer walks
+the HR rows (LR row y, phase i, column x) and reads Pa and Pb (two cycles per column) into the
+vertical interpolator; its V values enter a 4-deep FIFO. The consumer holds V[x-1], V[x] in
+registers and the FIFO head as V[x+1], and emits r outputs per column, one per cycle, through a
+two-stage pipeline (operand select, horizontal interpolation). The weights are constants per
+phase, so both interpolators are shift-and-add terms and a small mux (no multipliers). Row y's phase i starts once LR row
+y+off_i+1 (clamped) has arrived; the input may run up to two LR rows ahead of the producer; a new
+frame's input starts once the producer has read the old frame.
+
+Cycle model (no bubbles, no back-pressure, one frame): the first HR row needs LR row 0, then
+outputs flow one per cycle:
+  cycle_model(w, h) = w + r*r*w*h + 8 - (w == 1) (bilinear);  w*h + 1 (identity)
+(measured exactly for r = 2, 3, 4 and LR sizes 1x1 .. 8x8: the producer, at 2 cycles per column,
+keeps ahead of the consumer's r cycles per column, also across row and phase changes)
+Golden twin: sw.golden.bilinear_skip (identity: pix << 16).
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from sw import formats
+from sw.golden import bilinear_weights_1d
+
+from . import layouts
+from .head import const_mul, csd, select
+
+#: width of a skip word (2^-16 pixel units)
+SKIP_BITS = formats.PIXEL_BITS + formats.BILINEAR_FRAC
+#: bits of a vertically interpolated value (2^-8 pixel units)
+V_BITS = formats.PIXEL_BITS + formats.BILINEAR_FRAC_1D
+FIFO_DEPTH = 4
+
+
+def skip_layout(colors: int):
+    return data.ArrayLayout(unsigned(SKIP_BITS), colors)
+
+
+class BilinearSkip(wiring.Component):
+    #: cycles from LR row 0 complete to the first output transfer (read V[0], V[1]: 2 cycles each,
+    #: FIFO, prime, operand and output registers); one less for w = 1 (no V[1])
+    LATENCY = 8
+
+    def __init__(self, r: int, colors: int, max_width: int, max_height: int, mode: str = "bilinear"):
+        if mode not in ("bilinear", "identity"):
+            raise ValueError(f"mode must be 'bilinear' or 'identity', got {mode!r}")
+        if mode == "identity" and r != 1:
+            raise ValueError("identity mode has r = 1")
+        if mode == "bilinear" and r < 2:
+            raise ValueError("bilinear mode needs r >= 2 (x1 bilinear is the identity: use mode='identity')")
+        if max_width < 1 or max_height < 1:
+            raise ValueError("max_width and max_height must be >= 1")
+        self.r, self.colors, self.mode = r, colors, mode
+        self.max_width, self.max_height = max_width, max_height
+        self.sbits = ceil_log2(max_width)            # column bits of a line-buffer address
+        self.weights = bilinear_weights_1d(r) if mode == "bilinear" else [(0, 256, 0)]
+        for off, w0, w1 in self.weights:
+            assert off in (-1, 0) and w0 + w1 == 1 << formats.BILINEAR_FRAC_1D
+        super().__init__({
+            "i": In(stream.Signature(layouts.pixel(colors))),
+            "o": Out(stream.Signature(skip_layout(colors))),
+            "width": In(range(max_width + 1)),
+            "height": In(range(max_height + 1)),
+        })
+
+    # ------------------------------------------------------------------ models
+    def cycle_model(self, width: int, height: int) -> int:
+        if self.mode == "identity":
+            return width * height + 1
+        return width + self.r * self.r * width * height + self.LATENCY - int(width == 1)
+
+    def resource_estimate(self) -> dict:
+        c = self.colors
+        if self.mode == "identity":
+            return {"lut": 2, "ff": 8 * c + 1, "bram_bits": 0, "dsp": 0}
+        cnt = 2 * (self.sbits + ceil_log2(self.max_height + 1) + ceil_log2(self.r)) + self.sbits + 8
+        ff = cnt + 8 * c + 9 + (V_BITS * c + 1) + 2 * V_BITS * c + (2 * V_BITS + 1) * c + 9 + SKIP_BITS * c + 8
+        # per lane: vertical (9-bit diff, one shift-add per phase term, mux, add) and horizontal
+        # (17-bit diff, same) interpolators, operand muxes; FIFO in LUT RAM / registers
+        terms = sum(max(1, len(csd(w1)) - 1) for _, _, w1 in self.weights)
+        lut = 2 * cnt + 60 + c * (9 + terms * 10 + 9 + 17 + terms * 18 + SKIP_BITS + 3 * V_BITS) \
+            + FIFO_DEPTH * V_BITS * c // 4
+        return {"lut": lut, "ff": ff, "bram_bits": 4 * (1 << self.sbits) * 8 * c, "dsp": 0}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        if self.mode == "identity":
+            return self._identity()
+        return self._bilinear()
+
+    def _identity(self):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += self.o.valid.eq(1)
+            m.d.sync += [self.o.payload[k].eq(self.i.payload[k] << formats.BILINEAR_FRAC)
+                         for k in range(self.colors)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
+
+    def _bilinear(self):
+        m = Module()
+        r, colors, sbits = self.r, self.colors, self.sbits
+        W, H = self.width, self.height
+        xs, ys, ps = range(max(self.max_width, 2)), range(self.max_height + 1), range(max(r, 2))
+        one = formats.BILINEAR_FRAC_1D
+
+        m.submodules.lines = lines = memory.Memory(shape=layouts.pixel(colors), depth=4 << sbits, init=[])
+        wp = lines.write_port()
+        rp = lines.read_port(domain="sync")
+
+        def addr(x, row):
+            return Cat(x[:sbits], row[:2]) if sbits else row[:2]
+
+        # ================================================================ input: LR rows -> line buffer
+        in_x, in_y = Signal(xs), Signal(ys)
+        py = Signal(ys)                         # producer's LR row
+        in_fire = Signal()
+        m.d.comb += [self.i.ready.eq((in_y < H) & (in_y <= py + 2)),
+                     in_fire.eq(self.i.valid & self.i.ready),
+                     wp.addr.eq(addr(in_x, in_y)), wp.data.eq(self.i.payload), wp.en.eq(in_fire)]
+        with m.If(in_fire):
+            with m.If(in_x == W - 1):
+                m.d.sync += [in_x.eq(0), in_y.eq(in_y + 1)]
+            with m.Else():
+                m.d.sync += in_x.eq(in_x + 1)
+
+        # ================================================================ producer: V values -> FIFO
+        m.submodules.vfifo = vfifo = fifo.SyncFIFO(width=V_BITS * colors, depth=FIFO_DEPTH)
+        pi, px, pab = Signal(ps), Signal(xs), Signal()
+        neg = select(pi, [Const(int(off == -1), 1) for off, _, _ in self.weights])
+        row_a = Signal(ys)
+        row_b = Signal(ys)
+        m.d.comb += [row_a.eq(Mux(neg, Mux(py == 0, 0, py - 1), py)),
+                     row_b.eq(Mux(neg, py, Mux(py == H - 1, py, py + 1)))]
+        vv = Signal()                            # V register valid (entering the FIFO)
+        padv = Signal()
+        p_go = Signal()
+        m.d.comb += [padv.eq(~vv | vfifo.w_rdy),
+                     p_go.eq(padv & (in_y > row_b)),
+                     rp.addr.eq(addr(px, Mux(pab, row_b, row_a))), rp.en.eq(padv)]
+        with m.If(p_go):
+            m.d.sync += pab.eq(~pab)
+            with m.If(pab):
+                with m.If(px == W - 1):
+                    m.d.sync += px.eq(0)
+                    with m.If(pi == r - 1):
+                        m.d.sync += pi.eq(0)
+                        with m.If(py == H - 1):
+                            m.d.sync += [py.eq(0), in_y.eq(0)]      # frame read: the next may come in
+                        with m.Else():
+                            m.d.sync += py.eq(py + 1)
+                    with m.Else():
+                        m.d.sync += pi.eq(pi + 1)
+                with m.Else():
+                    m.d.sync += px.eq(px + 1)
+
+        v1, ab1, ph1 = Signal(), Signal(), Signal(ps)
+        pa = Signal(layouts.pixel(colors))
+        vreg = [Signal(V_BITS, name=f"v{k}") for k in range(colors)]
+        with m.If(padv):
+            m.d.sync += [v1.eq(p_go), ab1.eq(pab), ph1.eq(pi)]
+            with m.If(v1 & ~ab1):
+                m.d.sync += pa.eq(rp.data)
+            m.d.sync += vv.eq(v1 & ab1)
+            for k in range(colors):
+                diff = rp.data[k] - pa[k]                    # signed 9 bits
+                # w1 * diff for this phase: constant shift-and-add per phase, then a small mux
+                m.d.sync += vreg[k].eq((pa[k] << one) + select(ph1, [const_mul(diff, w1) for _, _, w1 in self.weights]))
+        m.d.comb += [vfifo.w_en.eq(vv), vfifo.w_data.eq(Cat(*vreg))]
+
+        # ================================================================ consumer: HR outputs
+        head = [vfifo.r_data[V_BITS * k:V_BITS * (k + 1)] for k in range(colors)]
+        cy, ci, cx, cj = Signal(ys), Signal(ps), Signal(xs), Signal(ps)
+        primed = Signal()
+        vm = [Signal(V_BITS, name=f"vm{k}") for k in range(colors)]
+        v0 = [Signal(V_BITS, name=f"v0_{k}") for k in range(colors)]
+        cadv = Signal()
+        x_last, j_last = Signal(), Signal()
+        row_last, need_head = Signal(), Signal()
+        out_go, prime_go, pop = Signal(), Signal(), Signal()
+        m.d.comb += [
+            cadv.eq(~self.o.valid | self.o.ready),
+            x_last.eq(cx == W - 1), j_last.eq(cj == r - 1),
+            row_last.eq((cy == H - 1) & (ci == r - 1)),
+            need_head.eq(~x_last | (j_last & ~row_last)),
+            out_go.eq(primed & cadv & (vfifo.r_rdy | ~need_head)),
+            prime_go.eq(~primed & vfifo.r_rdy),
+            pop.eq(prime_go | (out_go & j_last & need_head)),
+            vfifo.r_en.eq(pop),
+        ]
+        with m.If(prime_go):
+            m.d.sync += primed.eq(1)
+            m.d.sync += [vm[k].eq(head[k]) for k in range(colors)] + [v0[k].eq(head[k]) for k in range(colors)]
+        with m.If(out_go):
+            with m.If(j_last):
+                m.d.sync += cj.eq(0)
+                with m.If(~x_last):
+                    m.d.sync += cx.eq(cx + 1)
+                    m.d.sync += [vm[k].eq(v0[k]) for k in range(colors)] + [v0[k].eq(head[k]) for k in range(colors)]
+                with m.Else():
+                    m.d.sync += cx.eq(0)
+                    with m.If(~row_last):
+                        m.d.sync += [vm[k].eq(head[k]) for k in range(colors)]
+                        m.d.sync += [v0[k].eq(head[k]) for k in range(colors)]
+                    with m.Else():
+                        m.d.sync += primed.eq(0)
+                    with m.If(ci == r - 1):
+                        m.d.sync += [ci.eq(0), cy.eq(Mux(cy == H - 1, 0, cy + 1))]
+                    with m.Else():
+                        m.d.sync += ci.eq(ci + 1)
+            with m.Else():
+                m.d.sync += cj.eq(cj + 1)
+
+        hneg = select(cj, [Const(int(off == -1), 1) for off, _, _ in self.weights])
+        c1v, cj1 = Signal(), Signal(ps)
+        a1 = [Signal(V_BITS, name=f"a1_{k}") for k in range(colors)]
+        d1 = [Signal(signed(V_BITS + 1), name=f"d1_{k}") for k in range(colors)]
+        with m.If(cadv):
+            m.d.sync += [c1v.eq(out_go), cj1.eq(cj)]
+            for k in range(colors):
+                vp = Mux(x_last, v0[k], head[k])
+                va = Mux(hneg, vm[k], v0[k])
+                vb = Mux(hneg, v0[k], vp)
+                m.d.sync += [a1[k].eq(va), d1[k].eq(vb - va)]
+            m.d.sync += self.o.valid.eq(c1v)
+            m.d.sync += [self.o.payload[k].eq((a1[k] << one)
+                                              + select(cj1, [const_mul(d1[k], u1) for _, _, u1 in self.weights]))
+                         for k in range(colors)]
+        return m

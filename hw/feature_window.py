@@ -1,0 +1,281 @@
+"""FeatureWindow: channel-serial 3x3 window generator over full-precision features (tail conv feed).
+
+Stream signature
+  i: In(stream of layouts.feature(fmt))                one feature per transfer, C per pixel
+                                                        (channel 0 first), pixels in raster order
+  o: Out(stream of {value: layouts.feature(fmt), last: 1})
+                                                        per output pixel (raster) 9*C values: tap
+                                                        t = 3*ky + kx outer, channel c inner,
+                                                        feature (c, y+ky-1, x+kx-1) or 0 where the
+                                                        tap lies outside the image; last = 1 on the
+                                                        final value of each pixel
+  width, height: In(unsigned)                          frame geometry (1..max_width, 1..max_height),
+                                                        stable during a frame and valid one cycle
+                                                        before its first transfer (registered
+                                                        flags; both sides wait one cycle after
+                                                        reset); frames back to back
+Structure. A line buffer in lib.memory (FW-bit words) holds three rows in a ring of row slots
+(depth (3*max_width + 2)*C: slot s, column x, channel c at s*max_width*C + (x+1)*C + c; the
+spare C words at either end catch the reads of padded columns, which are masked to 0). Input
+and output run concurrently, each with its own position (row, column; `rowdiff` = input row -
+output row, counted across frame boundaries):
+  - output pixel (y, x) starts once input pixel (min(y+1, H-1), min(x+1, W-1)) is complete;
+  - input pixel (r, c) may overwrite row r-3 once output pixel (r-2, min(c+1, W-1)) is finished
+    (so the input runs at most about two rows ahead, into the next frame too).
+The three rows of a window lie at 3C consecutive addresses per kernel row, so the read
+address is a counter. Output pipeline: read address register -> memory read register (held
+with the read enable under back-pressure) -> output register; masked taps are zeroed behind
+the output register. A line buffer deeper than `bank_depth` words (default 1024, one ECP5
+DP16KD) is split into banks, each with its own register right behind the memory (one more
+pipeline stage), so that no wide read multiplexer follows a block RAM output. The memories need
+no collision logic (no_rw_check): a read never needs a word written in the same cycle (only
+masked taps can collide).
+Cycle model (no bubbles, no back-pressure), first input to last output of one frame:
+  fill + 9*C*W*H + 2 (+1 with banks) + bubble(W) * max(H-2, 0), fill = C * (min(1, H-1) * W + min(1, W-1) + 1)
+  input cycles before the first window is complete; bubble(W) = C, 2C, C for W = 1, 2, 3 and 0
+  for W >= 4 (narrow frames: the input needed by window row y may only be written once window
+  row y-1 has nearly finished). Frames back to back overlap the next frame's fill, so F frames
+  take fill + 9*C*W*H*F + 2 (+1) + bubble(W) * (max(H-2, 0) + (F-1) * max(H-1, 0)).
+Golden twin: sw.golden.window3x3 applied to features (tap-major, channel-minor order).
+"""
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal
+from amaranth.hdl import unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from sw.formats import FeatureFormat
+
+from . import layouts
+
+
+def out_layout(fmt: FeatureFormat):
+    return data.StructLayout({"value": layouts.feature(fmt), "last": 1})
+
+
+class FeatureWindow(wiring.Component):
+    def __init__(self, channels: int, fmt: FeatureFormat, max_width: int, max_height: int,
+                 bank_depth: int = 1024):
+        if channels < 1 or max_width < 1 or max_height < 1:
+            raise ValueError("channels, max_width and max_height must be >= 1")
+        if bank_depth < 2 or bank_depth & (bank_depth - 1):
+            raise ValueError("bank_depth must be a power of two >= 2")
+        self.channels = channels
+        self.fmt = fmt
+        self.max_width = max_width
+        self.max_height = max_height
+        self.row_words = max_width * channels
+        self.depth = 3 * self.row_words + 2 * channels
+        self.bank_depth = bank_depth
+        self.banks = -(-self.depth // bank_depth)
+        super().__init__({
+            "i": In(stream.Signature(layouts.feature(fmt))),
+            "o": Out(stream.Signature(out_layout(fmt))),
+            "width": In(unsigned(bits_for(max_width))),
+            "height": In(unsigned(bits_for(max_height))),
+        })
+
+    # ------------------------------------------------------------------ models
+    def fill_cycles(self, width: int, height: int) -> int:
+        return self.channels * (min(1, height - 1) * width + min(1, width - 1) + 1)
+
+    def row_bubble(self, width: int) -> int:
+        """Output cycles lost before a window row y <= H-2 starts, for narrow frames (W <= 3): the
+        input pixels (y+1, 0..min(1, W-1)) it needs may only overwrite row y-2 once window row
+        y-1 has (almost) finished, so they are written while the output waits."""
+        return {1: 1, 2: 2, 3: 1}.get(width, 0) * self.channels
+
+    def cycle_model(self, width: int, height: int, frames: int = 1) -> int:
+        rows = max(height - 2, 0) + (frames - 1) * max(height - 1, 0)
+        return (self.fill_cycles(width, height) + 9 * self.channels * width * height * frames + 2
+                + (self.banks > 1) + self.row_bubble(width) * rows)
+
+    def resource_estimate(self) -> dict:
+        a = bits_for(self.depth)
+        ctr = 2 * (bits_for(self.max_width) + bits_for(self.max_height) + bits_for(self.channels) + 1) + 4
+        ff = 6 * a + ctr + self.fmt.bits + 12         # addresses, slot offsets, counters, output
+        lut = 10 * a + self.fmt.bits + 3 * ctr + 60   # address adders/muxes, flags, control
+        if self.banks > 1:                            # bank output registers + bank select
+            ff += self.banks * self.fmt.bits + bits_for(self.banks) + 3
+            lut += 3 * self.banks * self.fmt.bits // 4 + self.banks
+        return {"lut": lut, "ff": ff, "bram_bits": self.depth * self.fmt.bits, "dsp": 0}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        C, W, H = self.channels, self.width, self.height
+        RW = self.row_words
+        A = range(self.depth)
+
+        NB, BD = self.banks, self.bank_depth
+        ob = BD.bit_length() - 1                      # offset bits within a bank
+        wrs, rds = [], []
+        for k in range(NB):
+            mem = memory.Memory(shape=layouts.feature(self.fmt), depth=min(BD, self.depth - k * BD), init=[],
+                                attrs={"no_rw_check": 1})
+            m.submodules[f"mem{k}"] = mem
+            wrs.append(mem.write_port())
+            rds.append(mem.read_port(domain="sync", transparent_for=()))
+
+        def ctr(n, name):
+            return Signal(range(max(n, 2)), name=name)
+
+        # ---------------------------------------------------------------- input side
+        ci = ctr(self.max_width, "ci")                      # input column
+        ki = ctr(C, "ki")                                   # input channel
+        wa = Signal(A, init=C)                        # write address
+        wso = Signal(A)                               # slot offset of the input row
+
+        # ---------------------------------------------------------------- output side
+        yo = ctr(self.max_height, "yo")
+        xo = ctr(self.max_width, "xo")
+        ky = Signal(range(3))
+        kx = Signal(range(3))
+        ko = ctr(C, "ko")
+        so = [Signal(A, init=2 * RW, name="so_top"), Signal(A, init=0, name="so_mid"),
+              Signal(A, init=RW, name="so_bot")]      # slot offsets of rows yo-1, yo, yo+1
+        col_off = Signal(A)                           # xo * C
+        ra = Signal(A, init=2 * RW)                   # read address of the next issue
+
+        # ---------------------------------------------------------------- dependencies
+        # Registered flags, recomputed every cycle from the next positions (short paths to the
+        # memory ports); `init` blocks both sides in the first cycle after reset, while the
+        # geometry flags are computed. Geometry must be valid one cycle before a frame starts.
+        init = Signal()
+        m.d.sync += init.eq(1)
+        ci_last = Signal()                            # ci == W-1
+        xo_last = Signal()                            # xo == W-1
+        yo_last = Signal()                            # yo == H-1
+        gap = Signal(range(-self.max_width, self.max_width + 1))    # xo - ci
+        ahead2 = Signal()                             # xo - ci >= 2
+        behind2 = Signal()                            # ci - xo >= 2
+        gu = gap.as_unsigned()
+        sign = gu[-1]
+        m.d.comb += [ahead2.eq(~sign & (gu[1:] != 0)),              # gap >= 2
+                     behind2.eq(sign & ((~gu) != 0))]              # ~gap = -gap-1 >= 1
+        rowdiff = Signal(range(4))                    # input row - output row (0..2)
+        in_ok = init & ((rowdiff < 3) | ((rowdiff == 2) & ~ci_last & ahead2))
+        col_ready = ~xo_last & behind2                # input past (., min(xo+1, W-1))
+        start_ok = init & Mux(yo_last, (rowdiff != 0) | col_ready, (rowdiff == 2) | ((rowdiff == 1) & col_ready))
+
+        # ---------------------------------------------------------------- input
+        wfire = self.i.valid & in_ok
+        ipix = wfire & (ki == C - 1)
+        in_row_done = ipix & ci_last
+        ci_adv = Signal.like(ci)                      # the column after ci (registers only)
+        m.d.comb += [self.i.ready.eq(in_ok), ci_adv.eq(Mux(ci_last, 0, ci + 1))]
+        for k, wr in enumerate(wrs):
+            m.d.comb += [wr.addr.eq(wa[:ob] if NB > 1 else wa), wr.data.eq(self.i.payload),
+                         wr.en.eq(wfire & ((wa[ob:] == k) if NB > 1 else 1))]
+        with m.If(ipix):
+            m.d.sync += [ci.eq(ci_adv), ci_last.eq(ci_adv == W - 1)]
+        with m.Else():
+            m.d.sync += ci_last.eq(ci == W - 1)
+        with m.If(wfire):
+            m.d.sync += [wa.eq(wa + 1), ki.eq(Mux(ki == C - 1, 0, ki + 1))]
+            with m.If(in_row_done):
+                nxt = Mux(wso == 2 * RW, 0, wso + RW)
+                m.d.sync += [wso.eq(nxt), wa.eq(nxt + C)]
+
+        # ---------------------------------------------------------------- output pipeline
+        # issue (ra) -> B: memory read registers (held by the read enable) -> [banks > 1: D: one
+        # register per bank, straight from the memory] -> C: output register
+        b_valid = Signal()                            # B holds a value
+        b_inside = Signal()
+        b_last = Signal()
+        b_bank = Signal(range(max(NB, 2)))
+        c_val = Signal(layouts.feature(self.fmt))     # output register
+        c_inside = Signal()
+        c_last = Signal()
+        c_free = ~self.o.valid | self.o.ready
+        if NB > 1:
+            d_valid = Signal()
+            d_inside = Signal()
+            d_last = Signal()
+            d_bank = Signal(range(NB))
+            d_val = [Signal(layouts.feature(self.fmt), name=f"d_val{k}") for k in range(NB)]
+            c_load = d_valid & c_free
+            d_load = b_valid & (~d_valid | c_load)
+            b_free = ~b_valid | d_load
+            with m.If(d_load):
+                m.d.sync += [d_valid.eq(1), d_inside.eq(b_inside), d_last.eq(b_last), d_bank.eq(b_bank)]
+                m.d.sync += [d_val[k].eq(rd.data) for k, rd in enumerate(rds)]
+            with m.Elif(c_load):
+                m.d.sync += d_valid.eq(0)
+            src_val = Signal.like(c_val)
+            with m.Switch(d_bank):
+                for k in range(NB):
+                    with m.Case(k):
+                        m.d.comb += src_val.eq(d_val[k])
+            src_inside, src_last = d_inside, d_last
+        else:
+            c_load = b_valid & c_free
+            b_free = ~b_valid | c_load
+            src_val, src_inside, src_last = rds[0].data, b_inside, b_last
+        first = (ky == 0) & (kx == 0) & (ko == 0)
+        issue = Signal()
+        m.d.comb += issue.eq(b_free & (~first | start_ok))
+        for rd in rds:
+            m.d.comb += [rd.addr.eq(ra[:ob] if NB > 1 else ra), rd.en.eq(issue)]
+        row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
+        col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
+        m.d.comb += [self.o.payload.value.eq(Mux(c_inside, c_val, 0)), self.o.payload.last.eq(c_last)]
+        with m.If(issue):
+            m.d.sync += [b_valid.eq(1), b_inside.eq(row_ok & col_ok),
+                         b_last.eq((ky == 2) & (kx == 2) & (ko == C - 1))]
+            if NB > 1:
+                m.d.sync += b_bank.eq(ra[ob:])
+        with m.Else():
+            m.d.sync += b_valid.eq(~b_free)           # stays while not passed on
+        with m.If(c_load):
+            m.d.sync += [c_val.eq(src_val), c_inside.eq(src_inside), c_last.eq(src_last), self.o.valid.eq(1)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+
+        # ---------------------------------------------------------------- read address walk
+        opix = issue & (ko == C - 1) & (kx == 2) & (ky == 2)
+        out_row_done = opix & xo_last
+        # next-position flags: every candidate from registers, selected by the late controls
+        xo_adv, yo_adv = Signal.like(xo), Signal.like(yo)
+        m.d.comb += [xo_adv.eq(Mux(xo_last, 0, xo + 1)), yo_adv.eq(Mux(yo_last, 0, yo + 1))]
+        with m.If(opix):
+            m.d.sync += [xo.eq(xo_adv), xo_last.eq(xo_adv == W - 1)]
+        with m.Else():
+            m.d.sync += xo_last.eq(xo == W - 1)
+        with m.If(out_row_done):
+            m.d.sync += [yo.eq(yo_adv), yo_last.eq(yo_adv == H - 1)]
+        with m.Else():
+            m.d.sync += yo_last.eq(yo == H - 1)
+        # gap = xo - ci at the next positions: candidates from registers, selected by the controls
+        with m.If(opix & ~xo_last):
+            with m.If(ipix & ci_last):
+                m.d.sync += gap.eq(xo + 1)
+            with m.Elif(~ipix):
+                m.d.sync += gap.eq(gap + 1)
+        with m.Elif(opix):                            # xo wraps to 0
+            with m.If(ipix & ci_last):
+                m.d.sync += gap.eq(0)
+            with m.Elif(ipix):
+                m.d.sync += gap.eq(-(ci + 1))
+            with m.Else():
+                m.d.sync += gap.eq(-ci)
+        with m.Else():
+            with m.If(ipix & ci_last):
+                m.d.sync += gap.eq(xo)
+            with m.Elif(ipix):
+                m.d.sync += gap.eq(gap - 1)
+        m.d.sync += rowdiff.eq(rowdiff + in_row_done - out_row_done)
+        with m.If(issue):
+            m.d.sync += [ko.eq(ko + 1), ra.eq(ra + 1)]
+            with m.If(ko == C - 1):
+                m.d.sync += [ko.eq(0), kx.eq(kx + 1)]
+                with m.If(kx == 2):
+                    m.d.sync += [kx.eq(0), ky.eq(ky + 1), ra.eq(Mux(ky == 0, so[1], so[2]) + col_off)]
+                    with m.If(ky == 2):
+                        m.d.sync += [ky.eq(0), col_off.eq(col_off + C), ra.eq(so[0] + col_off + C)]
+                        with m.If(xo_last):
+                            m.d.sync += [col_off.eq(0), ra.eq(so[1]),
+                                         so[0].eq(so[1]), so[1].eq(so[2]), so[2].eq(so[0])]
+        return m

@@ -1,0 +1,53 @@
+"""Broadcast: one stream in, two copies out, each with its own back-pressure.
+
+Stream signature
+  i: In(stream of `shape`)
+  a: Out(stream of `shape`)     every input item, in order, exactly once
+  b: Out(stream of `shape`)     every input item, in order, exactly once
+Each output has its own output register (payload + valid). An item is accepted when both output
+registers are free or being emptied in the same cycle, so one output may take an item before
+the other (the faster output runs at most one item ahead of the slower one).
+Cycle model: one item per cycle, latency 1 cycle: items + 1 cycles from the first input to the
+last output transfer.
+Golden twin: none (identity on both outputs).
+"""
+from __future__ import annotations
+
+from amaranth import Module
+from amaranth.hdl import Shape
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class Broadcast(wiring.Component):
+    def __init__(self, shape):
+        self.shape = shape
+        super().__init__({
+            "i": In(stream.Signature(shape)),
+            "a": Out(stream.Signature(shape)),
+            "b": Out(stream.Signature(shape)),
+        })
+
+    # ------------------------------------------------------------------ models
+    def cycle_model(self, width: int, height: int = 1, items_per_pixel: int = 1) -> int:
+        return width * height * items_per_pixel + 1
+
+    def resource_estimate(self) -> dict:
+        w = Shape.cast(self.shape).width
+        return {"lut": 2 * w + 4, "ff": 2 * w + 2, "bram_bits": 0, "dsp": 0}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        a_free = ~self.a.valid | self.a.ready
+        b_free = ~self.b.valid | self.b.ready
+        m.d.comb += self.i.ready.eq(a_free & b_free)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [self.a.payload.eq(self.i.payload), self.a.valid.eq(1),
+                         self.b.payload.eq(self.i.payload), self.b.valid.eq(1)]
+        with m.Else():
+            with m.If(self.a.ready):
+                m.d.sync += self.a.valid.eq(0)
+            with m.If(self.b.ready):
+                m.d.sync += self.b.valid.eq(0)
+        return m

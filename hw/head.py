@@ -1,0 +1,275 @@
+"""HeadConv: full-precision 3x3 convolution colors -> C on u8 pixel windows, requantised to features.
+
+Stream signature
+  i: In(stream of layouts.window(8*colors))   one 3x3 pixel window per output pixel: tap t = 3*ky+kx
+                                               at bits [t*8*colors, (t+1)*8*colors), colour k of the
+                                               tap at bits [8k, 8k+8) inside it; mask bit t = 1 when
+                                               the tap is inside the image (masked taps count as 0,
+                                               whatever their bits hold)
+  o: Out(stream of layouts.feature(fmt))       C features per pixel, channel-serial (channel 0 first)
+
+Arithmetic (docs/arithmetic.md section 2), per output channel o:
+  acc = sum over taps t, colours k of Wq[o,k,t] * p[k,t]             (21 bits signed)
+  y   = sat_{FW+2}((M[o]*acc + B[o]) >> SH)
+  act = y if y >= 0 else (y*act_mult + 2^(act_shift-1)) >> act_shift  ("lrelu")  | max(y, 0) ("relu")
+  x   = sat_FW(act)
+
+Architecture: `macs` 8x8 multipliers work on `macs` (tap, colour) products per cycle, so one output
+channel takes steps = ceil(9*colors / macs) cycles (macs=1: 9*colors cycles). The window is not
+copied: the unit works on the input payload while it is held valid (the stream rule keeps it
+stable) and takes it (ready) on the last step of the last channel. Weights (int8, `macs` per ROM
+word, C*steps words) and the per-channel M/B constants live in ROMs (lib.memory, sync read).
+Pipeline (one global enable, stalled only by output back-pressure): operand select -> products ->
+(adder tree, macs > 2) -> accumulator -> M*acc -> shift/saturate -> (lrelu multiply) -> output
+register.
+
+Cycle model: C*steps cycles per pixel (throughput). As the window is taken on its last step, the
+first input transfer happens C*steps - 1 cycles after the first window is offered:
+  cycle_model(w, h) = (w*h - 1)*C*steps + 1 + latency
+with latency = the pipeline depth after the last step (see `latency`).
+Golden twin: sw.golden.head.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import formats
+from sw.formats import FeatureFormat
+from sw.program import HeadLayer
+
+from . import layouts
+
+
+def signed_bits(*values) -> int:
+    """Width of a signed word that holds every value given."""
+    return max(max(int(v).bit_length() for v in values) + 1, 2)
+
+
+def saturate(v, lo: int, hi: int):
+    """Clamp a Value to [lo, hi] (constants)."""
+    return Mux(v < lo, lo, Mux(v > hi, hi, v))
+
+
+def tree_sum(values):
+    """Balanced adder tree (a Python sum() would build a linear chain)."""
+    values = list(values)
+    while len(values) > 1:
+        nxt = [values[i] + values[i + 1] for i in range(0, len(values) - 1, 2)]
+        if len(values) % 2:
+            nxt.append(values[-1])
+        values = nxt
+    return values[0]
+
+
+def select(index, values):
+    """values[index] as a binary tree of 2:1 Muxes on the index bits.
+
+    Used instead of Array(...)[index] / Switch: yosys writes those as `always @*` case blocks, which
+    Icarus (-g2012) never evaluates at time zero, so a select whose inputs do not change between
+    reset and first use would read X in simulation; Mux becomes a continuous assignment."""
+    values = list(values)
+    if len(values) == 1:
+        return values[0]
+    level, bit = values, 0
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level), 2):
+            nxt.append(Mux(index[bit], level[i + 1], level[i]) if i + 1 < len(level) else level[i])
+        level, bit = nxt, bit + 1
+    return level[0]
+
+
+def csd(c: int) -> list[tuple[int, int]]:
+    """Canonical signed-digit form of an integer: [(sign, shift)] with c = sum(sign << shift)."""
+    terms, shift = [], 0
+    while c:
+        if c & 1:
+            d = 2 - (c & 3)          # +1 if c = 1 mod 4, -1 if c = 3 mod 4
+            terms.append((d, shift))
+            c -= d
+        c >>= 1
+        shift += 1
+    return terms
+
+
+def const_mul(x, c: int):
+    """x * c as shift-and-add terms (c a Python integer): a few adders instead of a multiplier."""
+    terms = csd(int(c))
+    if not terms:
+        return Const(0, 1)
+    pos = [x << s for d, s in terms if d > 0]
+    neg = [x << s for d, s in terms if d < 0]
+    if not pos:
+        return -tree_sum(neg)
+    return tree_sum(pos) - tree_sum(neg) if neg else tree_sum(pos)
+
+
+def rshift_round(v, s: int):
+    """(v + 2^(s-1)) >> s, s = 0: v (arithmetic shift of a signed Value)."""
+    return v if s == 0 else (v + (1 << (s - 1))) >> s
+
+
+class HeadConv(wiring.Component):
+    def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1):
+        w = np.asarray(layer.weight).astype(np.int64)
+        if w.ndim != 4 or w.shape[1] != colors or w.shape[2:] != (3, 3):
+            raise ValueError(f"head weight shape {w.shape} does not match colors={colors}")
+        if layer.act not in ("lrelu", "relu"):
+            raise ValueError(f"unknown head activation {layer.act!r}")
+        self.layer, self.fmt, self.colors = layer, fmt, colors
+        self.channels = w.shape[0]
+        self.n = formats.TAPS * colors                     # products per output channel
+        if not 1 <= macs <= self.n:
+            raise ValueError(f"macs must be in 1..{self.n}, got {macs}")
+        self.macs = macs
+        self.steps = math.ceil(self.n / macs)
+        self.mult = [int(v) for v in layer.mult]
+        self.bias = [int(v) for v in layer.bias]
+        self.shift = int(layer.shift)
+        if len(self.mult) != self.channels or len(self.bias) != self.channels:
+            raise ValueError("head mult/bias length does not match the weight")
+        # product n = t*colors + k (tap-major, colour inner: the window's byte order)
+        wflat = w.transpose(0, 2, 3, 1).reshape(self.channels, self.n)      # [o, t*colors + k]
+        rom = []
+        for o in range(self.channels):
+            for s in range(self.steps):
+                rom.append([int(wflat[o, s * macs + j]) if s * macs + j < self.n else 0 for j in range(macs)])
+        self.rom_init = rom
+        self.acc_bits = signed_bits(formats.WEIGHT_QMAX * formats.PIXEL_MAX * self.n,
+                                    -formats.WEIGHT_QMAX * formats.PIXEL_MAX * self.n)
+        self.m_bits = signed_bits(*self.mult)
+        self.b_bits = signed_bits(*self.bias)
+        self.tree_stage = macs > 2
+        # stages after the last step: operands, products, [tree], acc, M*acc, y, [lrelu], out
+        self.latency = 6 + int(self.tree_stage) + int(layer.act == "lrelu")
+        super().__init__({
+            "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
+            "o": Out(stream.Signature(layouts.feature(fmt))),
+        })
+
+    # ------------------------------------------------------------------ models
+    def cycles_per_pixel(self) -> int:
+        return self.channels * self.steps
+
+    def cycle_model(self, width: int, height: int) -> int:
+        return (width * height - 1) * self.cycles_per_pixel() + 1 + self.latency
+
+    def resource_estimate(self) -> dict:
+        macs, fw = self.macs, self.fmt.bits
+        lrelu = self.layer.act == "lrelu"
+        y_bits = fw + 2
+        ff = (8 * macs + 1) + 17 * macs + (self.acc_bits if self.tree_stage else 0) + self.acc_bits \
+            + (self.m_bits + self.acc_bits) + self.b_bits + y_bits + (2 * y_bits + 18 if lrelu else 0) \
+            + fw + 8 + 2 * math.ceil(math.log2(max(self.channels * self.steps, 2))) + 12
+        # operand muxes (steps:1 per byte), adder tree + accumulator, requant adder + saturation
+        lut = 8 * macs * max(1, self.steps // 3) + (macs + 1) * self.acc_bits \
+            + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20
+        dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18) + int(lrelu)
+        bram = self.channels * self.steps * 8 * macs + self.channels * (self.m_bits + self.b_bits)
+        return {"lut": lut, "ff": ff, "bram_bits": bram, "dsp": dsp}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        C, steps, macs, n, colors = self.channels, self.steps, self.macs, self.n, self.colors
+        fmt = self.fmt
+
+        m.submodules.wrom = wrom = memory.Memory(
+            shape=data.ArrayLayout(signed(formats.WEIGHT_BITS), macs), depth=C * steps, init=self.rom_init)
+        wrd = wrom.read_port(domain="sync")
+        klay = data.StructLayout({"m": signed(self.m_bits), "b": signed(self.b_bits)})
+        m.submodules.krom = krom = memory.Memory(
+            shape=klay, depth=C, init=[{"m": mm, "b": bb} for mm, bb in zip(self.mult, self.bias)])
+        krd = krom.read_port(domain="sync")
+
+        adv = Signal()                       # global pipeline enable
+        m.d.comb += adv.eq(~self.o.valid | self.o.ready)
+
+        # ---- S0: step / channel counters over the held input window
+        s_cnt = Signal(range(max(steps, 2)))
+        o_cnt = Signal(range(max(C, 2)))
+        waddr = Signal(range(max(C * steps, 2)))
+        last_s = s_cnt == steps - 1
+        last_o = o_cnt == C - 1
+        go = Signal()
+        m.d.comb += [go.eq(self.i.valid & adv),
+                     self.i.ready.eq(adv & last_s & last_o),
+                     wrd.addr.eq(waddr), wrd.en.eq(adv)]
+        with m.If(go):
+            m.d.sync += waddr.eq(Mux(last_s & last_o, 0, waddr + 1))
+            m.d.sync += s_cnt.eq(Mux(last_s, 0, s_cnt + 1))
+            with m.If(last_s):
+                m.d.sync += o_cnt.eq(Mux(last_o, 0, o_cnt + 1))
+
+        # operand select: product n = s*macs + j is byte n of the window (tap n // colors)
+        bits, mask = self.i.payload.bits, self.i.payload.mask
+        ops = [Signal(8, name=f"op{j}") for j in range(macs)]
+        for j in range(macs):
+            cand = [Mux(mask[(s * macs + j) // colors], bits[8 * (s * macs + j):8 * (s * macs + j) + 8], 0)
+                    if s * macs + j < n else Const(0, 8) for s in range(steps)]
+            m.d.comb += ops[j].eq(select(s_cnt, cand))
+
+        # ---- S1: operands (weights arrive from the ROM in this stage)
+        v1, first1, last1, ch1 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
+        p1 = [Signal(8, name=f"p1_{j}") for j in range(macs)]
+        # ---- S2: products
+        v2, first2, last2, ch2 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
+        prod2 = [Signal(signed(17), name=f"prod2_{j}") for j in range(macs)]
+        with m.If(adv):
+            m.d.sync += [v1.eq(go), first1.eq(s_cnt == 0), last1.eq(last_s), ch1.eq(o_cnt)]
+            m.d.sync += [p1[j].eq(ops[j]) for j in range(macs)]
+            m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1), ch2.eq(ch1)]
+            m.d.sync += [prod2[j].eq(wrd.data[j] * p1[j]) for j in range(macs)]
+
+        # ---- S3 (macs > 2): adder tree
+        if self.tree_stage:
+            v3, first3, last3, ch3 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
+            sum3 = Signal(signed(self.acc_bits))
+            with m.If(adv):
+                m.d.sync += [v3.eq(v2), first3.eq(first2), last3.eq(last2), ch3.eq(ch2),
+                             sum3.eq(tree_sum(prod2))]
+        else:
+            v3, first3, last3, ch3 = v2, first2, last2, ch2
+            sum3 = tree_sum(prod2)
+
+        # ---- S4: accumulator; constants ROM read so that M/B arrive with the finished sum
+        acc = Signal(signed(self.acc_bits))
+        v4 = Signal()
+        m.d.comb += [krd.addr.eq(ch3), krd.en.eq(adv)]
+        with m.If(adv):
+            m.d.sync += v4.eq(v3 & last3)
+            with m.If(v3):
+                m.d.sync += acc.eq(Mux(first3, 0, acc) + sum3)
+
+        # ---- S5: M * acc
+        v5 = Signal()
+        p5 = Signal(signed(self.m_bits + self.acc_bits))
+        b5 = Signal(signed(self.b_bits))
+        # ---- S6: y = sat_y((P + B) >> SH)
+        v6 = Signal()
+        y6 = Signal(layouts.y_value(fmt))
+        with m.If(adv):
+            m.d.sync += [v5.eq(v4), p5.eq(krd.data.m * acc), b5.eq(krd.data.b)]
+            m.d.sync += [v6.eq(v5), y6.eq(saturate((p5 + b5) >> self.shift, fmt.y_lo, fmt.y_hi))]
+
+        # ---- activation, S7 (lrelu: y * act_mult), output register
+        if self.layer.act == "lrelu":
+            am = int(self.layer.act_mult)
+            v7 = Signal()
+            y7 = Signal(layouts.y_value(fmt))
+            q7 = Signal(signed(fmt.y_bits + signed_bits(am)))
+            with m.If(adv):
+                m.d.sync += [v7.eq(v6), y7.eq(y6), q7.eq(y6 * Const(am, signed(signed_bits(am))))]
+            act = Mux(y7 >= 0, y7, q7 >> int(self.layer.act_shift))   # BUG
+            vlast = v7
+        else:
+            act = Mux(y6 >= 0, y6, 0)
+            vlast = v6
+        with m.If(adv):
+            m.d.sync += [self.o.valid.eq(vlast), self.o.payload.eq(saturate(act, fmt.lo, fmt.hi))]
+        return m

@@ -1,0 +1,118 @@
+"""The whole compiled program as one streaming dataflow, generated from a Program + FoldConfig.
+
+SR:        pixels -fork-> WindowGen -> HeadConv -> BBCU-B x n -> BBCU-U (x1 or x2) -> BBCU-B (HR)
+                     \\                                                               -> FeatureWindow -> TailConv -> pixels
+                      \\-> skip FIFO -> BilinearSkip (x r) ---------------------------------------------> TailConv.skip
+denoise/JPEG: the same without the up-sampling units; the skip is the input itself (identity).
+
+Stream signature
+  i: In(stream of pixels)   the stripe, LR raster order
+  o: Out(stream of pixels)  the restored stripe, HR raster order (width*r x height*r)
+  width, height: In         LR stripe geometry, stable during a stripe
+Cycle model: hw/fold.py throughput() (cycles per LR pixel of the slowest stage) x pixels + fill.
+Golden twin: sw.golden.run_features(...)["out"].
+"""
+from __future__ import annotations
+
+from amaranth import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import formats
+from sw.program import Program
+
+from . import layouts
+from .bbcu_layer import BBCULayer, StreamFIFO
+from .bilinear import BilinearSkip
+from .feature_window import FeatureWindow
+from .fold import FoldConfig, auto_fold, throughput
+from .fork import Broadcast
+from .head import HeadConv
+from .tail import TailConv
+from .window import WindowGen
+
+
+def receptive_halo(prog: Program) -> int:
+    """LR pixels of context each output needs on each side of a stripe.
+
+    A zero-padded stripe edge contaminates one more pixel per 3x3 conv, at that conv's
+    resolution. SR: head + n body + the first BBCU-U conv at LR (n + 2 LR pixels), then the
+    remaining convs at higher resolution (x4: one at x2 and two at x4; x2/x3: two at HR) add
+    at most one LR pixel: n + 3. Denoise/JPEG: head + n + tail = n + 2. The bilinear skip needs
+    one pixel, which is always covered.
+    """
+    cfg = prog.config
+    return cfg.units + (3 if cfg.task == "sr" else 2)
+
+
+def skip_fifo_depth(prog: Program, max_width: int) -> int:
+    """Input pixels that enter before the tail consumes the first skip value: about one LR row
+    per layer of latency plus the bilinear unit's rows, with margin."""
+    rows = receptive_halo(prog) + 4
+    return rows * max_width + 16
+
+
+class Network(wiring.Component):
+    def __init__(self, prog: Program, fold: FoldConfig | None = None, max_width: int = 64, max_height: int = 64):
+        self.prog = prog
+        self.fold = fold or auto_fold(prog)
+        self.max_width, self.max_height = max_width, max_height
+        cfg = prog.config
+        self.colors, self.scale = cfg.colors, cfg.scale
+        super().__init__({
+            "i": In(stream.Signature(layouts.pixel(cfg.colors))),
+            "o": Out(stream.Signature(layouts.pixel(cfg.colors))),
+            "width": In(16),
+            "height": In(16),
+        })
+
+    def model(self) -> dict:
+        return throughput(self.prog, self.fold)
+
+    def cycle_model(self, width: int, height: int) -> int:
+        t = self.model()
+        return int(round(t["cycles_per_lr_pixel"] * width * height))
+
+    def elaborate(self, platform):
+        m = Module()
+        prog, fmt, cfg = self.prog, self.prog.fmt, self.prog.config
+        colors = cfg.colors
+        mw, mh = self.max_width, self.max_height
+
+        m.submodules.fork = fork = Broadcast(layouts.pixel(colors))
+        m.submodules.pwin = pwin = WindowGen(8 * colors, mw, mh)
+        m.submodules.head = head = HeadConv(prog.head, fmt, colors, self.fold.head_macs)
+        m.submodules.skipq = skipq = StreamFIFO(layouts.pixel(colors), skip_fifo_depth(prog, mw))
+        bil_mode = "bilinear" if prog.tail.skip == "bilinear" else "identity"
+        m.submodules.bil = bil = BilinearSkip(prog.tail.r, colors, mw, mh, mode=bil_mode)
+
+        wiring.connect(m, wiring.flipped(self.i), fork.i)
+        # pixel words: colour k at bits [8k, 8k+8) (layouts.pixel), window elements are the same bits
+        m.d.comb += [pwin.i.payload.eq(fork.a.payload), pwin.i.valid.eq(fork.a.valid), fork.a.ready.eq(pwin.i.ready)]
+        wiring.connect(m, pwin.o, head.i)
+        wiring.connect(m, fork.b, skipq.i)
+        wiring.connect(m, skipq.o, bil.i)
+        m.d.comb += [pwin.width.eq(self.width), pwin.height.eq(self.height),
+                     bil.width.eq(self.width), bil.height.eq(self.height)]
+
+        src = head.o
+        w, h = self.width, self.height
+        res = 1
+        for i, (layer, f) in enumerate(zip(prog.binary_layers, self.fold.layers)):
+            unit = BBCULayer(layer, fmt, f, mw * res, mh * res, self.fold.scale_mult)
+            m.submodules[f"layer{i}"] = unit
+            wiring.connect(m, src, unit.i)
+            m.d.comb += [unit.width.eq(w * res), unit.height.eq(h * res)]
+            res *= layer.r
+            src = unit.o
+
+        m.submodules.fwin = fwin = FeatureWindow(cfg.channels, fmt, mw * res, mh * res)
+        m.submodules.tail = tail = TailConv(prog.tail, fmt, cfg.channels, colors)
+        wiring.connect(m, src, fwin.i)
+        m.d.comb += [fwin.width.eq(w * res), fwin.height.eq(h * res)]
+        wiring.connect(m, fwin.o, tail.i)
+        wiring.connect(m, bil.o, tail.skip)
+        wiring.connect(m, tail.o, wiring.flipped(self.o))
+        assert res == cfg.scale, (res, cfg.scale)
+        assert formats.BILINEAR_FRAC == 16
+        return m

@@ -1,0 +1,539 @@
+"""PopcountEngine: folded XNOR-popcount 3x3 binary convolution (BBCU-B and BBCU-U).
+
+Stream signature
+  i: In(stream of layouts.window(cin))     one 3x3 window per transfer: `bits` (9*cin, tap t at
+                                            bits [t*cin, (t+1)*cin), 0 where masked), `mask` (9 bits,
+                                            1 = tap inside the image)
+  o: Out(stream of {value: layouts.dot(cin), ch: channel})   one dot product per transfer
+  width: In(unsigned)                       windows per LR row (only used when passes > 1),
+                                            held stable for the whole frame
+Output order
+  passes = 1: per window, channels 0..cout-1.
+  passes = r > 1 (BBCU-U, cout = C*r*r): the window stream is each LR row of `width` windows sent
+  r times; on pass i of a row, per window, the C*r channels c*r*r + i*r + j, j outer, c inner
+  (docs/units.md "BBCU-U in stream order"); `ch` carries the conv channel of every dot.
+Arithmetic (docs/arithmetic.md 3.2)
+  dot = 2*matches - valid; matches = XNOR matches over the window bits of in-image taps,
+  valid = cin * popcount(mask).
+Folding and cycle model
+  K = cout / passes channels per window, computed `pe` at a time (G = K / pe channel groups), each
+  group over F = 9*cin / simd folds of `simd` window bits: one (group, fold) step per cycle, so a
+  window takes G*F cycles; the next window is accepted while the last step of the previous one
+  issues. The pe dots of a group are serialised (one per transfer, from a shift register) while
+  the next group computes, so the steady state is max(G*F, K) cycles per window (= G*F when
+  F >= pe). For N = width*height*passes windows (cycle_model):
+      cycles = (N - 1) * max(G*F, K) + G*F + pe - 1 + 3 + Lp
+  Lp = popcount pipeline depth (popcount_latency(); e.g. 11 for simd=576 "carry", 4 for simd=9 "tree").
+  Latency from a window's transfer to its first dot: 3 + Lp + F - 1 cycles.
+  Back-pressure stalls the whole pipeline (one enable) only when a finished group finds the
+  serialiser still busy.
+Weights
+  A ROM (amaranth.lib.memory.Memory, synchronous read, init = the weights) of pe*simd bits per
+  word, one word per (pass, group, fold); PE p uses bits [p*simd, (p+1)*simd). rom_style="auto"
+  asks yosys for block RAM from 4 Kbit on (else it may build the ROM from LUTs).
+Masking
+  Window bits are 0 where masked; the lanes of a tap share its mask bit. Lanes are split into
+  segments of gcd(simd, cin) lanes that lie in one tap in every fold; each segment's partial count
+  is masked (folded into a 4-input LUT of the next level), or each lane when segments are < 3.
+Popcount implementations (`popcount=`), yosys cells for simd=576, cin=64, cout=64, pe=1 (engine)
+  "carry":      (default) carry-chain adder tree: 3-lane XNOR full-adder leaves (4 LUT4 per 3
+                lanes), then adders k + k + carry-in -> k+1 bits, each absorbing one more lane as
+                its carry-in (a tree of 2^L - 1 lanes); per tap segment, masked, then summed.
+                ECP5 2.97 LUT/lane, iCE40 2.33 LUT/lane.
+  "compressor": every register-to-register function has <= 4 inputs: lane pairs -> half adder
+                with both XNORs absorbed, masked full adders, Wallace 3:2 stages, one final adder.
+                ECP5 3.20, iCE40 3.14 LUT/lane.
+  "tree":       baseline: XNOR & mask per lane, binary adder tree, a register per level.
+                ECP5 3.85, iCE40 3.09 LUT/lane.
+  (benchmarks/popcount_cost.py measures them; ECP5 LUT = LUT4 + 2*CCU2C.)
+Golden twin: sw.golden.xnor_popcount on sw.golden.window3x3 (== sw.golden.binary_conv).
+"""
+from __future__ import annotations
+
+from math import gcd
+
+import numpy as np
+from amaranth import Array, C, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import formats
+
+from . import layouts
+
+POPCOUNT_KINDS = ("carry", "compressor", "tree")
+
+
+# --------------------------------------------------------------------------- popcount builders
+class _Pipe:
+    """Pipeline-register factory: every register advances when `en` is high."""
+
+    def __init__(self, m: Module, en, prefix: str):
+        self.m, self.en, self.prefix, self.n = m, en, prefix, 0
+
+    def reg(self, value, name: str | None = None):
+        self.n += 1
+        r = Signal(len(value) if not isinstance(value, int) else 1, name=f"{self.prefix}_{name or 'r'}{self.n}",
+                   reset_less=True)
+        with self.m.If(self.en):
+            self.m.d.sync += r.eq(value)
+        return r
+
+
+def _xnor(a, w):
+    return ~(a ^ w)
+
+
+def popcount_tree(m, pipe: _Pipe, a, w, lane_mask):
+    """Baseline: lane = mask & XNOR(a, w), binary adder tree with a register per level.
+    Returns (count value, latency in cycles)."""
+    n = len(a)
+    vals = [(lane_mask[i] & _xnor(a[i], w[i])) for i in range(n)]
+    lat = 0
+    if n == 1:
+        return pipe.reg(vals[0], "t"), 1
+    while len(vals) > 1:
+        nv = []
+        for i in range(0, len(vals) - 1, 2):
+            wd = max(len(vals[i]), len(vals[i + 1])) + 1
+            nv.append(pipe.reg((vals[i] + vals[i + 1])[:wd], "t"))
+        if len(vals) % 2:
+            nv.append(pipe.reg(vals[-1], "t"))
+        vals = nv
+        lat += 1
+    return vals[0], lat
+
+
+def _fa(a, b, c):
+    return a ^ b ^ c, (a & b) | (a & c) | (b & c)
+
+
+def popcount_compressor(m, pipe: _Pipe, a, w, seg_mask, seg: int):
+    """LUT4-friendly compressor tree, every register-to-register function of at most 4 inputs (so
+    delay-driven mappers cannot trade it for wide LUTs). `seg_mask[s]` masks lanes
+    [s*seg, (s+1)*seg). Returns (count value, latency in cycles)."""
+    n = len(a)
+    nseg = n // seg
+    lat = 0
+    cols: list[list] = [[], []]
+    if seg < 3:
+        # short mask segments: mask each lane (a, w, m -> 1 LUT4), then compress globally
+        for i in range(n):
+            cols[0].append(pipe.reg(seg_mask[i // seg] & _xnor(a[i], w[i]), "x"))
+        lat += 1
+    else:
+        # stage 1 (per segment): lane pairs -> half adder with both XNORs absorbed (2 LUT4)
+        segcols = []
+        for s in range(nseg):
+            c0, c1 = [], []
+            i, hi = s * seg, (s + 1) * seg
+            while hi - i >= 2:
+                x0, x1 = _xnor(a[i], w[i]), _xnor(a[i + 1], w[i + 1])
+                c0.append(pipe.reg(x0 ^ x1, "s"))
+                c1.append(pipe.reg(x0 & x1, "c"))
+                i += 2
+            if hi - i == 1:
+                c0.append(pipe.reg(_xnor(a[i], w[i]), "s"))
+            segcols.append((c0, c1))
+        msk = [pipe.reg(seg_mask[s], "m") for s in range(nseg)]
+        lat += 1
+        # stage 2 (per segment): full adders with the segment's tap mask folded in (4-input LUTs)
+        cols = [[], [], []]
+        for s, (c0, c1) in enumerate(segcols):
+            mk = msk[s]
+            for ci, col in enumerate((c0, c1)):
+                j = 0
+                while len(col) - j >= 3:
+                    sm, cy = _fa(col[j], col[j + 1], col[j + 2])
+                    cols[ci].append(pipe.reg(mk & sm, "s"))
+                    cols[ci + 1].append(pipe.reg(mk & cy, "c"))
+                    j += 3
+                for b in col[j:]:
+                    cols[ci].append(pipe.reg(mk & b, "b"))
+        lat += 1
+    while not cols[-1]:
+        cols.pop()
+    # Wallace stages: 3:2 full adders until every column holds at most 2 bits
+    while max(len(c) for c in cols) > 2:
+        nc = [[] for _ in range(len(cols) + 1)]
+        for ci, col in enumerate(cols):
+            j = 0
+            while len(col) - j >= 3:
+                sm, cy = _fa(col[j], col[j + 1], col[j + 2])
+                nc[ci].append(pipe.reg(sm, "s"))
+                nc[ci + 1].append(pipe.reg(cy, "c"))
+                j += 3
+            for b in col[j:]:
+                nc[ci].append(pipe.reg(b, "b"))
+        while not nc[-1]:
+            nc.pop()
+        cols = nc
+        lat += 1
+    width = formats.popcount_bits(n)
+    row_a = Cat(*[(c[0] if len(c) > 0 else C(0, 1)) for c in cols])
+    row_b = Cat(*[(c[1] if len(c) > 1 else C(0, 1)) for c in cols])
+    if any(len(c) > 1 for c in cols):
+        out = pipe.reg((row_a + row_b)[:width], "f")
+        lat += 1
+    else:
+        out = row_a[:width] if len(row_a) >= width else row_a
+    return out, lat
+
+
+def _fa3_leaf(m, pipe: _Pipe, a, w, idx):
+    """Registered count (2 bits) of 1..3 XNOR lanes."""
+    xs = [_xnor(a[k], w[k]) for k in idx]
+    if len(xs) == 1:
+        return pipe.reg(xs[0], "x")
+    if len(xs) == 2:
+        return Cat(pipe.reg(xs[0] ^ xs[1], "s"), pipe.reg(xs[0] & xs[1], "c"))
+    p = Signal(name=f"{pipe.prefix}_p{idx[0]}", attrs={"keep": 1})
+    g = Signal(name=f"{pipe.prefix}_g{idx[0]}", attrs={"keep": 1})
+    m.d.comb += [p.eq(xs[0] ^ xs[1]), g.eq(xs[0] & xs[1])]
+    return Cat(pipe.reg(p ^ xs[2], "s"), pipe.reg(g | (p & xs[2]), "c"))
+
+
+def _carry_tree(pipe: _Pipe, vals, cins):
+    """Binary tree of carry-chain adders over `vals` (list of (value, latency)), each adder also
+    absorbing one 1-bit carry-in from `cins` (list of callables latency -> bit). Returns (value, latency)."""
+    vals = list(vals)
+    while len(vals) > 1:
+        lat = max(l for _, l in vals)
+        # align latencies
+        vals = [(v if l == lat else _delay(pipe, v, lat - l), lat) for v, l in vals]
+        nv = []
+        for k in range(0, len(vals) - 1, 2):
+            x, y = vals[k][0], vals[k + 1][0]
+            wd = max(len(x), len(y)) + 1
+            if cins:
+                ci = cins.pop()(lat)
+                s = pipe.reg((x + y + ci)[:wd], "a")
+            else:
+                s = pipe.reg((x + y)[:wd], "a")
+            nv.append((s, lat + 1))
+        if len(vals) % 2:
+            nv.append(vals[-1])
+        vals = nv
+    return vals[0]
+
+
+def _delay(pipe, v, n):
+    for _ in range(n):
+        v = pipe.reg(v, "d")
+    return v
+
+
+def popcount_carry(m, pipe: _Pipe, a, w, seg_mask, seg: int):
+    """Carry-chain adder tree: 3-lane XNOR full-adder leaves, then adders that each absorb one more
+    lane as carry-in (k-bit + k-bit + 1 -> k+1 bits); per tap segment, masked, then summed."""
+    n = len(a)
+    nseg = n // seg
+    seg_counts = []
+    for s in range(nseg):
+        lanes = list(range(s * seg, (s + 1) * seg))
+        t = max(1, (len(lanes) + 4) // 4)
+        leaves_l = lanes[:min(3 * t, len(lanes))]
+        pool = lanes[len(leaves_l):]
+        leaves = [(_fa3_leaf(m, pipe, a, w, leaves_l[k:k + 3]), 1) for k in range(0, len(leaves_l), 3)]
+
+        def carry_in(lane):          # the lane's XNOR, registered to meet its adder's latency
+            return lambda lat: _delay(pipe, pipe.reg(_xnor(a[lane], w[lane]), "x"), lat - 1)
+        cins = [carry_in(k) for k in pool]
+        v, lat = _carry_tree(pipe, leaves, cins)
+        assert not cins, "every carry-in lane must be absorbed"
+        mk_s = _delay(pipe, seg_mask[s], lat)
+        seg_counts.append((v, mk_s, lat))
+    lat = max(l for _, _, l in seg_counts)
+    masked = []
+    for v, mk_s, l in seg_counts:
+        if l < lat:
+            v = _delay(pipe, v, lat - l)
+            mk_s = _delay(pipe, mk_s, lat - l)
+        masked.append((pipe.reg(v & mk_s.replicate(len(v)), "mk"), lat + 1))
+    v, lat = _carry_tree(pipe, masked, [])
+    return v, lat
+
+
+# --------------------------------------------------------------------------- engine
+class PopcountEngine(wiring.Component):
+    def _fail(self, msg: str):
+        self._MustUse__silence = True                  # never elaborated: no "unused" warning
+        raise ValueError(msg)
+
+    def __init__(self, wbits, cin: int, simd: int, pe: int, passes: int = 1, max_width: int = 2048,
+                 popcount: str = "carry", rom_style: str = "auto"):
+        wb = np.asarray(wbits, dtype=np.uint8)
+        n = formats.TAPS * cin
+        if wb.ndim != 2 or wb.shape[1] != n:
+            self._fail(f"wbits must be [cout, 9*cin={n}], got {wb.shape}")
+        if popcount not in POPCOUNT_KINDS:
+            self._fail(f"popcount must be one of {POPCOUNT_KINDS}")
+        self.wbits = wb & 1
+        self.cin, self.cout, self.n = cin, wb.shape[0], n
+        self.simd, self.pe, self.passes, self.popcount = simd, pe, passes, popcount
+        self.max_width = max_width
+        self.rom_style = rom_style          # "auto": block RAM from 4 Kbit on; or a yosys rom_style
+        if n % simd:
+            self._fail(f"simd={simd} must divide 9*cin={n}")
+        r = passes
+        if r < 1 or self.cout % (r * r):
+            self._fail(f"cout={self.cout} must be a multiple of passes^2={r * r}")
+        self.C = self.cout // (r * r)
+        self.K = self.cout // r                      # channels emitted per window
+        if self.K % pe:
+            self._fail(f"pe={pe} must divide the {self.K} channels emitted per window")
+        self.F = n // simd
+        self.G = self.K // pe
+        self.seg = gcd(simd, cin)                    # lanes sharing one tap in every fold
+        self.chbits = max(1, (self.cout - 1).bit_length())
+        self.out_layout = data.StructLayout({"value": layouts.dot(cin), "ch": unsigned(self.chbits)})
+        super().__init__({
+            "i": In(stream.Signature(layouts.window(cin))),
+            "o": Out(stream.Signature(self.out_layout)),
+            "width": In(unsigned(max(1, int(max_width).bit_length()))),
+        })
+
+    # ------------------------------------------------------------------ order / constants
+    def channel(self, i: int, e: int) -> int:
+        """Conv channel of emission e (0..K-1) of a window on pass i."""
+        r = self.passes
+        if r == 1:
+            return e
+        j, c = divmod(e, self.C)
+        return c * r * r + i * r + j
+
+    def channel_order(self, i: int = 0) -> list[int]:
+        return [self.channel(i, e) for e in range(self.K)]
+
+    def rom_init(self) -> list[int]:
+        words = []
+        simd, pe = self.simd, self.pe
+        for i in range(self.passes):
+            for g in range(self.G):
+                for f in range(self.F):
+                    word = 0
+                    for p in range(pe):
+                        ch = self.channel(i, g * pe + p)
+                        bits = self.wbits[ch, f * simd:(f + 1) * simd]
+                        v = int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+                        word |= v << (p * simd)
+                    words.append(word)
+        return words
+
+    # ------------------------------------------------------------------ models
+    def steps_per_window(self) -> int:
+        return self.G * self.F
+
+    def cycles_per_window(self) -> int:
+        return max(self.G * self.F, self.K)
+
+    def popcount_latency(self) -> int:
+        m = Module()
+        m._MustUse__silence = True                     # a throw-away build to count the stages
+        pipe = _Pipe(m, Const(1), "probe")
+        a, w = Signal(self.simd), Signal(self.simd)
+        nseg = self.simd // self.seg
+        if self.popcount == "tree":
+            _, lat = popcount_tree(m, pipe, a, w, Signal(self.simd))
+        elif self.popcount == "carry":
+            _, lat = popcount_carry(m, pipe, a, w, Signal(nseg), self.seg)
+        else:
+            _, lat = popcount_compressor(m, pipe, a, w, Signal(nseg), self.seg)
+        return lat
+
+    def latency(self) -> int:
+        """Pipeline cycles: window register, issue/ROM register, popcount stages, result register."""
+        return 3 + self.popcount_latency()
+
+    def cycle_model(self, width: int, height: int) -> int:
+        """Cycles from the first input transfer to the last output transfer, inclusive, for one
+        frame (width*height LR windows, each replayed `passes` times)."""
+        windows = width * height * self.passes
+        return (windows - 1) * self.cycles_per_window() + self.G * self.F + self.pe - 1 + self.latency()
+
+    def resource_estimate(self) -> dict:
+        simd, pe, n = self.simd, self.pe, self.n
+        pcb = formats.popcount_bits(simd)
+        db = formats.dot_bits(self.cin)
+        lane_lut = {"carry": 2.7, "compressor": 3.1, "tree": 3.9}[self.popcount]   # ECP5/iCE40 mean, simd=576
+        pop = int(lane_lut * simd) * pe
+        mux = 0 if self.F == 1 else simd * ((self.F + 2) // 3)
+        ctrl = 60 + 3 * (max(self.G, 1).bit_length() + max(self.F, 1).bit_length()) + 30 * (self.passes > 1)
+        lut = pop + mux + pe * (2 * db + 4) + ctrl
+        ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]
+        ff = n + 9 + simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 60
+        return {"lut": lut, "ff": ff, "bram_bits": self.passes * self.G * self.F * pe * simd, "dsp": 0}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        cin, simd, pe, F, G, K, r = self.cin, self.simd, self.pe, self.F, self.G, self.K, self.passes
+        n, seg = self.n, self.seg
+        nseg = simd // seg
+        dshape = layouts.dot(cin)
+
+        rom_bits = pe * simd * r * G * F
+        style = self.rom_style if self.rom_style != "auto" else ("block" if rom_bits >= 4096 else None)
+        m.submodules.rom = rom = memory.Memory(shape=unsigned(pe * simd), depth=r * G * F, init=self.rom_init(),
+                                               attrs={"rom_style": style} if style else None)
+        rd = rom.read_port(domain="sync")
+
+        en = Signal()                                  # global pipeline advance
+
+        # ---------------- stage 0: window register and step counters
+        win = Signal(n, reset_less=True)
+        wmask = Signal(formats.TAPS, reset_less=True)
+        wvalid = Signal()
+        f = Signal(range(max(F, 2)))
+        g = Signal(range(max(G, 2)))
+        addr = Signal(range(max(r * G * F, 2)))
+        last_f = f == F - 1
+        last_step = last_f & (g == G - 1)
+        issue = en & wvalid
+        m.d.comb += self.i.ready.eq(~wvalid | (issue & last_step))
+        in_fire = self.i.valid & self.i.ready
+        with m.If(in_fire):
+            m.d.sync += [win.eq(self.i.payload.bits), wmask.eq(self.i.payload.mask), wvalid.eq(1)]
+        with m.Elif(issue & last_step):
+            m.d.sync += wvalid.eq(0)
+
+        # pass bookkeeping (ROM base address of the current pass)
+        stride = G * F
+        pbase = Signal(range(max(r * G * F, 2)))
+        pbase_next = Signal.like(pbase)
+        m.d.comb += pbase_next.eq(pbase)
+        if r > 1:
+            xcnt = Signal.like(self.width)
+            icnt = Signal(range(r))
+            with m.If(issue & last_step):
+                with m.If(xcnt + 1 >= self.width):
+                    m.d.sync += xcnt.eq(0)
+                    with m.If(icnt == r - 1):
+                        m.d.sync += icnt.eq(0)
+                        m.d.comb += pbase_next.eq(0)
+                    with m.Else():
+                        m.d.sync += icnt.eq(icnt + 1)
+                        m.d.comb += pbase_next.eq(pbase + stride)
+                with m.Else():
+                    m.d.sync += xcnt.eq(xcnt + 1)
+            m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
+        with m.If(issue):
+            m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(g == G - 1, 0, g + 1), g))]
+            m.d.sync += addr.eq(Mux(last_step, pbase_next, addr + 1))
+        m.d.comb += [rd.addr.eq(addr), rd.en.eq(en)]
+
+        # window slice and per-segment tap masks of fold f
+        if F == 1:
+            slice_ = win
+        else:
+            slice_ = Array([win[k * simd:(k + 1) * simd] for k in range(F)])[f]
+        segm = Signal(nseg)
+        for s in range(nseg):
+            taps = [(k * simd + s * seg) // cin for k in range(F)]
+            if len(set(taps)) == 1:
+                m.d.comb += segm[s].eq(wmask[taps[0]])
+            else:
+                m.d.comb += segm[s].eq(Array([wmask[t] for t in taps])[f])
+        nvalid = Signal(dshape)                          # -cin * popcount(mask)
+        cnt = Signal(4)
+        m.d.comb += cnt.eq(sum(wmask[t] for t in range(formats.TAPS)))
+        m.d.comb += nvalid.eq(-(cnt * cin))
+
+        # ---------------- stage 1: registered slice + side band, ROM data arrives
+        pipe = _Pipe(m, en, "pc")
+        a1 = pipe.reg(slice_, "a")
+        m1 = pipe.reg(segm, "msk")
+        side0 = Cat(issue, f == 0, last_f, nvalid)
+        side = pipe.reg(side0, "side")
+        v1 = Signal()                                     # valid bit needs a reset
+        with m.If(en):
+            m.d.sync += v1.eq(issue)
+
+        # ---------------- popcount pipelines (one per PE)
+        counts = []
+        lat = 0
+        for p in range(pe):
+            wp = rd.data[p * simd:(p + 1) * simd]
+            pp = _Pipe(m, en, f"pe{p}")
+            if self.popcount == "tree":
+                lane_mask = Cat(*[m1[l // seg] for l in range(simd)])
+                cnt_p, lat = popcount_tree(m, pp, a1, wp, lane_mask)
+            elif self.popcount == "carry":
+                cnt_p, lat = popcount_carry(m, pp, a1, wp, m1, seg)
+            else:
+                cnt_p, lat = popcount_compressor(m, pp, a1, wp, m1, seg)
+            counts.append(cnt_p)
+        # delay the side band (valid with reset) by the popcount latency
+        vd, sd = v1, side
+        for k in range(lat):
+            nv = Signal(name=f"vd{k}")
+            with m.If(en):
+                m.d.sync += nv.eq(vd)
+            vd = nv
+            sd = pipe.reg(sd, "sd")
+        a_valid = vd
+        a_first, a_last = sd[1], sd[2]
+        a_nvalid = sd[3:3 + len(nvalid)].as_signed()
+
+        # ---------------- accumulate over folds, result register + serialiser
+        res = [Signal(dshape, name=f"res{p}", reset_less=True) for p in range(pe)]
+        res_valid = Signal()
+        rcnt = Signal(range(max(pe, 2)))
+        take = self.o.valid & self.o.ready
+        res_free = ~res_valid | (take & (rcnt == pe - 1))
+        m.d.comb += en.eq(~(a_valid & a_last & ~res_free))
+        load = en & a_valid & a_last
+        dots = []
+        for p in range(pe):
+            two = Cat(C(0, 1), counts[p]).as_unsigned()
+            if F == 1:
+                tot = a_nvalid + two
+            else:
+                acc = Signal(dshape, name=f"acc{p}", reset_less=True)
+                tot = Mux(a_first, a_nvalid, acc) + two
+                with m.If(en & a_valid):
+                    m.d.sync += acc.eq(tot)
+            dots.append(tot)
+        with m.If(load):
+            m.d.sync += [res_valid.eq(1), rcnt.eq(0)]
+            m.d.sync += [res[p].eq(dots[p]) for p in range(pe)]
+        with m.Elif(take):
+            m.d.sync += [res[p].eq(res[p + 1]) for p in range(pe - 1)]
+            m.d.sync += rcnt.eq(rcnt + 1)
+            with m.If(rcnt == pe - 1):
+                m.d.sync += res_valid.eq(0)
+        m.d.comb += [self.o.valid.eq(res_valid), self.o.payload.value.eq(res[0])]
+
+        # ---------------- output channel tags (emission order counters)
+        ch = Signal(self.chbits)
+        m.d.comb += self.o.payload.ch.eq(ch)
+        if r == 1:
+            with m.If(take):
+                m.d.sync += ch.eq(Mux(ch == self.cout - 1, 0, ch + 1))
+        else:
+            C_ = self.C
+            co = Signal(range(max(C_, 2)))
+            jo = Signal(range(r))
+            xo = Signal.like(self.width)
+            io = Signal(range(r))
+            rowbase = Signal(self.chbits)               # i*r + j
+            passbase = Signal(self.chbits)              # i*r
+            with m.If(take):
+                with m.If(co != C_ - 1):
+                    m.d.sync += [co.eq(co + 1), ch.eq(ch + r * r)]
+                with m.Else():
+                    m.d.sync += co.eq(0)
+                    with m.If(jo != r - 1):
+                        m.d.sync += [jo.eq(jo + 1), rowbase.eq(rowbase + 1), ch.eq(rowbase + 1)]
+                    with m.Else():
+                        m.d.sync += jo.eq(0)
+                        with m.If(xo + 1 < self.width):
+                            m.d.sync += [xo.eq(xo + 1), rowbase.eq(passbase), ch.eq(passbase)]
+                        with m.Else():
+                            m.d.sync += xo.eq(0)
+                            with m.If(io == r - 1):
+                                m.d.sync += [io.eq(0), passbase.eq(0), rowbase.eq(0), ch.eq(0)]
+                            with m.Else():
+                                m.d.sync += [io.eq(io + 1), passbase.eq(passbase + r),
+                                             rowbase.eq(passbase + r), ch.eq(passbase + r)]
+        return m

@@ -1,0 +1,204 @@
+"""TailConv: full-precision 3x3 convolution C -> colors plus the global skip, to u8 pixels.
+
+Stream signature
+  i:    In(stream of {value: layouts.feature(fmt), last: 1})   per output pixel 9*C feature values,
+        tap t outer, channel c inner (0 where the tap is outside the image), last = 1 on the pixel's
+        final value (FeatureWindow's order)
+  skip: In(stream of ArrayLayout(unsigned(24), colors))        one per output pixel: the skip in 2^-16
+        pixel units (golden.bilinear_skip for SR, p << 16 for identity)
+  o:    Out(stream of layouts.pixel(colors))                    one per output pixel
+
+Arithmetic (docs/arithmetic.md section 4), per colour o:
+  g      = x >= 0 ? x : (x*act_mult + 2^(act_shift-1)) >> act_shift      (in_act "lrelu"; else g = x)
+  acc[o] = sum over the 9*C values of Wq[o,c,t] * g
+  out[o] = clamp((M[o]*acc[o] + B[o] + (skip[o] << (ST-16))) >> ST, 0, 255)
+
+Architecture: one 8 x FW multiplier per colour accumulates one value per cycle (weights: a ROM of
+9*C words of `colors` int8, addressed by the value's index in its pixel). On `last` the sums move to
+a snapshot register and the accumulators restart, so the next pixel streams in without a gap; one
+shared requantiser (one M*acc multiplier) then works through the colours of the snapshot, one per
+cycle, joined with the pixel's skip word, and the output pixel is assembled and registered. The MAC
+pipeline stalls only when a pixel ends while the previous snapshot is still waiting (output
+back-pressure or a missing skip word): requantising takes `colors` cycles, a pixel 9*C >= colors.
+
+Cycle model: 9*C cycles per pixel; cycle_model(w, h) = w*h*9*C + latency.
+Golden twin: sw.golden.tail.
+"""
+from __future__ import annotations
+
+import numpy as np
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import formats
+from sw.formats import FeatureFormat
+from sw.program import TailLayer
+
+from . import layouts
+from .head import rshift_round, saturate, select, signed_bits
+
+#: width of a skip word (2^-16 pixel units: 255 << 16 < 2^24)
+SKIP_BITS = formats.PIXEL_BITS + formats.BILINEAR_FRAC
+
+
+def skip_layout(colors: int):
+    return data.ArrayLayout(unsigned(SKIP_BITS), colors)
+
+
+def input_layout(fmt: FeatureFormat):
+    return data.StructLayout({"value": layouts.feature(fmt), "last": 1})
+
+
+class TailConv(wiring.Component):
+    def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int):
+        w = np.asarray(layer.weight).astype(np.int64)
+        if w.shape != (colors, channels, 3, 3):
+            raise ValueError(f"tail weight shape {w.shape} does not match ({colors}, {channels}, 3, 3)")
+        if layer.in_act not in ("lrelu", "none"):
+            raise ValueError(f"unknown tail input activation {layer.in_act!r}")
+        if layer.shift < formats.BILINEAR_FRAC:
+            raise ValueError(f"tail shift {layer.shift} < {formats.BILINEAR_FRAC}")
+        self.layer, self.fmt, self.channels, self.colors = layer, fmt, channels, colors
+        self.n = formats.TAPS * channels
+        self.mult = [int(v) for v in layer.mult]
+        self.bias = [int(v) for v in layer.bias]
+        self.shift = int(layer.shift)
+        self.lrelu = layer.in_act == "lrelu"
+        # value index n = t*C + c (tap outer, channel inner)
+        wflat = w.transpose(0, 2, 3, 1).reshape(colors, self.n)             # [o, t*C + c]
+        self.rom_init = [[int(wflat[o, n]) for o in range(colors)] for n in range(self.n)]
+        gmax = max(-fmt.lo, fmt.hi)
+        self.acc_bits = signed_bits(formats.WEIGHT_QMAX * gmax * self.n, -formats.WEIGHT_QMAX * gmax * self.n)
+        self.m_bits = signed_bits(*self.mult)
+        sk_max = ((1 << SKIP_BITS) - 1) << (self.shift - formats.BILINEAR_FRAC)
+        self.s_bits = signed_bits(*[b + sk_max for b in self.bias], *self.bias)
+        # MAC side: input reg, [lrelu: multiply, select], products, accumulate -> snapshot;
+        # requant side: operand select, M*acc, shift/clamp -> output (colors - 1 more cycles)
+        self.mac_latency = 3 + 2 * int(self.lrelu)
+        self.latency = self.mac_latency + 3 + colors - 1
+        super().__init__({
+            "i": In(stream.Signature(input_layout(fmt))),
+            "skip": In(stream.Signature(skip_layout(colors))),
+            "o": Out(stream.Signature(layouts.pixel(colors))),
+        })
+
+    # ------------------------------------------------------------------ models
+    def cycles_per_pixel(self) -> int:
+        return self.n
+
+    def cycle_model(self, width: int, height: int) -> int:
+        return width * height * self.n + self.latency
+
+    def resource_estimate(self) -> dict:
+        fw, colors = self.fmt.bits, self.colors
+        idx = max(1, int(self.n - 1).bit_length())
+        ff = (fw + 2 + idx) * (3 + 2 * int(self.lrelu)) + (fw + 18 if self.lrelu else 0) \
+            + colors * (fw + 8) + 2 * colors * self.acc_bits \
+            + self.acc_bits + self.m_bits + self.s_bits + (self.m_bits + self.acc_bits) + self.s_bits \
+            + 8 * (2 * colors - 1) + 12
+        lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
+            + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
+        dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1) + int(self.lrelu)
+        return {"lut": lut, "ff": ff, "bram_bits": self.n * 8 * colors, "dsp": dsp}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        fmt, colors, n = self.fmt, self.colors, self.n
+        idx_shape = range(max(n, 2))
+
+        m.submodules.wrom = wrom = memory.Memory(
+            shape=data.ArrayLayout(signed(formats.WEIGHT_BITS), colors), depth=n, init=self.rom_init)
+        wrd = wrom.read_port(domain="sync")
+
+        # ================================================================ MAC side
+        adv = Signal()                      # MAC pipeline enable
+        snap_full = Signal()
+        cnt = Signal(idx_shape)             # index of the next value within its pixel
+        fire = Signal()
+        m.d.comb += [self.i.ready.eq(adv), fire.eq(self.i.valid & adv)]
+        with m.If(fire):
+            m.d.sync += cnt.eq(Mux(self.i.payload.last, 0, cnt + 1))
+
+        # stage list: (valid, last, index, value) registers, one per stage
+        def stage(name, shape):
+            return Signal(name=f"v_{name}"), Signal(name=f"l_{name}"), Signal(idx_shape, name=f"n_{name}"), \
+                Signal(shape, name=f"x_{name}")
+
+        v1, l1, n1, x1 = stage("1", signed(fmt.bits))
+        with m.If(adv):
+            m.d.sync += [v1.eq(fire), l1.eq(self.i.payload.last), n1.eq(cnt), x1.eq(self.i.payload.value)]
+        if self.lrelu:
+            am = int(self.layer.act_mult)
+            v2, l2, n2, x2 = stage("2", signed(fmt.bits))
+            q2 = Signal(signed(fmt.bits + signed_bits(am)))
+            v3, l3, n3, g3 = stage("3", signed(fmt.bits))
+            with m.If(adv):
+                m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1), x2.eq(x1),
+                             q2.eq(x1 * Const(am, signed(signed_bits(am))))]
+                m.d.sync += [v3.eq(v2), l3.eq(l2), n3.eq(n2),
+                             g3.eq(Mux(x2 >= 0, x2, rshift_round(q2, int(self.layer.act_shift))))]
+            vg, lg, g, n_before = v3, l3, g3, n2
+        else:
+            vg, lg, g, n_before = v1, l1, x1, cnt
+        # weight of the value in stage g: read one stage earlier (sync ROM)
+        m.d.comb += [wrd.addr.eq(n_before), wrd.en.eq(adv)]
+
+        vp, lp = Signal(), Signal()
+        prod = [Signal(signed(fmt.bits + formats.WEIGHT_BITS), name=f"prod{o}") for o in range(colors)]
+        with m.If(adv):
+            m.d.sync += [vp.eq(vg), lp.eq(lg)]
+            m.d.sync += [prod[o].eq(wrd.data[o] * g) for o in range(colors)]
+
+        acc = [Signal(signed(self.acc_bits), name=f"acc{o}") for o in range(colors)]
+        snap = [Signal(signed(self.acc_bits), name=f"snap{o}") for o in range(colors)]
+        m.d.comb += adv.eq(~(vp & lp & snap_full))
+        with m.If(adv & vp):
+            with m.If(lp):
+                m.d.sync += [snap[o].eq(acc[o] + prod[o]) for o in range(colors)]
+                m.d.sync += [acc[o].eq(0) for o in range(colors)]
+                m.d.sync += snap_full.eq(1)
+            with m.Else():
+                m.d.sync += [acc[o].eq(acc[o] + prod[o]) for o in range(colors)]
+
+        # ================================================================ requant side
+        radv = Signal()
+        m.d.comb += radv.eq(~self.o.valid | self.o.ready)
+        k = Signal(range(max(colors, 2)))
+        k_last = k == colors - 1
+        go = Signal()
+        m.d.comb += [go.eq(snap_full & self.skip.valid & radv),
+                     self.skip.ready.eq(snap_full & radv & k_last)]
+        with m.If(go):
+            m.d.sync += k.eq(Mux(k_last, 0, k + 1))
+            with m.If(k_last):
+                m.d.sync += snap_full.eq(0)
+
+        sh_skip = self.shift - formats.BILINEAR_FRAC
+        r1v, r1l, r1k = Signal(), Signal(), Signal(range(max(colors, 2)))
+        a1 = Signal(signed(self.acc_bits))
+        m1 = Signal(signed(self.m_bits))
+        s1 = Signal(signed(self.s_bits))
+        r2v, r2l, r2k = Signal(), Signal(), Signal(range(max(colors, 2)))
+        p2 = Signal(signed(self.m_bits + self.acc_bits))
+        s2 = Signal(signed(self.s_bits))
+        asm = [Signal(formats.PIXEL_BITS, name=f"asm{o}") for o in range(colors - 1)]
+        res = Signal(formats.PIXEL_BITS)
+        m.d.comb += res.eq(saturate((p2 + s2) >> self.shift, 0, formats.PIXEL_MAX))
+        with m.If(radv):
+            m.d.sync += [r1v.eq(go), r1l.eq(k_last), r1k.eq(k),
+                         a1.eq(select(k, snap)), m1.eq(select(k, [Const(v, signed(self.m_bits)) for v in self.mult])),
+                         s1.eq(select(k, [Const(v, signed(self.s_bits)) for v in self.bias])
+                               + (select(k, [self.skip.payload[o] for o in range(colors)]) << sh_skip))]
+            m.d.sync += [r2v.eq(r1v), r2l.eq(r1l), r2k.eq(r1k), p2.eq(m1 * a1), s2.eq(s1)]
+            m.d.sync += self.o.valid.eq(r2v & r2l)
+            with m.If(r2v):
+                with m.If(r2l):
+                    m.d.sync += self.o.payload.eq(Cat(*asm, res))
+                with m.Else():
+                    with m.Switch(r2k):
+                        for o in range(colors - 1):
+                            with m.Case(o):
+                                m.d.sync += asm[o].eq(res)
+        return m

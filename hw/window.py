@@ -1,0 +1,199 @@
+"""WindowGen: 3x3 sliding-window generator over a raster stream of E-bit words (binary maps).
+
+Stream signature
+  i: In(stream of unsigned(E))            one word per input pixel, raster order
+  o: Out(stream of layouts.window(E))     one window per output pixel: tap t = 3*ky + kx holds
+                                          pixel (y+ky-1, x+kx-1) at bits [t*E, (t+1)*E), 0 outside
+                                          the image; mask bit t = 1 iff the tap is inside
+  width, height: In(unsigned)             frame geometry, 1..max_width / 1..max_height, stable
+                                          during a frame; frames follow back to back
+Output order: output rows y = 0..H-1, each row emitted `replay` times in a row (passes), pixels
+x = 0..W-1 within a pass.
+
+Structure. A line buffer (lib.memory, max_width words of K lanes of E bits, K = 2 for
+replay = 1, K = 3 for replay > 1) holds input row r in lane r mod K; a live step writes only
+its lane (write granularity E), so there is no read-modify-write. The unit walks "passes" of
+W column steps each:
+  - live pass (input row s = 0..H-1): accepts column x of row s, reads rows s-2, s-1 at column x
+    (prefetched one step ahead), writes row s; from s >= 1 on it produces window row s-1;
+  - replay passes (replay > 1: passes 1..replay-1 of window row s-1): from memory, no input;
+  - flush passes (after input row H-1): window row H-1 (bottom row padded), no input.
+A step shifts three column registers (the newest holds the memory lanes exactly as read, the
+older two are rotated into top/mid/bottom order) and, for x >= 1, makes window (y, x-1)
+pending; the right-edge window (y, W-1) is pending after the last step of a pass. Pending
+windows are assembled from registers only into the output register, while the next steps go
+on (the edge window is taken from the shifted registers if the next pass has already started).
+The memory data go straight into registers, and the read port needs no collision logic
+(no_rw_check: a step never reads the word written in the same cycle; for W = 1 a live step is
+followed by one idle cycle instead).
+Latency (replay = 1): window (y, x) is offered 2 cycles after input (y+1, x+1) is accepted,
+window (y, W-1) 3 cycles after input (y+1, W-1); window row H-1 follows the frame's last input
+pixel without needing any further input (in raster order it cannot precede row H-2). The input
+is accepted while the unit emits; it is stalled only during replay and flush passes.
+
+Cycle model (no bubbles, no back-pressure), first input to last output:
+  per frame W * (1 + H * replay) cycles (one column step per cycle: W for input row 0, which
+  emits nothing, then W * replay per window row), + H per frame for W = 1 (the idle cycle after
+  each live step), + 3 cycles of output latency at the end (2 for W = 1).
+Golden twin: sw.golden.window3x3 (bit c of the E-bit word = channel c).
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from sw import formats
+
+from . import layouts
+
+
+class WindowGen(wiring.Component):
+    def __init__(self, elem_bits: int, max_width: int, max_height: int, replay: int = 1):
+        if elem_bits < 1 or max_width < 1 or max_height < 1 or replay < 1:
+            raise ValueError("elem_bits, max_width, max_height and replay must be >= 1")
+        self.elem_bits = elem_bits
+        self.max_width = max_width
+        self.max_height = max_height
+        self.replay = replay
+        self.lanes = 2 if replay == 1 else 3          # input rows held per line-buffer word
+        super().__init__({
+            "i": In(stream.Signature(unsigned(elem_bits))),
+            "o": Out(stream.Signature(layouts.window(elem_bits))),
+            "width": In(unsigned(bits_for(max_width))),
+            "height": In(unsigned(bits_for(max_height))),
+        })
+
+    # ------------------------------------------------------------------ models
+    def cycle_model(self, width: int, height: int, frames: int = 1) -> int:
+        per_frame = width * (1 + height * self.replay) + (height if width == 1 else 0)
+        return frames * per_frame + (2 if width == 1 else 3)
+
+    def resource_estimate(self) -> dict:
+        e, k = self.elem_bits, self.lanes
+        ctr = bits_for(self.max_width) + bits_for(self.max_height) + bits_for(self.replay) + 2
+        win = formats.TAPS * e + formats.TAPS
+        ff = 6 * e + (k + 1) * e + win + 2 * ctr + 16     # column registers, output register, control
+        per_bit = 1.3 if k == 2 else 1.9                  # LUTs per window bit (rotation, shift, mask)
+        lut = int(per_bit * formats.TAPS * e) + 4 * ctr + 60
+        return {"lut": lut, "ff": ff, "bram_bits": k * e * self.max_width, "dsp": 0}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        E, K, R = self.elem_bits, self.lanes, self.replay
+        W, H = self.width, self.height
+
+        m.submodules.mem = mem = memory.Memory(shape=unsigned(K * E), depth=max(self.max_width, 2), init=[],
+                                               attrs={"no_rw_check": 1})
+        wr = mem.write_port(granularity=E)
+        rd = mem.read_port(domain="sync", transparent_for=())
+
+        # ---------------------------------------------------------------- pass state
+        col = Signal(range(max(self.max_width, 2)))      # column of the next step
+        s = Signal(range(self.max_height + 2))           # input row of the live pass; H = flush
+        p = Signal(range(max(R, 2)))                     # pass index (replay)
+        rot = Signal(range(max(K, 2)))                   # s mod K: lane of input row s
+        hold = Signal()                                  # W = 1: idle cycle after a live step
+        # pass flags, registered (computed when the pass advances; H is stable within a frame and
+        # the values at s = 0 do not depend on it)
+        live = Signal(init=1)                            # s < H and p == 0
+        emits = Signal()                                 # s != 0 (input row 0 makes no window)
+        cur_top = Signal()                               # s >= 2: window row y = s - 1 >= 1
+        cur_bot = Signal(init=1)                         # s < H: window row y <= H - 2
+        last_col = col == W - 1
+        next_col = Mux(last_col, 0, col + 1)
+
+        # ---------------------------------------------------------------- column registers
+        c0 = Signal(3 * E)                               # (top, mid, bottom) rows, oldest column
+        c1 = Signal(3 * E)
+        c2_lanes = Signal(K * E)                         # newest column: memory lanes as read
+        c2_in = Signal(E)                                # newest column: input pixel (live) or 0
+        c2_rot = Signal(range(max(K, 2)))
+        c2_live = Signal()
+        lanes = [c2_lanes[k * E:(k + 1) * E] for k in range(K)]
+        c2 = Signal(3 * E)                               # newest column in (top, mid, bottom) order
+        if K == 2:     # lane rot holds row s-2 (top), lane 1-rot row s-1 (mid)
+            m.d.comb += c2.eq(Cat(Mux(c2_rot, lanes[1], lanes[0]), Mux(c2_rot, lanes[0], lanes[1]), c2_in))
+        else:          # top: lane (rot+1)%3, mid: lane (rot+2)%3, bottom: input or lane rot (replay)
+            def pick(off):
+                return Mux(c2_rot == 0, lanes[off % 3], Mux(c2_rot == 1, lanes[(1 + off) % 3], lanes[(2 + off) % 3]))
+            m.d.comb += c2.eq(Cat(pick(1), pick(2), Mux(c2_live, c2_in, pick(0))))
+
+        # ---------------------------------------------------------------- pending windows
+        pa = Signal()                                    # window (y, x) from (c0, c1, c2)
+        a_top, a_bot, a_left = Signal(), Signal(), Signal()
+        pe = Signal()                                    # right-edge window from (c1, c2) / (c0, c1)
+        e_top, e_bot, e_left = Signal(), Signal(), Signal()
+        esh = Signal()                                   # the edge window's columns moved to (c0, c1)
+
+        out_free = ~self.o.valid | self.o.ready
+        emit_a = pa & out_free
+        emit_e = ~pa & pe & out_free
+        # a step shifts the columns: a pending window must leave first (or now), except that the
+        # first step of a pass may shift the edge window once (esh)
+        can = Signal()
+        m.d.comb += can.eq((~pa | emit_a) & (((col == 0) & ~last_col) | ~pe | emit_e) & ~hold)
+        step = Signal()
+        m.d.comb += [self.i.ready.eq(live & can), step.eq(can & (self.i.valid | ~live))]
+
+        # ---------------------------------------------------------------- line buffer
+        m.d.comb += [
+            rd.addr.eq(Mux(step, next_col, col)),        # prefetch the next step's column
+            wr.addr.eq(col),
+            wr.data.eq(Cat(*[self.i.payload] * K)),
+        ]
+        for k in range(K):
+            m.d.comb += wr.en[k].eq(step & live & (rot == k))
+
+        # ---------------------------------------------------------------- output register
+        e_unshifted = ~pa & ~esh
+        cols = [Mux(e_unshifted, c1, c0), Mux(e_unshifted, c2, c1), c2]
+        row_ok = [Mux(pa, a_top, e_top), Const(1), Mux(pa, a_bot, e_bot)]
+        col_ok = [Mux(pa, a_left, e_left), Const(1), pa]
+        taps, mask = [], []
+        for ky in range(3):
+            for kx in range(3):
+                ok = Signal(name=f"ok{ky}{kx}")
+                m.d.comb += ok.eq(row_ok[ky] & col_ok[kx])
+                mask.append(ok)
+                taps.append(Mux(ok, cols[kx][ky * E:(ky + 1) * E], 0))
+        with m.If(emit_a | emit_e):
+            m.d.sync += [self.o.payload.bits.eq(Cat(*taps)), self.o.payload.mask.eq(Cat(*mask)),
+                         self.o.valid.eq(1)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(emit_a):
+            m.d.sync += pa.eq(0)
+        with m.If(emit_e):
+            m.d.sync += [pe.eq(0), esh.eq(0)]
+
+        # ---------------------------------------------------------------- step
+        m.d.sync += hold.eq(step & live & (W == 1))
+        with m.If(step):
+            m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(rd.data), c2_in.eq(Mux(live, self.i.payload, 0)),
+                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col)]
+            with m.If(emits & (col != 0)):
+                m.d.sync += [pa.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]
+            with m.If(pe & ~emit_e):
+                m.d.sync += esh.eq(1)
+            with m.If(last_col):
+                with m.If(emits):
+                    m.d.sync += [pe.eq(1), esh.eq(0), e_top.eq(cur_top), e_bot.eq(cur_bot), e_left.eq(col != 0)]
+                # next pass (the flags are selected, not recomputed from the next s: short paths)
+                h2 = H >= 2
+                s1_lt_h = (s + 1) < H
+                with m.If(~emits):                       # s == 0 -> s = 1
+                    m.d.sync += [s.eq(1), p.eq(0), rot.eq(1), live.eq(h2), emits.eq(1), cur_top.eq(0),
+                                 cur_bot.eq(h2)]
+                with m.Elif(p != R - 1):                 # next replay pass of the same row
+                    m.d.sync += [p.eq(p + 1), live.eq(0)]
+                with m.Elif(~cur_bot):                   # s == H: frame done -> s = 0
+                    m.d.sync += [s.eq(0), p.eq(0), rot.eq(0), live.eq(1), emits.eq(0), cur_top.eq(0),
+                                 cur_bot.eq(1)]
+                with m.Else():                           # s -> s + 1
+                    m.d.sync += [s.eq(s + 1), p.eq(0), rot.eq(Mux(rot == K - 1, 0, rot + 1)),
+                                 live.eq(s1_lt_h), cur_top.eq(1), cur_bot.eq(s1_lt_h)]
+        return m

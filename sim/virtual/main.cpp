@@ -1,0 +1,124 @@
+// Virtual board: the accelerator core (Verilator model of the same gateware as the board),
+// cut at the UART byte boundary, serving the link on a TCP port on 127.0.0.1.
+// Usage: vboard PORT   (PORT 0 picks a free port). Prints "LISTENING <port>" when ready.
+// One client at a time; the core keeps its state between clients (like a powered board).
+#include <arpa/inet.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+#include "Vcore.h"
+#include "verilated.h"
+
+static Vcore* top;
+static unsigned long long cycles = 0;
+
+static inline void tick() {
+    top->clk = 0;
+    top->eval();
+    top->clk = 1;
+    top->eval();
+    cycles++;
+}
+
+static bool send_all(int fd, const std::vector<unsigned char>& buf) {
+    size_t off = 0;
+    while (off < buf.size()) {
+        ssize_t n = send(fd, buf.data() + off, buf.size() - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) { struct pollfd p{fd, POLLOUT, 0}; poll(&p, 1, 100); continue; }
+            return false;
+        }
+        off += (size_t)n;
+    }
+    return true;
+}
+
+int main(int argc, char** argv) {
+    Verilated::commandArgs(argc, argv);
+    int port = argc > 1 ? atoi(argv[1]) : 0;
+    signal(SIGPIPE, SIG_IGN);
+    top = new Vcore;
+    top->rst = 1;
+    top->rx__valid = 0;
+    top->tx__ready = 0;
+    for (int i = 0; i < 4; i++) tick();
+    top->rst = 0;
+
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((unsigned short)port);
+    if (bind(ls, (struct sockaddr*)&addr, sizeof addr) < 0 || listen(ls, 1) < 0) {
+        fprintf(stderr, "vboard: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+        return 2;
+    }
+    socklen_t alen = sizeof addr;
+    getsockname(ls, (struct sockaddr*)&addr, &alen);
+    printf("LISTENING %d\n", ntohs(addr.sin_port));
+    fflush(stdout);
+
+    for (;;) {
+        int fd = accept(ls, nullptr, nullptr);
+        if (fd < 0) continue;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        std::deque<unsigned char> inq;
+        std::vector<unsigned char> out;
+        unsigned long long idle = 0;
+        bool open = true;
+        unsigned char buf[65536];
+        while (open) {
+            // read from the socket when starved, or now and then
+            if (inq.empty() || (cycles & 1023) == 0) {
+                for (;;) {
+                    ssize_t n = recv(fd, buf, sizeof buf, 0);
+                    if (n > 0) { inq.insert(inq.end(), buf, buf + n); continue; }
+                    if (n == 0) open = false;
+                    break;
+                }
+            }
+            top->rx__valid = !inq.empty();
+            top->rx__payload = inq.empty() ? 0 : inq.front();
+            top->tx__ready = 1;
+            top->clk = 0;
+            top->eval();
+            bool rx_fire = top->rx__valid && top->rx__ready;
+            bool tx_fire = top->tx__valid;
+            unsigned char txb = (unsigned char)top->tx__payload;
+            top->clk = 1;
+            top->eval();
+            cycles++;
+            if (rx_fire) inq.pop_front();
+            if (tx_fire) out.push_back(txb);
+            bool io = rx_fire || tx_fire;
+            idle = io ? 0 : idle + 1;
+            if (!out.empty() && (out.size() >= 4096 || idle > 64)) {
+                if (!send_all(fd, out)) open = false;
+                out.clear();
+            }
+            if (idle > 4096 && inq.empty()) {
+                // no traffic: check the socket; block a little only if the core has nothing to do
+                struct pollfd p{fd, POLLIN, 0};
+                poll(&p, 1, top->busy ? 0 : 20);
+                idle = 0;
+            }
+        }
+        if (!out.empty()) send_all(fd, out);
+        close(fd);
+        fprintf(stderr, "vboard: client closed after %llu cycles\n", cycles);
+    }
+}

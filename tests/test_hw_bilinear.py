@@ -1,0 +1,66 @@
+# amaranth: UnusedElaboratable=no
+"""BilinearSkip in cocotb (Icarus) against golden.bilinear_skip: r = 2, 3, 4 and identity, LR frames
+1x1, 1x4, 4x1, 3x1, 1x3, 4x5, 5x4 (and back-to-back frames), colours 3 and 1, all-255 frames,
+bubbles and back-pressure, and the cycle model."""
+import numpy as np
+import pytest
+import torch
+
+from hw.bilinear import BilinearSkip
+from sim.runner import run_cocotb
+from sw import golden
+
+# (width, height, frames back to back)
+GROUPS = [(1, 1, 1), (4, 1, 1), (1, 4, 1), (3, 1, 1), (1, 3, 1), (5, 4, 1), (4, 5, 2), (2, 2, 3)]
+
+
+def vectors(r, colors, groups, rng):
+    pix, skip = [], []
+    for w, h, n in groups:
+        for f in range(n):
+            a = rng.integers(0, 256, (1, colors, h, w))
+            if (w, h, f) == (5, 4, 0):
+                a[:] = 255                                   # largest skip words
+            t = torch.from_numpy(a.astype(np.int64))
+            s = golden.bilinear_skip(t, r) if r > 1 else t << 16
+            pix.append(t[0].permute(1, 2, 0).reshape(-1, colors).numpy())
+            skip.append(s[0].permute(1, 2, 0).reshape(-1, colors).numpy())
+    return np.concatenate(pix), np.concatenate(skip)
+
+
+CASES = [
+    # r, colors, max_width, max_height, p_bubble, p_stall
+    pytest.param(2, 3, 8, 8, 0.0, 0.0, id="x2-c3-clean"),
+    pytest.param(2, 1, 5, 6, 0.3, 0.3, id="x2-c1-bubbles"),
+    pytest.param(3, 1, 8, 8, 0.0, 0.0, id="x3-c1-clean"),
+    pytest.param(3, 3, 6, 5, 0.5, 0.2, id="x3-c3-bubbles"),
+    pytest.param(4, 3, 5, 5, 0.0, 0.0, id="x4-c3-clean"),
+    pytest.param(4, 1, 8, 8, 0.2, 0.6, id="x4-c1-stalls"),
+    pytest.param(1, 3, 8, 8, 0.0, 0.0, id="identity-c3-clean"),
+    pytest.param(1, 1, 8, 8, 0.4, 0.4, id="identity-c1-bubbles"),
+]
+
+
+@pytest.mark.parametrize("r,colors,max_width,max_height,p_bubble,p_stall", CASES)
+def test_bilinear_unit(r, colors, max_width, max_height, p_bubble, p_stall):
+    rng = np.random.default_rng(r * 10 + colors)
+    groups = [g for g in GROUPS if g[0] <= max_width and g[1] <= max_height]
+    pix, skip = vectors(r, colors, groups, rng)
+    unit = BilinearSkip(r, colors, max_width, max_height, "bilinear" if r > 1 else "identity")
+    res = run_cocotb(unit, "bilinear", "sim.tb_bilinear", {"pix": pix, "skip": skip},
+                     {"r": r, "colors": colors, "groups": groups, "p_bubble": p_bubble, "p_stall": p_stall,
+                      "seed": 11})
+    if p_bubble == 0 and p_stall == 0:
+        for (w, h, n), cyc in zip(groups, res["cycles"]):
+            if n == 1:
+                model = unit.cycle_model(w, h)
+                assert abs(cyc - model) <= 0.02 * model, ((w, h), cyc, model)
+
+
+def test_bilinear_parameters():
+    with pytest.raises(ValueError):
+        BilinearSkip(1, 3, 8, 8)                     # x1 bilinear: use identity
+    with pytest.raises(ValueError):
+        BilinearSkip(2, 3, 8, 8, "identity")
+    est = BilinearSkip(2, 3, 100, 8).resource_estimate()
+    assert set(est) == {"lut", "ff", "bram_bits", "dsp"} and est["bram_bits"] == 4 * 128 * 24

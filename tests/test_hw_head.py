@@ -1,0 +1,117 @@
+# amaranth: UnusedElaboratable=no
+"""HeadConv in cocotb (Icarus) against golden.head on whole images: realistic constants from a
+compiled random network, crafted constants that saturate y and the feature both ways, masked taps
+holding garbage, colours 3 and 1, relu and lrelu, macs 1 / 2 / 4 / 9 / 27, bubbles and
+back-pressure, and the cycle model."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import random_network
+from hw.head import HeadConv
+from sim.runner import run_cocotb
+from sw import golden
+from sw.compiler import compile_model
+from sw.config import ModelConfig
+
+IMAGES = [((1, 1), "rand"), ((1, 4), "rand"), ((4, 1), "rand"), ((3, 3), "rand"),
+          ((3, 3), "ones"), ((2, 2), "zeros"), ((2, 3), "rand")]
+
+
+def compiled_head(cfg: ModelConfig, seed: int, feature_bits: int = 16):
+    m = random_network(cfg, seed=seed)
+    with torch.no_grad():
+        m.head.bias.normal_(0, 0.3)
+    prog = compile_model(m, [torch.rand(1, cfg.colors, 12, 12, generator=torch.Generator().manual_seed(seed))],
+                         feature_bits)
+    return prog.head, prog.fmt
+
+
+def saturating(layer, fmt):
+    """Constants that drive y past both FW+2 bounds and the feature past both FW bounds."""
+    c = len(layer.mult)
+    mult = np.array(layer.mult, dtype=np.int64)
+    bias = np.array(layer.bias, dtype=np.int64)
+    sh = layer.shift
+    mult[0], mult[1 % c] = (1 << 17) - 1, -(1 << 17)            # |M*acc| >> SH far beyond y_bits
+    if c > 2:
+        bias[2] = (fmt.y_hi + 5) << sh                          # y saturates high with any acc
+    if c > 3:
+        bias[3] = (fmt.y_lo - 5) << sh                          # y saturates low
+        mult[3] = 3
+    # lrelu: a slope of ~2 lets negative y reach the feature's low bound too
+    return dataclasses.replace(layer, mult=mult, bias=bias,
+                               act_mult=(1 << 17) - 1 if layer.act == "lrelu" else layer.act_mult)
+
+
+def make_images(colors, rng):
+    imgs = []
+    for (h, w), kind in IMAGES:
+        if kind == "rand":
+            a = rng.integers(0, 256, (1, colors, h, w))
+        else:
+            a = np.full((1, colors, h, w), 255 if kind == "ones" else 0)
+        imgs.append(torch.from_numpy(a.astype(np.int64)))
+    return imgs
+
+
+def windows(pix, garbage_rng=None):
+    """[1,colors,H,W] -> bytes [H*W, 9*colors] (tap-major, colour inner) and mask [H*W, 9]."""
+    win, mask = golden.window3x3(pix)
+    colors = pix.shape[1]
+    win = win[0].reshape(-1, 9 * colors).numpy().astype(np.int64)
+    mask = mask.reshape(-1, 9).numpy().astype(np.int64)
+    if garbage_rng is not None:                  # masked taps must be ignored whatever they hold
+        g = garbage_rng.integers(1, 256, win.shape)
+        win = np.where(np.repeat(mask, colors, axis=1) == 1, win, g)
+    return win, mask
+
+
+CASES = [
+    # cfg, macs, constants, p_bubble, p_stall, feature_bits, garbage in masked taps
+    pytest.param(ModelConfig("sr", 2, 4, 1), 1, "real", 0.0, 0.0, 16, False, id="lrelu-c3-macs1-clean"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 4, "sat", 0.3, 0.3, 16, True, id="lrelu-c3-macs4-sat-bubbles"),
+    pytest.param(ModelConfig("jpeg", 1, 8, 1, colors=1), 1, "real", 0.2, 0.4, 16, False, id="relu-c1-macs1-bubbles"),
+    pytest.param(ModelConfig("jpeg", 1, 8, 1, colors=1), 9, "sat", 0.0, 0.0, 16, True, id="relu-c1-macs9-sat-clean"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 27, "sat", 0.5, 0.5, 12, True, id="lrelu-c3-macs27-sat-fw12-bubbles"),
+    pytest.param(ModelConfig("denoise", 1, 4, 1), 2, "real", 0.0, 0.0, 16, False, id="relu-c3-macs2-clean"),
+]
+
+
+@pytest.mark.parametrize("cfg,macs,consts,p_bubble,p_stall,fbits,garbage", CASES)
+def test_head_unit(cfg, macs, consts, p_bubble, p_stall, fbits, garbage):
+    layer, fmt = compiled_head(cfg, seed=cfg.channels + macs, feature_bits=fbits)
+    if consts == "sat":
+        layer = saturating(layer, fmt)
+    rng = np.random.default_rng(macs * 31 + cfg.colors)
+    wins, masks, feats = [], [], []
+    counter = golden.SatCounter()
+    for pix in make_images(cfg.colors, rng):
+        w, mk = windows(pix, rng if garbage else None)
+        wins.append(w)
+        masks.append(mk)
+        f = golden.head(pix, layer, fmt, counter)           # [1, C, H, W]
+        feats.append(f[0].permute(1, 2, 0).reshape(-1).numpy())
+    win, mask, feat = np.concatenate(wins), np.concatenate(masks), np.concatenate(feats)
+    if consts == "sat":   # the crafted constants really reach every bound
+        assert counter["head.y"] > 0 and counter["head.out"] > 0
+        assert (feat == fmt.hi).any() and (feat == fmt.lo).any() == (layer.act == "lrelu")
+    unit = HeadConv(layer, fmt, cfg.colors, macs)
+    res = run_cocotb(unit, "head", "sim.tb_head", {"win": win, "mask": mask, "feat": feat},
+                     {"bits": fmt.bits, "channels": cfg.channels, "p_bubble": p_bubble, "p_stall": p_stall,
+                      "seed": 5})
+    if p_bubble == 0 and p_stall == 0:
+        model = unit.cycle_model(len(win), 1)
+        assert abs(res["cycles"] - model) <= 0.02 * model, (res["cycles"], model)
+
+
+def test_head_rejects_bad_shapes():
+    layer, fmt = compiled_head(ModelConfig("sr", 2, 4, 1), seed=0)
+    with pytest.raises(ValueError):
+        HeadConv(layer, fmt, 1)
+    with pytest.raises(ValueError):
+        HeadConv(layer, fmt, 3, macs=28)
+    est = HeadConv(layer, fmt, 3).resource_estimate()
+    assert set(est) == {"lut", "ff", "bram_bits", "dsp"} and est["bram_bits"] > 0

@@ -1,0 +1,38 @@
+"""The generated network in cocotb: every output pixel equals the golden model (whole image)."""
+import numpy as np
+import pytest
+import torch
+
+from hw.fold import auto_fold
+from hw.network import Network
+from sim.runner import run_cocotb
+from sw import golden
+from sw.compiler import compile_model
+from sw.config import ModelConfig
+
+from conftest import random_network
+
+CASES = [
+    ("sr", ModelConfig("sr", 2, 4, 2), (5, 6), 0.0, 0.0),
+    ("sr-bp", ModelConfig("sr", 2, 4, 1), (4, 5), 0.3, 0.3),
+    ("dn", ModelConfig("denoise", 1, 4, 2), (5, 7), 0.2, 0.2),
+    ("jpeg1x1", ModelConfig("jpeg", 1, 4, 1, colors=1), (1, 1), 0.0, 0.0),
+    ("x4", ModelConfig("sr", 4, 2, 1), (3, 4), 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("name,cfg,size,p_bubble,p_stall", CASES, ids=[c[0] for c in CASES])
+def test_network_bit_exact(name, cfg, size, p_bubble, p_stall):
+    prog = compile_model(random_network(cfg, 11), [torch.rand(1, cfg.colors, 16, 16)])
+    h, w = size
+    img = np.random.default_rng(7).integers(0, 256, (h, w, cfg.colors), dtype=np.uint8)
+    img[0, 0] = 0
+    if h * w > 2:
+        img[-1, -1] = 255
+    expected = golden.run(prog, img if cfg.colors == 3 else img[:, :, 0])
+    expected = expected.reshape(h * cfg.scale, w * cfg.scale, cfg.colors)
+    net = Network(prog, auto_fold(prog), max_width=8, max_height=16)
+    model = net.cycle_model(w, h)
+    res = run_cocotb(net, f"net_{name}", "sim.tb_network", {"image": img, "expected": expected},
+                     {"p_bubble": p_bubble, "p_stall": p_stall, "seed": 1, "max_cycles": 40 * model + 20000})
+    assert res["pixels"] == h * w

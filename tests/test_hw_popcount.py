@@ -1,0 +1,112 @@
+"""PopcountEngine in cocotb (Icarus) against the golden XNOR-popcount (sw.golden.xnor_popcount on
+sw.golden.window3x3 windows), whole tensors: several cin / simd / pe foldings, both popcount
+implementations, borders (corner / edge / 1-pixel images), all-ones / all-zeros windows and
+weights, BBCU-U passes=2 with a replayed window stream, bubbles and back-pressure, cycle model."""
+import numpy as np
+import pytest
+import torch
+
+from hw.popcount import PopcountEngine
+from sim.runner import run_cocotb
+from sw import formats, golden
+
+
+def window_payloads(bits: torch.Tensor):
+    """bits [1, cin, H, W] -> (payload ints [H][W] of layouts.window(cin), golden win, mask)."""
+    win, mask = golden.window3x3(bits)
+    cin = bits.shape[1]
+    n = formats.TAPS * cin
+    h, w = mask.shape[:2]
+    pay = [[0] * w for _ in range(h)]
+    weights = 1 << np.arange(n, dtype=object)
+    for y in range(h):
+        for x in range(w):
+            word = int((win[0, y, x].numpy().astype(object) * weights).sum())
+            mk = sum(int(mask[y, x, t]) << t for t in range(formats.TAPS))
+            pay[y][x] = word | (mk << n)
+    return pay, win, mask
+
+
+def images(rng, cin, shapes):
+    out = []
+    for kind, (h, w) in shapes:
+        if kind == "rand":
+            b = rng.integers(0, 2, (1, cin, h, w))
+        elif kind == "ones":
+            b = np.ones((1, cin, h, w), dtype=np.int64)
+        else:
+            b = np.zeros((1, cin, h, w), dtype=np.int64)
+        out.append(torch.from_numpy(b.astype(np.uint8)))
+    return out
+
+
+def make_case(rng, cin, cout, passes, shapes):
+    wb = rng.integers(0, 2, (cout, formats.TAPS * cin)).astype(np.uint8)
+    wb[0, :] = 1                                         # all-ones / all-zeros weight rows
+    wb[-1, :] = 0
+    r = passes
+    C = cout // (r * r)
+    stream, vals, chs = [], [], []
+    for bits in images(rng, cin, shapes):
+        pay, win, mask = window_payloads(bits)
+        dots = golden.xnor_popcount(win, mask, torch.from_numpy(wb), cin)[0]      # [cout, H, W]
+        assert torch.equal(dots, golden.binary_conv(bits, wb, cin)[0])
+        h, w = mask.shape[:2]
+        for y in range(h):
+            for i in range(r):                           # each LR row replayed r times
+                for x in range(w):
+                    stream.append(pay[y][x])
+                    order = range(cout) if r == 1 else [c * r * r + i * r + j for j in range(r) for c in range(C)]
+                    for ch in order:
+                        vals.append(int(dots[ch, y, x]))
+                        chs.append(ch)
+    return wb, stream, vals, chs
+
+
+SHAPES = [("rand", (4, 5)), ("ones", (3, 3)), ("zeros", (2, 3)), ("rand", (1, 1)), ("rand", (1, 4)),
+          ("rand", (3, 1)), ("ones", (1, 1))]
+
+CASES = [
+    # cin, cout, simd, pe, passes, popcount, p_bubble, p_stall
+    (1, 4, 9, 1, 1, "carry", 0.0, 0.0),                  # simd = 9*cin, cin = 1
+    (1, 4, 3, 2, 1, "compressor", 0.3, 0.3),             # simd = 3, pe = 2
+    (3, 4, 27, 2, 1, "tree", 0.0, 0.0),                  # output-bound (F < pe)
+    (3, 4, 3, 4, 1, "compressor", 0.0, 0.0),             # simd = cin, pe = 4
+    (8, 8, 8, 4, 1, "carry", 0.0, 0.0),                  # simd = cin, pe = 4
+    (8, 4, 3, 1, 1, "compressor", 0.2, 0.4),             # simd = 3: slices straddle taps
+    (8, 4, 72, 2, 1, "tree", 0.4, 0.2),
+    (8, 4, 24, 1, 1, "carry", 0.3, 0.3),
+    (16, 4, 144, 1, 1, "compressor", 0.0, 0.0),
+    (16, 4, 144, 2, 1, "carry", 0.3, 0.5),
+    (16, 4, 48, 2, 1, "carry", 0.0, 0.0),
+    (4, 8, 12, 2, 2, "compressor", 0.0, 0.0),            # BBCU-U, C = 2, r = 2
+    (4, 8, 36, 1, 2, "carry", 0.3, 0.3),
+    (4, 8, 4, 2, 2, "tree", 0.2, 0.2),
+]
+
+
+@pytest.mark.parametrize("cin,cout,simd,pe,passes,popcount,p_bubble,p_stall", CASES)
+def test_popcount_engine(cin, cout, simd, pe, passes, popcount, p_bubble, p_stall):
+    rng = np.random.default_rng(cin * 100 + simd * 7 + pe + 31 * passes)
+    shapes = SHAPES if passes == 1 else [("rand", (3, 4)), ("ones", (1, 4)), ("zeros", (2, 4)), ("rand", (1, 4))]
+    wb, stream, vals, chs = make_case(rng, cin, cout, passes, shapes)
+    width = 4
+    eng = PopcountEngine(wb, cin, simd, pe, passes=passes, max_width=64, popcount=popcount)
+    res = run_cocotb(eng, "popcount", "sim.tb_popcount",
+                     {"win": np.array([f"{s:x}" for s in stream]), "value": np.array(vals), "ch": np.array(chs)},
+                     {"dot_bits": formats.dot_bits(cin), "width": width, "p_bubble": p_bubble,
+                      "p_stall": p_stall, "seed": 5})
+    if p_bubble == 0 and p_stall == 0:
+        windows = len(stream) // passes
+        model = eng.cycle_model(windows, 1)
+        assert abs(res["cycles"] - model) <= 0.02 * model, (res["cycles"], model)
+
+
+def test_rejects_bad_folding():
+    wb = np.zeros((4, 9 * 4), dtype=np.uint8)
+    with pytest.raises(ValueError):
+        PopcountEngine(wb, 4, 5, 1)                       # simd does not divide 9*cin
+    with pytest.raises(ValueError):
+        PopcountEngine(wb, 4, 4, 3)                       # pe does not divide cout
+    with pytest.raises(ValueError):
+        PopcountEngine(np.zeros((6, 36), dtype=np.uint8), 4, 4, 1, passes=2)   # cout % r^2

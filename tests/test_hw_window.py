@@ -1,0 +1,112 @@
+"""WindowGen in cocotb (Icarus) against sw.golden.window3x3: all frame-size corner cases, row replay,
+frames back to back, bubbles/back-pressure, the cycle model and the latency requirement."""
+import numpy as np
+import pytest
+import torch
+
+from hw.window import WindowGen
+from sim.runner import run_cocotb
+from sw import golden
+from sw.formats import TAPS
+
+MAX_W, MAX_H = 8, 8
+SIZES = [(1, 1), (1, 7), (7, 1), (2, 2), (3, MAX_W), (4, 6), (MAX_H, MAX_W)]      # (H, W)
+
+
+def expected_windows(frame: np.ndarray, e: int, replay: int) -> list[int]:
+    """frame [H, W] of E-bit words -> payload ints (bits | mask << 9E) in output order."""
+    h, w = frame.shape
+    bits = torch.from_numpy(((frame[None, :, :] >> np.arange(e)[:, None, None]) & 1).astype(np.uint8))[None]
+    win, mask = golden.window3x3(bits)                   # [1,H,W,9E], [H,W,9]
+    win, mask = win[0].numpy(), mask.numpy()
+    words = [[sum(int(b) << i for i, b in enumerate(win[y, x]) if b)
+              | (sum(int(b) << t for t, b in enumerate(mask[y, x])) << (TAPS * e)) for x in range(w)]
+             for y in range(h)]
+    return [words[y][x] for y in range(h) for _ in range(replay) for x in range(w)]
+
+
+def need_index(y, x, h, w):
+    """Raster index of the last input pixel window (y, x) may wait for (replay = 1)."""
+    if y < h - 1:
+        return (y + 1) * w + min(x + 1, w - 1)
+    return h * w - 1               # last row: after the frame's last pixel (raster order after row H-2)
+
+
+class Jobs:
+    def __init__(self):
+        self.pix, self.jobs, self.expect = [], [], []
+
+    def add(self, frames, h, w, e, replay, p_bubble=0.0, p_stall=0.0, seed=0, count=None, n_out=None, reset=False,
+            max_cycles=60_000):
+        start = len(self.pix)
+        exp = []
+        for f in frames:
+            self.pix.extend(int(v) for v in f.reshape(-1))
+            exp += expected_windows(f, e, replay)
+        count = len(self.pix) - start if count is None else count
+        del self.pix[start + count:]
+        n_out = len(exp) if n_out is None else n_out
+        self.jobs.append({"width": w, "height": h, "start": start, "count": count, "n_out": n_out,
+                          "p_bubble": p_bubble, "p_stall": p_stall, "seed": seed, "reset": reset,
+                          "max_cycles": max_cycles})
+        self.expect.append(exp[:n_out])
+
+    def run(self, comp, name):
+        res = run_cocotb(comp, name, "sim.tb_window", {"pix": np.array(self.pix, dtype=np.int64)},
+                         {"jobs": self.jobs})
+        return res["jobs"]
+
+
+def check_outputs(job, got, exp, what):
+    bad = [i for i, (g, x) in enumerate(zip(got, exp)) if g != x]
+    assert len(got) == len(exp) and not bad, (
+        f"{what}: {len(bad)} mismatches of {len(exp)}" + (f", first at {bad[0]}: got {got[bad[0]]:#x} "
+                                                         f"expected {exp[bad[0]]:#x}" if bad else ""))
+
+
+@pytest.mark.parametrize("e", [1, 5, 24])
+@pytest.mark.parametrize("replay", [1, 2])
+def test_window_unit(e, replay):
+    rng = np.random.default_rng(100 * e + replay)
+    comp = WindowGen(e, MAX_W, MAX_H, replay)
+    jobs = Jobs()
+    frame = lambda h, w: rng.integers(0, 1 << e, (h, w), dtype=np.int64)
+    cases = []
+    # 1) cycle model: one frame, then two frames back to back, per size (no bubbles)
+    for h, w in SIZES:
+        jobs.add([frame(h, w)], h, w, e, replay)
+        cases.append(("model1", h, w))
+        jobs.add([frame(h, w), frame(h, w)], h, w, e, replay)
+        cases.append(("model2", h, w))
+    # 2) bubbles and back-pressure, two frames back to back per size
+    for k, (h, w) in enumerate(SIZES):
+        jobs.add([frame(h, w), frame(h, w)], h, w, e, replay, p_bubble=0.4, p_stall=0.4, seed=k)
+        cases.append(("random", h, w))
+    # 3) latency: the input stops after the pixel window (y, x) needs (replay 1)
+    if replay == 1:
+        for h, w in [(4, 6), (3, MAX_W), (2, 2), (1, 7), (7, 1), (1, 1)]:
+            f = frame(h, w)
+            for y, x in sorted({(0, 0), (0, w - 2), (0, w - 1), (h // 2, w // 2), (h - 2, w - 1),
+                                (h - 1, 0), (h - 1, w - 1)}):
+                if not (0 <= y < h and 0 <= x < w):
+                    continue
+                n_in = need_index(y, x, h, w) + 1
+                n_out = y * w + x + 1
+                jobs.add([f], h, w, e, replay, count=n_in, n_out=n_out, reset=True, max_cycles=2000)
+                cases.append(("latency", h, w, y, x))
+    results = jobs.run(comp, f"wingen_e{e}_r{replay}")
+    assert len(results) == len(cases)
+    for case, job, r, exp in zip(cases, jobs.jobs, results, jobs.expect):
+        check_outputs(job, r["out"], exp, case)
+        kind, h, w = case[:3]
+        if kind == "model1":
+            assert abs(r["cycles"] - comp.cycle_model(w, h)) <= 0.02 * comp.cycle_model(w, h), (case, r["cycles"])
+        elif kind == "model2":
+            model = comp.cycle_model(w, h, frames=2)
+            assert abs(r["cycles"] - model) <= 0.02 * model, (case, r["cycles"], model)
+        elif kind == "latency":
+            # window (y, x) is offered within 3 cycles after the last input it needs was accepted
+            # (last row: it follows the frame's last pixel at full rate, W + 3 cycles at most)
+            assert len(r["in_cycles"]) == job["count"], case
+            lag = r["out_cycles"][-1] - r["in_cycles"][-1]
+            assert 1 <= lag <= 3 + (w if case[3] == h - 1 else 0), (case, lag)
