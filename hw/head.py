@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -265,7 +265,7 @@ class HeadConv(wiring.Component):
             q7 = Signal(signed(fmt.y_bits + signed_bits(am)))
             with m.If(adv):
                 m.d.sync += [v7.eq(v6), y7.eq(y6), q7.eq(y6 * Const(am, signed(signed_bits(am))))]
-            act = Mux(y7 >= 0, y7, q7 >> int(self.layer.act_shift))   # BUG
+            act = Mux(y7 >= 0, y7, rshift_round(q7, int(self.layer.act_shift)))
             vlast = v7
         else:
             act = Mux(y6 >= 0, y6, 0)
