@@ -50,7 +50,9 @@ class StreamFIFO(wiring.Component):
 
 
 def residual_fifo_depth(channels: int, max_width: int) -> int:
-    return channels * (max_width + 4) + 32
+    # the window generator may hold up to W+3 pixels past the oldest pending window, and the
+    # engine + scale pipelines a few pixels more: one row + 8 pixels of slack
+    return channels * (max_width + 8) + 64
 
 
 class BBCULayer(wiring.Component):

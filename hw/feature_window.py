@@ -31,8 +31,9 @@ pipeline stage), so that no wide read multiplexer follows a block RAM output. Th
 no collision logic (no_rw_check): a read never needs a word written in the same cycle (only
 masked taps can collide).
 Cycle model (no bubbles, no back-pressure), first input to last output of one frame:
-  fill + 9*C*W*H + 2 (+1 with banks) + bubble(W) * max(H-2, 0), fill = C * (min(1, H-1) * W + min(1, W-1) + 1)
-  input cycles before the first window is complete; bubble(W) = C, 2C, C for W = 1, 2, 3 and 0
+  fill + 9*C*W*H + 2 (+1 with banks) + bubble(W) * max(H-2, 0),
+  fill = C * (min(1, H-1) * W + min(1, W-1) + 1) input cycles before the first window is
+  complete; bubble(W) = C, 2C, C for W = 1, 2, 3 and 0
   for W >= 4 (narrow frames: the input needed by window row y may only be written once window
   row y-1 has nearly finished). Frames back to back overlap the next frame's fill, so F frames
   take fill + 9*C*W*H*F + 2 (+1) + bubble(W) * (max(H-2, 0) + (F-1) * max(H-1, 0)).
@@ -123,8 +124,8 @@ class FeatureWindow(wiring.Component):
             return Signal(range(max(n, 2)), name=name)
 
         # ---------------------------------------------------------------- input side
-        ci = ctr(self.max_width, "ci")                      # input column
-        ki = ctr(C, "ki")                                   # input channel
+        ci = ctr(self.max_width, "ci")                # input column
+        ki = ctr(C, "ki")                             # input channel
         wa = Signal(A, init=C)                        # write address
         wso = Signal(A)                               # slot offset of the input row
 
@@ -156,7 +157,7 @@ class FeatureWindow(wiring.Component):
         m.d.comb += [ahead2.eq(~sign & (gu[1:] != 0)),              # gap >= 2
                      behind2.eq(sign & ((~gu) != 0))]              # ~gap = -gap-1 >= 1
         rowdiff = Signal(range(4))                    # input row - output row (0..2)
-        in_ok = init & ((rowdiff < 3) | ((rowdiff == 2) & ~ci_last & ahead2))
+        in_ok = init & ((rowdiff < 2) | ((rowdiff == 2) & ~ci_last & ahead2))
         col_ready = ~xo_last & behind2                # input past (., min(xo+1, W-1))
         start_ok = init & Mux(yo_last, (rowdiff != 0) | col_ready, (rowdiff == 2) | ((rowdiff == 1) & col_ready))
 

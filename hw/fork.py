@@ -34,7 +34,7 @@ class Broadcast(wiring.Component):
 
     def resource_estimate(self) -> dict:
         w = Shape.cast(self.shape).width
-        return {"lut": 2 * w + 4, "ff": 2 * w + 2, "bram_bits": 0, "dsp": 0}
+        return {"lut": 6, "ff": 2 * w + 2, "bram_bits": 0, "dsp": 0}     # payload FFs with enable
 
     # ------------------------------------------------------------------ gateware
     def elaborate(self, platform):

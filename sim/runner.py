@@ -23,11 +23,13 @@ class SimFailure(AssertionError):
     pass
 
 
-def to_verilog(component, name: str) -> str:
+def to_verilog(component, name: str, icarus: bool = True) -> str:
+    """Verilog of an Amaranth component; `icarus` adds the time-0 fix for Icarus (see below)."""
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import verilog
 
-    return icarus_time0_fixup(verilog.convert(component, name=name, emit_src=False))
+    text = verilog.convert(component, name=name, emit_src=False)
+    return icarus_time0_fixup(text) if icarus else text
 
 
 _TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\S+)\s*= 0;$", re.M)

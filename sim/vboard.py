@@ -31,7 +31,7 @@ def build(prog, build_cfg=None, fold=None, log=print) -> Path:
     if shutil.which("verilator") is None:
         raise VirtualBoardError("verilator is not installed (make setup installs it: apt-get install verilator)")
     core = AcceleratorCore(prog, build_cfg, fold)
-    text = to_verilog(core, "core")
+    text = to_verilog(core, "core", icarus=False)
     h = hashlib.sha256(text.encode() + HARNESS.read_bytes()).hexdigest()[:16]
     out = CACHE / h
     binary = out / "vboard"

@@ -54,9 +54,68 @@ class FloatBackend(Backend):
         return out[:, :, 0] if img.ndim == 2 else out
 
 
-def open_backend(name: str, model_ref) -> Backend:
+class BoardBackend(Backend):
+    """A board (or the virtual board) reached through pyserial: a device path or any pyserial URL."""
+
+    name = "serial"
+
+    def __init__(self, program, url: str, baud: int = 3_000_000, timeout: float = 10.0):
+        from .driver import Accelerator
+
+        self.program = program
+        self.config = program.config
+        self.acc = Accelerator.open(url, baud=baud, timeout=timeout)
+        self.acc.check_program(program.content_hash)
+
+    def restore(self, img):
+        return self.acc.restore(img)
+
+    def close(self):
+        self.acc.close()
+
+
+class VirtualBackend(BoardBackend):
+    """The Verilator virtual board: built on first use (cached by program hash), started on a free
+    local port, or reached at `url` if one is already running."""
+
+    name = "virtual"
+
+    def __init__(self, program, url: str | None = None, timeout: float = 60.0):
+        self.board = None
+        if url is None:
+            from sim.vboard import VirtualBoard, build
+
+            self.board = VirtualBoard(build(program, virtual_build_config())).start()
+            url = self.board.url
+        try:
+            super().__init__(program, url, timeout=timeout)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self):
+        if hasattr(self, "acc"):
+            super().close()
+        if self.board is not None:
+            self.board.stop()
+
+
+def virtual_build_config():
+    """The virtual board's build: like a board, but stripes up to 96 LR pixels wide."""
+    from hw.accelerator import BuildConfig
+
+    return BuildConfig(max_width=96, max_height=2048, max_payload=1024)
+
+
+def open_backend(name: str, model_ref, port: str | None = None, baud: int = 3_000_000) -> Backend:
     if name == "golden":
         return GoldenBackend(model_ref.load_program())
     if name == "float":
         return FloatBackend(model_ref.load_float())
+    if name == "virtual":
+        return VirtualBackend(model_ref.load_program(), port)
+    if name == "serial":
+        if not port:
+            raise ValueError("--backend serial needs --port (e.g. /dev/ttyUSB1)")
+        return BoardBackend(model_ref.load_program(), port, baud)
     raise ValueError(f"unknown backend {name!r}")

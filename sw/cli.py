@@ -106,24 +106,54 @@ def eval_cmd(model_spec, datasets, backend, sigma, quality, limit, as_json):
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("-o", "--out", required=True, type=click.Path(), help="Output file (one input) or folder.")
 @click.option("--model", "model_spec", default=None, help="Shipped model name or path (default x2-tiny).")
-@click.option("--backend", type=click.Choice(["golden", "float"]), default="golden", show_default=True)
+@click.option("--backend", type=click.Choice(["golden", "float", "virtual", "serial"]), default="virtual",
+              show_default=True, help="virtual: the Verilator virtual board; serial: a real board (--port).")
+@click.option("--port", default=None, help="Serial device or pyserial URL (socket://127.0.0.1:PORT).")
+@click.option("--baud", type=int, default=3_000_000, show_default=True)
 @click.option("--sample", default=None, help="Use a photo bundled with scikit-image (e.g. astronaut).")
 @click.option("--eval", "do_eval", is_flag=True,
               help="Degrade the input first (bicubic down / noise / JPEG), restore, compare with it.")
 @click.option("--json", "as_json", is_flag=True)
 @_fail_clean
-def restore(inputs, out, model_spec, backend, sample, do_eval, as_json):
+def restore(inputs, out, model_spec, backend, port, baud, sample, do_eval, as_json):
     """Restore INPUT images (or --sample NAME) with a model."""
+    from .driver import DriverError
     from .restore import restore_files
 
     if not inputs and not sample:
         raise UserError("give INPUT files or --sample NAME")
-    rows = restore_files(list(inputs), out, model_spec, backend, sample=sample, do_eval=do_eval)
+    try:
+        rows = restore_files(list(inputs), out, model_spec, backend, sample=sample, do_eval=do_eval,
+                             port=port, baud=baud)
+    except DriverError as e:
+        raise UserError(str(e)) from None
     if as_json:
         click.echo(json.dumps(rows, indent=1))
     else:
         for r in rows:
             click.echo(" ".join(f"{k}={v}" for k, v in r.items()))
+
+
+# --------------------------------------------------------------------------- serve
+@cli.command()
+@click.option("--program", "model_spec", default=None, help="Program file or shipped model (default x2-tiny).")
+@click.option("--port", type=int, default=7777, show_default=True, help="TCP port on 127.0.0.1 (0: any free port).")
+@_fail_clean
+def serve(model_spec, port):
+    """Run the virtual board (Verilator model of the gateware) on 127.0.0.1:PORT."""
+    from sim.vboard import VirtualBoard, build
+
+    from .backends import virtual_build_config
+    from .models import resolve
+
+    prog = resolve(model_spec).load_program()
+    binary = build(prog, virtual_build_config(), log=lambda m: click.echo(m, err=True))
+    with VirtualBoard(binary, port) as vb:
+        click.echo(f"virtual board for program {prog.content_hash[:12]} at {vb.url} (Ctrl-C to stop)")
+        try:
+            vb.proc.wait()
+        except KeyboardInterrupt:
+            pass
 
 
 # --------------------------------------------------------------------------- bench

@@ -40,33 +40,35 @@ def read_input(path: str | Path, colors: int) -> np.ndarray:
     return img
 
 
-def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False) -> list[dict]:
+def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False, port=None, baud=3_000_000) -> list[dict]:
     ref = resolve(model_spec)
-    bk = open_backend(backend, ref)
-    cfg = bk.config
-    items = [(f"{sample}.png", data.sample_image(sample, cfg.colors))] if sample else []
-    items += [(Path(p).name, read_input(p, cfg.colors)) for p in inputs]
-    out = Path(out)
-    single = len(items) == 1 and out.suffix.lower() in data.IMAGE_EXTS
-    rows = []
-    for name, img in items:
-        clean = None
-        if do_eval:
-            clean = data.modcrop(img, cfg.scale) if cfg.task == "sr" else img
-            img = degrade(clean, cfg, np.random.default_rng(0), sigma=25.0, quality=10)
-        t0 = time.time()
-        res = bk.restore(img)
-        dt = time.time() - t0
-        dest = out if single else out / (Path(name).stem + ".png")
-        write_atomic(dest, res)
-        row = {"input": name, "output": str(dest), "backend": bk.name, "size": f"{img.shape[1]}x{img.shape[0]}",
-               "seconds": round(dt, 3)}
-        if clean is not None:
-            border = cfg.scale if cfg.task == "sr" else 0
-            y_only = cfg.task != "denoise"
-            base = data.imresize(img, cfg.scale) if cfg.task == "sr" else img
-            row["psnr"] = round(data.psnr(res, clean, border, y_only), 3)
-            row["baseline_psnr"] = round(data.psnr(base, clean, border, y_only), 3)
-        rows.append(row)
-    bk.close()
+    bk = open_backend(backend, ref, port, baud)
+    try:
+        cfg = bk.config
+        items = [(f"{sample}.png", data.sample_image(sample, cfg.colors))] if sample else []
+        items += [(Path(p).name, read_input(p, cfg.colors)) for p in inputs]
+        out = Path(out)
+        single = len(items) == 1 and out.suffix.lower() in data.IMAGE_EXTS
+        rows = []
+        for name, img in items:
+            clean = None
+            if do_eval:
+                clean = data.modcrop(img, cfg.scale) if cfg.task == "sr" else img
+                img = degrade(clean, cfg, np.random.default_rng(0), sigma=25.0, quality=10)
+            t0 = time.time()
+            res = bk.restore(img)
+            dt = time.time() - t0
+            dest = out if single else out / (Path(name).stem + ".png")
+            write_atomic(dest, res)
+            row = {"input": name, "output": str(dest), "backend": bk.name, "size": f"{img.shape[1]}x{img.shape[0]}",
+                   "seconds": round(dt, 3)}
+            if clean is not None:
+                border = cfg.scale if cfg.task == "sr" else 0
+                y_only = cfg.task != "denoise"
+                base = data.imresize(img, cfg.scale) if cfg.task == "sr" else img
+                row["psnr"] = round(data.psnr(res, clean, border, y_only), 3)
+                row["baseline_psnr"] = round(data.psnr(base, clean, border, y_only), 3)
+            rows.append(row)
+    finally:
+        bk.close()
     return rows

@@ -78,8 +78,8 @@ def test_feature_window_unit(c, bits, bank_depth):
     for case, r, exp in zip(cases, res, jobs.expect):
         got = r["out"]
         bad = [i for i, (g, e) in enumerate(zip(got, exp)) if g != e]
-        assert len(got) == len(exp) and not bad, (
-            f"{case}: {len(bad)} mismatches" + (f", first at {bad[0]}: got {got[bad[0]]:#x} expected {exp[bad[0]]:#x}" if bad else ""))
+        first = f", first at {bad[0]}: got {got[bad[0]]:#x} expected {exp[bad[0]]:#x}" if bad else ""
+        assert len(got) == len(exp) and not bad, f"{case}: {len(got)} values, {len(bad)} mismatches{first}"
         kind, frames, h, w = case
         if kind == "model":
             model = comp.cycle_model(w, h, frames=frames)

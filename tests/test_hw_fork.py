@@ -2,7 +2,7 @@
 input bubbles and independent random back-pressure; cycle model without bubbles."""
 import numpy as np
 import pytest
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import Shape, unsigned
 
 from hw import layouts
 from hw.fork import Broadcast
@@ -18,7 +18,6 @@ from sw.formats import FeatureFormat
     ("u7", unsigned(7), 0.1, 0.8),
 ])
 def test_broadcast_unit(name, shape, p_bubble, p_stall):
-    from amaranth.hdl import Shape
     w = Shape.cast(shape).width
     rng = np.random.default_rng(w)
     n = 300
@@ -28,6 +27,8 @@ def test_broadcast_unit(name, shape, p_bubble, p_stall):
     res = run_cocotb(comp, f"broadcast_{name}", "sim.tb_fork", {"items": np.array(items, dtype=np.int64)},
                      {"p_bubble": p_bubble, "p_stall": p_stall, "seed": w + 1})
     assert res["a"] == items and res["b"] == items
+    if p_stall > 0:     # each output has taken items while the other one held its copy back
+        assert res["lead"]["a"] > 0 and res["lead"]["b"] > 0, res["lead"]
     if p_bubble == 0 and p_stall == 0:
         model = comp.cycle_model(n)
         assert abs(res["cycles"] - model) <= 0.02 * model, (res["cycles"], model)

@@ -20,6 +20,14 @@
 #include "Vcore.h"
 #include "verilated.h"
 
+// Verilator escapes "__" in port names as "___05F"
+#define RX_VALID rx___05Fvalid
+#define RX_READY rx___05Fready
+#define RX_PAYLOAD rx___05Fpayload
+#define TX_VALID tx___05Fvalid
+#define TX_READY tx___05Fready
+#define TX_PAYLOAD tx___05Fpayload
+
 static Vcore* top;
 static unsigned long long cycles = 0;
 
@@ -50,8 +58,8 @@ int main(int argc, char** argv) {
     signal(SIGPIPE, SIG_IGN);
     top = new Vcore;
     top->rst = 1;
-    top->rx__valid = 0;
-    top->tx__ready = 0;
+    top->RX_VALID = 0;
+    top->TX_READY = 0;
     for (int i = 0; i < 4; i++) tick();
     top->rst = 0;
 
@@ -91,14 +99,14 @@ int main(int argc, char** argv) {
                     break;
                 }
             }
-            top->rx__valid = !inq.empty();
-            top->rx__payload = inq.empty() ? 0 : inq.front();
-            top->tx__ready = 1;
+            top->RX_VALID = !inq.empty();
+            top->RX_PAYLOAD = inq.empty() ? 0 : inq.front();
+            top->TX_READY = 1;
             top->clk = 0;
             top->eval();
-            bool rx_fire = top->rx__valid && top->rx__ready;
-            bool tx_fire = top->tx__valid;
-            unsigned char txb = (unsigned char)top->tx__payload;
+            bool rx_fire = top->RX_VALID && top->RX_READY;
+            bool tx_fire = top->TX_VALID;
+            unsigned char txb = (unsigned char)top->TX_PAYLOAD;
             top->clk = 1;
             top->eval();
             cycles++;
