@@ -166,9 +166,11 @@ class HeadConv(wiring.Component):
         ff = (8 * macs + 1) + 17 * macs + (self.acc_bits if self.tree_stage else 0) + self.acc_bits \
             + (self.m_bits + self.acc_bits) + self.b_bits + y_bits + (2 * y_bits + 18 if lrelu else 0) \
             + fw + 8 + 2 * math.ceil(math.log2(max(self.channels * self.steps, 2))) + 12
-        # operand muxes (steps:1 per byte), adder tree + accumulator, requant adder + saturation
-        lut = 8 * macs * max(1, self.steps // 3) + (macs + 1) * self.acc_bits \
-            + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20
+        # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each), adder tree +
+        # accumulator, requant adder + saturation; the M/B ROM (C words) is LUTs when C <= 32
+        rom_lut = (self.m_bits + self.b_bits) * -(-self.channels // 16) if self.channels <= 32 else 0
+        lut = int(0.8 * 8 * macs * (self.steps - 1)) + (macs + 1) * self.acc_bits \
+            + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
         dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18) + int(lrelu)
         bram = self.channels * self.steps * 8 * macs + self.channels * (self.m_bits + self.b_bits)
         return {"lut": lut, "ff": ff, "bram_bits": bram, "dsp": dsp}

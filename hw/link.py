@@ -53,7 +53,22 @@ class LinkCore(wiring.Component):
         })
 
     def resource_estimate(self) -> dict:
-        return {"lut": 900, "ff": 450, "bram_bits": 8 * self.max_payload, "dsp": 0}
+        colors = self.colors
+        tbits = self.timeout_cycles.bit_length()
+        lbits = (self.max_width * self.max_height * colors).bit_length() + (self.max_height * self.scale).bit_length()
+        # FFs: 6 STATUS counters and their snapshot (32 bits each), rx/tx CRC-32 and the received CRC,
+        # geometry and crops, the first 8 payload bytes, ~8 16-bit lengths/indices, the pixel
+        # (de)serialisers and the network input register, timers, stripe counters, FSMs and flags
+        ff = 12 * 32 + 3 * 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 70
+        # LUTs: counter incrementers, two CRC-32 byte updates (~4 LUT4 per state bit), the STATUS
+        # byte select (1 per input bit) and the IDENT constant bytes, the head8 byte insert, ~24
+        # 16-bit adders/comparators (limits, crops, lengths), (de)serialisers, FSMs
+        lut = 6 * 32 + 2 * 4 * 32 + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
+            + 4 * 8 * colors + 150
+        # yosys maps w*h (1), (w*h)*colors (2: 32-bit operand) and out_w*colors (1) to DSP blocks;
+        # the x r products are shifts for r = 2^k
+        dsp = 4 + (0 if self.scale & (self.scale - 1) == 0 else 3)
+        return {"lut": lut, "ff": ff, "bram_bits": 8 * self.max_payload, "dsp": dsp}
 
     def elaborate(self, platform):
         m = Module()

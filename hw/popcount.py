@@ -50,6 +50,7 @@ Golden twin: sw.golden.xnor_popcount on sw.golden.window3x3 (== sw.golden.binary
 """
 from __future__ import annotations
 
+import math
 from math import gcd
 
 import numpy as np
@@ -357,7 +358,9 @@ class PopcountEngine(wiring.Component):
         db = formats.dot_bits(self.cin)
         lane_lut = {"carry": 2.7, "compressor": 3.1, "tree": 3.9}[self.popcount]   # ECP5/iCE40 mean, simd=576
         pop = int(lane_lut * simd) * pe
-        mux = 0 if self.F == 1 else simd * ((self.F + 2) // 3)
+        # fold select (simd lanes x F:1 over the 9*cin-bit window): yosys builds it as a shifter,
+        # n bits through log2(F) levels of 2:1 muxes, ~0.4 LUT4 per 2:1 mux (iCE40 and ECP5 mean)
+        mux = 0 if self.F == 1 else int(0.4 * n * math.log2(self.F))
         ctrl = 60 + 3 * (max(self.G, 1).bit_length() + max(self.F, 1).bit_length()) + 30 * (self.passes > 1)
         lut = pop + mux + pe * (2 * db + 4) + ctrl
         ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]

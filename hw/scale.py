@@ -144,6 +144,8 @@ class ScaleRPReLU(wiring.Component):
     def resource_estimate(self) -> dict:
         rg, fmt = self.rg, self.fmt
         rom_bits = self.cout * self.rom_layout().size
+        # a constants ROM of <= 32 words becomes LUTs in yosys (one LUT4 per bit per 16 words)
+        rom_lut = self.rom_layout().size * -(-self.cout // 16) if self.cout <= 32 else 0
         yb = fmt.y_bits
         wt0 = _shape(*rg.t0).width
         wq = _shape(*rg.q).width
@@ -157,7 +159,7 @@ class ScaleRPReLU(wiring.Component):
             # ECP5 MULT18X18D count (iCE40 SB_MAC16 is 16x16: an 18-bit operand takes two)
             dsp = (-(-wa // 18)) * (-(-wd // 18)) + (-(-wy // 18)) * (-(-ws // 18))
             wm0 = _shape(*rg.m0).width
-            lut = wt0 + sat_y + wm0 + tail + 8
+            lut = wt0 + sat_y + wm0 + tail + 8 + rom_lut
             ff = (1 + wd + _shape(*rg.p).width + self.b_shape.width + wt0 + 2 * wy + _shape(*rg.m).width
                   + wq + yb + 4 * (self.s_shape.width + self.z_shape.width) + self.PIPE_LATENCY)
             return {"lut": lut, "ff": ff, "bram_bits": rom_bits, "dsp": dsp}
@@ -165,7 +167,7 @@ class ScaleRPReLU(wiring.Component):
         cnt = 2 * (max(self.k1, self.k2) + 1).bit_length()
         lut = (wh1 + self.a_shape.width + wh1                   # adder, +-A select, base mux
                + wh2 + self._mc_shape().width                    # adder, +-mcand select
-               + sat_y + 2 * self.k2 + tail + cnt + 8)
+               + sat_y + 2 * self.k2 + tail + cnt + 8 + rom_lut)
         ff = (wh1 + self.k1 + wh2 + self.k2 + self._mc_shape().width + self.y_shape.width
               + self.z_shape.width + yb + cnt + 4)
         return {"lut": lut, "ff": ff, "bram_bits": rom_bits, "dsp": 0}

@@ -40,7 +40,9 @@ class Threshold(wiring.Component):
 
     def resource_estimate(self) -> dict:
         tw = self.fmt.bits + 1
-        return {"lut": self.lanes * (tw + 2) + self.channels + 8, "ff": 2 * self.channels + 8,
+        # a threshold ROM of <= 32 words becomes LUTs in yosys (one LUT4 per bit per 16 words)
+        rom_lut = self.lanes * tw * -(-self.steps // 16) if self.steps <= 32 else 0
+        return {"lut": self.lanes * (tw + 2) + self.channels + 8 + rom_lut, "ff": 2 * self.channels + 8,
                 "bram_bits": self.steps * self.lanes * tw, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware

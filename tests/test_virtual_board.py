@@ -1,0 +1,81 @@
+"""The Verilator virtual board behind pyserial's socket:// URL: the same gateware and the same
+byte protocol as a real board; restored images equal the golden model bit for bit."""
+import socket
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from hw.accelerator import BuildConfig
+from sim.vboard import VirtualBoard, build
+from sw import golden
+from sw import protocol as P
+from sw.compiler import compile_model
+from sw.config import ModelConfig
+from sw.driver import Accelerator, DriverError
+
+from conftest import random_network
+
+
+@pytest.fixture(scope="module")
+def board():
+    prog = compile_model(random_network(ModelConfig("sr", 2, 4, 1), 9), [torch.rand(1, 3, 16, 16)])
+    binary = build(prog, BuildConfig(max_width=16, max_height=256, max_payload=64, clock_hz=1_000_000,
+                                     timeout_ms=20))
+    with VirtualBoard(binary) as vb:
+        yield prog, vb
+
+
+def test_identify_and_whole_image_bit_exact(board):
+    prog, vb = board
+    with Accelerator.open(vb.url, timeout=30) as acc:
+        ident = acc.identify()
+        assert ident.program_hash == prog.content_hash and ident.scale == 2 and ident.halo == 4
+        acc.check_program(prog.content_hash)
+        for shape in [(7, 37), (1, 1), (3, 16), (5, 17)]:         # several stripes, seams, tiny
+            img = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+            assert np.array_equal(acc.restore(img), golden.run(prog, img)), shape
+        st = acc.status()
+        assert st.crc_errors == 0 and st.results > 0
+
+
+def test_garbage_and_corruption_over_the_socket(board):
+    prog, vb = board
+    port = int(vb.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        parser = P.Parser()
+
+        def frames_until(pred, limit=5.0):
+            end = time.time() + limit
+            got = []
+            while time.time() < end:
+                try:
+                    data = s.recv(4096)
+                except socket.timeout:
+                    break
+                got += parser.feed(data)
+                if any(pred(f) for f in got):
+                    return got
+            raise AssertionError(f"no matching frame; got {got}")
+
+        s.sendall(bytes(np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8)))
+        time.sleep(0.2)                                            # the board's frame timeout is 20 ms
+        s.sendall(P.encode(P.T.IDENTIFY, 77))
+        frames = frames_until(lambda f: f.type == P.T.IDENT and f.seq == 77)
+        assert P.Identity.unpack([f for f in frames if f.type == P.T.IDENT][0].payload).program_hash == prog.content_hash
+        bad = bytearray(P.encode(P.T.STATUS, 78))
+        bad[-1] ^= 0xFF
+        s.sendall(bytes(bad))
+        frames = frames_until(lambda f: f.type == P.T.NACK and f.seq == 78)
+        nack = [f for f in frames if f.seq == 78][0]
+        assert nack.payload[2] == P.Nack.BAD_CRC
+        s.sendall(P.encode(P.T.STATUS, 79))
+        frames_until(lambda f: f.type == P.T.STATUS_REPLY and f.seq == 79)
+
+
+def test_wrong_program_is_refused(board):
+    _, vb = board
+    with Accelerator.open(vb.url, timeout=30) as acc:
+        with pytest.raises(DriverError, match="not the requested model"):
+            acc.check_program("00" * 32)
