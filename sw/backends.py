@@ -101,10 +101,10 @@ class VirtualBackend(BoardBackend):
 
 
 def virtual_build_config():
-    """The virtual board's build: like a board, but stripes up to 96 LR pixels wide."""
+    """The virtual board's build: stripes up to 64 LR pixels wide (halo included)."""
     from hw.accelerator import BuildConfig
 
-    return BuildConfig(max_width=96, max_height=2048, max_payload=1024)
+    return BuildConfig(max_width=64, max_height=2048, max_payload=1024)
 
 
 def open_backend(name: str, model_ref, port: str | None = None, baud: int = 3_000_000) -> Backend:

@@ -111,11 +111,12 @@ def eval_cmd(model_spec, datasets, backend, sigma, quality, limit, as_json):
 @click.option("--port", default=None, help="Serial device or pyserial URL (socket://127.0.0.1:PORT).")
 @click.option("--baud", type=int, default=3_000_000, show_default=True)
 @click.option("--sample", default=None, help="Use a photo bundled with scikit-image (e.g. astronaut).")
+@click.option("--crop", type=click.IntRange(1), default=None, help="Centre-crop inputs to at most N x N pixels first.")
 @click.option("--eval", "do_eval", is_flag=True,
               help="Degrade the input first (bicubic down / noise / JPEG), restore, compare with it.")
 @click.option("--json", "as_json", is_flag=True)
 @_fail_clean
-def restore(inputs, out, model_spec, backend, port, baud, sample, do_eval, as_json):
+def restore(inputs, out, model_spec, backend, port, baud, sample, crop, do_eval, as_json):
     """Restore INPUT images (or --sample NAME) with a model."""
     from .driver import DriverError
     from .restore import restore_files
@@ -124,7 +125,7 @@ def restore(inputs, out, model_spec, backend, port, baud, sample, do_eval, as_js
         raise UserError("give INPUT files or --sample NAME")
     try:
         rows = restore_files(list(inputs), out, model_spec, backend, sample=sample, do_eval=do_eval,
-                             port=port, baud=baud)
+                             port=port, baud=baud, crop=crop)
     except DriverError as e:
         raise UserError(str(e)) from None
     if as_json:

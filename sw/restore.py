@@ -40,7 +40,16 @@ def read_input(path: str | Path, colors: int) -> np.ndarray:
     return img
 
 
-def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False, port=None, baud=3_000_000) -> list[dict]:
+def centre_crop(img: np.ndarray, n: int | None) -> np.ndarray:
+    if not n:
+        return img
+    h, w = img.shape[:2]
+    y0, x0 = max(0, (h - n) // 2), max(0, (w - n) // 2)
+    return img[y0:y0 + n, x0:x0 + n]
+
+
+def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False, port=None, baud=3_000_000,
+                  crop=None) -> list[dict]:
     ref = resolve(model_spec)
     bk = open_backend(backend, ref, port, baud)
     try:
@@ -51,6 +60,7 @@ def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False, 
         single = len(items) == 1 and out.suffix.lower() in data.IMAGE_EXTS
         rows = []
         for name, img in items:
+            img = centre_crop(img, crop)
             clean = None
             if do_eval:
                 clean = data.modcrop(img, cfg.scale) if cfg.task == "sr" else img
