@@ -51,6 +51,7 @@ class AcceleratorCore(wiring.Component):
             "tx": Out(stream.Signature(unsigned(8))),
             "busy": Out(1),
             "error": Out(1),
+            "out_fire": Out(1),      # a restored pixel leaves the network (for cycle measurements)
         })
 
     def elaborate(self, platform):
@@ -65,7 +66,8 @@ class AcceleratorCore(wiring.Component):
         wiring.connect(m, link.net_i, net.i)
         wiring.connect(m, net.o, link.net_o)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
-                     self.busy.eq(link.stripe_active), self.error.eq(link.error_event)]
+                     self.busy.eq(link.stripe_active), self.error.eq(link.error_event),
+                     self.out_fire.eq(net.o.valid & net.o.ready)]
         return m
 
 

@@ -160,15 +160,20 @@ def serve(model_spec, port):
 # --------------------------------------------------------------------------- bench
 @cli.command()
 @click.option("--model", "model_spec", default=None)
-@click.option("--size", type=int, default=256, show_default=True, help="Square input size.")
+@click.option("--backend", type=click.Choice(["golden", "virtual"]), default="golden", show_default=True,
+              help="golden: software model speed; virtual: the accelerator on the virtual board.")
+@click.option("--size", type=int, default=256, show_default=True, help="Square input size (golden) / crop (virtual).")
 @click.option("--config", "preset", default=None, help="Benchmark a random network of a preset (e.g. x2-tiny).")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
 @_fail_clean
-def bench(model_spec, size, preset, as_json):
-    """Benchmark the golden model (seconds per image)."""
-    from .benchmark import golden_speed
+def bench(model_spec, backend, size, preset, as_json, out):
+    """Benchmarks: golden-model speed, or the accelerator on the virtual board."""
+    from .benchmark import golden_speed, virtual_bench
 
-    res = golden_speed(model_spec, size, preset)
+    res = golden_speed(model_spec, size, preset) if backend == "golden" else virtual_bench(model_spec, crop=size)
+    if out:
+        Path(out).write_text(json.dumps(res, indent=1) + "\n")
     click.echo(json.dumps(res) if as_json else "\n".join(f"{k}: {v}" for k, v in res.items()))
 
 

@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
         fcntl(fd, F_SETFL, O_NONBLOCK);
         std::deque<unsigned char> inq;
         std::vector<unsigned char> out;
-        unsigned long long idle = 0;
+        unsigned long long idle = 0, start = cycles, first_out = 0, last_out = 0, outs = 0, busy = 0;
         bool open = true;
         unsigned char buf[65536];
         while (open) {
@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
             top->clk = 1;
             top->eval();
             cycles++;
+            if (top->out_fire) { if (!outs) first_out = cycles; last_out = cycles; outs++; }
+            if (top->busy) busy++;
             if (rx_fire) inq.pop_front();
             if (tx_fire) out.push_back(txb);
             bool io = rx_fire || tx_fire;
@@ -128,5 +130,10 @@ int main(int argc, char** argv) {
         if (!out.empty()) send_all(fd, out);
         close(fd);
         fprintf(stderr, "vboard: client closed after %llu cycles\n", cycles);
+        // one JSON line per session, for `bbcu bench`
+        fprintf(stderr, "VBOARD_STATS {\"cycles\": %llu, \"busy_cycles\": %llu, \"out_pixels\": %llu, "
+                "\"first_out\": %llu, \"last_out\": %llu}\n", cycles - start, busy, outs,
+                first_out ? first_out - start : 0, last_out ? last_out - start : 0);
+        fflush(stderr);
     }
 }
