@@ -127,10 +127,15 @@ def jpeg_degrade(img: np.ndarray, quality: int) -> np.ndarray:
         return np.asarray(im.convert("L" if img.ndim == 2 else "RGB"), dtype=np.uint8).copy()
 
 
+SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera", "cat", "retina")
+
+
 def sample_image(name: str = "astronaut", colors: int = 3) -> np.ndarray:
     """A photo bundled with scikit-image (no download)."""
     from skimage import data as skdata
 
+    if name not in SAMPLES:
+        raise ValueError(f"unknown sample {name!r}; choose from {', '.join(SAMPLES)}")
     img = getattr(skdata, name)()
     im = Image.fromarray(img)
     return pil_to_array(im, colors)

@@ -51,11 +51,12 @@ def centre_crop(img: np.ndarray, n: int | None) -> np.ndarray:
 def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False, port=None, baud=3_000_000,
                   crop=None) -> list[dict]:
     ref = resolve(model_spec)
+    cfg = (ref.load_program() if ref.program is not None else ref.load_float()).config
+    # read and check every input before opening a backend (a board build or a port can be slow)
+    items = [(f"{sample}.png", data.sample_image(sample, cfg.colors))] if sample else []
+    items += [(Path(p).name, read_input(p, cfg.colors)) for p in inputs]
     bk = open_backend(backend, ref, port, baud)
     try:
-        cfg = bk.config
-        items = [(f"{sample}.png", data.sample_image(sample, cfg.colors))] if sample else []
-        items += [(Path(p).name, read_input(p, cfg.colors)) for p in inputs]
         out = Path(out)
         single = len(items) == 1 and out.suffix.lower() in data.IMAGE_EXTS
         rows = []

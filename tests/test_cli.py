@@ -40,7 +40,8 @@ def test_restore_golden_and_float(tiny_model, tmp_path):
 
 
 def test_restore_eval_prints_psnr(tiny_model, tmp_path):
-    r = bbcu("restore", "--sample", "astronaut", "-o", str(tmp_path / "a.png"), "--model", str(tiny_model), "--eval", "--json")
+    r = bbcu("restore", "--sample", "astronaut", "-o", str(tmp_path / "a.png"), "--model", str(tiny_model), "--eval",
+             "--json", "--backend", "golden")
     assert r.returncode == 0, r.stderr
     row = json.loads(r.stdout)[0]
     assert row["psnr"] > 15 and row["baseline_psnr"] > 25
