@@ -157,6 +157,63 @@ def serve(model_spec, port):
             pass
 
 
+# --------------------------------------------------------------------------- build / program
+@cli.command(name="build")
+@click.option("--board", type=click.Choice(["icebreaker", "ulx3s", "ulx3s-85f"]), required=True)
+@click.option("--program", "model_spec", default=None, help="Program file or shipped model (default x2-tiny).")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Build folder (default build/boards/<board>).")
+@click.option("--fold", default="auto", show_default=True, help="auto, auto:N (max lanes per layer), min, or a JSON file.")
+@click.option("--freq", "freq_mhz", type=float, default=None, help="Target clock in MHz (default per board).")
+@click.option("--max-width", type=int, default=None, help="Stripe width limit (LR pixels).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_fail_clean
+def build_cmd(board, model_spec, out_dir, fold, freq_mhz, max_width, seed, as_json):
+    """Build a bitstream with the open toolchain (YoWASP) and report utilisation and Fmax."""
+    from boards.build import BuildError, build
+
+    from .models import resolve
+
+    board = "ulx3s" if board.startswith("ulx3s") else board
+    ref = resolve(model_spec)
+    if ref.program is None:
+        raise UserError(f"model {ref.name!r} has no compiled program; run 'bbcu compile' first")
+    out_dir = out_dir or f"build/boards/{board}"
+    try:
+        rep = build(board, str(ref.program), out_dir, fold=fold, freq_mhz=freq_mhz, seed=seed, max_width=max_width,
+                    log=lambda m: click.echo(m, err=True))
+    except BuildError as e:
+        click.echo(json.dumps(e.report, indent=1) if as_json else str(e), err=not as_json)
+        raise SystemExit(1) from None
+    keys = ("board", "fits", "meets_timing", "fmax_mhz", "target_mhz", "utilisation", "bitstream", "build_seconds")
+    click.echo(json.dumps(rep, indent=1) if as_json else "\n".join(f"{k}: {rep.get(k)}" for k in keys))
+
+
+@cli.command(name="program")
+@click.option("--board", type=click.Choice(["icebreaker", "ulx3s", "ulx3s-85f"]), required=True)
+@click.option("--bitstream", type=click.Path(dir_okay=False), default=None,
+              help="Bitstream (default: the last `bbcu build` of this board).")
+@click.option("--flash", is_flag=True, help="Write the SPI flash instead of SRAM.")
+@_fail_clean
+def program_cmd(board, bitstream, flash):
+    """Program a board with openFPGALoader (or iceprog); fails clearly when no board is attached."""
+    from boards.build import ProgrammerError, program
+
+    board = "ulx3s" if board.startswith("ulx3s") else board
+    if bitstream is None:
+        rep = Path(f"build/boards/{board}/build_report.json")
+        if not rep.exists():
+            raise UserError(f"no bitstream given and no build in build/boards/{board}; run 'bbcu build --board {board}'")
+        bitstream = json.loads(rep.read_text()).get("bitstream")
+        if not bitstream:
+            raise UserError(f"the last build of {board} produced no bitstream (see {rep})")
+    try:
+        click.echo(program(board, bitstream, flash=flash))
+    except ProgrammerError as e:
+        raise UserError(str(e)) from None
+
+
 # --------------------------------------------------------------------------- bench
 @cli.command()
 @click.option("--model", "model_spec", default=None)
