@@ -15,14 +15,29 @@ limits or out of sequence get a NACK; a frame that stops arriving mid-way is dro
 `timeout_cycles` (counted, NACK TIMEOUT). Good frames are answered with ACK (after a STRIPE_ROWS
 payload has been handed to the network), IDENT or STATUS_REPLY. Each restored output row (the
 halo columns cropped on board) goes out as one RESULT_ROW frame whose CRC is computed on the fly.
+
+Result rows are buffered whole before they are sent. The network's output pixels (crop applied)
+enter a row FIFO of max_width * scale pixels (one uncropped HR row, the longest RESULT_ROW), and
+a RESULT_ROW frame starts only once the FIFO holds the whole cropped row; the transmitter then
+never waits for the network inside a frame. Without it the link can deadlock: the host sends
+one STRIPE_ROWS frame at a time and waits for its ACK (docs/protocol.md), frames may end
+anywhere in a row, and the network emits an HR row's first pixels once the LR input reaches the
+row's receptive field there, but its last pixels only with the input up to the end of that LR
+row. A RESULT_ROW started on the first pixel then waits for pixels that need the next frame,
+while the ACK that would let the host send it is queued behind that RESULT_ROW. (Seen on the
+virtual board: x2-tiny, max_width 96, a 96 x 40 stripe stopped after 12 HR rows, with HR row 12
+waiting at column 126 for LR pixel (17, 74), the first pixel of the next 1024-byte frame.) With
+the FIFO, the transmitter finishes any frame it starts at the byte rate, so a pending ACK waits
+for at most one row; the network is never blocked by the link unless the FIFO is full, and then
+it holds a whole row that the transmitter is sending.
 Cycle model: the link adds no throughput limit beyond the byte rate: one byte per cycle in and out.
 Golden twin: sw.protocol (encode / Parser).
 """
 from __future__ import annotations
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal
-from amaranth.hdl import unsigned
-from amaranth.lib import memory, stream, wiring
+from amaranth.hdl import ResetInserter, unsigned
+from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw import protocol as P
@@ -40,6 +55,8 @@ class LinkCore(wiring.Component):
         self.max_height = identity.max_height
         self.max_payload = identity.max_payload
         self.timeout_cycles = timeout_cycles
+        # the longest result row: a whole HR row of an uncropped stripe (see the module docstring)
+        self.row_fifo_depth = self.max_width * self.scale
         super().__init__({
             "rx": In(stream.Signature(unsigned(8))),
             "tx": Out(stream.Signature(unsigned(8))),
@@ -68,7 +85,12 @@ class LinkCore(wiring.Component):
         # yosys maps w*h (1), (w*h)*colors (2: 32-bit operand) and out_w*colors (1) to DSP blocks;
         # the x r products are shifts for r = 2^k
         dsp = 4 + (0 if self.scale & (self.scale - 1) == 0 else 3)
-        return {"lut": lut, "ff": ff, "bram_bits": 8 * self.max_payload, "dsp": dsp}
+        # result row FIFO: one HR row of pixels (block RAM) plus its pointers and level
+        row_bits = 8 * colors * self.row_fifo_depth
+        abits = self.row_fifo_depth.bit_length()
+        ff += 3 * abits + 8 * colors + 1
+        lut += 6 * abits + 16 + abits      # pointer incrementers, level, compare with the row width
+        return {"lut": lut, "ff": ff, "bram_bits": 8 * self.max_payload + row_bits, "dsp": dsp}
 
     def elaborate(self, platform):
         m = Module()
@@ -293,14 +315,19 @@ class LinkCore(wiring.Component):
         opix_n = Signal(range(colors + 1))
         opix_valid = Signal()
 
-        # crop filter + pixel -> bytes for RESULT rows
+        # network output -> crop filter -> result row FIFO (cleared with the network); the
+        # transmitter starts a RESULT_ROW only once the whole cropped row is in the FIFO
+        rowq = fifo.SyncFIFOBuffered(width=8 * colors, depth=self.row_fifo_depth)
+        m.submodules.rowq = ResetInserter(self.net_rst)(rowq)
         keep = (in_x >= crop_l * r) & (in_x < (width - crop_r) * r)
-        net_take = Signal()
-        m.d.comb += [self.net_o.ready.eq(net_take)]
+        m.d.comb += [self.net_o.ready.eq(stripe_active & (~keep | rowq.w_rdy)),
+                     rowq.w_data.eq(self.net_o.payload), rowq.w_en.eq(stripe_active & self.net_o.valid & keep)]
         with m.If(self.net_o.valid & self.net_o.ready):
             m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
         with m.If(self.net_rst):
             m.d.sync += [in_x.eq(0), row_idx.eq(0)]
+        row_ready = Signal()
+        m.d.comb += row_ready.eq(rowq.level >= out_w)
 
         tx_byte = Signal(8)
         m.d.comb += self.tx.payload.eq(tx_byte)
@@ -322,14 +349,11 @@ class LinkCore(wiring.Component):
                         with m.Case(K_STATUS):
                             m.d.sync += [ttype.eq(P.T.STATUS_REPLY), tlen.eq(P.STATUS.size)]
                     m.next = "HEAD"
-                with m.Elif(stripe_active & (out_rows_left != 0) & self.net_o.valid):
-                    # drop cropped pixels until a kept one is at the head of the stream
-                    with m.If(~keep):
-                        m.d.comb += net_take.eq(1)
-                    with m.Else():
-                        m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0),
-                                     ttype.eq(P.T.RESULT_ROW), tlen.eq(out_w * colors + P.RESULT.size)]
-                        m.next = "HEAD"
+                with m.Elif(stripe_active & (out_rows_left != 0) & row_ready):
+                    # a whole cropped row is buffered: the frame will not wait for the network
+                    m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0),
+                                 ttype.eq(P.T.RESULT_ROW), tlen.eq(out_w * colors + P.RESULT.size)]
+                    m.next = "HEAD"
             with m.State("HEAD"):
                 hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
                 m.d.comb += [tx_byte.eq(hdr[tidx[:3]]), self.tx.valid.eq(1)]
@@ -347,15 +371,14 @@ class LinkCore(wiring.Component):
                     m.d.sync += tidx.eq(0)
                     m.next = "CRC"
                 with m.Elif(tkind == K_RESULT):
-                    # 2 bytes row index, then cropped pixels of one row, byte by byte
+                    # 2 bytes row index, then cropped pixels of one row (from the row FIFO), byte by byte
                     with m.If(tidx < 2):
                         m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(1)]
                     with m.Else():
                         with m.If(~opix_valid):
-                            with m.If(self.net_o.valid):
-                                m.d.comb += net_take.eq(1)
-                                with m.If(keep):
-                                    m.d.sync += [opix.eq(self.net_o.payload), opix_n.eq(0), opix_valid.eq(1)]
+                            with m.If(rowq.r_rdy):
+                                m.d.comb += rowq.r_en.eq(1)
+                                m.d.sync += [opix.eq(rowq.r_data), opix_n.eq(0), opix_valid.eq(1)]
                         with m.Else():
                             m.d.comb += [tx_byte.eq(opix.word_select(opix_n, 8)), self.tx.valid.eq(1)]
                             with m.If(sent):

@@ -103,3 +103,39 @@ async def link_protocol(dut):
     st = P.Status.unpack(f.payload)
     assert st.crc_errors >= 1 and st.timeouts >= 1 and st.results == h and st.nacks >= 6, st
     write_result({"status": st.__dict__})
+
+
+@cocotb.test()
+async def link_rows_split_mid_row(dut):
+    """Stop-and-wait host (like sw.driver): STRIPE_BEGIN, then STRIPE_ROWS frames of max_payload
+    bytes (ending mid-row), each sent only after the previous one's ACK, RESULT_ROWs collected
+    whenever they come; every row must arrive and equal the cropped input (identity network)."""
+    v, p = load_vectors()
+    ident = P.Identity(**p["identity"])
+    await reset(dut)
+    link = ByteLink(dut, p_stall=0.1, seed=2)
+    w, h, cl, cr = p["stripe"]
+    img = bytes(int(b) for b in v["image"])
+    cols = ident.colors
+    link.send(P.encode(P.T.STRIPE_BEGIN, 1, P.STRIPE.pack(w, h, cl, cr)))
+    expect(await link.frame(), P.T.ACK, 1)
+    rows = {}
+    chunks = [img[o:o + ident.max_payload] for o in range(0, len(img), ident.max_payload)]
+    assert any(len(c) % (w * cols) for c in chunks[:-1]), "the split must end frames mid-row"
+    for i, c in enumerate(chunks):
+        link.send(P.encode(P.T.STRIPE_ROWS, 2 + i, c))
+        while True:
+            f = await link.frame(20 * len(c) * 8 + 4000)
+            if f.type == P.T.RESULT_ROW:
+                rows[int.from_bytes(f.payload[:2], "little")] = f.payload[2:]
+                continue
+            expect(f, P.T.ACK, 2 + i)
+            break
+    while len(rows) < h * ident.scale:
+        f = await link.frame(20 * w * 8 + 4000)
+        expect(f, P.T.RESULT_ROW)
+        rows[int.from_bytes(f.payload[:2], "little")] = f.payload[2:]
+    for y in range(h):
+        row = img[y * w * cols:(y + 1) * w * cols]
+        assert rows[y] == row[cl * cols:(w - cr) * cols], f"row {y}: {rows[y].hex()}"
+    write_result({"rows": len(rows)})

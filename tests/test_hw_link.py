@@ -1,6 +1,6 @@
 """Link layer in cocotb: framing, CRC, NACKs, garbage, truncation, crop, status."""
 import numpy as np
-from amaranth import Module
+from amaranth import Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.lib import stream
@@ -13,20 +13,29 @@ from sw import protocol as P
 
 
 class LinkLoop(wiring.Component):
-    """Test top: LinkCore with an identity 'network' (a FIFO), to test the link on its own."""
+    """Test top: LinkCore with an identity 'network' (a FIFO of `depth` pixels that releases at
+    most one pixel every `every` cycles), to test the link on its own."""
 
-    def __init__(self, ident, timeout):
-        self.ident, self.timeout = ident, timeout
+    def __init__(self, ident, timeout, depth=16, every=1):
+        self.ident, self.timeout, self.depth, self.every = ident, timeout, depth, every
         super().__init__({"rx": In(stream.Signature(unsigned(8))), "tx": Out(stream.Signature(unsigned(8)))})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.link = link = LinkCore(self.ident, self.timeout)
-        m.submodules.q = q = fifo.SyncFIFOBuffered(width=8 * self.ident.colors, depth=16)
+        m.submodules.q = q = fifo.SyncFIFOBuffered(width=8 * self.ident.colors, depth=self.depth)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
+        tick = Signal()
+        if self.every > 1:
+            ctr = Signal(range(self.every))
+            m.d.sync += ctr.eq(Mux(ctr == self.every - 1, 0, ctr + 1))
+            m.d.comb += tick.eq(ctr == 0)
+        else:
+            m.d.comb += tick.eq(1)
         m.d.comb += [q.w_data.eq(link.net_i.payload), q.w_en.eq(link.net_i.valid), link.net_i.ready.eq(q.w_rdy),
-                     link.net_o.payload.eq(q.r_data), link.net_o.valid.eq(q.r_rdy), q.r_en.eq(link.net_o.ready)]
+                     link.net_o.payload.eq(q.r_data), link.net_o.valid.eq(q.r_rdy & tick),
+                     q.r_en.eq(link.net_o.ready & tick)]
         return m
 
 
@@ -36,3 +45,23 @@ def test_link_protocol():
     img = np.random.default_rng(0).integers(0, 256, w * h * 3)
     run_cocotb(LinkLoop(ident, 400), "link_loop", "sim.tb_link", {"image": img},
                {"identity": ident.__dict__, "timeout": 400, "stripe": [w, h, 1, 2]})
+
+
+def test_link_result_row_never_waits_for_the_next_frame():
+    """Regression: a STRIPE_ROWS frame that ends in the middle of a row (any split is allowed,
+    docs/protocol.md) while the board is slow (the TX waits for every pixel, as with the real
+    network) and the network holds only a few pixels (the receptive field: the rest of the row
+    needs the next frame's pixels). The old TX started a RESULT_ROW frame on the row's first
+    pixel and then waited for the rest inside the frame, so the ACK of the STRIPE_ROWS frame
+    queued behind it and the host never sent the pixels the row needed (deadlock; on the
+    virtual board a 96 x 40 stripe with max_width 96 stopped after 12 HR rows). The link now
+    starts a RESULT_ROW only once the whole (cropped) row is buffered. Stripe width = max_width
+    (16), frames of max_payload bytes (the driver's split: 64 bytes = 21.3 pixels, so frames
+    end mid-row), one frame in flight."""
+    ident = P.Identity(P.PROTOCOL_VERSION, "denoise", 1, 3, 16, 8, 64, 48_000_000, 16, 7, "ab" * 32)
+    w, h = 16, 6
+    img = np.random.default_rng(1).integers(0, 256, w * h * 3)
+    for cl, cr in [(0, 0), (1, 2)]:
+        run_cocotb(LinkLoop(ident, 4000, depth=2, every=8), "link_slow", "sim.tb_link", {"image": img},
+                   {"identity": ident.__dict__, "timeout": 4000, "stripe": [w, h, cl, cr]},
+                   testcase="link_rows_split_mid_row")

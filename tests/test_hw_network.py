@@ -36,3 +36,20 @@ def test_network_bit_exact(name, cfg, size, p_bubble, p_stall):
     res = run_cocotb(net, f"net_{name}", "sim.tb_network", {"image": img, "expected": expected},
                      {"p_bubble": p_bubble, "p_stall": p_stall, "seed": 1, "max_cycles": 40 * model + 20000})
     assert res["pixels"] == h * w
+
+
+def test_network_stripe_at_a_non_power_of_two_width_limit():
+    """A stripe as wide as a non-power-of-two max_width (6), taller than the pipeline's row
+    latency, with bubbles and back-pressure: every line buffer (window generators, replay,
+    up-sampler, bilinear skip, feature window) and FIFO at its width limit over many rows.
+    (Checked while chasing the virtual board's 96-wide stall, which was in the link, not here.)"""
+    cfg = ModelConfig("sr", 2, 4, 2)
+    prog = compile_model(random_network(cfg, 11), [torch.rand(1, cfg.colors, 16, 16)])
+    h, w = 10, 6
+    img = np.random.default_rng(3).integers(0, 256, (h, w, cfg.colors), dtype=np.uint8)
+    expected = golden.run(prog, img).reshape(h * cfg.scale, w * cfg.scale, cfg.colors)
+    net = Network(prog, auto_fold(prog), max_width=w, max_height=16)
+    model = net.cycle_model(w, h)
+    res = run_cocotb(net, "net_limit6", "sim.tb_network", {"image": img, "expected": expected},
+                     {"p_bubble": 0.2, "p_stall": 0.3, "seed": 2, "max_cycles": 40 * model + 20000})
+    assert res["pixels"] == h * w

@@ -79,3 +79,25 @@ def test_wrong_program_is_refused(board):
     with Accelerator.open(vb.url, timeout=30) as acc:
         with pytest.raises(DriverError, match="not the requested model"):
             acc.check_program("00" * 32)
+
+
+@pytest.fixture(scope="module")
+def wide_board():
+    prog = compile_model(random_network(ModelConfig("sr", 2, 4, 1), 9), [torch.rand(1, 3, 16, 16)])
+    binary = build(prog, BuildConfig(max_width=64, max_height=256, max_payload=64, clock_hz=1_000_000,
+                                     timeout_ms=20))
+    with VirtualBoard(binary) as vb:
+        yield prog, vb
+
+
+def test_stripe_at_the_width_limit_with_frames_ending_mid_row(wide_board):
+    """Regression: the driver's STRIPE_ROWS frames (max_payload = 64 bytes, 21.3 pixels) end
+    inside rows; with a stripe as wide as max_width (64) a frame ended after the first pixels of
+    an HR row's receptive field but before the last ones, the link had started that RESULT_ROW
+    and waited inside it for pixels of the next frame, whose ACK was queued behind it (deadlock:
+    even RESET went unanswered). The link now buffers a whole row before sending it."""
+    prog, vb = wide_board
+    with Accelerator.open(vb.url, timeout=20, retries=0) as acc:
+        for shape in [(12, 64), (9, 61)]:
+            img = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+            assert np.array_equal(acc.restore(img), golden.run(prog, img)), shape
