@@ -15,6 +15,20 @@ def expect(frame, ftype, seq=None):
         assert frame.seq == seq, f"seq {frame.seq} != {seq}"
 
 
+async def send_rows(link, chunks, seq0, rows, wait=lambda c: 200_000):
+    """Send STRIPE_ROWS frames one at a time (stop-and-wait, as the host does), collecting the
+    RESULT_ROW frames that arrive before each ACK into `rows` (row index -> payload)."""
+    for i, c in enumerate(chunks):
+        link.send(P.encode(P.T.STRIPE_ROWS, seq0 + i, c))
+        while True:
+            f = await link.frame(wait(c))
+            if f.type == P.T.RESULT_ROW:
+                rows[int.from_bytes(f.payload[:2], "little")] = f.payload[2:]
+                continue
+            expect(f, P.T.ACK, seq0 + i)
+            break
+
+
 @cocotb.test()
 async def link_protocol(dut):
     v, p = load_vectors()
@@ -78,15 +92,7 @@ async def link_protocol(dut):
     f = await link.frame(timeout * 3)
     assert f.type == P.T.NACK and f.payload[2] == P.Nack.TIMEOUT
     rows = {}
-    for i, c in enumerate(chunks):
-        link.send(P.encode(P.T.STRIPE_ROWS, 10 + i, c))
-        while True:
-            f = await link.frame()
-            if f.type == P.T.RESULT_ROW:
-                rows[int.from_bytes(f.payload[:2], "little")] = f.payload[2:]
-                continue
-            expect(f, P.T.ACK, 10 + i)
-            break
+    await send_rows(link, chunks, 10, rows)
     while len(rows) < h * ident.scale:
         f = await link.frame()
         expect(f, P.T.RESULT_ROW)
@@ -122,15 +128,7 @@ async def link_rows_split_mid_row(dut):
     rows = {}
     chunks = [img[o:o + ident.max_payload] for o in range(0, len(img), ident.max_payload)]
     assert any(len(c) % (w * cols) for c in chunks[:-1]), "the split must end frames mid-row"
-    for i, c in enumerate(chunks):
-        link.send(P.encode(P.T.STRIPE_ROWS, 2 + i, c))
-        while True:
-            f = await link.frame(20 * len(c) * 8 + 4000)
-            if f.type == P.T.RESULT_ROW:
-                rows[int.from_bytes(f.payload[:2], "little")] = f.payload[2:]
-                continue
-            expect(f, P.T.ACK, 2 + i)
-            break
+    await send_rows(link, chunks, 2, rows, wait=lambda c: 20 * len(c) * 8 + 4000)
     while len(rows) < h * ident.scale:
         f = await link.frame(20 * w * 8 + 4000)
         expect(f, P.T.RESULT_ROW)

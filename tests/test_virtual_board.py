@@ -18,13 +18,18 @@ from sw.driver import Accelerator, DriverError
 from conftest import random_network
 
 
-@pytest.fixture(scope="module")
-def board():
+def _serve(max_width: int):
+    """A small x2 program on a virtual board with the given stripe limit (64-byte frames)."""
     prog = compile_model(random_network(ModelConfig("sr", 2, 4, 1), 9), [torch.rand(1, 3, 16, 16)])
-    binary = build(prog, BuildConfig(max_width=16, max_height=256, max_payload=64, clock_hz=1_000_000,
+    binary = build(prog, BuildConfig(max_width=max_width, max_height=256, max_payload=64, clock_hz=1_000_000,
                                      timeout_ms=20))
     with VirtualBoard(binary) as vb:
         yield prog, vb
+
+
+@pytest.fixture(scope="module")
+def board():
+    yield from _serve(16)
 
 
 def test_identify_and_whole_image_bit_exact(board):
@@ -83,11 +88,7 @@ def test_wrong_program_is_refused(board):
 
 @pytest.fixture(scope="module")
 def wide_board():
-    prog = compile_model(random_network(ModelConfig("sr", 2, 4, 1), 9), [torch.rand(1, 3, 16, 16)])
-    binary = build(prog, BuildConfig(max_width=64, max_height=256, max_payload=64, clock_hz=1_000_000,
-                                     timeout_ms=20))
-    with VirtualBoard(binary) as vb:
-        yield prog, vb
+    yield from _serve(64)
 
 
 def test_stripe_at_the_width_limit_with_frames_ending_mid_row(wide_board):
