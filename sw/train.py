@@ -34,6 +34,12 @@ class Recipe:
     quality_range: tuple = (10, 50)       # jpeg
     ckpt_every: int = 250
     log_every: int = 50
+    # learning curve: float-model PSNR on a held-out set at every checkpoint (never trained on)
+    val_set: str | None = None            # default: Set5 (SR), CBSD68 (denoise), LIVE1 (jpeg)
+    val_limit: int = 5                    # images
+    val_crop: int = 128                   # centre crop of each (keeps CPU cost small)
+    val_sigma: float = 25.0
+    val_quality: int = 10
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Recipe":
@@ -117,6 +123,49 @@ class PatchSampler:
         return _to_tensor(np.stack(xs)), _to_tensor(np.stack(ys))
 
 
+DEFAULT_VAL = {"sr": "Set5", "denoise": "CBSD68", "jpeg": "LIVE1"}
+
+
+def validation_set(recipe: Recipe) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(input, clean) pairs for the learning curve, or None when the set is absent."""
+    cfg = recipe.model
+    folder = data.datasets_dir() / (recipe.val_set or DEFAULT_VAL[cfg.task])
+    if not folder.is_dir():
+        return None
+    pairs = []
+    for i, p in enumerate(data.list_images(folder)[:recipe.val_limit]):
+        clean = data.load_image(p, cfg.colors)
+        h, w = clean.shape[:2]
+        n = recipe.val_crop * max(cfg.scale, 1) if recipe.val_crop else max(h, w)
+        y0, x0 = max(0, (h - n) // 2), max(0, (w - n) // 2)
+        clean = data.modcrop(clean[y0:y0 + n, x0:x0 + n], max(cfg.scale, 1))
+        rng = np.random.default_rng(i)
+        if cfg.task == "sr":
+            x = data.imresize(clean, 1.0 / cfg.scale)
+        elif cfg.task == "denoise":
+            x = data.add_noise(clean, recipe.val_sigma, rng)
+        else:
+            x = data.jpeg_degrade(clean, recipe.val_quality)
+        pairs.append((x, clean))
+    return pairs
+
+
+@torch.no_grad()
+def validate(model, recipe: Recipe, pairs, device) -> float:
+    """Mean PSNR of the float model (Y with border=scale for SR, RGB for denoise, Y for JPEG)."""
+    cfg = recipe.model
+    model.eval()
+    vals = []
+    for x, clean in pairs:
+        out = model(_to_tensor(x[None]).to(device)).clamp(0, 1)
+        out = (out[0].permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+        if out.shape[2] == 1:
+            out = out[:, :, 0]
+        vals.append(data.psnr(out, clean, cfg.scale if cfg.task == "sr" else 0, cfg.task != "denoise"))
+    model.train()
+    return float(np.mean(vals))
+
+
 def _to_tensor(a: np.ndarray) -> torch.Tensor:
     if a.ndim == 3:
         a = a[..., None]
@@ -162,6 +211,7 @@ def train(recipe: Recipe, out_dir: str | Path, resume: bool = True, iterations: 
         os.replace(ckpt.with_suffix(".tmp"), ckpt)
         model.to(device)
 
+    val_pairs = validation_set(recipe)
     model.train()
     log = open(out_dir / "log.jsonl", "a")
     bar = tqdm(range(start, total), initial=start, total=total, disable=not progress, desc=recipe.name)
@@ -175,7 +225,7 @@ def train(recipe: Recipe, out_dir: str | Path, resume: bool = True, iterations: 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        run_loss += float(loss)
+        run_loss += float(loss.detach())
         done = it + 1
         if done % recipe.log_every == 0:
             now = time.time()
@@ -190,5 +240,12 @@ def train(recipe: Recipe, out_dir: str | Path, resume: bool = True, iterations: 
             wall += time.time() - t0
             t0 = time.time()
             save(done)
+            if val_pairs:
+                v = validate(model, recipe, val_pairs, device)
+                log.write(json.dumps({"iteration": done, "val_psnr": round(v, 3),
+                                      "val_set": recipe.val_set or DEFAULT_VAL[recipe.model.task]}) + "\n")
+                log.flush()
+                bar.set_postfix(loss=f"{run_loss:.4f}", val=f"{v:.2f}")
+                t0 = time.time()   # validation time is not training time
     log.close()
     return ckpt
