@@ -1,6 +1,13 @@
-"""Restoration backends behind one interface: golden (integer model) and float (PyTorch model).
+"""Restoration backends behind one interface: golden (integer model), float (PyTorch model),
+and the accelerator backends (virtual board, serial board).
 
-The accelerator backends (virtual board, serial board) implement the same `restore` method.
+    bk.restore(img, out=None, progress=None)   # uint8 HxW(xC) -> uint8 (H*r)x(W*r)(xC)
+
+`out`, when given, is an array of `bk.output_shape(img)` (e.g. a numpy memmap) that receives the
+result stripe by stripe, so a large output need not fit in memory (golden and board backends;
+the float backend computes the whole image, then copies it). `progress` is called as
+progress(stripes_done, stripes_total, lr_pixels_done, lr_pixels_total). `link_stats` is the
+board link's LinkStats (None for software backends).
 """
 from __future__ import annotations
 
@@ -9,17 +16,38 @@ import torch
 
 from . import golden
 from .config import ModelConfig
+from .tiling import image_shape, plan_stripes
+
+
+#: the golden backend computes outputs given as `out` in stripes of this many LR columns (core)
+GOLDEN_STRIPE = 256
 
 
 class Backend:
     name = "base"
     config: ModelConfig
+    link_stats = None
 
-    def restore(self, img: np.ndarray) -> np.ndarray:
+    def output_shape(self, img: np.ndarray) -> tuple[int, ...]:
+        h, w, _ = image_shape(img)
+        r = self.config.scale
+        return (h * r, w * r) + img.shape[2:]
+
+    def restore(self, img: np.ndarray, out: np.ndarray | None = None, progress=None) -> np.ndarray:
         raise NotImplementedError
 
     def close(self):
         pass
+
+
+def _check(bk: Backend, img: np.ndarray, out: np.ndarray | None):
+    h, w, c = image_shape(img)
+    if c != bk.config.colors:
+        raise ValueError(f"image has {c} colour channel(s), the model expects {bk.config.colors}")
+    shape = bk.output_shape(img)
+    if out is not None and (out.shape != shape or out.dtype != np.uint8):
+        raise ValueError(f"output array is {out.dtype} {out.shape}, expected uint8 {shape}")
+    return h, w
 
 
 class GoldenBackend(Backend):
@@ -32,8 +60,26 @@ class GoldenBackend(Backend):
         self.config = program.config
         self.saturations = golden.SatCounter()
 
-    def restore(self, img):
-        return golden.run(self.program, img, self.saturations)
+    def restore(self, img, out=None, progress=None):
+        h, w = _check(self, img, out)
+        if out is None:
+            res = golden.run(self.program, img, self.saturations)
+            if progress:
+                progress(1, 1, h * w, h * w)
+            return res
+        # stripes with the receptive halo give the whole-image result exactly (tests/test_stripes.py)
+        from hw.network import receptive_halo
+
+        halo, r = receptive_halo(self.program), self.config.scale
+        stripes = plan_stripes(w, halo, GOLDEN_STRIPE + 2 * halo)
+        done = 0
+        for i, s in enumerate(stripes):
+            res = golden.run(self.program, img[:, s.in0:s.in1], self.saturations)
+            out[:, s.core0 * r:s.core1 * r] = res[:, s.crop_left * r:(s.width - s.crop_right) * r]
+            done += h * (s.core1 - s.core0)
+            if progress:
+                progress(i + 1, len(stripes), done, h * w)
+        return out
 
 
 class FloatBackend(Backend):
@@ -46,12 +92,19 @@ class FloatBackend(Backend):
         self.config = model.cfg
 
     @torch.no_grad()
-    def restore(self, img):
+    def restore(self, img, out=None, progress=None):
+        h, w = _check(self, img, out)
         a = img[:, :, None] if img.ndim == 2 else img
         x = torch.from_numpy(a.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
         y = self.model(x)
-        out = torch.round(y.clamp(0, 1) * 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
-        return out[:, :, 0] if img.ndim == 2 else out
+        res = torch.round(y.clamp(0, 1) * 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
+        res = res[:, :, 0] if img.ndim == 2 else res
+        if progress:
+            progress(1, 1, h * w, h * w)
+        if out is None:
+            return res
+        out[...] = res
+        return out
 
 
 class BoardBackend(Backend):
@@ -67,8 +120,13 @@ class BoardBackend(Backend):
         self.acc = Accelerator.open(url, baud=baud, timeout=timeout)
         self.acc.check_program(program.content_hash)
 
-    def restore(self, img):
-        return self.acc.restore(img)
+    @property
+    def link_stats(self):
+        return self.acc.stats
+
+    def restore(self, img, out=None, progress=None):
+        _check(self, img, out)
+        return self.acc.restore(img, progress, out)
 
     def close(self):
         self.acc.close()
@@ -80,15 +138,18 @@ class VirtualBackend(BoardBackend):
 
     name = "virtual"
 
-    def __init__(self, program, url: str | None = None, timeout: float = 60.0):
+    def __init__(self, program, url: str | None = None, timeout: float = 60.0, baud: int = 3_000_000,
+                 build_cfg=None):
+        """`baud` is nominal here (TCP has no line rate): it is the rate the link figures
+        (busy time, utilisation) are computed for, the UART rate of a real board."""
         self.board = None
         if url is None:
             from sim.vboard import VirtualBoard, build
 
-            self.board = VirtualBoard(build(program, virtual_build_config())).start()
+            self.board = VirtualBoard(build(program, build_cfg or virtual_build_config())).start()
             url = self.board.url
         try:
-            super().__init__(program, url, timeout=timeout)
+            super().__init__(program, url, baud=baud, timeout=timeout)
         except Exception:
             self.close()
             raise
@@ -107,15 +168,17 @@ def virtual_build_config():
     return BuildConfig(max_width=64, max_height=2048, max_payload=1024)
 
 
-def open_backend(name: str, model_ref, port: str | None = None, baud: int = 3_000_000) -> Backend:
+def open_backend(name: str, model_ref, port: str | None = None, baud: int = 3_000_000,
+                 timeout: float | None = None) -> Backend:
+    """`timeout`: seconds of silence from a board before giving up (default 60 virtual, 10 serial)."""
     if name == "golden":
         return GoldenBackend(model_ref.load_program())
     if name == "float":
         return FloatBackend(model_ref.load_float())
     if name == "virtual":
-        return VirtualBackend(model_ref.load_program(), port)
+        return VirtualBackend(model_ref.load_program(), port, timeout=timeout or 60.0, baud=baud)
     if name == "serial":
         if not port:
             raise ValueError("--backend serial needs --port (e.g. /dev/ttyUSB1)")
-        return BoardBackend(model_ref.load_program(), port, baud)
+        return BoardBackend(model_ref.load_program(), port, baud, timeout=timeout or 10.0)
     raise ValueError(f"unknown backend {name!r}")

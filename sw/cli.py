@@ -109,30 +109,43 @@ def eval_cmd(model_spec, datasets, backend, sigma, quality, limit, as_json):
 @click.option("--backend", type=click.Choice(["golden", "float", "virtual", "serial"]), default="virtual",
               show_default=True, help="virtual: the Verilator virtual board; serial: a real board (--port).")
 @click.option("--port", default=None, help="Serial device or pyserial URL (socket://127.0.0.1:PORT).")
-@click.option("--baud", type=int, default=3_000_000, show_default=True)
+@click.option("--baud", type=int, default=3_000_000, show_default=True,
+              help="UART rate (serial); on the virtual board, the rate the link figures are computed for.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds of silence from the board before giving up [default: 10 serial, 60 virtual].")
 @click.option("--sample", default=None, help="Use a photo bundled with scikit-image (e.g. astronaut).")
 @click.option("--crop", type=click.IntRange(1), default=None, help="Centre-crop inputs to at most N x N pixels first.")
 @click.option("--eval", "do_eval", is_flag=True,
               help="Degrade the input first (bicubic down / noise / JPEG), restore, compare with it.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--ref", type=click.Path(exists=True), default=None,
+              help="Reference (ground-truth) image to compare the output with (PSNR/SSIM); a folder with several inputs.")
+@click.option("--max-pixels", type=click.IntRange(1), default=None,
+              help="Refuse input images with more pixels than this [default: Pillow's limit, 89478485].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-image rows and the summary as JSON.")
 @_fail_clean
-def restore(inputs, out, model_spec, backend, port, baud, sample, crop, do_eval, as_json):
-    """Restore INPUT images (or --sample NAME) with a model."""
+def restore(inputs, out, model_spec, backend, port, baud, timeout, sample, crop, do_eval, ref, max_pixels, quiet,
+            as_json):
+    """Restore INPUT images (or --sample NAME) with a model; print a summary (time, link, PSNR/SSIM)."""
     from .driver import DriverError
-    from .restore import restore_files
+    from .restore import format_summary, restore_files
 
     if not inputs and not sample:
         raise UserError("give INPUT files or --sample NAME")
+    show = not (quiet or as_json) and sys.stderr.isatty()
     try:
-        rows = restore_files(list(inputs), out, model_spec, backend, sample=sample, do_eval=do_eval,
-                             port=port, baud=baud, crop=crop)
+        res = restore_files(list(inputs), out, model_spec, backend, sample=sample, do_eval=do_eval,
+                            port=port, baud=baud, crop=crop, ref=ref, progress=show, timeout=timeout,
+                            max_pixels=max_pixels)
     except DriverError as e:
         raise UserError(str(e)) from None
-    if as_json:
-        click.echo(json.dumps(rows, indent=1))
-    else:
-        for r in rows:
-            click.echo(" ".join(f"{k}={v}" for k, v in r.items()))
+    except RuntimeError as e:
+        if type(e).__name__ != "VirtualBoardError":     # sim.vboard: verilator missing, build failed
+            raise
+        raise UserError(str(e)) from None
+    except MemoryError:
+        raise UserError("out of memory; restore a crop (--crop N) or a smaller image") from None
+    click.echo(json.dumps(res, indent=1) if as_json else format_summary(res))
 
 
 # --------------------------------------------------------------------------- serve

@@ -55,15 +55,35 @@ def plan_stripes(width: int, halo: int, max_width: int) -> list[Stripe]:
     return stripes
 
 
-def stripe_frames(img: np.ndarray, s: Stripe, seq0: int, max_payload: int) -> list[bytes]:
-    """Frames that send one stripe: STRIPE_BEGIN, then STRIPE_ROWS of at most max_payload bytes."""
+def image_shape(img: np.ndarray) -> tuple[int, int, int]:
+    """(height, width, colours) of a uint8 HxW or HxWxC image; ValueError for anything else,
+    including an empty image (0 rows or 0 columns)."""
+    if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
+        raise ValueError(f"expected an HxW or HxWxC image array, got {getattr(img, 'shape', type(img).__name__)}")
+    if img.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {img.dtype}")
+    h, w = img.shape[:2]
+    c = img.shape[2] if img.ndim == 3 else 1
+    if h < 1 or w < 1 or c < 1:
+        raise ValueError(f"empty image ({w}x{h} pixels, {c} channels): nothing to restore")
+    return h, w, c
+
+
+def stripe_payloads(img: np.ndarray, s: Stripe, max_payload: int) -> list[bytes]:
+    """Payloads that send one stripe: STRIPE_BEGIN's geometry, then the stripe's pixels (raster
+    order) cut into STRIPE_ROWS payloads of at most max_payload bytes."""
     part = np.ascontiguousarray(img[:, s.in0:s.in1])
-    frames = [P.encode(P.T.STRIPE_BEGIN, seq0, P.STRIPE.pack(s.width, img.shape[0], s.crop_left, s.crop_right))]
     raw = part.tobytes()
     chunk = max(1, max_payload)
-    for i, off in enumerate(range(0, len(raw), chunk)):
-        frames.append(P.encode(P.T.STRIPE_ROWS, seq0 + 1 + i, raw[off:off + chunk]))
-    return frames
+    head = P.STRIPE.pack(s.width, img.shape[0], s.crop_left, s.crop_right)
+    return [head] + [raw[off:off + chunk] for off in range(0, len(raw), chunk)]
+
+
+def stripe_frames(img: np.ndarray, s: Stripe, seq0: int, max_payload: int) -> list[bytes]:
+    """Frames that send one stripe: STRIPE_BEGIN, then STRIPE_ROWS of at most max_payload bytes."""
+    pl = stripe_payloads(img, s, max_payload)
+    return [P.encode(P.T.STRIPE_BEGIN, seq0, pl[0])] + [
+        P.encode(P.T.STRIPE_ROWS, seq0 + 1 + i, p) for i, p in enumerate(pl[1:])]
 
 
 def place_row(out: np.ndarray, s: Stripe, scale: int, row: int, payload: bytes):
