@@ -5,6 +5,12 @@ Accelerator      AcceleratorCore behind a UART (what the board tops instantiate)
 
 The network is held in reset for one cycle at the start of every stripe (and on RESET), so a
 stripe never sees state left by an earlier, aborted one.
+
+Between the link and the network sits an input FIFO of one frame's pixels (`input_fifo_depth`,
+cleared with the network). The link answers a STRIPE_ROWS frame with ACK once its pixels are in
+that FIFO, so the host sends the next frame while the network still computes this one: the
+line and the fabric work at the same time (time per frame ~ max(transfer, compute), not their
+sum), and on the virtual board the network is never starved by the host's round trip.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from sw import protocol as P
 from sw.program import Program
 
 from .fold import FoldConfig, auto_fold
+from .bbcu_layer import StreamFIFO
 from .link import LinkCore
 from .network import Network, receptive_halo
 from .uart import UartRx, UartTx
@@ -32,6 +39,7 @@ class BuildConfig:
     clock_hz: int = 48_000_000
     baud: int = 3_000_000
     timeout_ms: float = 50.0
+    input_fifo: int | None = None  # pixels between link and network; None: one frame (max_payload / colours)
 
 
 def identity_for(prog: Program, build: BuildConfig) -> P.Identity:
@@ -54,6 +62,11 @@ class AcceleratorCore(wiring.Component):
             "out_fire": Out(1),      # a restored pixel leaves the network (for cycle measurements)
         })
 
+    @property
+    def input_fifo_depth(self) -> int:
+        b = self.build
+        return b.max_payload // self.prog.config.colors if b.input_fifo is None else b.input_fifo
+
     def elaborate(self, platform):
         m = Module()
         b = self.build
@@ -63,7 +76,13 @@ class AcceleratorCore(wiring.Component):
         m.submodules.net = net = ResetInserter(link.net_rst)(net)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
-        wiring.connect(m, link.net_i, net.i)
+        if self.input_fifo_depth:
+            q = StreamFIFO(link.net_i.payload.shape(), self.input_fifo_depth)
+            m.submodules.inq = q = ResetInserter(link.net_rst)(q)
+            wiring.connect(m, link.net_i, q.i)
+            wiring.connect(m, q.o, net.i)
+        else:
+            wiring.connect(m, link.net_i, net.i)
         wiring.connect(m, net.o, link.net_o)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
                      self.busy.eq(link.stripe_active), self.error.eq(link.error_event),

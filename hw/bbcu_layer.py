@@ -55,6 +55,14 @@ def residual_fifo_depth(channels: int, max_width: int) -> int:
     return channels * (max_width + 8) + 64
 
 
+def replay_fifo_depth(channels: int, max_width: int) -> int:
+    # an up-sampling unit's window generator takes no input during its replay passes (r-1 of
+    # every r passes over an LR row, each half as long as the live pass is paced by the layer
+    # upstream): the upstream layer goes on at its own rate into this FIFO, about (r-1)/r of a
+    # row of pixels; half a row + 8 pixels for r = 2, with slack
+    return channels * (max_width // 2 + 8) + 64
+
+
 class BBCULayer(wiring.Component):
     def __init__(self, layer: BinaryLayer, fmt: FeatureFormat, fold: LayerFold, max_width: int,
                  max_height: int, scale_mult: str = "dsp"):
@@ -75,6 +83,9 @@ class BBCULayer(wiring.Component):
         est = {k: sum(p.get(k, 0) for p in parts) for k in ("lut", "ff", "bram_bits", "dsp")}
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
+        if self.layer.r > 1:
+            est["bram_bits"] += replay_fifo_depth(self.channels, self.max_width) * self.fmt.bits
+            est["lut"] += 40
         return est
 
     def _units(self):
@@ -90,14 +101,20 @@ class BBCULayer(wiring.Component):
         }
         if l.r > 1:
             u["up"] = NearestUpsample(l.cin, l.r, fmt, self.max_width, self.max_height)
+            u["inq"] = StreamFIFO(layouts.feature(fmt), replay_fifo_depth(l.cin, self.max_width))
         return u
 
     def elaborate(self, platform):
         m = Module()
         u = self._units()
+        self.stages = u           # for profiling (benchmarks/stage_profile.py)
         for k, v in u.items():
             m.submodules[k] = v
-        wiring.connect(m, wiring.flipped(self.i), u["fork"].i)
+        if "inq" in u:
+            wiring.connect(m, wiring.flipped(self.i), u["inq"].i)
+            wiring.connect(m, u["inq"].o, u["fork"].i)
+        else:
+            wiring.connect(m, wiring.flipped(self.i), u["fork"].i)
         wiring.connect(m, u["fork"].a, u["thr"].i)
         wiring.connect(m, u["thr"].o, u["win"].i)
         wiring.connect(m, u["win"].o, u["eng"].i)

@@ -13,7 +13,7 @@ Behaviour (docs/protocol.md): frames are hunted by their magic; a frame is buffe
 CRC-32 checked before anything acts on it. Bad CRC, unknown type, bad length, a stripe beyond the
 limits or out of sequence get a NACK; a frame that stops arriving mid-way is dropped after
 `timeout_cycles` (counted, NACK TIMEOUT). Good frames are answered with ACK (after a STRIPE_ROWS
-payload has been handed to the network), IDENT or STATUS_REPLY. Each restored output row (the
+payload has been handed to net_i: the accelerator puts a one-frame FIFO there, hw/accelerator.py), IDENT or STATUS_REPLY. Each restored output row (the
 halo columns cropped on board) goes out as one RESULT_ROW frame whose CRC is computed on the fly.
 
 Result rows are buffered whole before they are sent. The network's output pixels (crop applied)

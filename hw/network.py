@@ -113,6 +113,9 @@ class Network(wiring.Component):
         wiring.connect(m, fwin.o, tail.i)
         wiring.connect(m, bil.o, tail.skip)
         wiring.connect(m, tail.o, wiring.flipped(self.o))
+        # the stages, for profiling (benchmarks/stage_profile.py)
+        self.stages = {"pwin": pwin, "head": head, "skipq": skipq, "bil": bil, "fwin": fwin, "tail": tail,
+                       **{f"layer{i}": m.submodules[f"layer{i}"] for i in range(len(prog.binary_layers))}}
         assert res == cfg.scale, (res, cfg.scale)
         assert formats.BILINEAR_FRAC == 16
         return m

@@ -53,3 +53,19 @@ def test_network_stripe_at_a_non_power_of_two_width_limit():
     res = run_cocotb(net, "net_limit6", "sim.tb_network", {"image": img, "expected": expected},
                      {"p_bubble": 0.2, "p_stall": 0.3, "seed": 2, "max_cycles": 40 * model + 20000})
     assert res["pixels"] == h * w
+
+
+@pytest.mark.parametrize("cfg,size", [(ModelConfig("sr", 2, 4, 1), (4, 16)), (ModelConfig("sr", 4, 2, 1), (3, 12)),
+                                      (ModelConfig("denoise", 1, 4, 1), (4, 16))], ids=["x2", "x4", "dn"])
+def test_network_steady_state_meets_the_throughput_model(cfg, size):
+    """Whole network at full input rate: from the first to the last output pixel it runs at the
+    model's cycles per LR pixel (hw/fold.py) within 2 %, bit-exact. Catches dependency stalls
+    between balanced stages, such as the BBCU-U replay stall (+44 % on x2-tiny before the replay
+    FIFO in hw/bbcu_layer.py)."""
+    from sim.profile import profile
+
+    prog = compile_model(random_network(cfg, 5), [torch.rand(1, cfg.colors, 16, 16)])
+    img = np.random.default_rng(1).integers(0, 256, (*size, cfg.colors), dtype=np.uint8)
+    rep = profile(prog, img, monitor=False)
+    assert rep["bit_exact"]
+    assert abs(rep["model_error"]) <= 0.02, rep
