@@ -24,6 +24,7 @@ from sw.program import BinaryLayer
 from . import layouts
 from .fold import LayerFold
 from .fork import Broadcast
+from .skid import SkidBuffer, pipe
 from .popcount import PopcountEngine
 from .residual import ResidualAdd
 from .scale import ScaleRPReLU
@@ -83,6 +84,10 @@ class BBCULayer(wiring.Component):
         est = {k: sum(p.get(k, 0) for p in parts) for k in ("lut", "ff", "bram_bits", "dsp")}
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
+        for shape in (layouts.feature(self.fmt), self.channels, 32):      # the three SkidBuffers
+            sk = SkidBuffer(shape).resource_estimate()
+            est["lut"] += sk["lut"]
+            est["ff"] += sk["ff"]
         if self.layer.r > 1:
             est["bram_bits"] += replay_fifo_depth(self.channels, self.max_width) * self.fmt.bits
             est["lut"] += 40
@@ -110,15 +115,17 @@ class BBCULayer(wiring.Component):
         self.stages = u           # for profiling (benchmarks/stage_profile.py)
         for k, v in u.items():
             m.submodules[k] = v
+        # SkidBuffers (hw/skid.py) cut the handshake at the layer input and between the
+        # channel-serial and the window stages, so no ready path crosses more than one unit
         if "inq" in u:
-            wiring.connect(m, wiring.flipped(self.i), u["inq"].i)
+            pipe(m, "cut_in", wiring.flipped(self.i), u["inq"].i)
             wiring.connect(m, u["inq"].o, u["fork"].i)
         else:
-            wiring.connect(m, wiring.flipped(self.i), u["fork"].i)
+            pipe(m, "cut_in", wiring.flipped(self.i), u["fork"].i)
         wiring.connect(m, u["fork"].a, u["thr"].i)
-        wiring.connect(m, u["thr"].o, u["win"].i)
+        pipe(m, "cut_thr", u["thr"].o, u["win"].i)
         wiring.connect(m, u["win"].o, u["eng"].i)
-        wiring.connect(m, u["eng"].o, u["scale"].i)
+        pipe(m, "cut_eng", u["eng"].o, u["scale"].i)
         wiring.connect(m, u["scale"].o, u["add"].v)
         wiring.connect(m, u["fork"].b, u["fifo"].i)
         if "up" in u:

@@ -28,6 +28,7 @@ from .feature_window import FeatureWindow
 from .fold import FoldConfig, auto_fold, throughput
 from .fork import Broadcast
 from .head import HeadConv
+from .skid import pipe
 from .tail import TailConv
 from .window import WindowGen
 
@@ -108,10 +109,11 @@ class Network(wiring.Component):
 
         m.submodules.fwin = fwin = FeatureWindow(cfg.channels, fmt, mw * res, mh * res)
         m.submodules.tail = tail = TailConv(prog.tail, fmt, cfg.channels, colors)
-        wiring.connect(m, src, fwin.i)
+        # SkidBuffers (hw/skid.py) cut the handshake between stages (every BBCULayer cuts its own)
+        pipe(m, "cut_fwin", src, fwin.i)
         m.d.comb += [fwin.width.eq(w * res), fwin.height.eq(h * res)]
-        wiring.connect(m, fwin.o, tail.i)
-        wiring.connect(m, bil.o, tail.skip)
+        pipe(m, "cut_tail", fwin.o, tail.i)
+        pipe(m, "cut_skip", bil.o, tail.skip)
         wiring.connect(m, tail.o, wiring.flipped(self.o))
         # the stages, for profiling (benchmarks/stage_profile.py)
         self.stages = {"pwin": pwin, "head": head, "skipq": skipq, "bil": bil, "fwin": fwin, "tail": tail,

@@ -7,6 +7,7 @@ Models are built on first use and cached by the hash of their Verilog + harness
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -38,17 +39,26 @@ def build(prog, build_cfg=None, fold=None, log=print) -> Path:
     if binary.exists():
         return binary
     out.mkdir(parents=True, exist_ok=True)
-    (out / "core.v").write_text(text)
-    t0 = time.time()
-    log(f"building the virtual board (Verilator) in {out} ...")
-    cmd = ["verilator", "--cc", "core.v", "--exe", str(HARNESS), "--top-module", "core", "-o", "vboard",
-           "--Mdir", "obj", "-O2", "--x-assign", "0", "--x-initial", "0", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-           "--build", "-j", str(os.cpu_count() or 2), "-CFLAGS", "-O1", "-MAKEFLAGS", "OPT_FAST=-O1"]
-    r = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise VirtualBoardError(f"verilator build failed:\n{(r.stdout + r.stderr)[-3000:]}")
-    shutil.copy(out / "obj" / "vboard", binary)
-    log(f"virtual board built in {time.time() - t0:.0f} s")
+    # one build per hash even when several processes ask at once: an exclusive lock on the
+    # cache folder, and the binary appears by an atomic rename only when complete
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():
+            return binary
+        (out / "core.v").write_text(text)
+        t0 = time.time()
+        log(f"building the virtual board (Verilator) in {out} ...")
+        cmd = ["verilator", "--cc", "core.v", "--exe", str(HARNESS), "--top-module", "core", "-o", "vboard",
+               "--Mdir", "obj", "-O2", "--x-assign", "0", "--x-initial", "0", "-Wno-fatal", "-Wno-lint",
+               "-Wno-style", "--build", "-j", str(os.cpu_count() or 2), "-CFLAGS", "-O1",
+               "-MAKEFLAGS", "OPT_FAST=-O1"]
+        r = subprocess.run(cmd, cwd=out, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise VirtualBoardError(f"verilator build failed:\n{(r.stdout + r.stderr)[-3000:]}")
+        tmp = out / "vboard.tmp"
+        shutil.copy(out / "obj" / "vboard", tmp)
+        os.replace(tmp, binary)
+        log(f"virtual board built in {time.time() - t0:.0f} s")
     return binary
 
 
