@@ -146,7 +146,11 @@ class VirtualBackend(BoardBackend):
         if url is None:
             from sim.vboard import VirtualBoard, build
 
-            self.board = VirtualBoard(build(program, build_cfg or virtual_build_config())).start()
+            import sys
+
+            # build messages go to stderr: stdout may carry --json output
+            binary = build(program, build_cfg or virtual_build_config(), log=lambda m: print(m, file=sys.stderr))
+            self.board = VirtualBoard(binary).start()
             url = self.board.url
         try:
             super().__init__(program, url, baud=baud, timeout=timeout)

@@ -219,7 +219,7 @@ def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False, 
 
     total_px = sum(img.shape[0] * img.shape[1] for _, img, _, _ in jobs)
     bk = open_backend(backend, mref, port, baud, timeout)
-    bar = tqdm(total=total_px, unit="px", unit_scale=True, file=sys.stderr, disable=not progress,
+    bar = tqdm(total=total_px, unit="px", unit_scale=total_px >= 100_000, file=sys.stderr, disable=not progress,
                desc=f"restore ({bk.name})", dynamic_ncols=True)
     link0 = bk.link_stats.snapshot() if bk.link_stats is not None else None
     rows, base, restore_s = [], 0, 0.0
@@ -233,7 +233,7 @@ def restore_files(inputs, out, model_spec, backend, sample=None, do_eval=False, 
 
             def cb(sd, st, pd, pt, _base=base, _t0=t0, _before=before):
                 bar.update(_base + pd - bar.n)
-                post = f"stripe {sd}/{st}"
+                post = f"stripes {sd}/{st}"
                 if _before is not None:
                     d = bk.link_stats.since(_before)
                     rate = (d.bytes_out + d.bytes_in) / max(1e-9, time.monotonic() - _t0)

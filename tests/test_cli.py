@@ -106,7 +106,7 @@ def test_progress_bar_goes_to_stderr(tiny_model, tmp_path, capsys):
     Image.fromarray(np.zeros((6, 9, 3), np.uint8)).save(tmp_path / "a.png")
     restore_files([str(tmp_path / "a.png")], tmp_path / "o.png", str(tiny_model), "golden", progress=True)
     out, err = capsys.readouterr()
-    assert out == "" and "restore (golden)" in err and "100%" in err and "px/s" in err and "stripe 1/1" in err
+    assert out == "" and "restore (golden)" in err and "100%" in err and "px/s" in err and "stripes 1/1" in err
 
 
 @pytest.mark.parametrize("args,msg", [
