@@ -382,3 +382,36 @@ def test_zero_byte_and_zero_size_files(tmp_path):
         R._png_chunk(f, b"IEND", b"")
     with pytest.raises(ValueError, match="cannot read image|empty image"):
         R.read_input(tmp_path / "zero.png", 3)
+
+
+@pytest.mark.parametrize("case,msg", [
+    ("wrong-program", "not the requested model"),
+    ("crc", "failed after 4 attempts"),
+    ("height", "exceeds the board's limit of 8 rows"),
+])
+def test_cli_board_errors_are_one_line(fake_port, tmp_path, monkeypatch, case, msg):
+    """`bbcu restore --backend serial` (in-process, on the fake link): a board running another
+    program, a link that damages every result row, an image taller than the board takes."""
+    from click.testing import CliRunner
+
+    from sw.cli import cli
+
+    if case == "wrong-program":
+        real = FakeBoard.__init__
+
+        def other(self, *a, **kw):
+            real(self, *a, **kw)
+            self.ident.program_hash = "ab" * 32
+
+        monkeypatch.setattr(FakeBoard, "__init__", other)
+    elif case == "crc":
+        fake_port["board_kw"] = {"mangle": lambda kind, i, fr: flip_last_byte(fr) if kind == "row" else fr}
+    else:
+        fake_port["board_kw"] = {"max_height": 8}
+    Image.fromarray(_img(9, 20)).save(tmp_path / "a.png")
+    r = CliRunner().invoke(cli, ["restore", str(tmp_path / "a.png"), "-o", str(tmp_path / "out" / "a.png"),
+                                 "--model", fake_port["model"], "--backend", "serial", "--port", "fake://"])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit), r.output
+    assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
+    assert r.stdout == ""
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
