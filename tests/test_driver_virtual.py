@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from hw.accelerator import BuildConfig
-from sim.vboard import VirtualBoard, build
 from sw import protocol as P
 from sw.backends import FloatBackend, GoldenBackend, VirtualBackend
 from sw.compiler import compile_model
