@@ -232,16 +232,26 @@ def program_cmd(board, bitstream, flash):
 @click.option("--model", "model_spec", default=None)
 @click.option("--backend", type=click.Choice(["golden", "virtual"]), default="golden", show_default=True,
               help="golden: software model speed; virtual: the accelerator on the virtual board.")
-@click.option("--size", type=int, default=256, show_default=True, help="Square input size (golden) / crop (virtual).")
+@click.option("--size", type=int, default=None,
+              help="golden: square input size (default 256); virtual: centre crop (default 64 for the bundled "
+                   "photo, whole image for --image/--dataset).")
 @click.option("--config", "preset", default=None, help="Benchmark a random network of a preset (e.g. x2-tiny).")
+@click.option("--image", default=None, help="virtual: one image file, or DATASET/NAME.png under the datasets folder "
+              "(SR: bicubic-downscaled first); --size crops it (0: whole image).")
+@click.option("--dataset", default=None, help="virtual: every image of a dataset (e.g. Set5), whole unless --size.")
+@click.option("--max-width", type=click.IntRange(8), default=None, help="virtual: stripe width limit of the board build.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON here.")
 @_fail_clean
-def bench(model_spec, backend, size, preset, as_json, out):
+def bench(model_spec, backend, size, preset, image, dataset, max_width, as_json, out):
     """Benchmarks: golden-model speed, or the accelerator on the virtual board."""
     from .benchmark import golden_speed, virtual_bench
 
-    res = golden_speed(model_spec, size, preset) if backend == "golden" else virtual_bench(model_spec, crop=size)
+    if backend == "golden":
+        res = golden_speed(model_spec, size or 256, preset)
+    else:
+        crop = size if size else (None if image or dataset else 64)
+        res = virtual_bench(model_spec, crop=crop, image=image, dataset=dataset, max_width=max_width)
     if out:
         Path(out).write_text(json.dumps(res, indent=1) + "\n")
     click.echo(json.dumps(res) if as_json else "\n".join(f"{k}: {v}" for k, v in res.items()))
