@@ -39,7 +39,7 @@ from hw.fold import FoldConfig, auto_fold, throughput
 
 from .common import baud_error
 
-__all__ = ["BOARDS", "BuildError", "ProgrammerError", "build", "program", "resolve_fold", "board_info", "defaults", "table"]
+__all__ = ["BOARDS", "BuildError", "ProgrammerError", "build", "program", "resolve_fold", "board_info", "defaults", "table", "yosys_options"]
 
 MAX_BAUD_ERROR = 0.025
 
@@ -149,6 +149,19 @@ def _lut_mul_script(width: int) -> str:
     sel = f"t:$mul r:A_WIDTH<={width} %i t:$mul r:B_WIDTH<={width} %i %u"
     return (f"select -set lutmul {sel}\nbooth @lutmul\n"
             f"select -set lutmul {sel}\ntechmap -map +/techmap.v @lutmul")
+
+
+def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None) -> dict:
+    """What build() gives yosys for `board` (also used by sim/postsynth.py, so that the simulated
+    netlist is synthesised exactly as the bitstream's): `synth_opts` for synth_ice40 / synth_ecp5,
+    `script_after_read` (the LUT multiplier script, run after read_rtlil) and the `lut_mul_width`
+    in effect (the board's default when None)."""
+    info = board_info(board)
+    if lut_mul_width is None:
+        lut_mul_width = info["default_lut_mul_width"]
+    synth_opts = ("-dsp" if dsp else "") if info["family"] == "ice40" else ("" if dsp else "-nodsp")
+    return {"synth_opts": synth_opts, "script_after_read": _lut_mul_script(lut_mul_width) if dsp else "",
+            "lut_mul_width": lut_mul_width}
 
 
 # --------------------------------------------------------------------------- inputs
@@ -298,11 +311,10 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     env = tool_env(board)
     plat = mod.platform()
     nextpnr_opts = f"--report report.json --freq {target_mhz:.4f} --seed {seed} --timing-allow-fail"
-    synth_opts = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
-    if lut_mul_width is None:
-        lut_mul_width = info["default_lut_mul_width"]
-    plan = plat.prepare(top, "top", nextpnr_opts=nextpnr_opts, synth_opts=synth_opts,
-                        script_after_read=_lut_mul_script(lut_mul_width) if dsp else "",
+    yo = yosys_options(board, dsp, lut_mul_width)
+    lut_mul_width = yo["lut_mul_width"]
+    plan = plat.prepare(top, "top", nextpnr_opts=nextpnr_opts, synth_opts=yo["synth_opts"],
+                        script_after_read=yo["script_after_read"],
                         script_after_synth="tee -q -o synth_stat.json stat -json")
     for stale in ("report.json", "synth_stat.json", info["bitstream"], "top.asc", "top.config", "top.json",
                   "top.tim", "build_report.json"):

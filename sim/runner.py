@@ -48,10 +48,12 @@ def icarus_time0_fixup(text: str) -> str:
 
 
 def run_cocotb(component, name: str, tb_module: str, vectors: dict, params: dict | None = None,
-               verilog_text: str | None = None, testcase: str | None = None, extra_sources=()) -> dict:
+               verilog_text: str | None = None, testcase: str | None = None, extra_sources=(),
+               includes=()) -> dict:
     """Build `component` (or use verilog_text) and run cocotb module `tb_module` on it.
 
-    vectors: numpy arrays for the testbench; params: JSON-able scalars. Returns the result JSON.
+    vectors: numpy arrays for the testbench; params: JSON-able scalars. extra_sources: more Verilog
+    files (e.g. cell models), includes: their `include directories. Returns the result JSON.
     Raises SimFailure if any cocotb test failed.
     """
     from cocotb_tools.runner import get_results, get_runner
@@ -62,6 +64,10 @@ def run_cocotb(component, name: str, tb_module: str, vectors: dict, params: dict
     h = hashlib.sha256(text.encode())
     for s in extra:
         h.update(s.read_bytes())
+    for d in includes:
+        for f in sorted(Path(d).iterdir()):
+            if f.is_file():
+                h.update(f.name.encode() + f.read_bytes())
     build = BUILD / f"{name}-{h.hexdigest()[:12]}"
     build.mkdir(parents=True, exist_ok=True)
     vfile = build / f"{name}.v"
@@ -69,7 +75,7 @@ def run_cocotb(component, name: str, tb_module: str, vectors: dict, params: dict
         vfile.write_text(text)
     runner = get_runner("icarus")
     runner.build(sources=[vfile, *extra], hdl_toplevel=name, build_dir=build, timescale=("1ns", "1ps"),
-                 log_file=build / "build.log")
+                 includes=[Path(d) for d in includes], log_file=build / "build.log")
     run_id = hashlib.sha256(repr(sorted(params.items()) if params else "").encode() + os.urandom(8)).hexdigest()[:10]
     data = build / f"tb_{run_id}.npz"
     result = build / f"tb_{run_id}.json"
