@@ -24,7 +24,7 @@ frame's input starts once the producer has read the old frame.
 
 Cycle model (no bubbles, no back-pressure, one frame): the first HR row needs LR row 0, then
 outputs flow one per cycle:
-  cycle_model(w, h) = w + r*r*w*h + 8 - (w == 1) (bilinear);  w*h + 1 (identity)
+  cycle_model(w, h) = w + r*r*w*h + 9 - (w == 1) (bilinear);  w*h + 1 (identity)
 (measured exactly for r = 2, 3, 4 and LR sizes 1x1 .. 8x8: the producer, at 2 cycles per column,
 keeps ahead of the consumer's r cycles per column, also across row and phase changes)
 Golden twin: sw.golden.bilinear_skip (identity: pix << 16).
@@ -55,8 +55,8 @@ def skip_layout(colors: int):
 
 class BilinearSkip(wiring.Component):
     #: cycles from LR row 0 complete to the first output transfer (read V[0], V[1]: 2 cycles each,
-    #: FIFO, prime, operand and output registers); one less for w = 1 (no V[1])
-    LATENCY = 8
+    #: read-data register, FIFO, prime, operand and output registers); one less for w = 1 (no V[1])
+    LATENCY = 9
 
     def __init__(self, r: int, colors: int, max_width: int, max_height: int, mode: str = "bilinear"):
         if mode not in ("bilinear", "identity"):
@@ -173,18 +173,22 @@ class BilinearSkip(wiring.Component):
                 with m.Else():
                     m.d.sync += px.eq(px + 1)
 
+        # stage 1: the read data arrive; stage 2: registered (no arithmetic behind the block RAM's
+        # output, which is slow on the ECP5: 5.6 ns clock-to-out without its output register)
         v1, ab1, ph1 = Signal(), Signal(), Signal(ps)
+        v2, ab2, ph2 = Signal(), Signal(), Signal(ps)
+        pd = Signal(layouts.pixel(colors))
         pa = Signal(layouts.pixel(colors))
         vreg = [Signal(V_BITS, name=f"v{k}") for k in range(colors)]
         with m.If(padv):
-            m.d.sync += [v1.eq(p_go), ab1.eq(pab), ph1.eq(pi)]
-            with m.If(v1 & ~ab1):
-                m.d.sync += pa.eq(rp.data)
-            m.d.sync += vv.eq(v1 & ab1)
+            m.d.sync += [v1.eq(p_go), ab1.eq(pab), ph1.eq(pi), v2.eq(v1), ab2.eq(ab1), ph2.eq(ph1), pd.eq(rp.data)]
+            with m.If(v2 & ~ab2):
+                m.d.sync += pa.eq(pd)
+            m.d.sync += vv.eq(v2 & ab2)
             for k in range(colors):
-                diff = rp.data[k] - pa[k]                    # signed 9 bits
+                diff = pd[k] - pa[k]                         # signed 9 bits
                 # w1 * diff for this phase: constant shift-and-add per phase, then a small mux
-                m.d.sync += vreg[k].eq((pa[k] << one) + select(ph1, [const_mul(diff, w1) for _, _, w1 in self.weights]))
+                m.d.sync += vreg[k].eq((pa[k] << one) + select(ph2, [const_mul(diff, w1) for _, _, w1 in self.weights]))
         m.d.comb += [vfifo.w_en.eq(vv), vfifo.w_data.eq(Cat(*vreg))]
 
         # ================================================================ consumer: HR outputs
