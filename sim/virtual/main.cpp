@@ -87,6 +87,9 @@ int main(int argc, char** argv) {
         std::deque<unsigned char> inq;
         std::vector<unsigned char> out;
         unsigned long long idle = 0, start = cycles, first_out = 0, last_out = 0, outs = 0, busy = 0;
+        // per stripe (busy period): the span from its first to its last output pixel, summed
+        unsigned long long seg_first = 0, seg_last = 0, seg_outs = 0, steady = 0, stripes = 0;
+        bool was_busy = false;
         bool open = true;
         unsigned char buf[65536];
         while (open) {
@@ -110,8 +113,21 @@ int main(int argc, char** argv) {
             top->clk = 1;
             top->eval();
             cycles++;
-            if (top->out_fire) { if (!outs) first_out = cycles; last_out = cycles; outs++; }
+            if (top->out_fire) {
+                if (!outs) first_out = cycles;
+                last_out = cycles;
+                outs++;
+                if (!seg_outs) seg_first = cycles;
+                seg_last = cycles;
+                seg_outs++;
+            }
             if (top->busy) busy++;
+            if (was_busy && !top->busy && seg_outs) {
+                steady += seg_last - seg_first;
+                stripes++;
+                seg_outs = 0;
+            }
+            was_busy = top->busy;
             if (rx_fire) inq.pop_front();
             if (tx_fire) out.push_back(txb);
             bool io = rx_fire || tx_fire;
@@ -131,9 +147,11 @@ int main(int argc, char** argv) {
         close(fd);
         fprintf(stderr, "vboard: client closed after %llu cycles\n", cycles);
         // one JSON line per session, for `bbcu bench`
+        if (seg_outs) { steady += seg_last - seg_first; stripes++; }
         fprintf(stderr, "VBOARD_STATS {\"cycles\": %llu, \"busy_cycles\": %llu, \"out_pixels\": %llu, "
-                "\"first_out\": %llu, \"last_out\": %llu}\n", cycles - start, busy, outs,
-                first_out ? first_out - start : 0, last_out ? last_out - start : 0);
+                "\"first_out\": %llu, \"last_out\": %llu, \"steady_cycles\": %llu, \"stripes\": %llu}\n",
+                cycles - start, busy, outs, first_out ? first_out - start : 0, last_out ? last_out - start : 0,
+                steady, stripes);
         fflush(stderr);
     }
 }
