@@ -26,6 +26,10 @@ class UartHost:
         self.frames = []
 
     async def send(self, data: bytes):
+        # start on a falling edge: the bit period is a whole number of clock periods, so every rx
+        # transition then falls mid-cycle, never on the sampling edge (a simulator race that would
+        # make the run's cycle count depend on event order, e.g. differ between RTL and netlist)
+        await FallingEdge(self.dut.clk)
         await self.src.write(data)
 
     async def frame(self, max_cycles=2_000_000):

@@ -3,8 +3,9 @@ Icarus with yosys' cell models (plus our DP16KD / MULT18X18D models), in strict 
 written RAMs power up X, same-edge read/write collisions are X).
 
 - the UART end-to-end testbench (sim/tb_accel_uart.py, the one the RTL runs in test_e2e_uart.py)
-  on the whole accelerator: identify, an image in two stripes (the seam), a corrupted frame ->
-  NACK -> resent frame ACKed, STATUS; every output pixel equal to the golden model;
+  on the whole accelerator: identify, an image in three stripes (the seams), a corrupted frame ->
+  NACK -> resent frame ACKed, STATUS; every output pixel equal to the golden model, and the run
+  as many cycles long as the RTL's;
 - controls showing that strict mode does catch what it claims to catch (a register that relies on
   its power-up value, a RAM read before it is written), and that ROMs keep their contents;
 - the block RAM models against the RTL on random traffic with read/write collisions (the ECP5
@@ -52,14 +53,23 @@ def e2e_case(task="denoise", scale=1, channels=2, units=1, colors=1, shape=(4, 1
     return Accelerator(prog, build, auto_fold(prog)), vectors, params
 
 
+@pytest.fixture(scope="module")
+def rtl_e2e():
+    """The same testbench on the RTL (Amaranth's Verilog): its run length in ns."""
+    top, vectors, params = e2e_case()
+    return run_cocotb(top, "accel_rtl", "sim.tb_accel_uart", vectors, params)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-def test_accelerator_netlist_end_to_end(family):
+def test_accelerator_netlist_end_to_end(family, rtl_e2e):
     top, vectors, params = e2e_case()
     res = run_postsynth(top, "accel", family, "sim.tb_accel_uart", vectors, params)
     ps = res["postsynth"]
     assert res["status"]["crc_errors"] == 1
     assert ps["strict"] and ps["ram_blocks"] > 0
     assert sum(v for k, v in ps["cells"].items() if "DFF" in k or k == "TRELLIS_FF") > 1000
+    # cycle-exact with the RTL: the same number of cycles to the last byte of the STATUS reply
+    assert res["sim_ns"] == rtl_e2e["sim_ns"]
 
 
 # --------------------------------------------------------------------------- controls
