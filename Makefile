@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(BBCU) restore --sample astronaut --crop 128 --eval -o out/astronaut_x2.png
+	$(BBCU) restore --sample astronaut --crop 96 --eval -o out/astronaut_x2.png
 
 test: setup
 	$(VENV)/bin/python -m pytest -q tests
