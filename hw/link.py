@@ -150,6 +150,13 @@ class LinkCore(wiring.Component):
         ra = Signal(16)                   # buffer address whose byte is on rd.data when primed
         primed = Signal()
 
+        # width x height x colours of a STRIPE_BEGIN payload, in two registered steps (no chained
+        # multipliers in one cycle: the ECP5 critical path of x2-tiny): head8 is complete when the
+        # payload ends, and the 4 CRC bytes take at least 4 cycles before CHECK reads area_bytes
+        area = Signal(32)
+        area_bytes = Signal.like(bytes_left)
+        m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(area * colors)]
+
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
                 # every receiving state: take bytes at once; inside a frame, time out if it stalls
@@ -250,7 +257,7 @@ class LinkCore(wiring.Component):
                         m.d.comb += self.net_rst.eq(1)
                         m.d.sync += [frames_ok.eq(frames_ok + 1), width.eq(w_new), height.eq(h_new),
                                      crop_l.eq(cl_new), crop_r.eq(cr_new), stripe_active.eq(1),
-                                     stripe_seq.eq(fseq), bytes_left.eq(w_new * h_new * colors),
+                                     stripe_seq.eq(fseq), bytes_left.eq(area_bytes),
                                      out_rows_left.eq(h_new * r)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_ROWS):
