@@ -21,7 +21,10 @@ yosys' cell models, runs the same cocotb testbench as the RTL.
    - every block RAM and LUT RAM that has a write port starts with all-X contents (its INIT
      parameters are replaced by X); ROMs (write enables tied low) keep their contents;
    - a block RAM read of a word written at the same clock edge by the other port returns X
-     (the iCE40 model is patched to do so; the ECP5 model does it itself).
+     (the iCE40 model is patched to do so; the ECP5 model does it itself);
+   - the models read an X enable as "hold" and drop a write to an X address; so the netlist's top
+     gets a checker (add_xcheck) that stops the run when any flip-flop enable / set / reset or RAM
+     write (iCE40: also read) enable, or a written RAM address, is X at a clock edge after reset.
    X reaching an output the testbench reads fails the test (cocotb refuses to convert it).
 """
 from __future__ import annotations
@@ -184,12 +187,13 @@ def ice40_defaults_connected(netlist: str) -> None:
         if mt:
             defaults.setdefault(mod, set()).add(mt.group(1))
     for mt in _ANY_INSTANCE.finditer(netlist):
-        missing = defaults.get(mt.group(1), set()) - set(re.findall(r"^    \.(\w+)\(", mt.group(3), re.M))
+        missing = defaults.get(mt.group(1), set()) - set(re.findall(r"^    \.(\w+)\(", mt.group(4), re.M))
         if missing:
-            raise RuntimeError(f"netlist: {mt.group(1)} {mt.group(2)} leaves {sorted(missing)} unconnected")
+            raise RuntimeError(f"netlist: {mt.group(1)} {mt.group(3)} leaves {sorted(missing)} unconnected")
 
 
-_ANY_INSTANCE = re.compile(r"^  (\w+) (?:#\(\n.*?\n  \) )?(\S+) +\((.*?)\n  \);", re.S | re.M)
+# one cell instance as write_verilog -noattr prints it: type, parameters, name, connections
+_ANY_INSTANCE = re.compile(r"^  (\w+) (?:#\(\n(.*?)\n  \) )?(\S+) +\((.*?)\n  \);", re.S | re.M)
 
 
 def _replace_exact(text: str, old: str, new: str, count: int) -> str:
@@ -231,6 +235,93 @@ def strict_netlist(text: str) -> tuple[str, dict]:
     return _INSTANCE.sub(one, text), found
 
 
+# --------------------------------------------------------------------------- X on control inputs
+# The cell models resolve X on a control input optimistically (`if (E)` with E = X keeps the old
+# value; a write to memory[X] is dropped), which would hide an unknown that reaches a flip-flop's
+# enable or reset, or a RAM's write enable. In strict mode the netlist's top gets one checker per
+# clock: after the reset phase, any such input that is X at a clock edge stops the simulation and
+# names the cells. Armed after XCHECK_AFTER_NS (the testbenches reset for 2 cycles of 10 ns).
+XCHECK_AFTER_NS = 30
+_CONST = re.compile(r"^\d+'[hbd][0-9a-fA-F]+$")
+
+
+def _params(text: str) -> dict:
+    return dict(re.findall(r'^    \.(\w+)\((.*?)\),?$', text, re.M))
+
+
+def control_terms(netlist: str) -> tuple[dict, int]:
+    """{(edge, clock): [(condition, description)]} for every flip-flop enable / set / reset and
+    block / LUT RAM write (and iCE40 read) enable in the netlist; also the number of cells seen."""
+    terms, seen = {}, 0
+    for mt in _ANY_INSTANCE.finditer(netlist):
+        kind, params, inst, body = mt.group(1), _params(mt.group(2) or ""), mt.group(3), mt.group(4)
+        conn = _params(body)
+        found = []                      # (edge, clock, condition, description)
+        if kind.startswith(("SB_DFFN", "SB_RAM40_4KN")):
+            raise NotImplementedError(f"{kind}: falling-edge iCE40 cells are not checked")
+        if kind.startswith("SB_DFF"):
+            found = [("posedge", conn.get("C"), f"({conn[pn]}) === 1'bx", f"{pn} of {inst}")
+                     for pn in ("E", "R", "S") if pn in conn]
+        elif kind == "TRELLIS_FF":
+            edge = "negedge" if params.get("CLKMUX") == '"INV"' else "posedge"
+            pins = (["CE"] if params.get("CEMUX", '"1"') in ('"CE"', '"INV"') else []) + ["LSR"]
+            found = [(edge, conn.get("CLK"), f"({conn[pn]}) === 1'bx", f"{pn} of {inst}") for pn in pins if pn in conn]
+        elif kind == "SB_RAM40_4K":
+            we = f"(({conn.get('WE', 0)}) & ({conn.get('WCLKE', 0)}))"
+            rd = f"(({conn.get('RE', 0)}) & ({conn.get('RCLKE', 0)}))"
+            found = [("posedge", conn.get("WCLK"), f"{we} === 1'bx || ({we} === 1'b1 && ^({conn.get('WADDR')}) === 1'bx)",
+                      f"write enable / address of {inst}"),
+                     ("posedge", conn.get("RCLK"), f"{rd} === 1'bx", f"read enable of {inst}")]
+        elif kind == "TRELLIS_DPR16X4":
+            edge = "negedge" if params.get("WCKMUX") == '"INV"' else "posedge"
+            mux = params.get("WREMUX", '"WRE"')
+            if mux in ('"WRE"', '"INV"'):
+                wre, active = f"({conn.get('WRE')})", "1'b1" if mux == '"WRE"' else "1'b0"
+                found = [(edge, conn.get("WCK"), f"{wre} === 1'bx || ({wre} === {active} && ^({conn.get('WAD')}) === 1'bx)",
+                          f"write enable / address of {inst}")]
+        else:
+            continue                    # DP16KD: our model turns X controls into X data itself
+        seen += 1
+        for edge, clk, cond, desc in found:
+            # a constant or missing clock (e.g. the write side of a ROM) never ticks; constant pins
+            # are never X
+            if clk is None or _CONST.match(clk) or _CONST.match(cond.split(")")[0].lstrip("(")):
+                continue
+            terms.setdefault((edge, clk), []).append((cond, desc))
+    return terms, seen
+
+
+def add_xcheck(netlist: str, top: str) -> tuple[str, int]:
+    """The netlist with the X checkers inserted at the end of module `top`; also the number of
+    distinct conditions checked."""
+    terms, _ = control_terms(netlist)
+    lines, n = [f"  // strict post-synthesis run: no X on a control input after {XCHECK_AFTER_NS} ns"], 0
+    for (edge, clk), conds in terms.items():
+        where = {}
+        for c, d in conds:
+            where.setdefault(c, []).append(d)
+        n += len(where)
+        nets = [c[:-len(" === 1'bx")] for c in where if _PLAIN.match(c)]
+        other = [c for c in where if not _PLAIN.match(c)]
+        # fast path: one reduction over the plain nets (and the few compound RAM conditions); the
+        # per-condition report runs only on a failure
+        fast = ([f"(^{{{', '.join(nets)}}} === 1'bx)"] if nets else []) + [f"({c})" for c in other]
+        lines.append(f"  always @({edge} {clk}) if ($time > {XCHECK_AFTER_NS} && ({' || '.join(fast)})) begin")
+        for c, ds in where.items():
+            more = f" (+{len(ds) - 1} more)" if len(ds) > 1 else ""
+            lines.append(f'    if ({c}) $display("X at %0d ns: {ds[0].replace(chr(92), "")}{more}", $time);')
+        lines.append('    $display("unknown control input after reset (strict post-synthesis run)");')
+        lines.append("    $finish;                 // cocotb then fails the running test")
+        lines.append("  end")
+    pat = re.compile(rf"(^module {re.escape(top)}\(.*?)(^endmodule)", re.S | re.M)
+    if not pat.search(netlist):
+        raise RuntimeError(f"netlist: top module {top} not found")
+    # the netlist's time unit made explicit (the check compares $time in ns)
+    return "`timescale 1ns / 1ps\n" + pat.sub(lambda mt: mt.group(1) + "\n".join(lines) + "\n" + mt.group(2),
+                                               netlist, count=1), n
+
+
+_PLAIN = re.compile(r"^\([^()]*\) === 1'bx$")
 # --------------------------------------------------------------------------- run
 def run_postsynth(component, name: str, family: str, tb_module: str, vectors: dict, params: dict | None = None,
                   strict: bool = True, dsp: bool = True, lut_mul_width: int | None = None, log=None) -> dict:
@@ -242,9 +333,10 @@ def run_postsynth(component, name: str, family: str, tb_module: str, vectors: di
     text = syn["netlist"].read_text()
     if family == "ice40":
         ice40_defaults_connected(text)
-    mem = {"ram": [], "rom": []}
+    mem, nchecks = {"ram": [], "rom": []}, 0
     if strict:
         text, mem = strict_netlist(text)
+        text, nchecks = add_xcheck(text, name)
     models, includes = cell_models(family, syn["dir"] / ("models_strict" if strict else "models"), strict)
     t0 = time.monotonic()
     res = run_cocotb(None, f"{name}_{family}{'_strict' if strict else ''}", tb_module, vectors, params,
@@ -253,7 +345,7 @@ def run_postsynth(component, name: str, family: str, tb_module: str, vectors: di
     res["postsynth"] = {"family": family, "strict": strict, "cells": syn["cells"],
                         "synth_seconds": syn["seconds"], "synth_reused": syn["reused"],
                         "sim_seconds": round(time.monotonic() - t0, 1),
-                        "ram_blocks": len(mem["ram"]), "rom_blocks": len(mem["rom"])}
+                        "ram_blocks": len(mem["ram"]), "rom_blocks": len(mem["rom"]), "x_checks": nchecks}
     return res
 
 

@@ -1,13 +1,15 @@
 """Post-synthesis proof (sim/postsynth.py): the netlists of synth_ice40 and synth_ecp5, simulated in
 Icarus with yosys' cell models (plus our DP16KD / MULT18X18D models), in strict mode (flip-flops and
-written RAMs power up X, same-edge read/write collisions are X).
+written RAMs power up X, same-edge read/write collisions are X, an X on any flip-flop or RAM control
+input after reset stops the run).
 
 - the UART end-to-end testbench (sim/tb_accel_uart.py, the one the RTL runs in test_e2e_uart.py)
   on the whole accelerator: identify, an image in three stripes (the seams), a corrupted frame ->
   NACK -> resent frame ACKed, STATUS; every output pixel equal to the golden model, and the run
   as many cycles long as the RTL's;
 - controls showing that strict mode does catch what it claims to catch (a register that relies on
-  its power-up value, a RAM read before it is written), and that ROMs keep their contents;
+  its power-up value, an X reaching a flip-flop enable, a RAM read before it is written), and that
+  ROMs keep their contents;
 - the block RAM models against the RTL on random traffic with read/write collisions (the ECP5
   DP16KD model is ours: yosys ships it as a blackbox).
 
@@ -25,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 from hw.accelerator import Accelerator, BuildConfig
 from hw.fold import auto_fold
 from sim.postsynth import run_postsynth, strict_netlist
-from sim.runner import run_cocotb
+from sim.runner import SimFailure, run_cocotb
 from sw import golden
 from sw.compiler import compile_model
 from sw.config import ModelConfig
@@ -66,7 +68,7 @@ def test_accelerator_netlist_end_to_end(family, rtl_e2e):
     res = run_postsynth(top, "accel", family, "sim.tb_accel_uart", vectors, params)
     ps = res["postsynth"]
     assert res["status"]["crc_errors"] == 1
-    assert ps["strict"] and ps["ram_blocks"] > 0
+    assert ps["strict"] and ps["ram_blocks"] > 0 and ps["x_checks"] > 100
     assert sum(v for k, v in ps["cells"].items() if "DFF" in k or k == "TRELLIS_FF") > 1000
     # cycle-exact with the RTL: the same number of cycles to the last byte of the STATUS reply
     assert res["sim_ns"] == rtl_e2e["sim_ns"]
@@ -81,6 +83,25 @@ class Unreset(wiring.Component):
         m = Module()
         r = Signal(8, init=0x5A, reset_less=True)
         m.d.sync += r.eq(r + 1)
+        m.d.comb += self.o.eq(r)
+        return m
+
+
+class XEnable(wiring.Component):
+    """A reset counter whose enable comes from an unreset register: in hardware it counts or not
+    depending on the power-up state; the models' `if (E)` would silently read X as "hold"."""
+    load: In(1)
+    d: In(1)
+    o: Out(8)
+
+    def elaborate(self, platform):
+        m = Module()
+        x = Signal(reset_less=True)           # loaded from `d` on `load`; the test never loads it
+        r = Signal(8)
+        with m.If(self.load):
+            m.d.sync += x.eq(self.d)
+        with m.If(x):
+            m.d.sync += r.eq(r + 1)
         m.d.comb += self.o.eq(r)
         return m
 
@@ -118,11 +139,16 @@ def probe(component, name, family, stim, inputs, outputs, strict=True):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_strict_mode_catches_power_up_reliance(family):
-    """An unreset register is X in strict mode (and its init value in the plain models); a RAM
-    read before it is written is X in strict mode; a ROM keeps its contents."""
+    """An unreset register is X in strict mode (and its init value in the plain models); an X that
+    reaches a flip-flop enable stops the strict run; a RAM read before it is written is X in strict
+    mode; a ROM keeps its contents."""
     stim = [[0]] * 4               # two reset edges, then one edge per row
     assert probe(Unreset(), "unreset", family, stim, ["rst"], ["o"], strict=False)["o"] == [0x5D, 0x5E, 0x5F, 0x60]
     assert probe(Unreset(), "unreset", family, stim, ["rst"], ["o"])["o"] == [-1] * 4
+    # an X that only reaches a flip-flop's enable: the non-strict models read it as "hold"
+    assert probe(XEnable(), "xenable", family, stim, ["load"], ["o"], strict=False)["o"] == [0] * 4
+    with pytest.raises(SimFailure, match="unknown control input after reset"):
+        probe(XEnable(), "xenable", family, stim, ["load"], ["o"])
 
     depth, init = 512, [(7 * i + 3) % 256 for i in range(512)]
     # write 0x11 at address 5, then read addresses 5 and 6
