@@ -110,6 +110,9 @@ class LinkCore(wiring.Component):
         crop_l, crop_r = Signal(16), Signal(16)
         stripe_active = Signal()
         stripe_seq = Signal(8)
+        geo_wait = Signal(2)          # cycles until the derived row geometry registers are valid
+        with m.If(geo_wait != 0):     # (before the receiver FSM: its STRIPE_BEGIN load takes priority)
+            m.d.sync += geo_wait.eq(geo_wait - 1)
         bytes_left = Signal(range(self.max_width * self.max_height * colors + 1))
         out_rows_left = Signal(range(self.max_height * r + 1))
         m.d.comb += [self.width.eq(width), self.height.eq(height), self.stripe_active.eq(stripe_active)]
@@ -257,7 +260,7 @@ class LinkCore(wiring.Component):
                         m.d.comb += self.net_rst.eq(1)
                         m.d.sync += [frames_ok.eq(frames_ok + 1), width.eq(w_new), height.eq(h_new),
                                      crop_l.eq(cl_new), crop_r.eq(cr_new), stripe_active.eq(1),
-                                     stripe_seq.eq(fseq), bytes_left.eq(area_bytes),
+                                     stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3),
                                      out_rows_left.eq(h_new * r)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_ROWS):
@@ -304,8 +307,15 @@ class LinkCore(wiring.Component):
                     m.next = "HUNT"
 
         # ------------------------------------------------------------------ transmitter
-        out_w = Signal(16)                 # cropped output row width in pixels
-        m.d.comb += out_w.eq((width - crop_l - crop_r) * r)
+        # cropped output row width in pixels and the RESULT_ROW payload length, registered in two
+        # steps from the stripe geometry (a subtract-multiply-add chain in one cycle was the ECP5
+        # critical path); `geo_wait` holds result rows off until both registers have settled
+        out_w = Signal(16)
+        core_w = Signal(16)
+        res_len = Signal(16)
+        m.d.sync += [core_w.eq(width - crop_l - crop_r), out_w.eq(core_w * r),
+                     res_len.eq(core_w * (r * colors) + P.RESULT.size)]
+
         in_x = Signal(16)                  # pixel index within the network's output row (uncropped)
         row_idx = Signal(16)
         tcrc = Signal(32)
@@ -334,7 +344,7 @@ class LinkCore(wiring.Component):
         with m.If(self.net_rst):
             m.d.sync += [in_x.eq(0), row_idx.eq(0)]
         row_ready = Signal()
-        m.d.comb += row_ready.eq(rowq.level >= out_w)
+        m.d.comb += row_ready.eq((rowq.level >= out_w) & (geo_wait == 0))
 
         tx_byte = Signal(8)
         m.d.comb += self.tx.payload.eq(tx_byte)
@@ -359,7 +369,7 @@ class LinkCore(wiring.Component):
                 with m.Elif(stripe_active & (out_rows_left != 0) & row_ready):
                     # a whole cropped row is buffered: the frame will not wait for the network
                     m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0),
-                                 ttype.eq(P.T.RESULT_ROW), tlen.eq(out_w * colors + P.RESULT.size)]
+                                 ttype.eq(P.T.RESULT_ROW), tlen.eq(res_len)]
                     m.next = "HEAD"
             with m.State("HEAD"):
                 hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
