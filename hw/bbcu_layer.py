@@ -84,7 +84,7 @@ class BBCULayer(wiring.Component):
         est = {k: sum(p.get(k, 0) for p in parts) for k in ("lut", "ff", "bram_bits", "dsp")}
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
-        for shape in (layouts.feature(self.fmt), self.channels, 32):      # the three SkidBuffers
+        for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt)):  # SkidBuffers
             sk = SkidBuffer(shape).resource_estimate()
             est["lut"] += sk["lut"]
             est["ff"] += sk["ff"]
@@ -129,11 +129,12 @@ class BBCULayer(wiring.Component):
         wiring.connect(m, u["scale"].o, u["add"].v)
         wiring.connect(m, u["fork"].b, u["fifo"].i)
         if "up" in u:
-            wiring.connect(m, u["fifo"].o, u["up"].i)
+            pipe(m, "cut_res", u["fifo"].o, u["up"].i)
             wiring.connect(m, u["up"].o, u["add"].x)
             m.d.comb += [u["up"].width.eq(self.width), u["up"].height.eq(self.height)]
         else:
-            wiring.connect(m, u["fifo"].o, u["add"].x)
+            # the FIFO's block-RAM read data go through a register before the residual adder
+            pipe(m, "cut_res", u["fifo"].o, u["add"].x)
         wiring.connect(m, u["add"].o, wiring.flipped(self.o))
         m.d.comb += [u["win"].width.eq(self.width), u["win"].height.eq(self.height),
                      u["eng"].width.eq(self.width)]
