@@ -19,6 +19,8 @@
 //     a write with an unknown address (the whole array becomes X).
 //   * Initial contents: INITVAL_00..3F (16 x 20-bit slots of which 18 bits are used, as yosys
 //     writes them). sim/postsynth.py replaces them by X for blocks that are written.
+//   * Word-level storage: an access touches one 18-bit word (x36: two), so a clock edge costs a few
+//     word operations (the SR x2 ECP5 netlist has five of these blocks).
 //
 // MULT18X18D: only the combinational configuration dsp_map_18x18.v uses (every REG_* = "NONE",
 // SOURCEA/B = 0, no cascade): P = A * B, each operand signed when SIGNEDA / SIGNEDB.
@@ -77,7 +79,7 @@ module DP16KD(
 
 	localparam PDP = (DATA_WIDTH_A == 36);    // pseudo dual port: A writes 36 bits, B reads
 
-	reg mem [0:18431];                         // bit 18 * word + i
+	reg [17:0] w [0:1023];                    // the array, as 18-bit words
 	integer k;
 	initial begin
 		if (REGMODE_A != "NOREG" || REGMODE_B != "NOREG")
@@ -91,7 +93,7 @@ module DP16KD(
 		if (!(RESETMODE == "SYNC" || RESETMODE == "ASYNC"))
 			$fatal(1, "%m: DP16KD model: RESETMODE %s", RESETMODE);
 		for (k = 0; k < 1024; k = k + 1)
-			init_word(k, slot(k >> 4, k & 15));
+			w[k] = slot(k >> 4, k & 15);
 		doa = 18'b0;
 		dob = 18'b0;
 	end
@@ -127,36 +129,10 @@ module DP16KD(
 		end
 	endfunction
 
-	task init_word;
-		input integer w;
-		input [17:0] v;
-		integer i;
-		for (i = 0; i < 18; i = i + 1)
-			mem[18 * w + i] = v[i];
-	endtask
-
-	// ---- address decoding: bit i (0 <= i < width) of a port access -> index into mem
-	function integer bitpos;
-		input integer width;
-		input [13:0] ad;
-		input integer i;
-		integer d, w;
-		begin
-			case (width)
-				36: bitpos = 18 * (2 * ad[13:5] + i / 18) + i % 18;
-				18: bitpos = 18 * ad[13:4] + i;
-				9:  bitpos = 18 * ad[13:4] + 9 * ad[3] + i;
-				default: begin                     // 1, 2, 4: the 16 data bits of a word
-					d = (ad >> (width == 4 ? 2 : width == 2 ? 1 : 0)) * width + i;
-					w = d % 16;
-					bitpos = 18 * (d / 16) + (w < 8 ? w : w + 1);
-				end
-			endcase
-		end
-	endfunction
-
-	// which low address bits are byte enables rather than address (x18: AD[1:0]; x36: AD[3:0])
-	function [13:0] addr_used;
+	// ---- addressing. Every access lies in one 18-bit word (x36: two), ADx[13:4] (x36: {ADx[13:5], k}).
+	// Within it: x18 all bits, x9 the half ADx[3], x4/x2/x1 the data bits (word bits 0-7 and 9-16)
+	// ADx[3:2] * 4, ADx[3:1] * 2, ADx[3:0].
+	function [13:0] addr_used;                // the address bits that are address, not byte enables
 		input integer width;
 		case (width)
 			36: addr_used = 14'b11111111100000;
@@ -168,12 +144,40 @@ module DP16KD(
 		endcase
 	endfunction
 
-	// the byte enable of data bit i (x18: 2 x 9 bits; x36: 4 x 9 bits; narrower: always on)
-	function be_bit;
+	function integer lsb_of;
 		input integer width;
 		input [13:0] ad;
-		input integer i;
-		be_bit = (width >= 18) ? ad[i / 9] : 1'b1;
+		integer d;
+		begin
+			case (width)
+				36, 18: d = 0;
+				9: d = 9 * ad[3];
+				4: d = 4 * ad[3:2];
+				2: d = 2 * ad[3:1];
+				default: d = ad[3:0];
+			endcase
+			lsb_of = (width <= 4 && d >= 8) ? d + 1 : d;
+		end
+	endfunction
+
+	function [9:0] word_of;
+		input integer width;
+		input [13:0] ad;
+		input k;
+		word_of = (width == 36) ? {ad[13:5], k} : ad[13:4];
+	endfunction
+
+	// the bits of word k that an access covers; with byte enables (writes at x18 / x36: ADx[1:0] / [3:0])
+	function [17:0] mask_of;
+		input integer width;
+		input [13:0] ad;
+		input k;
+		input be;
+		case (width)
+			36: mask_of = be ? {{9{ad[2 * k + 1]}}, {9{ad[2 * k]}}} : 18'h3ffff;
+			18: mask_of = be ? {{9{ad[1]}}, {9{ad[0]}}} : 18'h3ffff;
+			default: mask_of = ((18'h1 << width) - 18'h1) << lsb_of(width, ad);
+		endcase
 	endfunction
 
 	function cs_match;
@@ -181,6 +185,71 @@ module DP16KD(
 		input [2:0] cs;
 		cs_match = (cs === {decode[23:16] == "1", decode[15:8] == "1", decode[7:0] == "1"});
 	endfunction
+
+	// the data a port reads (before this edge's writes), in bits [width-1:0] (x36: {word 1, word 0})
+	function [35:0] read_port;
+		input integer width;
+		input [13:0] ad;
+		reg [35:0] m;
+		begin
+			m = (width == 36) ? {36{1'b1}} : ((36'h1 << width) - 36'h1);
+			if (^ad === 1'bx)
+				read_port = 36'bx;
+			else if (width == 36)
+				read_port = {w[word_of(36, ad, 1'b1)], w[word_of(36, ad, 1'b0)]};
+			else
+				read_port = (({18'b0, w[word_of(width, ad, 1'b0)]} >> lsb_of(width, ad)) & m) | (~m & 36'bx);
+		end
+	endfunction
+
+	// X in the bits of a read (port width rw at ra) that a write (width ww at wa, raw address wraw for
+	// the byte enables) changes at the same edge
+	function [35:0] collide;
+		input integer rw;
+		input [13:0] ra;
+		input integer ww;
+		input [13:0] wa, wraw;
+		integer i, j;
+		reg [17:0] both;
+		begin
+			collide = 36'b0;
+			if (^ra === 1'bx || ^wa === 1'bx)
+				collide = {36{1'bx}};
+			else
+				for (i = 0; i < (rw == 36 ? 2 : 1); i = i + 1)
+					for (j = 0; j < (ww == 36 ? 2 : 1); j = j + 1)
+						if (word_of(rw, ra, i[0]) == word_of(ww, wa, j[0])) begin
+							both = mask_of(rw, ra, i[0], 1'b0) & mask_of(ww, wraw, j[0], 1'b1);
+							// 1 -> x, x -> x (an unknown byte enable), 0 -> 0
+							collide = collide | ((({18'b0, both} >> lsb_of(rw, ra)) << (18 * i)) & {36{1'bx}});
+						end
+		end
+	endfunction
+
+	task write_port;
+		input integer width;
+		input [13:0] ad;                      // address bits in use
+		input [13:0] ad_raw;                  // with the byte enables
+		input [35:0] di;                      // x36: {DIB, DIA}; else DIA / DIB in [17:0]
+		input known;                          // WE, CE, CS all known and active
+		integer j;
+		reg [17:0] m, d;
+		reg [9:0] wi;
+		begin
+			if (^ad === 1'bx) begin
+				$display("%m: DP16KD write with an unknown address at %0t: the whole array becomes X", $time);
+				for (j = 0; j < 1024; j = j + 1) w[j] = 18'bx;
+			end else
+				for (j = 0; j < (width == 36 ? 2 : 1); j = j + 1) begin
+					wi = word_of(width, ad, j[0]);
+					m = mask_of(width, ad_raw, j[0], 1'b1);
+					d = (width == 36) ? di[18 * j +: 18] : (di[17:0] << lsb_of(width, ad));
+					if (!known) d = 18'bx;
+					// where the enable is unknown (m bit X) the bit becomes X
+					w[wi] = ((w[wi] & ~m) | (d & m)) ^ (m ^ m);
+				end
+		end
+	endtask
 
 	wire clka = (CLKAMUX == "INV") ? ~CLKA : CLKA;
 	wire clkb = (CLKBMUX == "INV") ? ~CLKB : CLKB;
@@ -191,7 +260,7 @@ module DP16KD(
 	always @(posedge clka or posedge clkb) begin : edge_
 		reg edge_a, edge_b, ea, eb, wa, wb;
 		reg [13:0] aa, ab;
-		integer wda, wdb, ra, rb, i, p;
+		integer wda, wdb, ra, rb;
 		reg [35:0] old_a, old_b;
 		wda = DATA_WIDTH_A; wdb = DATA_WIDTH_B;
 		ra = PDP ? 0 : wda;                    // read width of each port (A does not read at x36)
@@ -207,21 +276,12 @@ module DP16KD(
 		wa = ea && WEA !== 1'b0;
 		wb = eb && WEB !== 1'b0;
 
-		// reads see the array before this edge's writes
+		// reads see the array before this edge's writes; bits the other port writes now are X
 		old_a = 36'bx; old_b = 36'bx;
-		for (i = 0; i < 36; i = i + 1) begin
-			if (i < ra && ^aa !== 1'bx) old_a[i] = mem[bitpos(ra, aa, i)];
-			if (i < rb && ^ab !== 1'bx) old_b[i] = mem[bitpos(rb, ab, i)];
-		end
-		// a read of a bit that the other port writes at this edge: undefined
-		if (wb) for (i = 0; i < ra; i = i + 1)
-			if (^ab === 1'bx || ^aa === 1'bx) old_a[i] = 1'bx;
-			else for (p = 0; p < wdb; p = p + 1)
-				if (be_bit(wdb, adb, p) !== 1'b0 && bitpos(wdb, ab, p) == bitpos(ra, aa, i)) old_a[i] = 1'bx;
-		if (wa) for (i = 0; i < rb; i = i + 1)
-			if (^aa === 1'bx || ^ab === 1'bx) old_b[i] = 1'bx;
-			else for (p = 0; p < wda; p = p + 1)
-				if (be_bit(wda, ada, p) !== 1'b0 && bitpos(wda, aa, p) == bitpos(rb, ab, i)) old_b[i] = 1'bx;
+		if (ea && ra > 0) old_a = read_port(ra, aa);
+		if (eb) old_b = read_port(rb, ab);
+		if (ea && ra > 0 && wb) old_a = old_a ^ collide(ra, aa, wdb, ab, adb);
+		if (eb && wa) old_b = old_b ^ collide(rb, ab, wda, aa, ada);
 
 		// writes
 		if (wa) write_port(wda, aa, ada, {dib, dia},
@@ -232,7 +292,7 @@ module DP16KD(
 		// output latches
 		if (PDP) begin
 			if (eb) begin
-				if (CEB !== 1'b1 || ^ab === 1'bx) {dob, doa} <= 36'bx;
+				if (CEB !== 1'b1) {dob, doa} <= 36'bx;
 				else if (rb == 36) {dob, doa} <= old_b;
 				else begin dob <= old_b[17:0]; doa <= 18'bx; end      // narrower reads come out on DOB
 			end
@@ -260,42 +320,23 @@ module DP16KD(
 		input [13:0] ad;
 		input [17:0] old;                      // the addressed data before this edge's writes
 		input [17:0] cur;                      // the latch now
-		integer i;
+		reg [35:0] now;
 		begin
-			port_out = 18'bx;
 			if (ce !== 1'b1 || we === 1'bx || ^ad === 1'bx)
 				port_out = 18'bx;
 			else if (we === 1'b0 || mode == "READBEFOREWRITE")
 				port_out = old;
-			else if (mode == "WRITETHROUGH")          // the word as it is after the write
-				for (i = 0; i < rw; i = i + 1)
-					port_out[i] = mem[bitpos(rw, ad, i)];
-			else if (mode == "NORMAL")                // the latch holds during a write
+			else if (mode == "WRITETHROUGH") begin     // the word as it is after the write
+				now = read_port(rw, ad);
+				port_out = now[17:0];
+			end else if (mode == "NORMAL")            // the latch holds during a write
 				port_out = cur;
-			else
+			else begin
 				$fatal(1, "%m: DP16KD model: WRITEMODE %s", mode);
+				port_out = 18'bx;
+			end
 		end
 	endfunction
-
-	task write_port;
-		input integer width;
-		input [13:0] ad;                      // address bits in use
-		input [13:0] ad_raw;                  // with the byte enables
-		input [35:0] di;                      // x36: {DIB, DIA}; else DIA / DIB in [17:0]
-		input known;                          // WE, CE, CS all known and active
-		integer i, j;
-		begin
-			if (^ad === 1'bx) begin
-				$display("%m: DP16KD write with an unknown address at %0t: the whole array becomes X", $time);
-				for (j = 0; j < 18432; j = j + 1) mem[j] = 1'bx;
-			end else
-				for (i = 0; i < width; i = i + 1)
-					if (be_bit(width, ad_raw, i) === 1'b1)
-						mem[bitpos(width, ad, i)] = known ? di[i] : 1'bx;
-					else if (be_bit(width, ad_raw, i) === 1'bx)
-						mem[bitpos(width, ad, i)] = 1'bx;
-		end
-	endtask
 endmodule
 
 
