@@ -19,9 +19,10 @@ channel takes steps = ceil(9*colors / macs) cycles (macs=1: 9*colors cycles). Th
 copied: the unit works on the input payload while it is held valid (the stream rule keeps it
 stable) and takes it (ready) on the last step of the last channel. Weights (int8, `macs` per ROM
 word, C*steps words) and the per-channel M/B constants live in ROMs (lib.memory, sync read).
-Pipeline (one global enable, stalled only by output back-pressure): operand select -> products ->
-(adder tree, macs > 2) -> accumulator -> M*acc -> shift/saturate -> (lrelu multiply) -> output
-register.
+Pipeline (one global enable, stalled only by output back-pressure): operand select -> weights and
+operands registered -> products -> (adder tree, macs > 2) -> accumulator -> sum and M/B registered
+-> M*acc -> shift/saturate -> (lrelu multiply) -> output register. Every multiplier takes registered
+operands (no block-RAM output drives a multiplier directly).
 
 Cycle model: C*steps cycles per pixel (throughput). As the window is taken on its last step, the
 first input transfer happens C*steps - 1 cycles after the first window is offered:
@@ -146,7 +147,7 @@ class HeadConv(wiring.Component):
         self.b_bits = signed_bits(*self.bias)
         self.tree_stage = macs > 2
         # stages after the last step: operands, products, [tree], acc, M*acc, y, [lrelu], out
-        self.latency = 6 + int(self.tree_stage) + int(layer.act == "lrelu")
+        self.latency = 8 + int(self.tree_stage) + int(layer.act == "lrelu")
         super().__init__({
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
@@ -166,6 +167,8 @@ class HeadConv(wiring.Component):
         ff = (8 * macs + 1) + 17 * macs + (self.acc_bits if self.tree_stage else 0) + self.acc_bits \
             + (self.m_bits + self.acc_bits) + self.b_bits + y_bits + (2 * y_bits + 18 if lrelu else 0) \
             + fw + 8 + 2 * math.ceil(math.log2(max(self.channels * self.steps, 2))) + 12
+        # registered weights/operands (S1r) and registered sum/constants (S4r) in front of the multipliers
+        ff += 16 * macs + 8 + self.acc_bits + self.m_bits + self.b_bits + 1
         # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each), adder tree +
         # accumulator, requant adder + saturation; the M/B ROM (C words) is LUTs when C <= 32
         rom_lut = (self.m_bits + self.b_bits) * -(-self.channels // 16) if self.channels <= 32 else 0
@@ -219,14 +222,21 @@ class HeadConv(wiring.Component):
         # ---- S1: operands (weights arrive from the ROM in this stage)
         v1, first1, last1, ch1 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
         p1 = [Signal(8, name=f"p1_{j}") for j in range(macs)]
+        # ---- S1r: weights and operands registered (block-RAM clock-to-out and a multiplier in one
+        # cycle was an ECP5 critical path)
+        v1r, first1r, last1r, ch1r = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
+        p1r = [Signal(8, name=f"p1r_{j}") for j in range(macs)]
+        w1r = Signal(data.ArrayLayout(signed(formats.WEIGHT_BITS), macs))
         # ---- S2: products
         v2, first2, last2, ch2 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
         prod2 = [Signal(signed(17), name=f"prod2_{j}") for j in range(macs)]
         with m.If(adv):
             m.d.sync += [v1.eq(go), first1.eq(s_cnt == 0), last1.eq(last_s), ch1.eq(o_cnt)]
             m.d.sync += [p1[j].eq(ops[j]) for j in range(macs)]
-            m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1), ch2.eq(ch1)]
-            m.d.sync += [prod2[j].eq(wrd.data[j] * p1[j]) for j in range(macs)]
+            m.d.sync += [v1r.eq(v1), first1r.eq(first1), last1r.eq(last1), ch1r.eq(ch1), w1r.eq(wrd.data)]
+            m.d.sync += [p1r[j].eq(p1[j]) for j in range(macs)]
+            m.d.sync += [v2.eq(v1r), first2.eq(first1r), last2.eq(last1r), ch2.eq(ch1r)]
+            m.d.sync += [prod2[j].eq(w1r[j] * p1r[j]) for j in range(macs)]
 
         # ---- S3 (macs > 2): adder tree
         if self.tree_stage:
@@ -248,6 +258,12 @@ class HeadConv(wiring.Component):
             with m.If(v3):
                 m.d.sync += acc.eq(Mux(first3, 0, acc) + sum3)
 
+        # ---- S4r: the finished sum and its constants registered before the multiplier
+        v4r = Signal()
+        acc_r = Signal(signed(self.acc_bits))
+        m_r, b_r = Signal(signed(self.m_bits)), Signal(signed(self.b_bits))
+        with m.If(adv):
+            m.d.sync += [v4r.eq(v4), acc_r.eq(acc), m_r.eq(krd.data.m), b_r.eq(krd.data.b)]
         # ---- S5: M * acc
         v5 = Signal()
         p5 = Signal(signed(self.m_bits + self.acc_bits))
@@ -256,7 +272,7 @@ class HeadConv(wiring.Component):
         v6 = Signal()
         y6 = Signal(layouts.y_value(fmt))
         with m.If(adv):
-            m.d.sync += [v5.eq(v4), p5.eq(krd.data.m * acc), b5.eq(krd.data.b)]
+            m.d.sync += [v5.eq(v4r), p5.eq(m_r * acc_r), b5.eq(b_r)]
             m.d.sync += [v6.eq(v5), y6.eq(saturate((p5 + b5) >> self.shift, fmt.y_lo, fmt.y_hi))]
 
         # ---- activation, S7 (lrelu: y * act_mult), output register

@@ -7,7 +7,7 @@ Stream signature
   net_i: Out(stream of pixels)          stripe pixels (LR raster) into the network
   net_o: In(stream of pixels)           restored pixels (HR raster, whole stripe width) from the network
   width, height: Out                    stripe geometry for the network, stable during a stripe
-  net_rst: Out(1)                       one-cycle pulse: clears the network before a stripe / on RESET
+  net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on RESET
 
 Behaviour (docs/protocol.md): frames are hunted by their magic; a frame is buffered whole and its
 CRC-32 checked before anything acts on it. Bad CRC, unknown type, bad length, a stripe beyond the
@@ -110,6 +110,11 @@ class LinkCore(wiring.Component):
         crop_l, crop_r = Signal(16), Signal(16)
         stripe_active = Signal()
         stripe_seq = Signal(8)
+        # the network reset is a registered pulse, one cycle after the frame that asks for it: as a
+        # combinational output of the frame checks it fanned out to every network register's
+        # reset (the ECP5 critical path once the handshakes were cut)
+        rst_req = Signal()
+        m.d.sync += self.net_rst.eq(rst_req)
         geo_wait = Signal(2)          # cycles until the derived row geometry registers are valid
         with m.If(geo_wait != 0):     # (before the receiver FSM: its STRIPE_BEGIN load takes priority)
             m.d.sync += geo_wait.eq(geo_wait - 1)
@@ -244,7 +249,7 @@ class LinkCore(wiring.Component):
                     m.d.sync += [frames_ok.eq(frames_ok + 1)] + reply(K_STATUS)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.RESET):
-                    m.d.comb += self.net_rst.eq(1)
+                    m.d.comb += rst_req.eq(1)
                     m.d.sync += [frames_ok.eq(frames_ok + 1), stripe_active.eq(0), bytes_left.eq(0),
                                  out_rows_left.eq(0)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
@@ -257,7 +262,7 @@ class LinkCore(wiring.Component):
                                 (h_new > self.max_height) | (cl_new + cr_new >= w_new)):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_GEOMETRY)
                     with m.Else():
-                        m.d.comb += self.net_rst.eq(1)
+                        m.d.comb += rst_req.eq(1)
                         m.d.sync += [frames_ok.eq(frames_ok + 1), width.eq(w_new), height.eq(h_new),
                                      crop_l.eq(cl_new), crop_r.eq(cr_new), stripe_active.eq(1),
                                      stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3),
@@ -313,8 +318,10 @@ class LinkCore(wiring.Component):
         out_w = Signal(16)
         core_w = Signal(16)
         res_len = Signal(16)
+        keep_lo, keep_hi = Signal(16), Signal(16)   # the HR columns kept by the crop filter, [lo, hi)
         m.d.sync += [core_w.eq(width - crop_l - crop_r), out_w.eq(core_w * r),
-                     res_len.eq(core_w * (r * colors) + P.RESULT.size)]
+                     res_len.eq(core_w * (r * colors) + P.RESULT.size),
+                     keep_lo.eq(crop_l * r), keep_hi.eq((width - crop_r) * r)]
 
         in_x = Signal(16)                  # pixel index within the network's output row (uncropped)
         row_idx = Signal(16)
@@ -336,7 +343,8 @@ class LinkCore(wiring.Component):
         # transmitter starts a RESULT_ROW only once the whole cropped row is in the FIFO
         rowq = fifo.SyncFIFOBuffered(width=8 * colors, depth=self.row_fifo_depth)
         m.submodules.rowq = ResetInserter(self.net_rst)(rowq)
-        keep = (in_x >= crop_l * r) & (in_x < (width - crop_r) * r)
+        # (registered bounds: the network's first output comes many cycles after geo_wait ends)
+        keep = (in_x >= keep_lo) & (in_x < keep_hi)
         m.d.comb += [self.net_o.ready.eq(stripe_active & (~keep | rowq.w_rdy)),
                      rowq.w_data.eq(self.net_o.payload), rowq.w_en.eq(stripe_active & self.net_o.valid & keep)]
         with m.If(self.net_o.valid & self.net_o.ready):

@@ -97,7 +97,7 @@ class _Ranges:
 
 
 class ScaleRPReLU(wiring.Component):
-    PIPE_LATENCY = 7
+    PIPE_LATENCY = 8
 
     def __init__(self, layer: BinaryLayer, fmt: FeatureFormat, mult: str = "dsp"):
         if mult not in ("dsp", "shiftadd"):
@@ -161,7 +161,8 @@ class ScaleRPReLU(wiring.Component):
             wm0 = _shape(*rg.m0).width
             lut = wt0 + sat_y + wm0 + tail + 8 + rom_lut
             ff = (1 + wd + _shape(*rg.p).width + self.b_shape.width + wt0 + 2 * wy + _shape(*rg.m).width
-                  + wq + yb + 4 * (self.s_shape.width + self.z_shape.width) + self.PIPE_LATENCY)
+                  + wq + yb + 4 * (self.s_shape.width + self.z_shape.width) + self.PIPE_LATENCY
+                  + wd + wa + self.b_shape.width + self.s_shape.width + self.z_shape.width)   # stage 1r
             return {"lut": lut, "ff": ff, "bram_bits": rom_bits, "dsp": dsp}
         wh1, wh2 = self._hi_widths()
         cnt = 2 * (max(self.k1, self.k2) + 1).bit_length()
@@ -206,7 +207,12 @@ class ScaleRPReLU(wiring.Component):
                      rd.addr.eq(self.i.payload.ch), rd.en.eq(en)]
 
         v = [Signal(name=f"v{k}") for k in range(1, 7)]
-        d1 = Signal(self.d_shape)
+        d1, d1r = Signal(self.d_shape), Signal(self.d_shape)
+        v1r = Signal()
+        # the ROM word, registered before it reaches the multiplier (block-RAM clock-to-out plus a
+        # DSP in one cycle was an ECP5 critical path)
+        a1r, b1r = Signal(self.a_shape), Signal(self.b_shape)
+        s1r, z1r = Signal(self.s_shape), Signal(self.z_shape)
         p2, b2 = Signal(_shape(*rg.p)), Signal(self.b_shape)
         t3 = Signal(_shape(*rg.t))
         y4, y5 = Signal(self.y_shape), Signal(self.y_shape)
@@ -220,8 +226,11 @@ class ScaleRPReLU(wiring.Component):
             m.d.sync += [
                 # stage 1: ROM read (addressed by ch) and the dot
                 v[0].eq(self.i.valid), d1.eq(self.i.payload.value),
+                # stage 1r: the ROM word registered
+                v1r.eq(v[0]), d1r.eq(d1), a1r.eq(rd.data.a), b1r.eq(rd.data.b), s1r.eq(rd.data.s),
+                z1r.eq(rd.data.z),
                 # stage 2: A * d (DSP)
-                v[1].eq(v[0]), p2.eq(rd.data.a * d1), b2.eq(rd.data.b), s2.eq(rd.data.s), z2.eq(rd.data.z),
+                v[1].eq(v1r), p2.eq(a1r * d1r), b2.eq(b1r), s2.eq(s1r), z2.eq(z1r),
                 # stage 3: (A*d + B) >> SA
                 v[2].eq(v[1]), t3.eq((p2 + b2) >> rg.sa), s3.eq(s2), z3.eq(z2),
                 # stage 4: saturate to FW+2 bits

@@ -75,7 +75,7 @@ class TailConv(wiring.Component):
         self.s_bits = signed_bits(*[b + sk_max for b in self.bias], *self.bias)
         # MAC side: input reg, [lrelu: multiply, select], products, accumulate -> snapshot;
         # requant side: operand select, M*acc, shift/clamp -> output (colors - 1 more cycles)
-        self.mac_latency = 3 + 2 * int(self.lrelu)
+        self.mac_latency = 4 + 2 * int(self.lrelu)
         self.latency = self.mac_latency + 3 + colors - 1
         super().__init__({
             "i": In(stream.Signature(input_layout(fmt))),
@@ -97,6 +97,7 @@ class TailConv(wiring.Component):
             + colors * (fw + 8) + 2 * colors * self.acc_bits \
             + self.acc_bits + self.m_bits + self.s_bits + (self.m_bits + self.acc_bits) + self.s_bits \
             + 8 * (2 * colors - 1) + 12
+        ff += fw + 8 * colors + 2          # value and weights registered in front of the multipliers
         lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
             + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
         dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1) + int(self.lrelu)
@@ -145,11 +146,17 @@ class TailConv(wiring.Component):
         # weight of the value in stage g: read one stage earlier (sync ROM)
         m.d.comb += [wrd.addr.eq(n_before), wrd.en.eq(adv)]
 
+        # weights and value registered before the multipliers (block-RAM clock-to-out and a
+        # multiplier in one cycle was an ECP5 critical path)
+        vr, lr = Signal(), Signal()
+        gr = Signal(signed(fmt.bits))
+        wr = Signal(data.ArrayLayout(signed(formats.WEIGHT_BITS), colors))
         vp, lp = Signal(), Signal()
         prod = [Signal(signed(fmt.bits + formats.WEIGHT_BITS), name=f"prod{o}") for o in range(colors)]
         with m.If(adv):
-            m.d.sync += [vp.eq(vg), lp.eq(lg)]
-            m.d.sync += [prod[o].eq(wrd.data[o] * g) for o in range(colors)]
+            m.d.sync += [vr.eq(vg), lr.eq(lg), gr.eq(g), wr.eq(wrd.data)]
+            m.d.sync += [vp.eq(vr), lp.eq(lr)]
+            m.d.sync += [prod[o].eq(wr[o] * gr) for o in range(colors)]
 
         acc = [Signal(signed(self.acc_bits), name=f"acc{o}") for o in range(colors)]
         snap = [Signal(signed(self.acc_bits), name=f"snap{o}") for o in range(colors)]

@@ -103,7 +103,11 @@ class WindowGen(wiring.Component):
         emits = Signal()                                 # s != 0 (input row 0 makes no window)
         cur_top = Signal()                               # s >= 2: window row y = s - 1 >= 1
         cur_bot = Signal(init=1)                         # s < H: window row y <= H - 2
-        last_col = col == W - 1
+        # W - 1 registered: W is stable within a frame and set (by the link) long before the first
+        # pixel; the subtract in front of the compare was on the ECP5 critical path
+        wm1 = Signal.like(W)
+        m.d.sync += wm1.eq(W - 1)
+        last_col = col == wm1
         next_col = Mux(last_col, 0, col + 1)
 
         # ---------------------------------------------------------------- column registers
@@ -140,8 +144,14 @@ class WindowGen(wiring.Component):
         m.d.comb += [self.i.ready.eq(live & can), step.eq(can & (self.i.valid | ~live))]
 
         # ---------------------------------------------------------------- line buffer
+        # The read port prefetches the next step's column: it reads next_col at every step (and in
+        # the W = 1 hold cycle, after the step wrote that same column) and holds its data
+        # otherwise, so the address depends on registers only and `step` only reaches the read
+        # enable (ECP5 timing). The first step after a reset takes undefined lanes: they belong to
+        # input row 0, whose pass emits no window, and are shifted out before row 1's windows.
         m.d.comb += [
-            rd.addr.eq(Mux(step, next_col, col)),        # prefetch the next step's column
+            rd.addr.eq(next_col),
+            rd.en.eq(step | hold),
             wr.addr.eq(col),
             wr.data.eq(Cat(*[self.i.payload] * K)),
         ]
