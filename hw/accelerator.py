@@ -28,6 +28,8 @@ from .fold import FoldConfig, auto_fold
 from .bbcu_layer import StreamFIFO
 from .link import LinkCore
 from .network import Network, receptive_halo
+from .estimate import throwaway, total
+from .skid import SkidBuffer
 from .uart import UartRx, UartTx
 
 
@@ -67,11 +69,25 @@ class AcceleratorCore(wiring.Component):
         b = self.build
         return b.max_payload // self.prog.config.colors if b.input_fifo is None else b.input_fifo
 
+    @property
+    def timeout_cycles(self) -> int:
+        b = self.build
+        return max(64, int(b.clock_hz * b.timeout_ms / 1000))
+
+    def resource_estimate(self) -> dict:
+        """Link + input FIFO + network (analytical, before the device calibration of boards/fit.py)."""
+        b = self.build
+        units = [LinkCore(self.identity, self.timeout_cycles), Network(self.prog, self.fold, b.max_width, b.max_height),
+                 SkidBuffer(unsigned(8 * self.prog.config.colors))]
+        if self.input_fifo_depth:
+            units.append(StreamFIFO(unsigned(8 * self.prog.config.colors), self.input_fifo_depth))
+        throwaway(*units)
+        return total([u.resource_estimate() for u in units])
+
     def elaborate(self, platform):
         m = Module()
         b = self.build
-        timeout = max(64, int(b.clock_hz * b.timeout_ms / 1000))
-        m.submodules.link = link = LinkCore(self.identity, timeout)
+        m.submodules.link = link = LinkCore(self.identity, self.timeout_cycles)
         net = Network(self.prog, self.fold, b.max_width, b.max_height)
         m.submodules.net = net = ResetInserter(link.net_rst)(net)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
@@ -83,7 +99,12 @@ class AcceleratorCore(wiring.Component):
             wiring.connect(m, q.o, net.i)
         else:
             wiring.connect(m, link.net_i, net.i)
-        wiring.connect(m, net.o, link.net_o)
+        # a SkidBuffer (cleared with the network) cuts the link's crop-filter / FIFO ready from the
+        # network's pipeline enables (ECP5 critical path of the small network after the other cuts)
+        cut = SkidBuffer(net.o.payload.shape())
+        m.submodules.cut_out = cut = ResetInserter(link.net_rst)(cut)
+        wiring.connect(m, net.o, cut.i)
+        wiring.connect(m, cut.o, link.net_o)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
                      self.busy.eq(link.stripe_active), self.error.eq(link.error_event),
                      self.out_fire.eq(net.o.valid & net.o.ready)]
@@ -99,6 +120,10 @@ class Accelerator(wiring.Component):
         self.divisor = round(self.build.clock_hz / self.build.baud)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1), "error": Out(1),
                           "activity": Out(1)})
+
+    def resource_estimate(self) -> dict:
+        uarts = throwaway(UartRx(self.divisor)), throwaway(UartTx(self.divisor))
+        return total([self.core.resource_estimate()] + [u.resource_estimate() for u in uarts])
 
     def elaborate(self, platform):
         m = Module()

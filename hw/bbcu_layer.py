@@ -24,6 +24,7 @@ from sw.program import BinaryLayer
 from . import layouts
 from .fold import LayerFold
 from .fork import Broadcast
+from .estimate import throwaway
 from .skid import SkidBuffer, pipe
 from .popcount import PopcountEngine
 from .residual import ResidualAdd
@@ -39,6 +40,13 @@ class StreamFIFO(wiring.Component):
     def __init__(self, shape, depth: int):
         self.shape, self.depth = shape, depth
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def resource_estimate(self) -> dict:
+        from amaranth.hdl import Shape
+        width = Shape.cast(self.shape).width
+        abits = max(self.depth, 2).bit_length()
+        # two pointers and a level counter with their incrementers, the output register
+        return {"lut": 3 * abits + 10, "ff": 3 * abits + width + 2, "bram_bits": width * self.depth, "dsp": 0}
 
     def elaborate(self, platform):
         m = Module()
@@ -79,13 +87,15 @@ class BBCULayer(wiring.Component):
         })
 
     def resource_estimate(self) -> dict:
-        parts = [self._units()[k].resource_estimate() for k in ("thr", "win", "eng", "scale", "add")]
+        units = self._units()
+        throwaway(*units.values())
+        parts = [units[k].resource_estimate() for k in ("thr", "win", "eng", "scale", "add")]
         fifo_bits = residual_fifo_depth(self.channels, self.max_width) * self.fmt.bits
         est = {k: sum(p.get(k, 0) for p in parts) for k in ("lut", "ff", "bram_bits", "dsp")}
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
         for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt)):  # SkidBuffers
-            sk = SkidBuffer(shape).resource_estimate()
+            sk = throwaway(SkidBuffer(shape)).resource_estimate()
             est["lut"] += sk["lut"]
             est["ff"] += sk["ff"]
         if self.layer.r > 1:

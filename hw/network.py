@@ -28,7 +28,8 @@ from .feature_window import FeatureWindow
 from .fold import FoldConfig, auto_fold, throughput
 from .fork import Broadcast
 from .head import HeadConv
-from .skid import pipe
+from .estimate import throwaway, total
+from .skid import SkidBuffer, pipe
 from .tail import TailConv
 from .window import WindowGen
 
@@ -74,18 +75,42 @@ class Network(wiring.Component):
         t = self.model()
         return int(round(t["cycles_per_lr_pixel"] * width * height))
 
+    def units(self) -> dict:
+        """The network's units (fresh instances), as elaborate() instantiates them."""
+        prog, fmt, cfg = self.prog, self.prog.fmt, self.prog.config
+        colors, mw, mh = cfg.colors, self.max_width, self.max_height
+        bil_mode = "bilinear" if prog.tail.skip == "bilinear" else "identity"
+        u = {"fork": Broadcast(layouts.pixel(colors)),
+             "pwin": WindowGen(8 * colors, mw, mh),
+             "head": HeadConv(prog.head, fmt, colors, self.fold.head_macs),
+             "skipq": StreamFIFO(layouts.pixel(colors), skip_fifo_depth(prog, mw)),
+             "bil": BilinearSkip(prog.tail.r, colors, mw, mh, mode=bil_mode)}
+        res = 1
+        for i, (layer, f) in enumerate(zip(prog.binary_layers, self.fold.layers)):
+            u[f"layer{i}"] = BBCULayer(layer, fmt, f, mw * res, mh * res, self.fold.scale_mult)
+            res *= layer.r
+        u["fwin"] = FeatureWindow(cfg.channels, fmt, mw * res, mh * res)
+        u["tail"] = TailConv(prog.tail, fmt, cfg.channels, colors)
+        return u
+
+    def resource_estimate(self) -> dict:
+        """Sum of the units' estimates plus the network's three SkidBuffers (boards/fit.py
+        scales it to a device with the calibration of boards/calibration.json)."""
+        u = self.units()
+        fmt = self.prog.fmt
+        skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors))]
+        throwaway(*u.values(), *skids)
+        return total([x.resource_estimate() for x in [*u.values(), *skids]])
+
     def elaborate(self, platform):
         m = Module()
-        prog, fmt, cfg = self.prog, self.prog.fmt, self.prog.config
-        colors = cfg.colors
-        mw, mh = self.max_width, self.max_height
-
-        m.submodules.fork = fork = Broadcast(layouts.pixel(colors))
-        m.submodules.pwin = pwin = WindowGen(8 * colors, mw, mh)
-        m.submodules.head = head = HeadConv(prog.head, fmt, colors, self.fold.head_macs)
-        m.submodules.skipq = skipq = StreamFIFO(layouts.pixel(colors), skip_fifo_depth(prog, mw))
-        bil_mode = "bilinear" if prog.tail.skip == "bilinear" else "identity"
-        m.submodules.bil = bil = BilinearSkip(prog.tail.r, colors, mw, mh, mode=bil_mode)
+        prog, cfg = self.prog, self.prog.config
+        u = self.units()
+        m.submodules.fork = fork = u["fork"]
+        m.submodules.pwin = pwin = u["pwin"]
+        m.submodules.head = head = u["head"]
+        m.submodules.skipq = skipq = u["skipq"]
+        m.submodules.bil = bil = u["bil"]
 
         wiring.connect(m, wiring.flipped(self.i), fork.i)
         # pixel words: colour k at bits [8k, 8k+8) (layouts.pixel), window elements are the same bits
@@ -99,16 +124,16 @@ class Network(wiring.Component):
         src = head.o
         w, h = self.width, self.height
         res = 1
-        for i, (layer, f) in enumerate(zip(prog.binary_layers, self.fold.layers)):
-            unit = BBCULayer(layer, fmt, f, mw * res, mh * res, self.fold.scale_mult)
+        for i, layer in enumerate(prog.binary_layers):
+            unit = u[f"layer{i}"]
             m.submodules[f"layer{i}"] = unit
             wiring.connect(m, src, unit.i)
             m.d.comb += [unit.width.eq(w * res), unit.height.eq(h * res)]
             res *= layer.r
             src = unit.o
 
-        m.submodules.fwin = fwin = FeatureWindow(cfg.channels, fmt, mw * res, mh * res)
-        m.submodules.tail = tail = TailConv(prog.tail, fmt, cfg.channels, colors)
+        m.submodules.fwin = fwin = u["fwin"]
+        m.submodules.tail = tail = u["tail"]
         # SkidBuffers (hw/skid.py) cut the handshake between stages (every BBCULayer cuts its own)
         pipe(m, "cut_fwin", src, fwin.i)
         m.d.comb += [fwin.width.eq(w * res), fwin.height.eq(h * res)]
