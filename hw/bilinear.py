@@ -56,7 +56,7 @@ def skip_layout(colors: int):
 class BilinearSkip(wiring.Component):
     #: cycles from LR row 0 complete to the first output transfer (read V[0], V[1]: 2 cycles each,
     #: read-data register, FIFO, prime, operand and output registers); one less for w = 1 (no V[1])
-    LATENCY = 9
+    LATENCY = 10
 
     def __init__(self, r: int, colors: int, max_width: int, max_height: int, mode: str = "bilinear"):
         if mode not in ("bilinear", "identity"):
@@ -84,7 +84,10 @@ class BilinearSkip(wiring.Component):
     def cycle_model(self, width: int, height: int) -> int:
         if self.mode == "identity":
             return width * height + 1
-        return width + self.r * self.r * width * height + self.LATENCY - int(width == 1)
+        # for r = 2 the producer (two line-buffer reads per V value) runs at the consumer's pace,
+        # so its settle cycle after every row of V values (r per LR row) adds one cycle each
+        extra = (self.r * height - 1) if self.r == 2 else 0
+        return width + self.r * self.r * width * height + self.LATENCY - int(width == 1) + extra
 
     def resource_estimate(self) -> dict:
         c = self.colors
@@ -130,15 +133,20 @@ class BilinearSkip(wiring.Component):
         def addr(x, row):
             return Cat(x[:sbits], row[:2]) if sbits else row[:2]
 
+        # W - 1 and H - 1 registered (stable within a frame, set long before its first pixel): the
+        # subtracts in front of the compares were on the ECP5 critical path
+        wm1, hm1 = Signal.like(W), Signal.like(H)
+        m.d.sync += [wm1.eq(W - 1), hm1.eq(H - 1)]
+
         # ================================================================ input: LR rows -> line buffer
         in_x, in_y = Signal(xs), Signal(ys)
         py = Signal(ys)                         # producer's LR row
         in_fire = Signal()
-        m.d.comb += [self.i.ready.eq((in_y < H) & (in_y <= py + 2)),
+        m.d.comb += [self.i.ready.eq((in_y <= hm1) & (in_y <= py + 2)),
                      in_fire.eq(self.i.valid & self.i.ready),
                      wp.addr.eq(addr(in_x, in_y)), wp.data.eq(self.i.payload), wp.en.eq(in_fire)]
         with m.If(in_fire):
-            with m.If(in_x == W - 1):
+            with m.If(in_x == wm1):
                 m.d.sync += [in_x.eq(0), in_y.eq(in_y + 1)]
             with m.Else():
                 m.d.sync += in_x.eq(in_x + 1)
@@ -150,21 +158,27 @@ class BilinearSkip(wiring.Component):
         row_a = Signal(ys)
         row_b = Signal(ys)
         m.d.comb += [row_a.eq(Mux(neg, Mux(py == 0, 0, py - 1), py)),
-                     row_b.eq(Mux(neg, py, Mux(py == H - 1, py, py + 1)))]
+                     row_b.eq(Mux(neg, py, Mux(py == hm1, py, py + 1)))]
+        # "both source rows are in the line buffer", registered. in_y only grows within a frame,
+        # so a stale value is only late; row_b moves (and in_y is cleared) only when a row of
+        # V values is done, and the cycle after that (`settle`) issues nothing while it updates.
+        rows_in, settle = Signal(), Signal()
+        m.d.sync += rows_in.eq(in_y > row_b)
         vv = Signal()                            # V register valid (entering the FIFO)
         padv = Signal()
         p_go = Signal()
         m.d.comb += [padv.eq(~vv | vfifo.w_rdy),
-                     p_go.eq(padv & (in_y > row_b)),
+                     p_go.eq(padv & rows_in & ~settle),
                      rp.addr.eq(addr(px, Mux(pab, row_b, row_a))), rp.en.eq(padv)]
+        m.d.sync += settle.eq(p_go & pab & (px == wm1))
         with m.If(p_go):
             m.d.sync += pab.eq(~pab)
             with m.If(pab):
-                with m.If(px == W - 1):
+                with m.If(px == wm1):
                     m.d.sync += px.eq(0)
                     with m.If(pi == r - 1):
                         m.d.sync += pi.eq(0)
-                        with m.If(py == H - 1):
+                        with m.If(py == hm1):
                             m.d.sync += [py.eq(0), in_y.eq(0)]      # frame read: the next may come in
                         with m.Else():
                             m.d.sync += py.eq(py + 1)
@@ -203,8 +217,8 @@ class BilinearSkip(wiring.Component):
         out_go, prime_go, pop = Signal(), Signal(), Signal()
         m.d.comb += [
             cadv.eq(~self.o.valid | self.o.ready),
-            x_last.eq(cx == W - 1), j_last.eq(cj == r - 1),
-            row_last.eq((cy == H - 1) & (ci == r - 1)),
+            x_last.eq(cx == wm1), j_last.eq(cj == r - 1),
+            row_last.eq((cy == hm1) & (ci == r - 1)),
             need_head.eq(~x_last | (j_last & ~row_last)),
             out_go.eq(primed & cadv & (vfifo.r_rdy | ~need_head)),
             prime_go.eq(~primed & vfifo.r_rdy),
@@ -228,7 +242,7 @@ class BilinearSkip(wiring.Component):
                     with m.Else():
                         m.d.sync += primed.eq(0)
                     with m.If(ci == r - 1):
-                        m.d.sync += [ci.eq(0), cy.eq(Mux(cy == H - 1, 0, cy + 1))]
+                        m.d.sync += [ci.eq(0), cy.eq(Mux(cy == hm1, 0, cy + 1))]
                     with m.Else():
                         m.d.sync += ci.eq(ci + 1)
             with m.Else():
