@@ -154,13 +154,22 @@ def _lut_mul_script(width: int) -> str:
 def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None) -> dict:
     """What build() gives yosys for `board` (also used by sim/postsynth.py, so that the simulated
     netlist is synthesised exactly as the bitstream's): `synth_opts` for synth_ice40 / synth_ecp5,
-    `script_after_read` (the LUT multiplier script, run after read_rtlil) and the `lut_mul_width`
-    in effect (the board's default when None)."""
+    `script_after_read` (the LUT multiplier script, run after read_rtlil), `script_after_synth`
+    (the rest of the synthesis, see below) and the `lut_mul_width` in effect (the board's default
+    when None).
+
+    synth_* runs in two parts: `-run begin:map_luts`, then `splitnets` and `-run map_luts:`. YoWASP
+    yosys 0.70 otherwise asserts in ABC_OPS_REINTEGRATE on some Amaranth netlists (wire names such
+    as `$7` clash with the names ABC9 gives back: YosysHQ/yosys#4349, #4451, #5274; here the x4 SR
+    network on the ECP5); splitting the nets before LUT mapping avoids it."""
     info = board_info(board)
     if lut_mul_width is None:
         lut_mul_width = info["default_lut_mul_width"]
-    synth_opts = ("-dsp" if dsp else "") if info["family"] == "ice40" else ("" if dsp else "-nodsp")
-    return {"synth_opts": synth_opts, "script_after_read": _lut_mul_script(lut_mul_width) if dsp else "",
+    family = info["family"]
+    opts = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
+    return {"synth_opts": f"{opts} -run begin:map_luts".strip(),
+            "script_after_synth": f"splitnets\nsynth_{family} {opts} -run map_luts:".replace("  ", " "),
+            "script_after_read": _lut_mul_script(lut_mul_width) if dsp else "",
             "lut_mul_width": lut_mul_width}
 
 
@@ -177,27 +186,12 @@ def _load_program(program_path):
     return prog, str(ref.program)
 
 
-def resolve_fold(prog, fold) -> FoldConfig:
-    """fold: "auto" (hw.fold.auto_fold), "auto:N" (auto_fold with at most N lanes per engine),
-    "min" (one lane per engine and one head MAC), each optionally followed by ",shiftadd" (scale
-    units without multipliers, hw/scale.py); or a FoldConfig, its dict, or a path to its JSON."""
-    if isinstance(fold, str) and fold.endswith(",shiftadd"):
-        f = resolve_fold(prog, fold[:-len(",shiftadd")])
-        return FoldConfig(f.layers, f.head_macs, "shiftadd")
-    if isinstance(fold, FoldConfig):
-        return fold
-    if isinstance(fold, dict):
-        return FoldConfig.from_dict(fold)
-    if fold is None or fold == "auto":
-        return auto_fold(prog)
-    if isinstance(fold, str) and fold.startswith("auto:"):
-        return auto_fold(prog, max_lanes=int(fold[5:]))
-    if fold == "min":
-        return auto_fold(prog, max_lanes=1, head_macs=1)
-    p = Path(str(fold))
-    if p.is_file():
-        return FoldConfig.from_dict(json.loads(p.read_text()))
-    raise ValueError(f"fold must be 'auto', 'auto:N', 'min', a FoldConfig or a JSON file, not {fold!r}")
+def resolve_fold(prog, fold, board: str | None = None, max_width: int | None = None) -> FoldConfig:
+    """A FoldConfig from a fold specification (boards/fit.py): "auto" / "auto:N" (the fastest fold
+    the resource model predicts to fit `board`), "balanced" / "balanced:N" (hw.fold.auto_fold),
+    "min", each optionally ",shiftadd"; or a FoldConfig, its dict, or a JSON file."""
+    from .fit import resolve_fold_spec
+    return resolve_fold_spec(prog, fold, board, max_width)
 
 
 def _throughput(prog, foldc: FoldConfig) -> dict:
@@ -267,7 +261,8 @@ def _sha256(path: Path) -> str:
 def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None = None, seed: int = 1,
           max_width: int | None = None, baud: int | None = None, dsp: bool = True,
           lut_mul_width: int | None = None, max_height: int = 2048, max_payload: int = 1024,
-          top_options: dict | None = None, raise_on_failure: bool = True, log=None) -> dict:
+          top_options: dict | None = None, raise_on_failure: bool = True, log=None,
+          pack_only: bool = False) -> dict:
     """Build the bitstream of `program_path` (a program file, model folder/name, or Program) for
     `board` ("icebreaker" | "ulx3s") in `out_dir`; returns the report (also out_dir/build_report.json).
 
@@ -281,6 +276,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     board's default_lut_mul_width: 9 on the iCEBreaker, whose UP5K has 8 SB_MAC16; 0 = off).
     max_height / max_payload: hw.accelerator.BuildConfig limits. top_options: extra keyword
     arguments of the board top (e.g. {"pmod_leds": False} for the iCEBreaker).
+    pack_only: stop nextpnr after packing (`--pack-only`): utilisation in a minute or two, no
+    placement, timing or bitstream (the resource-model calibration, benchmarks/fold_calibration.py).
     Raises BuildError (after writing the report) when the design does not fit, misses timing, or a
     tool fails; with raise_on_failure=False it only returns the report (fits / meets_timing /
     failure say what happened). Raises ValueError before building for an unknown board, an
@@ -295,10 +292,16 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     t0 = time.monotonic()
 
     prog, prog_file = _load_program(program_path)
-    foldc = resolve_fold(prog, fold)
     freq_mhz = float(freq_mhz or mod.DEFAULT_MHZ)
     baud = int(baud or mod.DEFAULT_BAUD)
     max_width = int(max_width or info["default_max_width"])
+    from .fit import resolve_fold_choice
+    foldc, fold_choice = resolve_fold_choice(prog, fold, board, max_width, max_height=max_height,
+                                             max_payload=max_payload)
+    if fold_choice is not None:
+        log(f"[{board}] fold auto: {fold_choice['lanes']} lanes, {fold_choice['cycles_per_lr_pixel']} cycles per "
+            f"LR pixel, predicted {fold_choice['predicted']} (limits {fold_choice['limits']}, "
+            f"{'fits' if fold_choice['fits'] else 'does not fit even at one lane per engine'})")
     top = getattr(mod, info["top"])(prog, freq_mhz, baud=baud, fold=foldc, max_width=max_width,
                                     max_height=max_height, max_payload=max_payload, **(top_options or {}))
     target_mhz = top.clock_hz / 1e6
@@ -311,25 +314,30 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     env = tool_env(board)
     plat = mod.platform()
     nextpnr_opts = f"--report report.json --freq {target_mhz:.4f} --seed {seed} --timing-allow-fail"
+    if pack_only:
+        nextpnr_opts += " --pack-only"
     yo = yosys_options(board, dsp, lut_mul_width)
     lut_mul_width = yo["lut_mul_width"]
     plan = plat.prepare(top, "top", nextpnr_opts=nextpnr_opts, synth_opts=yo["synth_opts"],
                         script_after_read=yo["script_after_read"],
-                        script_after_synth="tee -q -o synth_stat.json stat -json")
+                        script_after_synth=yo["script_after_synth"] + "\ntee -q -o synth_stat.json stat -json")
     for stale in ("report.json", "synth_stat.json", info["bitstream"], "top.asc", "top.config", "top.json",
                   "top.tim", "build_report.json"):
         (out / stale).unlink(missing_ok=True)
     plan.extract(str(out))
     commands = json.loads((out / "build_top.json").read_text())["commands"]
+    if pack_only:
+        commands = [c for c in commands if not c[0].endswith("pack")]     # no icepack / ecppack
 
     report = {
         "board": board, "device": info["device"],
         "model": prog.config.to_dict(),
         "program": {"path": prog_file, "content_hash": prog.content_hash,
                     "feature_bits": prog.fmt.bits},
-        "max_width": max_width, "max_height": max_height, "max_payload": max_payload,
+        "max_width": max_width, "max_height": max_height, "max_payload": max_payload, "pack_only": pack_only,
         "top_options": top_options or {}, "dsp": dsp, "lut_mul_width": lut_mul_width,
-        "fold": foldc.to_dict(),
+        "fold": foldc.to_dict(), "fold_spec": fold if isinstance(fold, str) else "explicit",
+        "fold_choice": fold_choice,
         "fold_lanes": tp["lanes"], "cycles_per_lr_pixel": tp["cycles_per_lr_pixel"],
         "bottleneck": tp["bottleneck"],
         "requested_mhz": freq_mhz, "target_mhz": round(target_mhz, 4),
@@ -382,7 +390,7 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
         report["fits"] = False
         failure = f"{board}: the design does not fit the {info['device']}: " + ", ".join(over)
         kind = "fit"
-    elif rep_path.exists():
+    elif rep_path.exists() or (pack_only and bels):
         report["fits"] = True
     if report["fmax_mhz"]:
         fmax = min(report["fmax_mhz"].values())
@@ -393,7 +401,9 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
                        f"target {target_mhz:.2f} MHz (build with freq_mhz <= {fmax:.1f})")
             kind = "timing"
     bit = out / info["bitstream"]
-    if bit.exists() and kind in (None, "timing"):
+    if pack_only:
+        pass
+    elif bit.exists() and kind in (None, "timing"):
         report["bitstream"] = str(bit)
         report["bitstream_sha256"] = _sha256(bit)
     elif failure is None:

@@ -44,6 +44,7 @@ from sw.formats import FeatureFormat
 from sw.program import HeadLayer
 
 from . import layouts
+from .mul import DSP_BITS, split_mul
 
 
 def signed_bits(*values) -> int:
@@ -147,7 +148,8 @@ class HeadConv(wiring.Component):
         self.b_bits = signed_bits(*self.bias)
         self.tree_stage = macs > 2
         # stages after the last step: operands, products, [tree], acc, M*acc, y, [lrelu], out
-        self.latency = 8 + int(self.tree_stage) + int(layer.act == "lrelu")
+        self.req_latency = 2 if self.acc_bits > DSP_BITS else 1       # hw/mul.py split_mul
+        self.latency = 7 + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu")
         super().__init__({
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
@@ -169,6 +171,8 @@ class HeadConv(wiring.Component):
             + fw + 8 + 2 * math.ceil(math.log2(max(self.channels * self.steps, 2))) + 12
         # registered weights/operands (S1r) and registered sum/constants (S4r) in front of the multipliers
         ff += 16 * macs + 8 + self.acc_bits + self.m_bits + self.b_bits + 1
+        if self.req_latency == 2:          # split M*acc: two partial products, bias and valid delayed
+            ff += 2 * self.m_bits + self.acc_bits + 1 + self.b_bits + 1
         # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each), adder tree +
         # accumulator, requant adder + saturation; the M/B ROM (C words) is LUTs when C <= 32
         rom_lut = (self.m_bits + self.b_bits) * -(-self.channels // 16) if self.channels <= 32 else 0
@@ -264,15 +268,19 @@ class HeadConv(wiring.Component):
         m_r, b_r = Signal(signed(self.m_bits)), Signal(signed(self.b_bits))
         with m.If(adv):
             m.d.sync += [v4r.eq(v4), acc_r.eq(acc), m_r.eq(krd.data.m), b_r.eq(krd.data.b)]
-        # ---- S5: M * acc
-        v5 = Signal()
-        p5 = Signal(signed(self.m_bits + self.acc_bits))
-        b5 = Signal(signed(self.b_bits))
+        # ---- S5: M * acc (two stages when acc is wider than a DSP operand: hw/mul.py)
+        p5, req_lat = split_mul(m, adv, m_r, acc_r, "req")
+        assert req_lat == self.req_latency
+        v5, b5 = v4r, b_r
+        for i in range(req_lat):
+            nv, nb = Signal(name=f"rq{i}_v"), Signal(signed(self.b_bits), name=f"rq{i}_b")
+            with m.If(adv):
+                m.d.sync += [nv.eq(v5), nb.eq(b5)]
+            v5, b5 = nv, nb
         # ---- S6: y = sat_y((P + B) >> SH)
         v6 = Signal()
         y6 = Signal(layouts.y_value(fmt))
         with m.If(adv):
-            m.d.sync += [v5.eq(v4r), p5.eq(m_r * acc_r), b5.eq(b_r)]
             m.d.sync += [v6.eq(v5), y6.eq(saturate((p5 + b5) >> self.shift, fmt.y_lo, fmt.y_hi))]
 
         # ---- activation, S7 (lrelu: y * act_mult), output register

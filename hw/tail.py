@@ -37,6 +37,7 @@ from sw.program import TailLayer
 
 from . import layouts
 from .head import rshift_round, saturate, select, signed_bits
+from .mul import DSP_BITS, split_mul
 
 #: width of a skip word (2^-16 pixel units: 255 << 16 < 2^24)
 SKIP_BITS = formats.PIXEL_BITS + formats.BILINEAR_FRAC
@@ -76,7 +77,8 @@ class TailConv(wiring.Component):
         # MAC side: input reg, [lrelu: multiply, select], products, accumulate -> snapshot;
         # requant side: operand select, M*acc, shift/clamp -> output (colors - 1 more cycles)
         self.mac_latency = 4 + 2 * int(self.lrelu)
-        self.latency = self.mac_latency + 3 + colors - 1
+        self.req_latency = 2 if self.acc_bits > DSP_BITS else 1       # hw/mul.py split_mul
+        self.latency = self.mac_latency + 2 + self.req_latency + colors - 1
         super().__init__({
             "i": In(stream.Signature(input_layout(fmt))),
             "skip": In(stream.Signature(skip_layout(colors))),
@@ -98,6 +100,8 @@ class TailConv(wiring.Component):
             + self.acc_bits + self.m_bits + self.s_bits + (self.m_bits + self.acc_bits) + self.s_bits \
             + 8 * (2 * colors - 1) + 12
         ff += fw + 8 * colors + 2          # value and weights registered in front of the multipliers
+        if self.req_latency == 2:          # split M*acc: two partial products, the delayed stage registers
+            ff += 2 * self.m_bits + self.acc_bits + 1 + self.s_bits + 4
         lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
             + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
         dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1) + int(self.lrelu)
@@ -187,9 +191,17 @@ class TailConv(wiring.Component):
         a1 = Signal(signed(self.acc_bits))
         m1 = Signal(signed(self.m_bits))
         s1 = Signal(signed(self.s_bits))
-        r2v, r2l, r2k = Signal(), Signal(), Signal(range(max(colors, 2)))
-        p2 = Signal(signed(self.m_bits + self.acc_bits))
-        s2 = Signal(signed(self.s_bits))
+        # M * acc in two stages when acc is wider than a DSP operand (hw/mul.py); the valid, last,
+        # colour index and bias+skip registers follow it stage by stage
+        p2, req_lat = split_mul(m, radv, m1, a1, "req")
+        assert req_lat == self.req_latency
+        r2v, r2l, r2k, s2 = r1v, r1l, r1k, s1
+        for i in range(req_lat):
+            nv, nl = Signal(name=f"rq{i}_v"), Signal(name=f"rq{i}_l")
+            nk, ns = Signal(range(max(colors, 2)), name=f"rq{i}_k"), Signal(signed(self.s_bits), name=f"rq{i}_s")
+            with m.If(radv):
+                m.d.sync += [nv.eq(r2v), nl.eq(r2l), nk.eq(r2k), ns.eq(s2)]
+            r2v, r2l, r2k, s2 = nv, nl, nk, ns
         asm = [Signal(formats.PIXEL_BITS, name=f"asm{o}") for o in range(colors - 1)]
         res = Signal(formats.PIXEL_BITS)
         m.d.comb += res.eq(saturate((p2 + s2) >> self.shift, 0, formats.PIXEL_MAX))
@@ -198,7 +210,6 @@ class TailConv(wiring.Component):
                          a1.eq(select(k, snap)), m1.eq(select(k, [Const(v, signed(self.m_bits)) for v in self.mult])),
                          s1.eq(select(k, [Const(v, signed(self.s_bits)) for v in self.bias])
                                + (select(k, [self.skip.payload[o] for o in range(colors)]) << sh_skip))]
-            m.d.sync += [r2v.eq(r1v), r2l.eq(r1l), r2k.eq(r1k), p2.eq(m1 * a1), s2.eq(s1)]
             m.d.sync += self.o.valid.eq(r2v & r2l)
             with m.If(r2v):
                 with m.If(r2l):

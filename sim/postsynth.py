@@ -74,6 +74,7 @@ def synth_script(name: str, family: str, dsp: bool = True, lut_mul_width: int | 
         f"read_rtlil {name}.il",
         yo["script_after_read"],
         f"synth_{family} {yo['synth_opts']} -top {name}".replace("  ", " "),
+        yo["script_after_synth"],
         "check -assert",
         "tee -q -o stat.json stat -json",
         "write_verilog -noattr netlist.v",

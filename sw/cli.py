@@ -176,7 +176,9 @@ def serve(model_spec, port):
 @click.option("--program", "model_spec", default=None, help="Program file or shipped model (default x2-tiny).")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Build folder (default build/boards/<board>).")
-@click.option("--fold", default="auto", show_default=True, help="auto, auto:N (max lanes per layer), min, or a JSON file.")
+@click.option("--fold", default="auto", show_default=True, help="auto (fastest fold predicted to fit the board), auto:N (at most N lanes per engine), "
+                   "balanced[:N] (fastest fold, board-independent), min; ',shiftadd' for scale units "
+                   "without multipliers; or a JSON file.")
 @click.option("--freq", "freq_mhz", type=float, default=None, help="Target clock in MHz (default per board).")
 @click.option("--max-width", type=int, default=None, help="Stripe width limit (LR pixels).")
 @click.option("--seed", type=int, default=1, show_default=True)
