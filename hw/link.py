@@ -351,8 +351,12 @@ class LinkCore(wiring.Component):
             m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
         with m.If(self.net_rst):
             m.d.sync += [in_x.eq(0), row_idx.eq(0)]
+        # "a whole cropped row is in the FIFO", registered (FIFO level -> compare -> transmitter FSM
+        # was the ECP5 critical path). Only the transmitter pops the FIFO, and at least the four
+        # CRC bytes of a RESULT_ROW pass between its last pop and the next check, so the value it
+        # reads is never stale after a pop; while it waits the level only grows (late, not wrong).
         row_ready = Signal()
-        m.d.comb += row_ready.eq((rowq.level >= out_w) & (geo_wait == 0))
+        m.d.sync += row_ready.eq((rowq.level >= out_w) & (geo_wait == 0))
 
         tx_byte = Signal(8)
         m.d.comb += self.tx.payload.eq(tx_byte)
