@@ -44,6 +44,7 @@ from sw import protocol as P
 
 from . import layouts
 from .crc import crc32_next
+from .head import const_mul
 
 
 class LinkCore(wiring.Component):
@@ -82,9 +83,9 @@ class LinkCore(wiring.Component):
         # 16-bit adders/comparators (limits, crops, lengths), (de)serialisers, FSMs
         lut = 6 * 32 + 2 * 4 * 32 + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
             + 4 * 8 * colors + 150
-        # yosys maps w*h (1), (w*h)*colors (2: 32-bit operand) and out_w*colors (1) to DSP blocks;
-        # the x r products are shifts for r = 2^k
-        dsp = 4 + (0 if self.scale & (self.scale - 1) == 0 else 3)
+        # w*h is the one true product (a DSP block); the products by colours and r are shift-and-add
+        dsp = 1
+        lut += 5 * 16
         # result row FIFO: one HR row of pixels (block RAM) plus its pointers and level
         row_bits = 8 * colors * self.row_fifo_depth
         abits = self.row_fifo_depth.bit_length()
@@ -163,7 +164,7 @@ class LinkCore(wiring.Component):
         # payload ends, and the 4 CRC bytes take at least 4 cycles before CHECK reads area_bytes
         area = Signal(32)
         area_bytes = Signal.like(bytes_left)
-        m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(area * colors)]
+        m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
 
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
@@ -266,7 +267,7 @@ class LinkCore(wiring.Component):
                         m.d.sync += [frames_ok.eq(frames_ok + 1), width.eq(w_new), height.eq(h_new),
                                      crop_l.eq(cl_new), crop_r.eq(cr_new), stripe_active.eq(1),
                                      stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3),
-                                     out_rows_left.eq(h_new * r)] + reply(K_ACK)
+                                     out_rows_left.eq(const_mul(h_new, r))] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_ROWS):
                     with m.If(~stripe_active | (flen > bytes_left)):
@@ -319,9 +320,11 @@ class LinkCore(wiring.Component):
         core_w = Signal(16)
         res_len = Signal(16)
         keep_lo, keep_hi = Signal(16), Signal(16)   # the HR columns kept by the crop filter, [lo, hi)
-        m.d.sync += [core_w.eq(width - crop_l - crop_r), out_w.eq(core_w * r),
-                     res_len.eq(core_w * (r * colors) + P.RESULT.size),
-                     keep_lo.eq(crop_l * r), keep_hi.eq((width - crop_r) * r)]
+        # products by constants as shift-and-add (yosys maps `x * const` to a DSP block, whose
+        # delay plus the adder behind it was the ECP5 critical path)
+        m.d.sync += [core_w.eq(width - crop_l - crop_r), out_w.eq(const_mul(core_w, r)),
+                     res_len.eq(const_mul(core_w, r * colors) + P.RESULT.size),
+                     keep_lo.eq(const_mul(crop_l, r)), keep_hi.eq(const_mul(width - crop_r, r))]
 
         in_x = Signal(16)                  # pixel index within the network's output row (uncropped)
         row_idx = Signal(16)
