@@ -94,11 +94,12 @@ class Network(wiring.Component):
         return u
 
     def resource_estimate(self) -> dict:
-        """Sum of the units' estimates plus the network's three SkidBuffers (boards/fit.py
+        """Sum of the units' estimates plus the network's four SkidBuffers (boards/fit.py
         scales it to a device with the calibration of boards/calibration.json)."""
         u = self.units()
         fmt = self.prog.fmt
-        skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors))]
+        skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors)),
+                 SkidBuffer(layouts.window(8 * self.colors))]
         throwaway(*u.values(), *skids)
         return total([x.resource_estimate() for x in [*u.values(), *skids]])
 
@@ -115,7 +116,7 @@ class Network(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i), fork.i)
         # pixel words: colour k at bits [8k, 8k+8) (layouts.pixel), window elements are the same bits
         m.d.comb += [pwin.i.payload.eq(fork.a.payload), pwin.i.valid.eq(fork.a.valid), fork.a.ready.eq(pwin.i.ready)]
-        wiring.connect(m, pwin.o, head.i)
+        pipe(m, "cut_head", pwin.o, head.i)      # (head counters -> ready -> window step was an ECP5 critical path)
         wiring.connect(m, fork.b, skipq.i)
         wiring.connect(m, skipq.o, bil.i)
         m.d.comb += [pwin.width.eq(self.width), pwin.height.eq(self.height),
