@@ -144,7 +144,10 @@ def test_fake_board_bit_exact_including_one_pixel(prog, shape):
     assert st.bytes_out > img.size and st.bytes_in > 4 * img.size and st.stripes >= 1
     assert st.busy_out_s == pytest.approx(st.bytes_out * 10 / 3_000_000)
     u_out, u_in = st.utilisation()
-    assert 0 < u_out < 1 and 0 < u_in < 1
+    # the fake board answers at Python speed, not at the line rate, so the modelled busy time can
+    # exceed the wall time (u > 1 on a fast, idle machine): check the definition, not a bound
+    assert u_out > 0 and u_in > 0
+    assert u_out == pytest.approx(st.busy_out_s / st.wall_s) and u_in == pytest.approx(st.busy_in_s / st.wall_s)
 
 
 def test_grayscale_2d_array_and_progress(prog):
