@@ -24,7 +24,7 @@ from sw.program import BinaryLayer
 from . import layouts
 from .fold import LayerFold
 from .fork import Broadcast
-from .estimate import throwaway
+from .estimate import throwaway, total
 from .skid import SkidBuffer, pipe
 from .popcount import PopcountEngine
 from .residual import ResidualAdd
@@ -91,7 +91,7 @@ class BBCULayer(wiring.Component):
         throwaway(*units.values())
         parts = [units[k].resource_estimate() for k in ("thr", "win", "eng", "scale", "add")]
         fifo_bits = residual_fifo_depth(self.channels, self.max_width) * self.fmt.bits
-        est = {k: sum(p.get(k, 0) for p in parts) for k in ("lut", "ff", "bram_bits", "dsp")}
+        est = total(parts)
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
         for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt)):  # SkidBuffers
