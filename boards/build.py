@@ -35,11 +35,11 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from hw.fold import FoldConfig, auto_fold, throughput
+from hw.fold import FoldConfig, throughput
 
 from .common import baud_error
 
-__all__ = ["BOARDS", "BuildError", "ProgrammerError", "build", "program", "resolve_fold", "board_info", "defaults", "table", "yosys_options"]
+__all__ = ["BOARDS", "BuildError", "ProgrammerError", "build", "program", "board_info", "defaults", "table", "yosys_options"]
 
 MAX_BAUD_ERROR = 0.025
 
@@ -186,14 +186,6 @@ def _load_program(program_path):
     return prog, str(ref.program)
 
 
-def resolve_fold(prog, fold, board: str | None = None, max_width: int | None = None) -> FoldConfig:
-    """A FoldConfig from a fold specification (boards/fit.py): "auto" / "auto:N" (the fastest fold
-    the resource model predicts to fit `board`), "balanced" / "balanced:N" (hw.fold.auto_fold),
-    "min", each optionally ",shiftadd"; or a FoldConfig, its dict, or a JSON file."""
-    from .fit import resolve_fold_spec
-    return resolve_fold_spec(prog, fold, board, max_width)
-
-
 def _throughput(prog, foldc: FoldConfig) -> dict:
     try:
         return throughput(prog, foldc)
@@ -266,7 +258,7 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     """Build the bitstream of `program_path` (a program file, model folder/name, or Program) for
     `board` ("icebreaker" | "ulx3s") in `out_dir`; returns the report (also out_dir/build_report.json).
 
-    fold: see resolve_fold. freq_mhz: requested `sync` frequency (default: the board's DEFAULT_MHZ);
+    fold: see boards.fit (resolve_fold_spec). freq_mhz: requested `sync` frequency (default: the board's DEFAULT_MHZ);
     the PLL's achieved frequency is the target. baud: UART rate (default: the board's DEFAULT_BAUD;
     the clock must be within 2.5 % of a multiple of it). max_width: LR stripe width limit (halo included;
     default: the board's default_max_width). dsp: map multipliers to DSP blocks (iCE40: synth_ice40 -dsp

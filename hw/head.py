@@ -269,14 +269,8 @@ class HeadConv(wiring.Component):
         with m.If(adv):
             m.d.sync += [v4r.eq(v4), acc_r.eq(acc), m_r.eq(krd.data.m), b_r.eq(krd.data.b)]
         # ---- S5: M * acc (two stages when acc is wider than a DSP operand: hw/mul.py)
-        p5, req_lat = split_mul(m, adv, m_r, acc_r, "req")
+        p5, req_lat, (v5, b5) = split_mul(m, adv, m_r, acc_r, "req", along=(v4r, b_r))
         assert req_lat == self.req_latency
-        v5, b5 = v4r, b_r
-        for i in range(req_lat):
-            nv, nb = Signal(name=f"rq{i}_v"), Signal(signed(self.b_bits), name=f"rq{i}_b")
-            with m.If(adv):
-                m.d.sync += [nv.eq(v5), nb.eq(b5)]
-            v5, b5 = nv, nb
         # ---- S6: y = sat_y((P + B) >> SH)
         v6 = Signal()
         y6 = Signal(layouts.y_value(fmt))

@@ -193,15 +193,8 @@ class TailConv(wiring.Component):
         s1 = Signal(signed(self.s_bits))
         # M * acc in two stages when acc is wider than a DSP operand (hw/mul.py); the valid, last,
         # colour index and bias+skip registers follow it stage by stage
-        p2, req_lat = split_mul(m, radv, m1, a1, "req")
+        p2, req_lat, (r2v, r2l, r2k, s2) = split_mul(m, radv, m1, a1, "req", along=(r1v, r1l, r1k, s1))
         assert req_lat == self.req_latency
-        r2v, r2l, r2k, s2 = r1v, r1l, r1k, s1
-        for i in range(req_lat):
-            nv, nl = Signal(name=f"rq{i}_v"), Signal(name=f"rq{i}_l")
-            nk, ns = Signal(range(max(colors, 2)), name=f"rq{i}_k"), Signal(signed(self.s_bits), name=f"rq{i}_s")
-            with m.If(radv):
-                m.d.sync += [nv.eq(r2v), nl.eq(r2l), nk.eq(r2k), ns.eq(s2)]
-            r2v, r2l, r2k, s2 = nv, nl, nk, ns
         asm = [Signal(formats.PIXEL_BITS, name=f"asm{o}") for o in range(colors - 1)]
         res = Signal(formats.PIXEL_BITS)
         m.d.comb += res.eq(saturate((p2 + s2) >> self.shift, 0, formats.PIXEL_MAX))
