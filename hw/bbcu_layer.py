@@ -64,6 +64,23 @@ def residual_fifo_depth(channels: int, max_width: int) -> int:
     return channels * (max_width + 8) + 64
 
 
+#: widest line-buffer word the window generator aims for: an iCE40 EBR port is 16 bits wide (256 x 16),
+#: an ECP5 DP16KD 18 (1024 x 18) or 36 (512 x 36); wider words cost blocks for their width alone
+WINDOW_WORD_BITS = 16
+
+
+def window_sub(elem_bits: int, lanes: int, max_step_cycles: int) -> int:
+    """Sub-words per line-buffer column (hw/window.py `sub`): the fewest that bring the word
+    (lanes x elem_bits / sub) to WINDOW_WORD_BITS, as long as a step (sub + 2 cycles) is no slower
+    than `max_step_cycles` (the engine's cycles per window and the channel-serial input's
+    cycles per pixel), so the window generator never becomes the layer's bottleneck."""
+    q = 1
+    while (lanes * elem_bits // q > WINDOW_WORD_BITS and elem_bits % (2 * q) == 0
+           and 2 * q + 2 <= max_step_cycles):
+        q *= 2
+    return q
+
+
 def replay_fifo_depth(channels: int, max_width: int) -> int:
     # an up-sampling unit's window generator takes no input during its replay passes (r-1 of
     # every r passes over an LR row, each half as long as the live pass is paced by the layer
@@ -108,12 +125,14 @@ class BBCULayer(wiring.Component):
         u = {
             "fork": Broadcast(layouts.feature(fmt)),
             "thr": Threshold(l.thresh, fmt, 1),
-            "win": WindowGen(l.cin, self.max_width, self.max_height, replay=l.r),
             "eng": PopcountEngine(l.weight_bits(), l.cin, f.simd, f.pe, passes=l.r, max_width=self.max_width),
             "scale": ScaleRPReLU(l, fmt, self.scale_mult),
             "add": ResidualAdd(fmt),
             "fifo": StreamFIFO(layouts.feature(fmt), residual_fifo_depth(l.cin, self.max_width)),
         }
+        lanes = 2 if l.r == 1 else 3
+        sub = window_sub(l.cin, lanes, min(u["eng"].cycles_per_window(), l.cin))
+        u["win"] = WindowGen(l.cin, self.max_width, self.max_height, replay=l.r, sub=sub)
         if l.r > 1:
             u["up"] = NearestUpsample(l.cin, l.r, fmt, self.max_width, self.max_height)
             u["inq"] = StreamFIFO(layouts.feature(fmt), replay_fifo_depth(l.cin, self.max_width))

@@ -31,10 +31,22 @@ window (y, W-1) 3 cycles after input (y+1, W-1); window row H-1 follows the fram
 pixel without needing any further input (in raster order it cannot precede row H-2). The input
 is accepted while the unit emits; it is stalled only during replay and flush passes.
 
+Sub-words (`sub` = Q > 1, a power of two dividing E). A line-buffer word of K lanes x E bits is
+wide (K*E = 128 bits for C = 64) and shallow (max_width), so it takes several block RAMs for their
+port width, not their capacity (an ECP5 DP16KD is at most 36 bits wide, an iCE40 EBR 16). With
+Q > 1 the memory holds Q sub-words per column instead, word j = bits [j*S, (j+1)*S) of every lane
+(S = E/Q, word K*S bits, depth Q*max_width), and a step takes P = Q + 2 cycles: after a step,
+sub-word j of the accepted pixel is written (lane rot, granularity S) in the j-th cycle and
+sub-word j of the next column is read one cycle later (so for W = 1, where both are the same
+column, the read sees the write), into a gather register; the next step may happen once the
+last sub-word is on the read port. For a layer whose engine takes G*F >= P cycles per window
+(hw/bbcu_layer.py chooses Q so) the unit is never the bottleneck.
+
 Cycle model (no bubbles, no back-pressure), first input to last output:
-  per frame W * (1 + H * replay) cycles (one column step per cycle: W for input row 0, which
-  emits nothing, then W * replay per window row), + H per frame for W = 1 (the idle cycle after
-  each live step), + 3 cycles of output latency at the end (2 for W = 1).
+  per frame P * W * (1 + H * replay) cycles (one column step per P cycles, P = 1 without
+  sub-words: W for input row 0, which emits nothing, then W * replay per window row), + H per
+  frame for W = 1 and Q = 1 (the idle cycle after each live step), + 3 cycles of output latency
+  at the end (2 for W = 1), - (P - 1) (the first step needs no gathering).
 Golden twin: sw.golden.window3x3 (bit c of the E-bit word = channel c).
 """
 from __future__ import annotations
@@ -51,13 +63,16 @@ from . import layouts
 
 
 class WindowGen(wiring.Component):
-    def __init__(self, elem_bits: int, max_width: int, max_height: int, replay: int = 1):
+    def __init__(self, elem_bits: int, max_width: int, max_height: int, replay: int = 1, sub: int = 1):
         if elem_bits < 1 or max_width < 1 or max_height < 1 or replay < 1:
             raise ValueError("elem_bits, max_width, max_height and replay must be >= 1")
+        if sub < 1 or sub & (sub - 1) or elem_bits % sub:
+            raise ValueError(f"sub must be a power of two dividing elem_bits ({elem_bits}), not {sub}")
         self.elem_bits = elem_bits
         self.max_width = max_width
         self.max_height = max_height
         self.replay = replay
+        self.sub = sub
         self.lanes = 2 if replay == 1 else 3          # input rows held per line-buffer word
         super().__init__({
             "i": In(stream.Signature(unsigned(elem_bits))),
@@ -67,9 +82,15 @@ class WindowGen(wiring.Component):
         })
 
     # ------------------------------------------------------------------ models
+    @property
+    def step_cycles(self) -> int:
+        """Cycles per column step (P): 1, or sub + 2 with sub-words."""
+        return 1 if self.sub == 1 else self.sub + 2
+
     def cycle_model(self, width: int, height: int, frames: int = 1) -> int:
-        per_frame = width * (1 + height * self.replay) + (height if width == 1 else 0)
-        return frames * per_frame + (2 if width == 1 else 3)
+        P = self.step_cycles
+        per_frame = P * width * (1 + height * self.replay) + (height if width == 1 and P == 1 else 0)
+        return frames * per_frame + (2 if width == 1 else 3) - (P - 1)
 
     def resource_estimate(self) -> dict:
         e, k = self.elem_bits, self.lanes
@@ -78,6 +99,9 @@ class WindowGen(wiring.Component):
         ff = 6 * e + (k + 1) * e + win + 2 * ctr + 16     # column registers, output register, control
         per_bit = 1.3 if k == 2 else 1.9                  # LUTs per window bit (rotation, shift, mask)
         lut = int(per_bit * formats.TAPS * e) + 4 * ctr + 60
+        if self.sub > 1:                                  # gather register, write shifter, phase
+            ff += (k * e - k * e // self.sub) + e + 8
+            lut += e + k * e // self.sub + 12
         return {"lut": lut, "ff": ff, "bram_bits": k * e * self.max_width, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -86,9 +110,12 @@ class WindowGen(wiring.Component):
         E, K, R = self.elem_bits, self.lanes, self.replay
         W, H = self.width, self.height
 
-        m.submodules.mem = mem = memory.Memory(shape=unsigned(K * E), depth=max(self.max_width, 2), init=[],
+        Q = self.sub
+        S = E // Q                                       # bits of a lane per sub-word
+        qb = Q.bit_length() - 1
+        m.submodules.mem = mem = memory.Memory(shape=unsigned(K * S), depth=max(self.max_width, 2) * Q, init=[],
                                                attrs={"no_rw_check": 1})
-        wr = mem.write_port(granularity=E)
+        wr = mem.write_port(granularity=S)
         rd = mem.read_port(domain="sync", transparent_for=())
 
         # ---------------------------------------------------------------- pass state
@@ -139,7 +166,10 @@ class WindowGen(wiring.Component):
         # a step shifts the columns: a pending window must leave first (or now), except that the
         # first step of a pass may shift the edge window once (esh)
         can = Signal()
-        m.d.comb += can.eq((~pa | emit_a) & (((col == 0) & ~last_col) | ~pe | emit_e) & ~hold)
+        # sub-words: phase ph = 0..Q+1 since the last step (Q+1: gathered, ready to step)
+        ph = Signal(range(Q + 2), init=Q + 1)
+        gathered = Const(1) if Q == 1 else (ph == Q + 1)
+        m.d.comb += can.eq((~pa | emit_a) & (((col == 0) & ~last_col) | ~pe | emit_e) & ~hold & gathered)
         step = Signal()
         m.d.comb += [self.i.ready.eq(live & can), step.eq(can & (self.i.valid | ~live))]
 
@@ -149,14 +179,45 @@ class WindowGen(wiring.Component):
         # otherwise, so the address depends on registers only and `step` only reaches the read
         # enable (ECP5 timing). The first step after a reset takes undefined lanes: they belong to
         # input row 0, whose pass emits no window, and are shifted out before row 1's windows.
-        m.d.comb += [
-            rd.addr.eq(next_col),
-            rd.en.eq(step | hold),
-            wr.addr.eq(col),
-            wr.data.eq(Cat(*[self.i.payload] * K)),
-        ]
-        for k in range(K):
-            m.d.comb += wr.en[k].eq(step & live & (rot == k))
+        if Q == 1:
+            m.d.comb += [
+                rd.addr.eq(next_col),
+                rd.en.eq(step | hold),
+                wr.addr.eq(col),
+                wr.data.eq(Cat(*[self.i.payload] * K)),
+            ]
+            for k in range(K):
+                m.d.comb += wr.en[k].eq(step & live & (rot == k))
+            new_lanes = rd.data
+        else:
+            # after a step at column wcol: cycle j = 0..Q-1 writes sub-word j of the accepted pixel
+            # (shifted out of wbuf), cycle j+1 reads sub-word j of the next column (col) into the
+            # gather register; the last sub-word stays on the read port (en low) until the step
+            wcol = Signal.like(col)
+            wlive = Signal()
+            wrot = Signal.like(rot)
+            wbuf = Signal(E)
+            gat = Signal(K * S * (Q - 1))
+            sub_w = ph[:qb]
+            sub_r = Signal(qb)
+            m.d.comb += sub_r.eq(ph - 1)
+            m.d.comb += [
+                wr.addr.eq(Cat(sub_w, wcol)),
+                wr.data.eq(Cat(*[wbuf[:S]] * K)),
+                rd.addr.eq(Cat(sub_r, col)),
+                rd.en.eq((ph >= 1) & (ph <= Q)),
+            ]
+            for k in range(K):
+                m.d.comb += wr.en[k].eq((ph < Q) & wlive & (wrot == k))
+            with m.If(step):
+                m.d.sync += [ph.eq(0), wcol.eq(col), wlive.eq(live), wrot.eq(rot), wbuf.eq(self.i.payload)]
+            with m.Elif(~gathered):
+                m.d.sync += [ph.eq(ph + 1), wbuf.eq(wbuf >> S)]
+            with m.If((ph >= 2) & (ph <= Q)):
+                m.d.sync += gat.eq(Cat(gat[K * S:], rd.data)) if Q > 2 else gat.eq(rd.data)
+            words = Cat(gat, rd.data)                    # sub-word j at [j*K*S, (j+1)*K*S)
+            new_lanes = Cat(*[words[j * K * S + k * S: j * K * S + (k + 1) * S]
+                              for k in range(K) for j in range(Q)])
 
         # ---------------------------------------------------------------- output register
         e_unshifted = ~pa & ~esh
@@ -181,9 +242,10 @@ class WindowGen(wiring.Component):
             m.d.sync += [pe.eq(0), esh.eq(0)]
 
         # ---------------------------------------------------------------- step
-        m.d.sync += hold.eq(step & live & (W == 1))
+        if Q == 1:
+            m.d.sync += hold.eq(step & live & (W == 1))
         with m.If(step):
-            m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(rd.data), c2_in.eq(Mux(live, self.i.payload, 0)),
+            m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(new_lanes), c2_in.eq(Mux(live, self.i.payload, 0)),
                          c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col)]
             with m.If(emits & (col != 0)):
                 m.d.sync += [pa.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]

@@ -18,6 +18,10 @@ CASES = [
     ("dn", ModelConfig("denoise", 1, 4, 2), (5, 7), 0.2, 0.2),
     ("jpeg1x1", ModelConfig("jpeg", 1, 4, 1, colors=1), (1, 1), 0.0, 0.0),
     ("x4", ModelConfig("sr", 4, 2, 1), (3, 4), 0.0, 0.0),
+    # C = 16: the window generators keep their line buffers in sub-words (hw/bbcu_layer.window_sub:
+    # 2 per column at LR and HR, 4 in the BBCU-U units' three-row buffers)
+    ("sr-c16", ModelConfig("sr", 2, 16, 1), (4, 5), 0.2, 0.2),
+    ("x4-c16", ModelConfig("sr", 4, 16, 1), (3, 4), 0.0, 0.0),
 ]
 
 
@@ -56,7 +60,8 @@ def test_network_stripe_at_a_non_power_of_two_width_limit():
 
 
 @pytest.mark.parametrize("cfg,size", [(ModelConfig("sr", 2, 4, 1), (4, 16)), (ModelConfig("sr", 4, 2, 1), (3, 12)),
-                                      (ModelConfig("denoise", 1, 4, 1), (4, 16))], ids=["x2", "x4", "dn"])
+                                      (ModelConfig("denoise", 1, 4, 1), (4, 16)),
+                                      (ModelConfig("sr", 2, 16, 1), (3, 12))], ids=["x2", "x4", "dn", "x2-c16"])
 def test_network_steady_state_meets_the_throughput_model(cfg, size):
     """Whole network at full input rate: from the first to the last output pixel it runs at the
     model's cycles per LR pixel (hw/fold.py) within 2 %, bit-exact. Catches dependency stalls

@@ -64,11 +64,12 @@ def check_outputs(job, got, exp, what):
                                                          f"expected {exp[bad[0]]:#x}" if bad else ""))
 
 
-@pytest.mark.parametrize("e", [1, 5, 24])
-@pytest.mark.parametrize("replay", [1, 2])
-def test_window_unit(e, replay):
-    rng = np.random.default_rng(100 * e + replay)
-    comp = WindowGen(e, MAX_W, MAX_H, replay)
+@pytest.mark.parametrize("e,replay,sub", [(1, 1, 1), (5, 1, 1), (24, 1, 1), (1, 2, 1), (5, 2, 1), (24, 2, 1),
+                                          (6, 1, 2), (24, 1, 4), (24, 2, 8)])
+def test_window_unit(e, replay, sub):
+    """sub > 1: the line buffer in sub-words (a step every sub + 2 cycles)."""
+    rng = np.random.default_rng(100 * e + replay + 1000 * (sub - 1))
+    comp = WindowGen(e, MAX_W, MAX_H, replay, sub=sub)
     jobs = Jobs()
     frame = lambda h, w: rng.integers(0, 1 << e, (h, w), dtype=np.int64)
     cases = []
@@ -94,7 +95,7 @@ def test_window_unit(e, replay):
                 n_out = y * w + x + 1
                 jobs.add([f], h, w, e, replay, count=n_in, n_out=n_out, reset=True, max_cycles=2000)
                 cases.append(("latency", h, w, y, x))
-    results = jobs.run(comp, f"wingen_e{e}_r{replay}")
+    results = jobs.run(comp, f"wingen_e{e}_r{replay}" + (f"_q{sub}" if sub > 1 else ""))
     assert len(results) == len(cases)
     for case, job, r, exp in zip(cases, jobs.jobs, results, jobs.expect):
         check_outputs(job, r["out"], exp, case)
@@ -106,7 +107,7 @@ def test_window_unit(e, replay):
             assert abs(r["cycles"] - model) <= 0.02 * model, (case, r["cycles"], model)
         elif kind == "latency":
             # window (y, x) is offered within 3 cycles after the last input it needs was accepted
-            # (last row: it follows the frame's last pixel at full rate, W + 3 cycles at most)
+            # (last row: it follows the frame's last pixel at full rate, W steps + 3 cycles at most)
             assert len(r["in_cycles"]) == job["count"], case
             lag = r["out_cycles"][-1] - r["in_cycles"][-1]
-            assert 1 <= lag <= 3 + (w if case[3] == h - 1 else 0), (case, lag)
+            assert 1 <= lag <= 3 + (w * comp.step_cycles if case[3] == h - 1 else 0), (case, lag)
