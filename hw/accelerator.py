@@ -25,7 +25,7 @@ from sw import protocol as P
 from sw.program import Program
 
 from .fold import FoldConfig, auto_fold
-from .bbcu_layer import StreamFIFO
+from .stream_fifo import StreamFIFO
 from .link import LinkCore
 from .network import Network, receptive_halo
 from .estimate import throwaway, total

@@ -15,7 +15,7 @@ Golden twin: sw.golden.binary_layer.
 from __future__ import annotations
 
 from amaranth import Module
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw.formats import FeatureFormat
@@ -26,36 +26,13 @@ from .fold import LayerFold
 from .fork import Broadcast
 from .estimate import throwaway, total
 from .skid import SkidBuffer, pipe
+from .stream_fifo import StreamFIFO
 from .popcount import PopcountEngine
 from .residual import ResidualAdd
 from .scale import ScaleRPReLU
 from .threshold import Threshold
 from .upsample import NearestUpsample
 from .window import WindowGen
-
-
-class StreamFIFO(wiring.Component):
-    """lib.fifo.SyncFIFOBuffered behind a stream signature."""
-
-    def __init__(self, shape, depth: int):
-        self.shape, self.depth = shape, depth
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
-
-    def resource_estimate(self) -> dict:
-        from amaranth.hdl import Shape
-        width = Shape.cast(self.shape).width
-        abits = max(self.depth, 2).bit_length()
-        # two pointers and a level counter with their incrementers, the output register
-        return {"lut": 3 * abits + 10, "ff": 3 * abits + width + 2, "bram_bits": width * self.depth, "dsp": 0}
-
-    def elaborate(self, platform):
-        m = Module()
-        from amaranth.hdl import Shape
-        width = Shape.cast(self.shape).width
-        m.submodules.q = q = fifo.SyncFIFOBuffered(width=width, depth=self.depth)
-        m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy),
-                     self.o.payload.eq(q.r_data), self.o.valid.eq(q.r_rdy), q.r_en.eq(self.o.ready)]
-        return m
 
 
 def residual_fifo_depth(channels: int, max_width: int) -> int:

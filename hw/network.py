@@ -22,7 +22,8 @@ from sw import formats
 from sw.program import Program
 
 from . import layouts
-from .bbcu_layer import BBCULayer, StreamFIFO
+from .bbcu_layer import BBCULayer
+from .stream_fifo import StreamFIFO
 from .bilinear import BilinearSkip
 from .feature_window import FeatureWindow
 from .fold import FoldConfig, auto_fold, throughput

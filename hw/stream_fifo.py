@@ -1,0 +1,66 @@
+"""StreamFIFO: a first-in first-out queue behind stream signatures (lib.fifo.SyncFIFOBuffered).
+
+Stream signature
+  i: In(stream of shape)    items in
+  o: Out(stream of shape)   the same items, in order
+A FIFO deeper than `bank_depth` (default 1024 words: one ECP5 DP16KD at up to 18 bits) is built as
+a chain of SyncFIFOBuffered stages of at most bank_depth memory words each, so that every block
+RAM's output goes straight into its stage's output register: one deep memory would be split by
+yosys into several blocks with a read multiplexer behind their (slow) clock-to-out, which was the
+ECP5 critical path of x2-tiny's HR residual FIFO (4,416 words over five DP16KD). The chain holds
+at least `depth` items (the sum of its stages).
+
+Cycle model: one item per cycle in and out when neither side stalls; an item entering an empty
+queue appears at the output 1 cycle later per stage (`latency`).
+Resource estimate: per stage two pointers and a level counter with their incrementers and the
+output register; width x depth bits of block RAM.
+"""
+from __future__ import annotations
+
+from amaranth import Module
+from amaranth.hdl import Shape
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class StreamFIFO(wiring.Component):
+    def __init__(self, shape, depth: int, bank_depth: int = 1024):
+        if depth < 1 or bank_depth < 2:
+            raise ValueError("depth must be >= 1 and bank_depth >= 2")
+        self.shape, self.depth, self.bank_depth = shape, depth, bank_depth
+        # SyncFIFOBuffered(depth=d) keeps d - 1 words in memory and one in its output register
+        # (stages of equal size, each at most bank_depth + 1)
+        per = bank_depth + 1
+        n = max(1, -(-depth // per))
+        self.stage_depths = [depth // n + (k < depth % n) for k in range(n)]
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    @property
+    def latency(self) -> int:
+        return len(self.stage_depths)
+
+    def cycle_model(self, items: int) -> int:
+        return items + self.latency
+
+    def resource_estimate(self) -> dict:
+        width = Shape.cast(self.shape).width
+        lut = ff = 0
+        for d in self.stage_depths:
+            abits = max(d, 2).bit_length()
+            lut += 3 * abits + 10
+            ff += 3 * abits + width + 2
+        return {"lut": lut, "ff": ff, "bram_bits": width * self.depth, "dsp": 0}
+
+    def elaborate(self, platform):
+        m = Module()
+        width = Shape.cast(self.shape).width
+        prev = None
+        for k, d in enumerate(self.stage_depths):
+            m.submodules[f"q{k}" if k else "q"] = q = fifo.SyncFIFOBuffered(width=width, depth=d)
+            if prev is None:
+                m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy)]
+            else:
+                m.d.comb += [q.w_data.eq(prev.r_data), q.w_en.eq(prev.r_rdy), prev.r_en.eq(q.w_rdy)]
+            prev = q
+        m.d.comb += [self.o.payload.eq(prev.r_data), self.o.valid.eq(prev.r_rdy), prev.r_en.eq(self.o.ready)]
+        return m
