@@ -165,6 +165,11 @@ class LinkCore(wiring.Component):
         area = Signal(32)
         area_bytes = Signal.like(bytes_left)
         m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
+        # the STRIPE_BEGIN geometry check, registered the same way (it was the ECP5 critical path of
+        # the small network once the multipliers were split)
+        geo_bad = Signal()
+        m.d.sync += geo_bad.eq((head8[0:16] == 0) | (head8[0:16] > self.max_width) | (head8[16:32] == 0) |
+                               (head8[16:32] > self.max_height) | (head8[32:48] + head8[48:64] >= head8[0:16]))
 
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
@@ -259,8 +264,7 @@ class LinkCore(wiring.Component):
                         m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
                     with m.Elif(stripe_active):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
-                    with m.Elif((w_new == 0) | (w_new > self.max_width) | (h_new == 0) |
-                                (h_new > self.max_height) | (cl_new + cr_new >= w_new)):
+                    with m.Elif(geo_bad):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_GEOMETRY)
                     with m.Else():
                         m.d.comb += rst_req.eq(1)
