@@ -62,12 +62,13 @@ class ModelConfig:
         return cls.from_dict(d.get("model", d))
 
 
-#: Named presets. tiny is sized for the iCEBreaker (UP5K), base for the ULX3S-85F.
+#: Named presets (the recipes in recipes/ train them). tiny is sized for the iCEBreaker (UP5K), base for
+#: the ULX3S-85F (the shapes boards/fit.py predicts to fit it at max_width 64; docs/boards.md).
 PRESETS: dict[str, ModelConfig] = {
     "x2-tiny": ModelConfig("sr", 2, 32, 8),
     "x4-tiny": ModelConfig("sr", 4, 32, 8),
-    "x2-base": ModelConfig("sr", 2, 64, 16),
-    "x4-base": ModelConfig("sr", 4, 64, 16),
+    "x2-base": ModelConfig("sr", 2, 48, 12),
+    "x4-base": ModelConfig("sr", 4, 48, 8),
     "dn-base": ModelConfig("denoise", 1, 64, 16),
     "jpeg-base": ModelConfig("jpeg", 1, 64, 16, colors=1),
 }
