@@ -39,6 +39,10 @@ CONFIGS = {
     "sr2_c32n8_f8": ({"task": "sr", "scale": 2, "channels": 32, "units": 8}, "balanced:8",
                      {"icebreaker": 32, "ulx3s": 64}),
     "sr2_c64n16": ({"task": "sr", "scale": 2, "channels": 64, "units": 16}, "balanced:64", {"ulx3s": 64}),
+    # the base shapes (recipes/*-base.yaml), sized for the ULX3S (docs/boards.md "Sizing the base models")
+    "sr2_c48n12": ({"task": "sr", "scale": 2, "channels": 48, "units": 12}, "balanced:64", {"ulx3s": 64}),
+    "sr4_c48n8": ({"task": "sr", "scale": 4, "channels": 48, "units": 8}, "balanced:64", {"ulx3s": 64}),
+    "dn_c64n16": ({"task": "denoise", "scale": 1, "channels": 64, "units": 16}, "balanced:64", {"ulx3s": 64}),
 }
 
 
