@@ -68,7 +68,6 @@ def units(prog, fold, build) -> list[tuple[str, str, object, dict]]:
     from hw.threshold import Threshold
     from hw.upsample import NearestUpsample
     from hw.uart import UartRx, UartTx
-    from hw.window import WindowGen
 
     cfg, fmt = prog.config, prog.fmt
     C, colors, r = cfg.channels, cfg.colors, cfg.scale
@@ -78,10 +77,8 @@ def units(prog, fold, build) -> list[tuple[str, str, object, dict]]:
     iu = next(i for i, l in enumerate(bl) if l.r > 1)         # the BBCU-U layer
     lb, lu = bl[ib], bl[iu]
     fb, fu = fold.layers[ib], fold.layers[iu]
-    from hw.bbcu_layer import window_sub
-    wsub = window_sub(lb.cin, 2 if lb.r == 1 else 3,
-                      min(PopcountEngine(lb.weight_bits(), lb.cin, fb.simd, fb.pe, passes=lb.r,
-                                         max_width=mw).cycles_per_window(), lb.cin))
+    from hw.bbcu_layer import layer_window
+    wsub = layer_window(lb, fb, mw, mh).sub
     divisor = round(build.clock_hz / build.baud)
     timeout = max(64, int(build.clock_hz * build.timeout_ms / 1000))
     fw = f"FW={fmt.bits}"
@@ -89,7 +86,7 @@ def units(prog, fold, build) -> list[tuple[str, str, object, dict]]:
     return [
         ("threshold", "Threshold", lambda: Threshold(lb.thresh, fmt, 1),
          {"C": lb.cin, "lanes": 1, "fmt": fw}),
-        ("window", "WindowGen", lambda: WindowGen(lb.cin, mw, mh, replay=lb.r, sub=wsub),
+        ("window", "WindowGen", lambda: layer_window(lb, fb, mw, mh),
          {"E": lb.cin, "max_width": mw, "max_height": mh, "replay": lb.r, "sub": wsub}),
         ("feature_window", "FeatureWindow", lambda: FeatureWindow(C, fmt, mw * r, mh * r),
          {"C": C, "max_width": mw * r, "max_height": mh * r, "fmt": fw}),

@@ -58,6 +58,13 @@ def window_sub(elem_bits: int, lanes: int, max_step_cycles: int) -> int:
     return q
 
 
+def layer_window(layer: BinaryLayer, fold: LayerFold, max_width: int, max_height: int) -> WindowGen:
+    """The layer's window generator, with the sub-words window_sub allows beside its engine."""
+    eng = PopcountEngine(layer.weight_bits(), layer.cin, fold.simd, fold.pe, passes=layer.r, max_width=max_width)
+    sub = window_sub(layer.cin, 2 if layer.r == 1 else 3, min(eng.cycles_per_window(), layer.cin))
+    return WindowGen(layer.cin, max_width, max_height, replay=layer.r, sub=sub)
+
+
 def replay_fifo_depth(channels: int, max_width: int) -> int:
     # an up-sampling unit's window generator takes no input during its replay passes (r-1 of
     # every r passes over an LR row, each half as long as the live pass is paced by the layer
@@ -107,9 +114,7 @@ class BBCULayer(wiring.Component):
             "add": ResidualAdd(fmt),
             "fifo": StreamFIFO(layouts.feature(fmt), residual_fifo_depth(l.cin, self.max_width)),
         }
-        lanes = 2 if l.r == 1 else 3
-        sub = window_sub(l.cin, lanes, min(u["eng"].cycles_per_window(), l.cin))
-        u["win"] = WindowGen(l.cin, self.max_width, self.max_height, replay=l.r, sub=sub)
+        u["win"] = layer_window(l, f, self.max_width, self.max_height)
         if l.r > 1:
             u["up"] = NearestUpsample(l.cin, l.r, fmt, self.max_width, self.max_height)
             u["inq"] = StreamFIFO(layouts.feature(fmt), replay_fifo_depth(l.cin, self.max_width))
