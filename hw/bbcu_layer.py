@@ -60,7 +60,8 @@ def window_sub(elem_bits: int, lanes: int, max_step_cycles: int) -> int:
 
 def layer_window(layer: BinaryLayer, fold: LayerFold, max_width: int, max_height: int) -> WindowGen:
     """The layer's window generator, with the sub-words window_sub allows beside its engine."""
-    eng = PopcountEngine(layer.weight_bits(), layer.cin, fold.simd, fold.pe, passes=layer.r, max_width=max_width)
+    eng = throwaway(PopcountEngine(layer.weight_bits(), layer.cin, fold.simd, fold.pe, passes=layer.r,
+                                   max_width=max_width))
     sub = window_sub(layer.cin, 2 if layer.r == 1 else 3, min(eng.cycles_per_window(), layer.cin))
     return WindowGen(layer.cin, max_width, max_height, replay=layer.r, sub=sub)
 
