@@ -193,9 +193,8 @@ class WindowGen(wiring.Component):
             # after a step at column wcol: cycle j = 0..Q-1 writes sub-word j of the accepted pixel
             # (shifted out of wbuf), cycle j+1 reads sub-word j of the next column (col) into the
             # gather register; the last sub-word stays on the read port (en low) until the step
+            # (the step's lane and liveness are c2_rot / c2_live, registered with the column)
             wcol = Signal.like(col)
-            wlive = Signal()
-            wrot = Signal.like(rot)
             wbuf = Signal(E)
             gat = Signal(K * S * (Q - 1))
             sub_w = ph[:qb]
@@ -208,9 +207,9 @@ class WindowGen(wiring.Component):
                 rd.en.eq((ph >= 1) & (ph <= Q)),
             ]
             for k in range(K):
-                m.d.comb += wr.en[k].eq((ph < Q) & wlive & (wrot == k))
+                m.d.comb += wr.en[k].eq((ph < Q) & c2_live & (c2_rot == k))
             with m.If(step):
-                m.d.sync += [ph.eq(0), wcol.eq(col), wlive.eq(live), wrot.eq(rot), wbuf.eq(self.i.payload)]
+                m.d.sync += [ph.eq(0), wcol.eq(col), wbuf.eq(self.i.payload)]
             with m.Elif(~gathered):
                 m.d.sync += [ph.eq(ph + 1), wbuf.eq(wbuf >> S)]
             with m.If((ph >= 2) & (ph <= Q)):
