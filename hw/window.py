@@ -6,7 +6,8 @@ Stream signature
                                           pixel (y+ky-1, x+kx-1) at bits [t*E, (t+1)*E), 0 outside
                                           the image; mask bit t = 1 iff the tap is inside
   width, height: In(unsigned)             frame geometry, 1..max_width / 1..max_height, stable
-                                          during a frame; frames follow back to back
+                                          during a frame and from 2 cycles before its first
+                                          input; frames follow back to back
 Output order: output rows y = 0..H-1, each row emitted `replay` times in a row (passes), pixels
 x = 0..W-1 within a pass.
 
@@ -130,11 +131,16 @@ class WindowGen(wiring.Component):
         emits = Signal()                                 # s != 0 (input row 0 makes no window)
         cur_top = Signal()                               # s >= 2: window row y = s - 1 >= 1
         cur_bot = Signal(init=1)                         # s < H: window row y <= H - 2
-        # W - 1 registered: W is stable within a frame and set (by the link) long before the first
-        # pixel; the subtract in front of the compare was on the ECP5 critical path
-        wm1 = Signal.like(W)
-        m.d.sync += wm1.eq(W - 1)
-        last_col = col == wm1
+        # "col is the last column" is a register of this unit (set by the step that enters the
+        # column, and from W == 1 while idle at column 0), so no compare with the frame width sits
+        # in front of the step logic. A compare there started at a W - 1 register that yosys shares
+        # between all window generators (same input): a high-fanout net across the chip was the
+        # ECP5 critical path. W - 2 and W == 1 are registered too, so W must be stable 2 cycles
+        # before the first input of a frame (the link sets it long before).
+        wm2 = Signal.like(W)
+        w_one = Signal()
+        m.d.sync += [wm2.eq(W - 2), w_one.eq(W == 1)]
+        last_col = Signal()
         next_col = Mux(last_col, 0, col + 1)
 
         # ---------------------------------------------------------------- column registers
@@ -242,7 +248,11 @@ class WindowGen(wiring.Component):
 
         # ---------------------------------------------------------------- step
         if Q == 1:
-            m.d.sync += hold.eq(step & live & (W == 1))
+            m.d.sync += hold.eq(step & live & w_one)
+        with m.If(step):
+            m.d.sync += last_col.eq(Mux(last_col, w_one, col == wm2))
+        with m.Elif(col == 0):
+            m.d.sync += last_col.eq(w_one)
         with m.If(step):
             m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(new_lanes), c2_in.eq(Mux(live, self.i.payload, 0)),
                          c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col)]

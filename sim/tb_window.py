@@ -52,7 +52,8 @@ async def run_jobs(dut):
         dut.height.value = j["height"]
         if j.get("reset", False):
             await _reset(dut)
-        await RisingEdge(dut.clk)
+        for _ in range(2):                   # the geometry is registered (stable 2 cycles ahead)
+            await RisingEdge(dut.clk)
         items = pix[j["start"]:j["start"] + j["count"]]
         bench = StreamBench(dut, {"i": items}, {"o": j["n_out"]}, j["p_bubble"], j["p_stall"], j["seed"],
                             max_cycles=j.get("max_cycles", 60_000))
