@@ -76,8 +76,9 @@ class LinkCore(wiring.Component):
         lbits = (self.max_width * self.max_height * colors).bit_length() + (self.max_height * self.scale).bit_length()
         # FFs: 6 STATUS counters and their snapshot (32 bits each), rx/tx CRC-32 and the received CRC,
         # geometry and crops, the first 8 payload bytes, ~8 16-bit lengths/indices, the pixel
-        # (de)serialisers and the network input register, timers, stripe counters, FSMs and flags
-        ff = 12 * 32 + 3 * 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 70
+        # (de)serialisers and the network input register, timers, stripe counters, FSMs and flags, the
+        # transmitter CRC byte register (9)
+        ff = 12 * 32 + 3 * 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
         # LUTs: counter incrementers, two CRC-32 byte updates (~4 LUT4 per state bit), the STATUS
         # byte select (1 per input bit) and the IDENT constant bytes, the head8 byte insert, ~24
         # 16-bit adders/comparators (limits, crops, lengths), (de)serialisers, FSMs
@@ -368,6 +369,17 @@ class LinkCore(wiring.Component):
         tx_byte = Signal(8)
         m.d.comb += self.tx.payload.eq(tx_byte)
         sent = self.tx.valid & self.tx.ready
+        # The CRC-32 takes a sent byte one cycle later, from a register (byte select -> CRC update
+        # -> tcrc in one cycle was the ECP5 critical path). Updates stay in order even for
+        # back-to-back bytes, and the CRC state reads tcrc at least one cycle after the last
+        # update is due (BODY spends a cycle on its tidx == tlen check), so it is never stale.
+        crc_byte, crc_go = Signal(8), Signal()
+        m.d.sync += crc_go.eq(0)
+        with m.If(crc_go):
+            m.d.sync += tcrc.eq(crc32_next(tcrc, crc_byte))
+
+        def crc_take():
+            return [crc_byte.eq(tx_byte), crc_go.eq(1)]
 
         with m.FSM(name="tx_fsm"):
             with m.State("IDLE"):
@@ -398,7 +410,7 @@ class LinkCore(wiring.Component):
                     with m.If(tidx == 1):
                         m.d.sync += tcrc.eq(0xFFFFFFFF)
                     with m.Elif(tidx >= 2):
-                        m.d.sync += tcrc.eq(crc32_next(tcrc, tx_byte))
+                        m.d.sync += crc_take()
                     with m.If(tidx == 5):
                         m.d.sync += tidx.eq(0)
                         m.next = "BODY"
@@ -422,7 +434,7 @@ class LinkCore(wiring.Component):
                                 with m.If(opix_n == colors - 1):
                                     m.d.sync += opix_valid.eq(0)
                     with m.If(sent):
-                        m.d.sync += [tidx.eq(tidx + 1), tcrc.eq(crc32_next(tcrc, tx_byte))]
+                        m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
                 with m.Else():
                     small = Signal(8)
                     with m.Switch(tkind):
@@ -436,7 +448,7 @@ class LinkCore(wiring.Component):
                             m.d.comb += small.eq(status_snap.word_select(tidx[:5], 8))
                     m.d.comb += [tx_byte.eq(small), self.tx.valid.eq(1)]
                     with m.If(sent):
-                        m.d.sync += [tidx.eq(tidx + 1), tcrc.eq(crc32_next(tcrc, tx_byte))]
+                        m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
             with m.State("CRC"):
                 fin = ~tcrc
                 m.d.comb += [tx_byte.eq(fin.word_select(tidx[:2], 8)), self.tx.valid.eq(1)]
