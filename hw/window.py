@@ -250,12 +250,9 @@ class WindowGen(wiring.Component):
         if Q == 1:
             m.d.sync += hold.eq(step & live & w_one)
         with m.If(step):
-            m.d.sync += last_col.eq(Mux(last_col, w_one, col == wm2))
-        with m.Elif(col == 0):
-            m.d.sync += last_col.eq(w_one)
-        with m.If(step):
             m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(new_lanes), c2_in.eq(Mux(live, self.i.payload, 0)),
-                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col)]
+                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col),
+                         last_col.eq(Mux(last_col, w_one, col == wm2))]
             with m.If(emits & (col != 0)):
                 m.d.sync += [pa.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]
             with m.If(pe & ~emit_e):
@@ -277,4 +274,6 @@ class WindowGen(wiring.Component):
                 with m.Else():                           # s -> s + 1
                     m.d.sync += [s.eq(s + 1), p.eq(0), rot.eq(Mux(rot == K - 1, 0, rot + 1)),
                                  live.eq(s1_lt_h), cur_top.eq(1), cur_bot.eq(s1_lt_h)]
+        with m.Elif(col == 0):                           # idle at column 0: follow W == 1
+            m.d.sync += last_col.eq(w_one)
         return m
