@@ -194,6 +194,29 @@ def bilinear_skip(pix: torch.Tensor, r: int) -> torch.Tensor:
     return _bilinear_1d(_bilinear_1d(p, r, 2), r, 3)
 
 
+def tail_conv(feat: torch.Tensor, layer: TailLayer) -> torch.Tensor:
+    """The tail's accumulator: acc = sum(Wq * act(feat)) (3x3, zero padding), int64 [N,colors,H',W']."""
+    g = leaky_q(feat, layer.act_mult, layer.act_shift) if layer.in_act == "lrelu" else feat
+    w = torch.as_tensor(layer.weight.astype(np.float64))
+    return _exact_int(F.conv2d(g.to(torch.float64), w, padding=1))
+
+
+def tail_skip(pix: torch.Tensor, layer: TailLayer) -> torch.Tensor:
+    """The global skip in units of 2**-ST: bilinear_skip(pix) << (ST - 16) (SR) or pix << ST."""
+    if layer.skip == "bilinear":
+        return bilinear_skip(pix, layer.r) << (layer.shift - formats.BILINEAR_FRAC)
+    return pix.to(torch.int64) << layer.shift
+
+
+def tail_output(acc: torch.Tensor, skip: torch.Tensor, layer: TailLayer,
+                counter: SatCounter | None = None, name: str = "tail") -> torch.Tensor:
+    """out = clamp((M*acc + B + skip) >> ST, 0, 255)."""
+    m = torch.as_tensor(layer.mult).view(1, -1, 1, 1)
+    b = torch.as_tensor(layer.bias).view(1, -1, 1, 1)
+    out = (m * acc + b + skip) >> layer.shift
+    return saturate(out, 0, formats.PIXEL_MAX, counter, name + ".pixel")
+
+
 def tail(feat: torch.Tensor, pix: torch.Tensor, layer: TailLayer, fmt: FeatureFormat,
          counter: SatCounter | None = None, name: str = "tail") -> torch.Tensor:
     """Tail conv + global skip: features [N,C,H',W'] and input pixels -> u8 pixels [N,colors,H',W'].
@@ -201,17 +224,7 @@ def tail(feat: torch.Tensor, pix: torch.Tensor, layer: TailLayer, fmt: FeatureFo
     g = act(feat); acc = sum(Wq * g) (zero padding); out = clamp((M*acc + B + skip) >> ST, 0, 255)
     with skip = bilinear_skip(pix) << (ST - 16) (SR) or pix << ST (denoise/jpeg).
     """
-    g = leaky_q(feat, layer.act_mult, layer.act_shift) if layer.in_act == "lrelu" else feat
-    w = torch.as_tensor(layer.weight.astype(np.float64))
-    acc = _exact_int(F.conv2d(g.to(torch.float64), w, padding=1))
-    m = torch.as_tensor(layer.mult).view(1, -1, 1, 1)
-    b = torch.as_tensor(layer.bias).view(1, -1, 1, 1)
-    if layer.skip == "bilinear":
-        skip = bilinear_skip(pix, layer.r) << (layer.shift - formats.BILINEAR_FRAC)
-    else:
-        skip = pix.to(torch.int64) << layer.shift
-    out = (m * acc + b + skip) >> layer.shift
-    return saturate(out, 0, formats.PIXEL_MAX, counter, name + ".pixel")
+    return tail_output(tail_conv(feat, layer), tail_skip(pix, layer), layer, counter, name)
 
 
 # --------------------------------------------------------------------------- whole network
