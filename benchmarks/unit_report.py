@@ -63,6 +63,7 @@ def units(prog, fold, build) -> list[tuple[str, str, object, dict]]:
     from hw.link import LinkCore
     from hw.popcount import PopcountEngine
     from hw.residual import ResidualAdd
+    from hw.rowserial.bin_engine import BinRowEngine
     from hw.scale import ScaleRPReLU
     from hw.tail import TailConv
     from hw.threshold import Threshold
@@ -115,6 +116,8 @@ def units(prog, fold, build) -> list[tuple[str, str, object, dict]]:
         ("uart_tx", "UartTx", lambda: UartTx(divisor), {"divisor": divisor}),
         ("link", "LinkCore", lambda: LinkCore(identity_for(prog, build), timeout),
          {"max_payload": build.max_payload, "max_width": mw, "timeout_cycles": timeout}),
+        ("rowserial_bin", "BinRowEngine (row-serial, every layer)", lambda: BinRowEngine(prog, mw),
+         {"C": C, "lanes": 3 * C, "max_width": mw * r, "record_words": BinRowEngine(prog, mw).pl.record_words}),
         ("bbcu_layer", "BBCULayer (BBCU-B)", lambda: BBCULayer(lb, fmt, fb, mw, mh, fold.scale_mult),
          {"cin": lb.cin, "simd": fb.simd, "pe": fb.pe, "max_width": mw, "scale": fold.scale_mult}),
     ]

@@ -227,6 +227,18 @@ def cycle_model(prog: Program, width: int, height: int) -> int:
 
 
 # --------------------------------------------------------------------------- executable model
+def binary_row(layer: BinaryLayer, fmt, band: torch.Tensor, k: int, residual: torch.Tensor,
+               next_thresh=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One binary row job (bin, hr or up), the golden twin of the row engine: `band` holds the
+    input bits of the rows that exist among y-1..y+1 ([1, cin, h, W]; row y at index k),
+    `residual` the features of row y ([1, C, 1, W]). Returns the output rows ([1, C, r, r*W]) and
+    their bits through `next_thresh` (None: no binary layer follows)."""
+    dot = golden.binary_conv(band, layer.weight_bits(), layer.cin)[:, :, k:k + 1]
+    v = golden.scale_rprelu(dot, layer, fmt)
+    x = golden.residual_add(golden.pixel_shuffle(v, layer.r), golden.nearest_up(residual, layer.r), fmt)
+    return x, (golden.threshold(x, next_thresh) if next_thresh is not None else None)
+
+
 class _Rings:
     """Ring memories with a row tag per slot; a read that finds another row fails."""
 
@@ -260,10 +272,6 @@ def run(prog: Program, img: np.ndarray, depths: dict | None = None) -> np.ndarra
     out = torch.zeros(1, prog.config.colors, H * r, W * r, dtype=torch.int64)
     received = 0
 
-    def conv_row(ring, l, y, rows):
-        band = rings.band(ring, rows)
-        return golden.binary_conv(band, layers[l].weight_bits(), layers[l].cin)[:, :, y - rows.start:y - rows.start + 1]
-
     for t in range(periods(n, r, H)):
         while received < H and pixel_arrival(received) <= t:
             rings.write("pix", received, pix[:, :, received:received + 1])
@@ -276,22 +284,19 @@ def run(prog: Program, img: np.ndarray, depths: dict | None = None) -> np.ndarra
                 rings.write("fp", y, x)
                 if layers:
                     rings.write("bits.0", y, golden.threshold(x, layers[0].thresh))
-            elif job.kind in ("bin", "hr"):
+            elif job.kind in ("bin", "hr", "up"):
                 l = job.layer
-                limit, fp = (H, "fp") if job.kind == "bin" else (r * H, "hrfp")
-                lay = layers[l]
-                v = golden.scale_rprelu(conv_row(f"bits.{l}", l, y, _rows(y - 1, y + 1, limit)), lay, fmt)
-                x = golden.residual_add(v, rings.read(fp, y), fmt)
-                rings.write(fp, y, x)
-                if job.kind == "bin" and (l + 1 < n or r > 1):
-                    rings.write(f"bits.{l + 1}", y, golden.threshold(x, layers[l + 1].thresh))
-            elif job.kind == "up":
-                lay = layers[job.layer]
-                v = golden.scale_rprelu(conv_row(f"bits.{n}", n, y, _rows(y - 1, y + 1, H)), lay, fmt)
-                x = golden.residual_add(golden.pixel_shuffle(v, r), golden.nearest_up(rings.read("fp", y), r), fmt)
-                for i in range(r):
-                    rings.write("hrfp", r * y + i, x[:, :, i:i + 1])
-                    rings.write(f"bits.{n + 1}", r * y + i, golden.threshold(x[:, :, i:i + 1], layers[n + 1].thresh))
+                limit, src = (r * H, "hrfp") if job.kind == "hr" else (H, "fp")
+                dst = "hrfp" if job.kind == "up" else src
+                rows = _rows(y - 1, y + 1, limit)
+                nxt = layers[l + 1].thresh if l + 1 < len(layers) else None
+                x, bits = binary_row(layers[l], fmt, rings.band(f"bits.{l}", rows), y - rows.start,
+                                     rings.read(src, y), nxt)
+                rr = layers[l].r
+                for i in range(rr):
+                    rings.write(dst, rr * y + i, x[:, :, i:i + 1])
+                    if bits is not None:
+                        rings.write(f"bits.{l + 1}", rr * y + i, bits[:, :, i:i + 1])
             else:  # tail
                 fp, limit = ("fp", H) if r == 1 else ("hrfp", r * H)
                 rows = _rows(y - 1, y + 1, limit)

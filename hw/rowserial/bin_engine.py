@@ -1,0 +1,278 @@
+"""BinRowEngine: the row-serial accelerator's shared binary datapath. One job = one output row of
+one binary layer (BBCU-B at LR or HR, or the BBCU-U), for every layer of the program.
+
+Signature
+  job:  In(stream of job_layout(...))  a row job; accepted when the engine is idle
+  done: Out(1)                         one-cycle pulse after the job's last write
+  ram:  Out(memmap.RamPort)            16-bit single-ported RAM: parameter records, residual reads,
+                                       result writes (at most one access per cycle)
+  src:  Out(memmap.BitsRead)           the input bits ring (rows y-1, y, y+1 at job.src[0..2])
+  dst:  Out(memmap.BitsWrite)          the next layer's bits ring (one bit per write)
+
+Job (for output channel co, pixel x; layouts in hw/rowserial/memmap.py)
+  dot = XNOR-popcount of the 3x3 window of input bits (taps outside the image masked)
+  y = sat_y((A*dot + B) >> sa); q = y if y >= 0 else (y*S + 2^(ss-1)) >> ss; v = sat_y(q + Z)
+  o = sat_FW(v + ram[res + x*C + c])                   -> ram[out[i] + (r*x + j)*C + c]
+  bit = o >= T                                         -> dst[dst[i] + r*x + j] bit c (if dst_en)
+  with c = co, i = j = 0 for BBCU-B jobs and co = c*r*r + i*r + j for the BBCU-U (job.up).
+  An in-place BBCU-B job has out[0] == res: the result overwrites the residual after reading it.
+
+Schedule (static: no stall once a job starts). Output channel outermost:
+  LOAD  P + 1 cycles: the channel's record (P = ParamLayout.record_words words) shifts into a
+        register; on the first three cycles the window's column 0 is read from the 3 rows.
+  ROW   3 cycles per pixel, one kernel row ky per cycle: column x + 1 of row ky comes from src,
+        columns x - 1 and x from a per-row history; its 3*C lanes (XNOR against the weight
+        register, rotated by 3*C bits a cycle) go through a carry-chain popcount
+        (hw/popcount.popcount_carry, one mask per tap) and add up over ky.
+  then the scale / RPReLU / residual pipeline; the residual read and the result write fall on
+        different cycles of the 3-cycle pixel step, so one RAM port suffices.
+  DRAIN until the channel's last result is written, then the next channel's LOAD.
+Cycle model: cout * (P + 1 + 3*W + DRAIN) + 1 cycles per job (cycles_per_job).
+Golden twin: hw.rowserial.schedule.binary_row.
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import formats
+from sw.program import Program
+
+from ..estimate import throwaway
+from ..popcount import _Pipe, popcount_carry
+from . import memmap
+from .schedule import _shape
+
+
+def _sat(x, lo: int, hi: int):
+    return Mux(x > hi, hi, Mux(x < lo, lo, x))
+
+
+def job_layout(r: int, ram_aw: int, bits_aw: int, width_bits: int) -> data.StructLayout:
+    return data.StructLayout({
+        "width": unsigned(width_bits),      # pixels of the input row (LR row for the BBCU-U)
+        "top": 1,                           # row y-1 exists
+        "bot": 1,                           # row y+1 exists
+        "src": data.ArrayLayout(unsigned(bits_aw), 3),   # bits of rows y-1, y, y+1, column 0
+        "res": unsigned(ram_aw),            # residual row, pixel 0 channel 0
+        "out": data.ArrayLayout(unsigned(ram_aw), r),    # output row i (of r), pixel 0 channel 0
+        "dst": data.ArrayLayout(unsigned(bits_aw), r),   # next layer's bits row i, column 0
+        "dst_en": 1,                        # a binary layer follows: write its bits
+        "up": 1,                            # BBCU-U job (cout = C*r*r, pixel shuffle)
+        "param": unsigned(ram_aw),          # the layer's parameter block
+        "sa": unsigned(6),
+        "ss": unsigned(6),
+    })
+
+
+class BinRowEngine(wiring.Component):
+    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, bits_aw: int = 10):
+        n, r = _shape(prog)
+        self.prog, self.fmt, self.r = prog, prog.fmt, r
+        self.C = prog.config.channels
+        self.pl = memmap.param_layout(prog)
+        if self.pl.cin != self.C:
+            raise ValueError(f"binary layers have cin {self.pl.cin}, the program C = {self.C}")
+        self.max_width = max_width * r       # the widest row a job sees (HR rows)
+        self.ram_aw, self.bits_aw = ram_aw, bits_aw
+        self.layout = job_layout(r, ram_aw, bits_aw, memmap.addr_bits(self.max_width + 1))
+        self.lp = self._popcount_latency()
+        super().__init__({
+            "job": In(stream.Signature(self.layout)),
+            "done": Out(1),
+            "ram": Out(memmap.RamPort(ram_aw)),
+            "src": Out(memmap.BitsRead(bits_aw, self.C)),
+            "dst": Out(memmap.BitsWrite(bits_aw, self.C)),
+        })
+
+    # ------------------------------------------------------------------ models
+    def _popcount_latency(self) -> int:
+        m = Module()
+        a, w = Signal(3 * self.C), Signal(3 * self.C)
+        _, lat = popcount_carry(m, _Pipe(m, Const(1), "probe"), a, w, [Const(1)] * 3, self.C)
+        throwaway(m)
+        return lat
+
+    #: cycles from a channel's last ROW cycle to its last result write
+    def drain(self) -> int:
+        return 1 + self.lp + 1 + 7 + 1
+
+    def cycles_per_job(self, width: int, up: bool = False) -> int:
+        """Cycles from accepting a job to its `done` pulse (width: the input row's pixels)."""
+        cout = self.C * (self.r * self.r if up else 1)
+        return cout * (self.pl.record_words + 1 + 3 * width + self.drain()) + 1
+
+    def resource_estimate(self) -> dict:
+        C, P = self.C, self.pl.record_words
+        lanes = 3 * C
+        ff = 16 * P + 6 * C + lanes + 3 * 2 * self.ram_aw + 120
+        return {"lut": int(2.4 * lanes) + 350, "ff": ff, "bram_bits": 0, "dsp": 2}
+
+    # ------------------------------------------------------------------ gateware
+    def elaborate(self, platform):
+        m = Module()
+        C, r, fmt, pl = self.C, self.r, self.fmt, self.pl
+        P, L3 = pl.record_words, 3 * C
+        job = Signal(self.layout)
+        busy = Signal()
+        state = Signal(range(3))           # 0 LOAD, 1 ROW, 2 DRAIN
+        LOAD, ROW, DRAIN = 0, 1, 2
+        k = Signal(range(P + 2))
+        x = Signal(range(self.max_width + 1))
+        ky = Signal(range(3))
+        c = Signal(range(C))
+        i = Signal(range(r))
+        j = Signal(range(r))
+        rec = Signal(16 * P)
+        rec_addr = Signal(self.ram_aw)
+        hist = [Signal(2 * C, name=f"hist{q}") for q in range(3)]
+        wrot = Signal(9 * C)                # weights, rotated by 3C bits per ROW cycle
+        half = Signal(signed(42))
+
+        m.d.comb += self.job.ready.eq(~busy)
+        m.d.sync += self.done.eq(0)
+
+        def field(name):
+            off, n = pl.offset(name), pl.words(name)
+            return rec[16 * off:16 * (off + n)][:pl.width(name)].as_signed()
+
+        with m.If(self.job.valid & ~busy):
+            p = self.job.payload
+            m.d.sync += [job.eq(p), busy.eq(1), state.eq(LOAD), k.eq(0), c.eq(0), i.eq(0), j.eq(0),
+                         rec_addr.eq(p.param),
+                         half.eq((Const(1, 42) << p.ss) >> 1)]
+
+        # ---------------- LOAD: record words shift in; column 0 of the three rows
+        cap = Signal()                      # capture a window column read in the previous cycle
+        cap_q = Signal()
+        with m.If(busy & (state == LOAD)):
+            with m.If(k < P):
+                m.d.comb += self.ram.addr.eq(rec_addr + k)
+            with m.If(k < 3):
+                m.d.comb += self.src.addr.eq(job.src[k[:2]])
+                m.d.comb += cap.eq(1)
+            with m.If(k >= 1):
+                m.d.sync += rec.eq(Cat(rec[16:], self.ram.rdata))
+            m.d.sync += k.eq(k + 1)
+            with m.If(k == P):
+                m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0), rec_addr.eq(rec_addr + P)]
+        m.d.sync += cap_q.eq(cap)
+        with m.If(cap_q):                   # rotate the history: row ky's columns (-1, 0)
+            m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(Const(0, C), self.src.data))]
+
+        # the weight register follows the record (loaded before ROW starts)
+        with m.If(busy & (state == LOAD) & (k == P)):
+            m.d.sync += wrot.eq(Cat(rec[16:], self.ram.rdata)[:9 * C])
+
+        # ---------------- ROW: issue column x + 1 of row ky
+        width = job.width
+        s1 = Signal()                       # stage 1 valid: src data of (x, ky) present
+        s1_first, s1_last, s1_ky = Signal(), Signal(), Signal(range(3))
+        last_issue = Signal()
+        with m.If(busy & (state == ROW)):
+            m.d.comb += self.src.addr.eq(job.src[ky] + x + 1)
+            m.d.sync += [s1_first.eq(x == 0), s1_last.eq(x + 1 == width), s1_ky.eq(ky)]
+            m.d.comb += last_issue.eq((x + 1 == width) & (ky == 2))
+            with m.If(ky == 2):
+                m.d.sync += [ky.eq(0), x.eq(x + 1)]
+            with m.Else():
+                m.d.sync += ky.eq(ky + 1)
+            with m.If(last_issue):
+                m.d.sync += [state.eq(DRAIN), k.eq(0)]
+        m.d.sync += s1.eq(busy & (state == ROW))
+
+        # stage 1: lanes of kernel row ky
+        rv = Mux(s1_ky == 0, job.top, Mux(s1_ky == 1, 1, job.bot))
+        seg = [rv & ~s1_first, rv, rv & ~s1_last]
+        cur = hist[0]
+        lanes = Cat(cur, self.src.data)
+        with m.If(s1):
+            m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(cur[C:], self.src.data)),
+                         wrot.eq(Cat(wrot[L3:], wrot[:L3]))]
+        pipe = _Pipe(m, Const(1), "pc")
+        cnt, lat = popcount_carry(m, pipe, lanes, wrot[:L3], seg, C)
+        assert lat == self.lp
+        taps = Signal(2)
+        m.d.comb += taps.eq(seg[0] + seg[1] + seg[2])
+        meta = Cat(s1, s1_ky, taps)
+        for _ in range(lat):
+            nxt = Signal(len(meta))
+            m.d.sync += nxt.eq(meta)
+            meta = nxt
+        cv, cky, ctaps = meta[0], meta[1:3], meta[3:5]
+
+        # accumulate the three kernel rows -> dot
+        acc = Signal(formats.popcount_bits(formats.TAPS * C))
+        nacc = Signal(range(10))
+        dot = Signal(signed(formats.dot_bits(C)))
+        dv = Signal()
+        m.d.sync += dv.eq(0)
+        with m.If(cv):
+            with m.If(cky == 0):
+                m.d.sync += [acc.eq(cnt), nacc.eq(ctaps)]
+            with m.Else():
+                m.d.sync += [acc.eq(acc + cnt), nacc.eq(nacc + ctaps)]
+            with m.If(cky == 2):
+                m.d.sync += [dv.eq(1), dot.eq(2 * (acc + cnt) - C * (nacc + ctaps))]
+
+        # ---------------- scale / RPReLU / residual pipeline (7 stages)
+        A, B, S, Z, T = field("A"), field("B"), field("S"), field("Z"), field("T")
+        yw = fmt.y_bits
+        v1, v2, v3, v4, v5, v6, v7 = (Signal(name=f"pv{q}") for q in range(1, 8))
+        prod = Signal(signed(len(A) + len(dot)))
+        t0 = Signal(signed(max(len(prod), len(B)) + 1))
+        y = Signal(signed(yw))
+        ym, yd, yneg = Signal(signed(yw + len(S))), Signal(signed(yw)), Signal()
+        q = Signal(signed(yw + len(S) + 1))
+        v = Signal(signed(yw))
+        o = Signal(signed(fmt.bits))
+        obit = Signal()
+        m.d.sync += [v1.eq(dv), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4), v6.eq(v5), v7.eq(v6)]
+        m.d.sync += [prod.eq(A * dot),                                        # 1
+                     t0.eq(prod + B),                                         # 2
+                     y.eq(_sat(t0 >> job.sa, fmt.y_lo, fmt.y_hi)),            # 3
+                     ym.eq(y * S), yd.eq(y), yneg.eq(y < 0),                  # 4
+                     q.eq(Mux(yneg, (ym + half) >> job.ss, yd)),              # 5
+                     v.eq(_sat(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
+        # stage 6 issues the residual read; stage 7 adds it as it arrives
+        res_ptr = Signal(self.ram_aw)
+        out_ptr = Signal(self.ram_aw)
+        dst_ptr = Signal(self.bits_aw)
+        ch = Signal(range(C))
+        with m.If(v5):
+            m.d.comb += self.ram.addr.eq(res_ptr)
+            m.d.sync += res_ptr.eq(res_ptr + C)
+        m.d.sync += [o.eq(_sat(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi)),    # 7
+                     obit.eq(_sat(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi) >= T)]
+        with m.If(v7):
+            m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(o)]
+            m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.data.eq(obit << ch),
+                         self.dst.en.eq(Mux(job.dst_en, Const(1, C) << ch, 0))]
+            m.d.sync += [out_ptr.eq(out_ptr + Mux(job.up, r * C, C)), dst_ptr.eq(dst_ptr + Mux(job.up, r, 1))]
+
+        # per-channel pointers, set while the channel's record loads
+        out_i = job.out[i]
+        dst_i = job.dst[i]
+        with m.If(busy & (state == LOAD) & (k == 0)):
+            m.d.sync += [res_ptr.eq(job.res + c), ch.eq(c),
+                         out_ptr.eq(out_i + j * C + c), dst_ptr.eq(dst_i + j)]
+
+        # ---------------- DRAIN, next channel
+        last_ch = Signal()
+        m.d.comb += last_ch.eq((c == C - 1) & (~job.up | ((i == r - 1) & (j == r - 1))))
+        with m.If(busy & (state == DRAIN)):
+            m.d.sync += k.eq(k + 1)
+            with m.If(k == self.drain() - 1):
+                with m.If(last_ch):
+                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+                with m.Else():
+                    m.d.sync += [state.eq(LOAD), k.eq(0)]
+                    with m.If(job.up & ~((i == r - 1) & (j == r - 1))):
+                        with m.If(j == r - 1):
+                            m.d.sync += [j.eq(0), i.eq(i + 1)]
+                        with m.Else():
+                            m.d.sync += j.eq(j + 1)
+                    with m.Else():
+                        m.d.sync += [c.eq(c + 1), i.eq(0), j.eq(0)]
+        return m

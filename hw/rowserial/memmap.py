@@ -1,0 +1,144 @@
+"""Memory layouts of the row-serial accelerator, shared by its gateware, tests and loader.
+
+RAM (16-bit words, single-ported: the UP5K's SPRAM) holds the full-precision feature rows and,
+per binary layer, a parameter block: one record per output channel co (conv order; for a BBCU-U
+co = c*r*r + i*r + j, the channel c of HR pixel (r*y + i, r*x + j)):
+
+  weights   ceil(9*cin/16) words: the 9*cin weight bits in formats.weight_bit_index order,
+            bit b of word k = weight bit 16*k + b (1 = +1)
+  A, B, S, Z  scale, bias, RPReLU slope and zeta of co (BinaryLayer.mult/bias/slope/zeta)
+  T         the threshold the result goes through on its way to the next binary layer's bits
+            (that layer's thresh of the output channel; 0 where no binary layer follows)
+Each constant takes ceil(width/16) words, two's complement, least significant word first; the
+widths are the smallest signed widths that hold the constant over every binary layer of the
+program, so one record layout serves every layer.
+
+Feature rows: pixel x, channel c of a row at base b is word b + x*C + c.
+Binary rows (EBR rings, C bits per word): pixel x of a row at base b is word b + x, channel c at bit c.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from sw.formats import TAPS
+from sw.program import Program
+
+WORD = 16
+CONSTANTS = ("A", "B", "S", "Z", "T")
+
+
+def _signed_width(values) -> int:
+    lo, hi = min(int(v) for v in values), max(int(v) for v in values)
+    w = 1
+    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
+        w += 1
+    return w
+
+
+@dataclass(frozen=True)
+class ParamLayout:
+    cin: int
+    widths: tuple            # signed width of each of CONSTANTS
+
+    @property
+    def weight_words(self) -> int:
+        return ceil(TAPS * self.cin / WORD)
+
+    def words(self, name: str) -> int:
+        return ceil(self.widths[CONSTANTS.index(name)] / WORD)
+
+    def offset(self, name: str) -> int:
+        """Word offset of a constant in the record."""
+        off = self.weight_words
+        for n in CONSTANTS[:CONSTANTS.index(name)]:
+            off += self.words(n)
+        return off
+
+    def width(self, name: str) -> int:
+        return self.widths[CONSTANTS.index(name)]
+
+    @property
+    def record_words(self) -> int:
+        return self.weight_words + sum(self.words(n) for n in CONSTANTS)
+
+
+def next_thresholds(prog: Program, index: int) -> np.ndarray:
+    """T per output channel (conv order) of binary layer `index` (see the module docstring)."""
+    layers = prog.binary_layers
+    layer = layers[index]
+    if index + 1 >= len(layers):
+        return np.zeros(layer.cout, dtype=np.int64)
+    nxt = np.asarray(layers[index + 1].thresh, dtype=np.int64)
+    return np.repeat(nxt, layer.r * layer.r)        # co = c*r*r + i*r + j -> channel c
+
+
+def param_layout(prog: Program) -> ParamLayout:
+    layers = prog.binary_layers
+    cins = {int(l.cin) for l in layers}
+    if len(cins) != 1:
+        raise ValueError(f"every binary layer must have the same cin, got {sorted(cins)}")
+    vals = {"A": [], "B": [], "S": [], "Z": [], "T": []}
+    for i, l in enumerate(layers):
+        vals["A"] += list(l.mult)
+        vals["B"] += list(l.bias)
+        vals["S"] += list(l.slope)
+        vals["Z"] += list(l.zeta)
+        vals["T"] += list(next_thresholds(prog, i))
+    return ParamLayout(cins.pop(), tuple(_signed_width(vals[n]) for n in CONSTANTS))
+
+
+def _words(value: int, n: int) -> list[int]:
+    v = int(value) & ((1 << (WORD * n)) - 1)
+    return [(v >> (WORD * k)) & 0xFFFF for k in range(n)]
+
+
+def param_block(prog: Program, index: int, layout: ParamLayout | None = None) -> np.ndarray:
+    """The parameter block of binary layer `index`: cout records, uint16."""
+    layout = layout or param_layout(prog)
+    layer = prog.binary_layers[index]
+    bits = layer.weight_bits()
+    pad = layout.weight_words * WORD - bits.shape[1]
+    bits = np.pad(bits, ((0, 0), (0, pad)))
+    wwords = (bits.reshape(layer.cout, layout.weight_words, WORD).astype(np.uint32)
+              << np.arange(WORD, dtype=np.uint32)).sum(-1)
+    consts = {"A": layer.mult, "B": layer.bias, "S": layer.slope, "Z": layer.zeta,
+              "T": next_thresholds(prog, index)}
+    out = []
+    for co in range(layer.cout):
+        rec = [int(w) for w in wwords[co]]
+        for n in CONSTANTS:
+            rec += _words(consts[n][co], layout.words(n))
+        out += rec
+    return np.asarray(out, dtype=np.uint16)
+
+
+class RamPort(wiring.Signature):
+    """Single-ported 16-bit RAM, synchronous read: rdata is the word at the address of the
+    previous cycle. From the master's side: addr/we/wdata out, rdata in."""
+
+    def __init__(self, addr_width: int):
+        super().__init__({"addr": Out(addr_width), "we": Out(1), "wdata": Out(WORD), "rdata": In(WORD)})
+
+
+class BitsRead(wiring.Signature):
+    """Read port of a binary-row ring (synchronous read)."""
+
+    def __init__(self, addr_width: int, channels: int):
+        super().__init__({"addr": Out(addr_width), "data": In(channels)})
+
+
+class BitsWrite(wiring.Signature):
+    """Write port of a binary-row ring with a write enable per bit (iCE40 EBR MASK)."""
+
+    def __init__(self, addr_width: int, channels: int):
+        super().__init__({"addr": Out(addr_width), "data": Out(channels), "en": Out(channels)})
+
+
+def addr_bits(depth: int) -> int:
+    return max(1, (depth - 1).bit_length())
+
