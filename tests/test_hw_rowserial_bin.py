@@ -6,9 +6,7 @@ the HR layer with no binary layer after it, saturation both ways, thresholds tie
 import numpy as np
 import pytest
 import torch
-from amaranth import Const, Module, Signal
-from amaranth.lib import memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth import Const
 
 from sw import golden
 from sw.compiler import compile_model
@@ -19,44 +17,10 @@ from conftest import ROOT, random_network
 from hw.rowserial import memmap
 from hw.rowserial.bin_engine import BinRowEngine
 from hw.rowserial.schedule import binary_row
+from sim.rowserial_harness import RowHarness
 from sim.runner import run_cocotb
 
 RAM_AW, BITS_AW = 13, 9
-
-
-class Harness(wiring.Component):
-    """The engine wired to a RAM and two bits rings (lib.memory), with read-back ports."""
-
-    def __init__(self, engine, ram_init, src_init, dst_init):
-        self.engine = engine
-        self.ram_init, self.src_init, self.dst_init = ram_init, src_init, dst_init
-        C = engine.C
-        super().__init__({
-            "job": In(stream.Signature(engine.layout)),
-            "done": Out(1),
-            "ram_dump_addr": In(RAM_AW), "ram_dump_data": Out(16),
-            "dst_dump_addr": In(BITS_AW), "dst_dump_data": Out(C),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        e = m.submodules.engine = self.engine
-        C = e.C
-        m.submodules.ram = ram = memory.Memory(shape=16, depth=1 << RAM_AW, init=self.ram_init)
-        m.submodules.src = src = memory.Memory(shape=C, depth=1 << BITS_AW, init=self.src_init)
-        m.submodules.dst = dst = memory.Memory(shape=C, depth=1 << BITS_AW, init=self.dst_init)
-        rr, rw, rd = ram.read_port(), ram.write_port(), ram.read_port()
-        m.d.comb += [rr.addr.eq(e.ram.addr), e.ram.rdata.eq(rr.data),
-                     rw.addr.eq(e.ram.addr), rw.data.eq(e.ram.wdata), rw.en.eq(e.ram.we),
-                     rd.addr.eq(self.ram_dump_addr), self.ram_dump_data.eq(rd.data)]
-        sr = src.read_port()
-        m.d.comb += [sr.addr.eq(e.src.addr), e.src.data.eq(sr.data)]
-        dw, dd = dst.write_port(granularity=1), dst.read_port()
-        m.d.comb += [dw.addr.eq(e.dst.addr), dw.data.eq(e.dst.data), dw.en.eq(e.dst.en),
-                     dd.addr.eq(self.dst_dump_addr), self.dst_dump_data.eq(dd.data)]
-        wiring.connect(m, wiring.flipped(self.job), e.job)
-        m.d.comb += self.done.eq(e.done)
-        return m
 
 
 def _pack_bits(band):
@@ -139,8 +103,8 @@ def _run(prog, index, width, top, bot, seed, **kw):
     rng = np.random.default_rng(seed)
     ram, src, dst, job, ram_exp, dst_exp = _case(prog, index, width, top, bot, rng, **kw)
     eng = BinRowEngine(prog, max_width=64, ram_aw=RAM_AW, bits_aw=BITS_AW)
-    dut = Harness(eng, [int(v) for v in ram], [int(v) for v in src], [int(v) for v in dst])
-    res = run_cocotb(dut, f"binrow_{prog.config.channels}", "sim.tb_bin_engine", {},
+    dut = RowHarness(eng, RAM_AW, BITS_AW, [int(v) for v in ram], [int(v) for v in dst], [int(v) for v in src])
+    res = run_cocotb(dut, f"binrow_{prog.config.channels}", "sim.tb_row_engine", {},
                      {"jobs": [hex(_job_word(eng, job))], "timeout": 200000,
                       "ram_words": len(ram), "dst_words": len(dst)})
     got_ram, got_dst = np.asarray(res["ram"]), np.asarray(res["dst"])

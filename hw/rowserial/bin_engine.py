@@ -49,6 +49,24 @@ def _sat(x, lo: int, hi: int):
     return Mux(x > hi, hi, Mux(x < lo, lo, x))
 
 
+def _shift_by(v, amount, values):
+    """v >> amount for the shift amounts the program uses (a mux over constant shifts)."""
+    out = v >> values[-1]
+    for s in values[-2::-1]:
+        out = Mux(amount == s, v >> s, out)
+    return out
+
+
+def _round_shift_by(v, amount, values):
+    """(v + 2^(amount-1)) >> amount (amount = 0: v) for the amounts the program uses."""
+    def one(s):
+        return v if s == 0 else (v + (1 << (s - 1))) >> s
+    out = one(values[-1])
+    for s in values[-2::-1]:
+        out = Mux(amount == s, one(s), out)
+    return out
+
+
 def job_layout(r: int, ram_aw: int, bits_aw: int, width_bits: int) -> data.StructLayout:
     return data.StructLayout({
         "width": unsigned(width_bits),      # pixels of the input row (LR row for the BBCU-U)
@@ -78,6 +96,10 @@ class BinRowEngine(wiring.Component):
         self.ram_aw, self.bits_aw = ram_aw, bits_aw
         self.layout = job_layout(r, ram_aw, bits_aw, memmap.addr_bits(self.max_width + 1))
         self.lp = self._popcount_latency()
+        # the shifts the program uses: the datapath shifts by these constants only (job.sa/ss
+        # must be one of them: the sequencer takes them from the program)
+        self.sa_values = sorted({int(l.shift) for l in prog.binary_layers})
+        self.ss_values = sorted({int(l.slope_shift) for l in prog.binary_layers})
         super().__init__({
             "job": In(stream.Signature(self.layout)),
             "done": Out(1),
@@ -127,8 +149,7 @@ class BinRowEngine(wiring.Component):
         rec = Signal(16 * P)
         rec_addr = Signal(self.ram_aw)
         hist = [Signal(2 * C, name=f"hist{q}") for q in range(3)]
-        wrot = Signal(9 * C)                # weights, rotated by 3C bits per ROW cycle
-        half = Signal(signed(42))
+        wrot = rec[:9 * C]                  # the weights: rotated by 3C bits per ROW cycle
 
         m.d.comb += self.job.ready.eq(~busy)
         m.d.sync += self.done.eq(0)
@@ -140,8 +161,7 @@ class BinRowEngine(wiring.Component):
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
             m.d.sync += [job.eq(p), busy.eq(1), state.eq(LOAD), k.eq(0), c.eq(0), i.eq(0), j.eq(0),
-                         rec_addr.eq(p.param),
-                         half.eq((Const(1, 42) << p.ss) >> 1)]
+                         rec_addr.eq(p.param)]
 
         # ---------------- LOAD: record words shift in; column 0 of the three rows
         cap = Signal()                      # capture a window column read in the previous cycle
@@ -160,10 +180,6 @@ class BinRowEngine(wiring.Component):
         m.d.sync += cap_q.eq(cap)
         with m.If(cap_q):                   # rotate the history: row ky's columns (-1, 0)
             m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(Const(0, C), self.src.data))]
-
-        # the weight register follows the record (loaded before ROW starts)
-        with m.If(busy & (state == LOAD) & (k == P)):
-            m.d.sync += wrot.eq(Cat(rec[16:], self.ram.rdata)[:9 * C])
 
         # ---------------- ROW: issue column x + 1 of row ky
         width = job.width
@@ -233,7 +249,7 @@ class BinRowEngine(wiring.Component):
                      t0.eq(prod + B),                                         # 2
                      y.eq(_sat(t0 >> job.sa, fmt.y_lo, fmt.y_hi)),            # 3
                      ym.eq(y * S), yd.eq(y), yneg.eq(y < 0),                  # 4
-                     q.eq(Mux(yneg, (ym + half) >> job.ss, yd)),              # 5
+                     q.eq(Mux(yneg, _round_shift_by(ym, job.ss, self.ss_values), yd)),          # 5
                      v.eq(_sat(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
         # stage 6 issues the residual read; stage 7 adds it as it arrives
         res_ptr = Signal(self.ram_aw)

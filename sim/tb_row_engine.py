@@ -1,6 +1,6 @@
-"""cocotb testbench: BinRowEngine (inside tests/test_hw_rowserial_bin.py's memory harness) runs one
-row job; the test reads back the RAM and the next layer's bits ring and compares them with the
-golden row job."""
+"""cocotb testbench: a row-serial engine inside sim/rowserial_harness.RowHarness runs its row jobs
+one after the other (cycles from acceptance to `done` each); then the RAM and the output bits ring
+are read back for the test to compare with the golden row jobs."""
 import cocotb
 from cocotb.triggers import RisingEdge
 
@@ -20,7 +20,7 @@ async def _dump(dut, addr, data, lo: int, n: int) -> list[int]:
 
 
 @cocotb.test()
-async def bin_engine_row_job(dut):
+async def row_jobs(dut):
     _, p = load_vectors()
     await reset(dut)
     jobs = [int(w, 16) for w in p["jobs"]]

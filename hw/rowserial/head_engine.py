@@ -1,0 +1,169 @@
+"""HeadRowEngine: the row-serial accelerator's head job, head(y): pixel rows y-1..y+1 from RAM ->
+hw.head.HeadConv -> the features of row y to RAM and their bits (first binary layer's thresholds)
+to the bits.0 ring.
+
+Signature
+  job:  In(stream of job_layout(...))  accepted when idle
+  done: Out(1)                         one-cycle pulse after the row's last write
+  ram:  Out(memmap.RamPort)            pixel reads and feature writes (one access per cycle)
+  dst:  Out(memmap.BitsWrite)          bits.0 ring: one C-bit word per pixel
+
+RAM layouts (hw/rowserial/memmap.py): pixel x, colour k of a pixel row at base b is the low byte
+of word b + x*colors + k; feature x, channel c of the output row at base o is word o + x*C + c.
+
+Structure
+  reader  a 3x3 window register (columns x-1, x, x+1 of the three rows); per pixel it reads the
+          new column (3*colors words) into the right-hand column, offers the window to HeadConv
+          (masked taps outside the image), and on its transfer shifts the columns left.
+  HeadConv(prog.head, macs)  C*ceil(9*colors/macs) cycles per pixel
+  Broadcast -> writer (features to RAM, sequential addresses)
+            -> Threshold(layer 0) -> bits writer (one word per pixel)
+  The writer has the RAM port whenever it has a feature; the reader reads in the other cycles.
+Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 4 with F = 3*colors + 2: a column
+is fetched after HeadConv takes the window (no staging register), so the fetch is not hidden
+(2.5 % for x2-tiny: 432 + 11 cycles per pixel); a write that delays a read adds a cycle.
+Golden twin: sw.golden.head + sw.golden.threshold on the rows (hw.rowserial.schedule.run).
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw.program import Program
+
+from .. import layouts
+from ..fork import Broadcast
+from ..head import HeadConv
+from ..threshold import Threshold
+from . import memmap
+from .schedule import HEAD_MACS
+
+
+def job_layout(ram_aw: int, bits_aw: int, width_bits: int) -> data.StructLayout:
+    return data.StructLayout({
+        "width": unsigned(width_bits),
+        "top": 1,                                       # pixel row y-1 exists
+        "bot": 1,                                       # pixel row y+1 exists
+        "pix": data.ArrayLayout(unsigned(ram_aw), 3),   # pixel rows y-1, y, y+1 (pixel 0, colour 0)
+        "out": unsigned(ram_aw),                        # feature row y (pixel 0, channel 0)
+        "dst": unsigned(bits_aw),                       # bits.0 row y (pixel 0)
+        "dst_en": 1,
+    })
+
+
+class HeadRowEngine(wiring.Component):
+    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, bits_aw: int = 10,
+                 macs: int = HEAD_MACS):
+        self.prog, self.fmt = prog, prog.fmt
+        self.C, self.colors = prog.config.channels, prog.config.colors
+        self.max_width, self.ram_aw, self.bits_aw, self.macs = max_width, ram_aw, bits_aw, macs
+        self.layout = job_layout(ram_aw, bits_aw, memmap.addr_bits(max_width + 1))
+        super().__init__({
+            "job": In(stream.Signature(self.layout)),
+            "done": Out(1),
+            "ram": Out(memmap.RamPort(ram_aw)),
+            "dst": Out(memmap.BitsWrite(bits_aw, self.C)),
+        })
+
+    def _conv(self) -> HeadConv:
+        return HeadConv(self.prog.head, self.fmt, self.colors, self.macs)
+
+    def cycles_per_job(self, width: int) -> int:
+        conv = self._conv()
+        conv._MustUse__used = True
+        fetch = 3 * self.colors + 2          # reads, the last capture, the step to OFFER
+        return fetch + width * (conv.cycles_per_pixel() + fetch) + conv.latency + 4
+
+    def elaborate(self, platform):
+        m = Module()
+        C, colors, fmt = self.C, self.colors, self.fmt
+        E = 8 * colors                       # bits per pixel (one window column entry)
+        NF = 3 * colors                      # words per column fetch
+        layers = self.prog.binary_layers
+        m.submodules.conv = conv = self._conv()
+        job = Signal(self.layout)
+        busy = Signal()
+        m.d.comb += self.job.ready.eq(~busy)
+        m.d.sync += self.done.eq(0)
+
+        # ---------------- writers
+        fw = layouts.feature(fmt)
+        out_ptr = Signal(self.ram_aw)
+        dst_ptr = Signal(self.bits_aw)
+        writes = Signal(range(self.max_width * C + 1))
+        words = Signal(range(self.max_width + 1))
+        feat = stream.Signature(fw).create()          # features on their way to RAM
+        if layers:
+            m.submodules.fork = fork = Broadcast(fw)
+            m.submodules.thr = thr = Threshold(layers[0].thresh, fmt, 1)
+            wiring.connect(m, conv.o, fork.i)
+            wiring.connect(m, fork.b, thr.i)
+            m.d.comb += [feat.valid.eq(fork.a.valid), feat.payload.eq(fork.a.payload), fork.a.ready.eq(feat.ready)]
+            m.d.comb += thr.o.ready.eq(1)
+            with m.If(thr.o.valid):
+                m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.data.eq(thr.o.payload),
+                             self.dst.en.eq(Mux(job.dst_en, Const((1 << C) - 1, C), 0))]
+                m.d.sync += [dst_ptr.eq(dst_ptr + 1), words.eq(words + 1)]
+        else:
+            wiring.connect(m, conv.o, feat)
+        writing = Signal()
+        m.d.comb += [feat.ready.eq(1), writing.eq(feat.valid)]
+        with m.If(feat.valid):
+            m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(feat.payload)]
+            m.d.sync += [out_ptr.eq(out_ptr + 1), writes.eq(writes + 1)]
+
+        # ---------------- reader
+        cols = [Signal(3 * E, name=f"col{k}") for k in range(3)]     # kx = 0, 1, 2; row ky at [ky*E, (ky+1)*E)
+        x = Signal(range(self.max_width + 1))       # the pixel of the window being built / offered
+        fc = Signal(range(self.max_width + 2))      # the column being fetched
+        rk = Signal(range(NF + 1))                  # reads issued for the current column
+        cap, cap_k = Signal(), Signal(range(NF))
+        FETCH, OFFER, WAIT = 0, 1, 2
+        state = Signal(range(3))
+
+        with m.If(self.job.valid & ~busy):
+            p = self.job.payload
+            m.d.sync += [job.eq(p), busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
+                         out_ptr.eq(p.out), dst_ptr.eq(p.dst), writes.eq(0), words.eq(0)]
+
+        m.d.sync += cap.eq(0)
+        ky_of = Signal(range(3))
+        color_of = Signal(range(max(colors, 2)))
+        m.d.comb += [ky_of.eq(rk // colors), color_of.eq(rk % colors)]
+        with m.If(busy & (state == FETCH) & (rk < NF) & ~writing):
+            m.d.comb += self.ram.addr.eq(job.pix[ky_of] + fc * colors + color_of)
+            m.d.sync += [rk.eq(rk + 1), cap.eq(1), cap_k.eq(rk)]
+        with m.If(cap):
+            # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
+            m.d.sync += cols[2].word_select(cap_k, 8).eq(self.ram.rdata[:8])
+        shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
+        with m.If(busy & (state == FETCH) & (rk == NF) & ~cap):
+            # column fc has landed in cols[2]; column 0 moves on to make room for column 1
+            m.d.sync += [rk.eq(0), fc.eq(fc + 1)]
+            with m.If(fc == 0):
+                m.d.sync += shift
+            with m.Else():
+                m.d.sync += state.eq(OFFER)
+        # the window: tap t = 3*ky + kx, colour k at [8k, 8k+8) of the tap; the shifted columns
+        # are (x-1, x, x+1) once the second fetch of a pixel has landed
+        win = conv.i.payload
+        taps = []
+        for ky in range(3):
+            for kx in range(3):
+                taps.append(cols[kx][ky * E:(ky + 1) * E])
+        row_ok = [job.top, Const(1), job.bot]
+        col_ok = [x != 0, Const(1), x + 1 != job.width]
+        # in OFFER (cols0, cols1, cols2) hold columns (x-1, x, x+1)
+        m.d.comb += [win.bits.eq(Cat(*taps)),
+                     win.mask.eq(Cat(*[row_ok[t // 3] & col_ok[t % 3] for t in range(9)]))]
+        m.d.comb += conv.i.valid.eq(busy & (state == OFFER))
+        with m.If(conv.i.valid & conv.i.ready):
+            with m.If(x + 1 == job.width):
+                m.d.sync += state.eq(WAIT)
+            with m.Else():
+                m.d.sync += [x.eq(x + 1), state.eq(FETCH)] + shift
+        with m.If(busy & (state == WAIT) & (writes == job.width * C) & (words == job.width)
+                  if layers else busy & (state == WAIT) & (writes == job.width * C)):
+            m.d.sync += [busy.eq(0), self.done.eq(1)]
+        return m

@@ -1,0 +1,41 @@
+"""A memory harness for the row-serial engines (hw/rowserial/) in cocotb: the engine's ports wired
+to lib.memory instances (a 16-bit RAM, an input bits ring, an output bits ring with per-bit write
+enables) initialised from the test, with read-back ports for the testbench (sim/tb_row_engine.py)."""
+from __future__ import annotations
+
+from amaranth import Module
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class RowHarness(wiring.Component):
+    def __init__(self, engine, ram_aw: int, bits_aw: int, ram_init, dst_init, src_init=None):
+        self.engine, self.ram_aw, self.bits_aw = engine, ram_aw, bits_aw
+        self.ram_init, self.src_init, self.dst_init = ram_init, src_init, dst_init
+        super().__init__({
+            "job": In(stream.Signature(engine.layout)),
+            "done": Out(1),
+            "ram_dump_addr": In(ram_aw), "ram_dump_data": Out(16),
+            "dst_dump_addr": In(bits_aw), "dst_dump_data": Out(engine.C),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        e = m.submodules.engine = self.engine
+        C = e.C
+        m.submodules.ram = ram = memory.Memory(shape=16, depth=1 << self.ram_aw, init=self.ram_init)
+        rr, rw, rd = ram.read_port(), ram.write_port(), ram.read_port()
+        m.d.comb += [rr.addr.eq(e.ram.addr), e.ram.rdata.eq(rr.data),
+                     rw.addr.eq(e.ram.addr), rw.data.eq(e.ram.wdata), rw.en.eq(e.ram.we),
+                     rd.addr.eq(self.ram_dump_addr), self.ram_dump_data.eq(rd.data)]
+        if self.src_init is not None:
+            m.submodules.src = src = memory.Memory(shape=C, depth=1 << self.bits_aw, init=self.src_init)
+            sr = src.read_port()
+            m.d.comb += [sr.addr.eq(e.src.addr), e.src.data.eq(sr.data)]
+        m.submodules.dst = dst = memory.Memory(shape=C, depth=1 << self.bits_aw, init=self.dst_init)
+        dw, dd = dst.write_port(granularity=1), dst.read_port()
+        m.d.comb += [dw.addr.eq(e.dst.addr), dw.data.eq(e.dst.data), dw.en.eq(e.dst.en),
+                     dd.addr.eq(self.dst_dump_addr), self.dst_dump_data.eq(dd.data)]
+        wiring.connect(m, wiring.flipped(self.job), e.job)
+        m.d.comb += self.done.eq(e.done)
+        return m
