@@ -1,6 +1,7 @@
 """A memory harness for the row-serial engines (hw/rowserial/) in cocotb: the engine's ports wired
 to lib.memory instances (a 16-bit RAM, an input bits ring, an output bits ring with per-bit write
-enables) initialised from the test, with read-back ports for the testbench (sim/tb_row_engine.py)."""
+enables, as the engine has them) initialised from the test, with read-back ports for the
+testbench (sim/tb_row_engine.py); an output stream `o` is passed through."""
 from __future__ import annotations
 
 from amaranth import Module
@@ -12,12 +13,18 @@ class RowHarness(wiring.Component):
     def __init__(self, engine, ram_aw: int, bits_aw: int, ram_init, dst_init, src_init=None):
         self.engine, self.ram_aw, self.bits_aw = engine, ram_aw, bits_aw
         self.ram_init, self.src_init, self.dst_init = ram_init, src_init, dst_init
-        super().__init__({
+        members = {
             "job": In(stream.Signature(engine.layout)),
             "done": Out(1),
             "ram_dump_addr": In(ram_aw), "ram_dump_data": Out(16),
-            "dst_dump_addr": In(bits_aw), "dst_dump_data": Out(engine.C),
-        })
+        }
+        members_of = engine.signature.members
+        self.has_dst, self.has_o = "dst" in members_of, "o" in members_of
+        if self.has_dst:
+            members.update({"dst_dump_addr": In(bits_aw), "dst_dump_data": Out(engine.C)})
+        if self.has_o:
+            members["o"] = Out(members_of["o"].signature)
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
@@ -32,10 +39,13 @@ class RowHarness(wiring.Component):
             m.submodules.src = src = memory.Memory(shape=C, depth=1 << self.bits_aw, init=self.src_init)
             sr = src.read_port()
             m.d.comb += [sr.addr.eq(e.src.addr), e.src.data.eq(sr.data)]
-        m.submodules.dst = dst = memory.Memory(shape=C, depth=1 << self.bits_aw, init=self.dst_init)
-        dw, dd = dst.write_port(granularity=1), dst.read_port()
-        m.d.comb += [dw.addr.eq(e.dst.addr), dw.data.eq(e.dst.data), dw.en.eq(e.dst.en),
-                     dd.addr.eq(self.dst_dump_addr), self.dst_dump_data.eq(dd.data)]
+        if self.has_dst:
+            m.submodules.dst = dst = memory.Memory(shape=C, depth=1 << self.bits_aw, init=self.dst_init)
+            dw, dd = dst.write_port(granularity=1), dst.read_port()
+            m.d.comb += [dw.addr.eq(e.dst.addr), dw.data.eq(e.dst.data), dw.en.eq(e.dst.en),
+                         dd.addr.eq(self.dst_dump_addr), self.dst_dump_data.eq(dd.data)]
+        if self.has_o:
+            wiring.connect(m, e.o, wiring.flipped(self.o))
         wiring.connect(m, wiring.flipped(self.job), e.job)
         m.d.comb += self.done.eq(e.done)
         return m

@@ -1,0 +1,203 @@
+"""TailRowEngine: the row-serial accelerator's tail job, tail(h): feature rows h-1..h+1 and the skip's
+pixel rows from RAM -> hw.tail.TailConv -> one output pixel row on the `o` stream (to the link).
+
+Signature
+  job:  In(stream of job_layout(...))  accepted when idle
+  done: Out(1)                         one-cycle pulse after the row's last pixel transfer
+  ram:  Out(memmap.RamPort)            feature and pixel reads (one per cycle)
+  o:    Out(stream of layouts.pixel(colors))   the output row, left to right
+
+Job: `width` output pixels (the HR width for SR); feature rows at feat[0..2] (rows h-1, h, h+1;
+top/bot say whether h-1 / h+1 exist); the skip's pixel rows at pix[0..1]:
+  SR (bilinear, r > 1): the LR rows clamp(y + off) and clamp(y + off + 1) of the vertical phase
+        `phase` = h mod r (golden.bilinear_weights_1d), the LR row `lr_width` pixels wide;
+  identity: the pixel row h at pix[0].
+
+Structure
+  feature reader  9*C values per pixel, tap outer and channel inner (TailConv's order): a RAM read
+                  per value inside the image, a zero without a read outside it; reads go through
+                  a small FIFO (lib.fifo) so TailConv's back-pressure never loses a word.
+  skip reader     per pixel, the bilinear sum over 2 x 2 LR pixels (weights wv[phase][a] *
+                  wh[column phase][b], the golden model's, as one constant per term) per colour,
+                  or p << 16 (identity): 4*colors (1*colors) reads; it has the RAM port first.
+  TailConv        one MAC per colour, 9*C cycles per pixel; its output is `o`.
+Cycle model: about width * (9*C + skip reads) + TailConv latency (cycles_per_job; the skip reads
+of a pixel stall the feature reader, ~4 % for x2-tiny).
+Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowserial.schedule.run).
+"""
+from __future__ import annotations
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw import formats
+from sw.golden import bilinear_weights_1d
+from sw.program import Program
+
+from .. import layouts
+from ..tail import SKIP_BITS, TailConv
+from . import memmap
+
+
+def job_layout(ram_aw: int, width_bits: int, r: int) -> data.StructLayout:
+    return data.StructLayout({
+        "width": unsigned(width_bits),
+        "lr_width": unsigned(width_bits),
+        "top": 1,
+        "bot": 1,
+        "feat": data.ArrayLayout(unsigned(ram_aw), 3),
+        "pix": data.ArrayLayout(unsigned(ram_aw), 2),
+        "phase": unsigned(max(1, (r - 1).bit_length())),
+    })
+
+
+class TailRowEngine(wiring.Component):
+    FIFO_DEPTH = 4
+
+    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16):
+        self.prog, self.fmt = prog, prog.fmt
+        self.C, self.colors = prog.config.channels, prog.config.colors
+        self.bilinear = prog.tail.skip == "bilinear"
+        self.r = int(prog.tail.r) if self.bilinear else 1
+        self.max_width = max_width * self.r
+        self.ram_aw = ram_aw
+        self.layout = job_layout(ram_aw, memmap.addr_bits(self.max_width + 1), self.r)
+        # per term (a, b) of the skip and phases (i, j): the golden model's weight wv * wh
+        if self.bilinear:
+            wts = bilinear_weights_1d(self.r)
+            self.col_off = [off for off, _, _ in wts]
+            self.weights = [[[wts[i][1 + a] * wts[j][1 + b] for a in range(2) for b in range(2)]
+                             for j in range(self.r)] for i in range(self.r)]
+            self.terms = 4
+        else:
+            self.col_off, self.weights, self.terms = [0], [[[1 << formats.BILINEAR_FRAC]]], 1
+        super().__init__({
+            "job": In(stream.Signature(self.layout)),
+            "done": Out(1),
+            "ram": Out(memmap.RamPort(ram_aw)),
+            "o": Out(stream.Signature(layouts.pixel(self.colors))),
+        })
+
+    def _conv(self) -> TailConv:
+        return TailConv(self.prog.tail, self.fmt, self.C, self.colors)
+
+    def skip_reads(self) -> int:
+        return self.terms * self.colors
+
+    def cycles_per_job(self, width: int) -> int:
+        conv = self._conv()
+        conv._MustUse__used = True
+        return width * (conv.cycles_per_pixel() + self.skip_reads()) + conv.latency + 4
+
+    def elaborate(self, platform):
+        m = Module()
+        C, colors, fmt, r = self.C, self.colors, self.fmt, self.r
+        n_val = formats.TAPS * C
+        m.submodules.conv = conv = self._conv()
+        job = Signal(self.layout)
+        busy = Signal()
+        m.d.comb += self.job.ready.eq(~busy)
+        m.d.sync += self.done.eq(0)
+        wiring.connect(m, conv.o, wiring.flipped(self.o))
+        outs = Signal(range(self.max_width + 1))
+
+        # ---------------- skip reader (has the RAM port first)
+        sx = Signal(range(self.max_width + 1))      # output pixel whose skip is being formed
+        sj = Signal(range(max(r, 2)))               # its column phase
+        slx = Signal(range(self.max_width + 1))     # its LR column (bilinear)
+        sk = Signal(range(self.skip_reads() + 1))   # reads issued for it
+        acc = [Signal(SKIP_BITS, name=f"skip{k}") for k in range(colors)]
+        held = Signal()                             # skip word complete, offered to TailConv
+        cap, cap_term, cap_col = Signal(), Signal(range(max(self.terms, 2))), Signal(range(max(colors, 2)))
+        term = Signal(range(max(self.terms, 2)))
+        col = Signal(range(max(colors, 2)))
+        m.d.comb += [term.eq(sk // colors), col.eq(sk % colors)]
+        skip_reading = Signal()
+        m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & (sk < self.skip_reads()))
+        if self.bilinear:
+            # LR columns of the 2 x 2 terms: base = lx + off_j (off_j = -1 for the first phases)
+            n_neg = sum(o < 0 for o in self.col_off)
+            base = Signal(range(-1, self.max_width + 1))
+            m.d.comb += base.eq(slx - (sj < n_neg))
+
+            def clampc(v):
+                return Mux(v < 0, 0, Mux(v >= job.lr_width, job.lr_width - 1, v))
+            pcol = Mux(term[0], clampc(base + 1), clampc(base))
+            prow = Mux(term[1], job.pix[1], job.pix[0])
+        else:
+            pcol = sx
+            prow = job.pix[0]
+        cap_j = Signal.like(sj)
+        with m.If(skip_reading):
+            m.d.comb += self.ram.addr.eq(prow + pcol * colors + col)
+            m.d.sync += [sk.eq(sk + 1), cap.eq(1), cap_term.eq(term), cap_col.eq(col), cap_j.eq(sj)]
+        with m.Else():
+            m.d.sync += cap.eq(0)
+        # the term's weight: the golden wv[phase][a] * wh[j][b], from a constant table
+        table = [self.weights[i][j][t] for i in range(len(self.weights)) for j in range(len(self.weights[0]))
+                 for t in range(self.terms)]
+        wsel = Array(Const(v, 17) for v in table)[(job.phase * len(self.weights[0]) + cap_j) * self.terms + cap_term]
+        with m.If(cap):
+            prod = wsel * self.ram.rdata[:8]
+            for k in range(colors):
+                with m.If(cap_col == k):
+                    m.d.sync += acc[k].eq(Mux(cap_term == 0, prod, acc[k] + prod))
+        with m.If(busy & (sx < job.width) & ~held & (sk == self.skip_reads()) & ~cap):
+            m.d.sync += held.eq(1)
+        m.d.comb += [conv.skip.valid.eq(held), conv.skip.payload.eq(Cat(*acc))]
+        with m.If(conv.skip.valid & conv.skip.ready):
+            m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1)]
+            if self.bilinear:
+                with m.If(sj == r - 1):
+                    m.d.sync += [sj.eq(0), slx.eq(slx + 1)]
+                with m.Else():
+                    m.d.sync += sj.eq(sj + 1)
+
+        # ---------------- feature reader (through a FIFO)
+        m.submodules.q = q = fifo.SyncFIFO(width=fmt.bits + 1, depth=self.FIFO_DEPTH)
+        fx = Signal(range(self.max_width + 1))      # output pixel of the value being read
+        fc = Signal(range(C))
+        fkx, fky = Signal(range(3)), Signal(range(3))
+        fn = Signal(range(n_val))
+        inflight, inf_zero, inf_last = Signal(), Signal(), Signal()
+        space = Signal()
+        m.d.comb += space.eq(q.level + inflight < self.FIFO_DEPTH)
+        issue = Signal()
+        m.d.comb += issue.eq(busy & (fx < job.width) & space & ~skip_reading)
+        xcol = Signal(range(-1, self.max_width + 2))
+        m.d.comb += xcol.eq(fx + fkx - 1)
+        row_ok = Mux(fky == 0, job.top, Mux(fky == 1, 1, job.bot))
+        inside = Signal()
+        m.d.comb += inside.eq(row_ok & (xcol >= 0) & (xcol < job.width))
+        m.d.sync += inflight.eq(issue)
+        with m.If(issue):
+            with m.If(inside):
+                m.d.comb += self.ram.addr.eq(job.feat[fky] + xcol * C + fc)
+            m.d.sync += [inf_zero.eq(~inside), inf_last.eq(fn == n_val - 1), fn.eq(fn + 1)]
+            with m.If(fc == C - 1):
+                m.d.sync += fc.eq(0)
+                with m.If(fkx == 2):
+                    m.d.sync += fkx.eq(0)
+                    with m.If(fky == 2):
+                        m.d.sync += [fky.eq(0), fx.eq(fx + 1), fn.eq(0)]
+                    with m.Else():
+                        m.d.sync += fky.eq(fky + 1)
+                with m.Else():
+                    m.d.sync += fkx.eq(fkx + 1)
+            with m.Else():
+                m.d.sync += fc.eq(fc + 1)
+        m.d.comb += [q.w_en.eq(inflight),
+                     q.w_data.eq(Cat(Mux(inf_zero, 0, self.ram.rdata[:fmt.bits]), inf_last))]
+        m.d.comb += [conv.i.valid.eq(q.r_rdy), conv.i.payload.value.eq(q.r_data[:fmt.bits]),
+                     conv.i.payload.last.eq(q.r_data[fmt.bits]), q.r_en.eq(conv.i.ready)]
+
+        # ---------------- job start / end
+        with m.If(self.job.valid & ~busy):
+            m.d.sync += [job.eq(self.job.payload), busy.eq(1), sx.eq(0), sj.eq(0), slx.eq(0), sk.eq(0),
+                         held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), fn.eq(0), outs.eq(0)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += outs.eq(outs + 1)
+        with m.If(busy & (outs == job.width)):
+            m.d.sync += [busy.eq(0), self.done.eq(1)]
+        return m
