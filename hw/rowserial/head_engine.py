@@ -93,7 +93,7 @@ class HeadRowEngine(wiring.Component):
         dst_ptr = Signal(self.bits_aw)
         writes = Signal(range(self.max_width * C + 1))
         words = Signal(range(self.max_width + 1))
-        feat = stream.Signature(fw).create()          # features on their way to RAM
+        feat = stream.Signature(fw).flip().create()   # features on their way to RAM
         if layers:
             m.submodules.fork = fork = Broadcast(fw)
             m.submodules.thr = thr = Threshold(layers[0].thresh, fmt, 1)

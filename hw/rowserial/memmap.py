@@ -142,3 +142,55 @@ class BitsWrite(wiring.Signature):
 def addr_bits(depth: int) -> int:
     return max(1, (depth - 1).bit_length())
 
+
+
+@dataclass(frozen=True)
+class Ring:
+    base: int        # word address of slot 0
+    depth: int       # slots (rows)
+    stride: int      # words per slot (a row at the widest stripe)
+
+    def slot_bases(self) -> list[int]:
+        return [self.base + s * self.stride for s in range(self.depth)]
+
+    @property
+    def words(self) -> int:
+        return self.depth * self.stride
+
+
+class NetworkMap:
+    """Where everything of a program lives at a given stripe width (max_width LR pixels):
+    RAM: the parameter blocks of the binary layers from word 0, then the rings "pix" (colors words
+    per pixel), "fp" (C per pixel) and, with up-sampling, "hrfp" (C per HR pixel);
+    bits memory (C bits per word): one ring per binary layer, "bits.<i>" = layer i's input bits."""
+
+    def __init__(self, prog: Program, max_width: int):
+        from .schedule import ring_geometry
+        self.layout = param_layout(prog) if prog.binary_layers else None
+        self.param_base, addr = [], 0
+        for layer in prog.binary_layers:
+            self.param_base.append(addr)
+            addr += layer.cout * self.layout.record_words
+        self.param_words = addr
+        colors, C = prog.config.colors, prog.config.channels
+        geo = ring_geometry(prog, max_width)
+        self.ram, self.bits = {}, {}
+        for name in ("pix", "fp", "hrfp"):
+            if name in geo:
+                depth, width, _ = geo[name]
+                per = colors if name == "pix" else C
+                self.ram[name] = Ring(addr, depth, width * per)
+                addr += self.ram[name].words
+        self.ram_words = addr
+        baddr = 0
+        for name, (depth, width, _) in geo.items():
+            if name.startswith("bits."):
+                self.bits[name] = Ring(baddr, depth, width)
+                baddr += depth * width
+        self.bits_words = max(baddr, 1)
+
+    def param_image(self, prog: Program) -> np.ndarray:
+        """The RAM words below ram["pix"].base: every binary layer's parameter block (uint16)."""
+        if not prog.binary_layers:
+            return np.zeros(0, dtype=np.uint16)
+        return np.concatenate([param_block(prog, i, self.layout) for i in range(len(prog.binary_layers))])

@@ -1,0 +1,335 @@
+"""RowSerialNetwork: the whole network on the row-serial engines, behind pixel streams.
+
+Signature
+  load:  In(stream of {addr: 16, data: 16})   RAM writes: the parameter image (NetworkMap.param_image
+                                              at word 0) must be loaded before the first frame
+  i:     In(stream of layouts.pixel(colors))  LR pixels, raster order, one frame of width x height
+  o:     Out(stream of layouts.pixel(colors)) output pixels, raster order (x r for SR)
+  width, height: In(16)                       the frame's LR geometry, stable during the frame
+The same stream contract as hw.network.Network (plus the parameter load), so the link can carry
+either.
+
+Structure
+  RAM (lib.memory, 16-bit words, one port: NetworkMap.ram) and the bits memory (C-bit words, one
+  read and one bit-masked write port: NetworkMap.bits).
+  loader / receiver  write parameter words / incoming pixels (colors words each, into the "pix"
+                     ring) into RAM; they have the RAM port first, and while they hold it the core
+                     is frozen for the cycle (EnableInserter; the RAM read port keeps its data).
+  core  the sequencer and the three engines (hw/rowserial/*_engine.py). The sequencer walks the
+        static schedule (hw/rowserial/schedule.period_jobs): per period t a fixed template of
+        jobs, each issued when its row exists; ring slots come from per-depth counters (t mod d,
+        r*t mod d), slot addresses from constant tables. A period starts when the pixel rows up to
+        t + 1 are in; the receiver takes row p only while p <= t + 1 + RX_AHEAD.
+Cycle model: schedule.cycle_model plans it; cycles_per_frame here sums the engines' own models.
+Golden twin: sw.golden.run (hw.rowserial.schedule.run is the same schedule on the rings).
+"""
+from __future__ import annotations
+
+from amaranth import Array, Const, EnableInserter, Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from sw.golden import bilinear_weights_1d
+from sw.program import Program
+
+from .. import layouts
+from . import memmap
+from .bin_engine import BinRowEngine
+from .head_engine import HeadRowEngine
+from .schedule import RX_AHEAD, _shape, periods
+from .tail_engine import TailRowEngine
+
+RAM_AW = 16
+LOAD_LAYOUT = data.StructLayout({"addr": unsigned(RAM_AW), "data": unsigned(16)})
+
+
+def template(prog: Program) -> list[dict]:
+    """The jobs of a period as constants: kind, layer, and the output row as t - c (LR) or
+    r*t - c (HR rows); tails of SR carry their vertical phase and the skip's LR row offset."""
+    n, r = _shape(prog)
+    jobs = [{"kind": "head", "c": 0}] + [{"kind": "bin", "layer": l - 1, "c": l} for l in range(1, n + 1)]
+    if r == 1:
+        jobs.append({"kind": "tail", "c": n + 1})
+    else:
+        jobs.append({"kind": "up", "layer": n, "c": n + 1})
+        # h = r*u - 1 + i = r*t - (r*(n+1) + 1 - i)
+        jobs += [{"kind": "hr", "layer": n + 1, "c": r * (n + 1) + 1 - i} for i in range(r)]
+        # h = r*u - 2 + i: LR row y = u + (i-2)//r, phase (i-2) mod r
+        for i in range(r):
+            ph = (i - 2) % r
+            dy = (i - 2) // r
+            off = bilinear_weights_1d(r)[ph][0]
+            jobs.append({"kind": "tail", "c": r * (n + 1) + 2 - i, "phase": ph,
+                         "skip_c": (n + 1) - dy - off})       # skip row y + off = t - skip_c
+    return jobs
+
+
+class RowSerialCore(wiring.Component):
+    def __init__(self, prog: Program, max_width: int, nmap: memmap.NetworkMap, max_height: int = 2048):
+        self.prog, self.nmap = prog, nmap
+        self.n, self.r = _shape(prog)
+        self.C, self.colors = prog.config.channels, prog.config.colors
+        self.max_width, self.max_height = max_width, max_height
+        self.bits_aw = memmap.addr_bits(nmap.bits_words)
+        self.head = HeadRowEngine(prog, max_width, RAM_AW, self.bits_aw)
+        self.bin = BinRowEngine(prog, max_width, RAM_AW, self.bits_aw) if prog.binary_layers else None
+        self.tail = TailRowEngine(prog, max_width, RAM_AW)
+        self.jobs = template(prog)
+        super().__init__({
+            "ram": Out(memmap.RamPort(RAM_AW)),
+            "src": Out(memmap.BitsRead(self.bits_aw, self.C)),
+            "dst": Out(memmap.BitsWrite(self.bits_aw, self.C)),
+            "o": Out(stream.Signature(layouts.pixel(self.colors))),
+            "width": In(16), "height": In(16),
+            "rows_in": In(16),          # pixel rows of the frame completely received
+            "period": Out(16),          # the period being run (receiver flow control)
+            "frame_done": Out(1),       # one-cycle pulse after the frame's last period
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n, r, C = self.n, self.r, self.C
+        nm, W, H = self.nmap, self.width, self.height
+        m.submodules.head = head = self.head
+        m.submodules.tail = tail = self.tail
+        eng = {"head": head, "tail": tail}
+        if self.bin is not None:
+            m.submodules.bin = eng["bin"] = self.bin
+        t = self.period
+        nper = Signal(16)
+        m.d.comb += nper.eq(H + n + 2)
+        m.d.sync += self.frame_done.eq(0)
+
+        # per ring depth: t mod d and (r*t) mod d
+        depths = {ring.depth for ring in list(nm.ram.values()) + list(nm.bits.values())}
+        tm = {d: Signal(range(d), name=f"t_mod{d}") for d in depths}
+        rtm = {d: Signal(range(d), name=f"rt_mod{d}") for d in depths}
+
+        def slot(d, c, hr=False):
+            """Slot of row t - c (LR) or r*t - c (HR) in a ring of depth d."""
+            base = rtm[d] if hr else tm[d]
+            v = Signal(range(-d, d), name=f"s{d}_{c}_{int(hr)}")
+            m.d.comb += v.eq(base - (c % d))
+            return Mux(v < 0, v + d, v)
+
+        def addr(ring: memmap.Ring, c, hr=False):
+            return Array(Const(b, 16) for b in ring.slot_bases())[slot(ring.depth, c, hr)]
+
+        # ---------------- the sequencer
+        q = Signal(range(len(self.jobs) + 1))
+        IDLE, WAITROWS, ISSUE, RUN = 0, 1, 2, 3
+        state = Signal(range(4))
+        active = Signal(range(3))           # 0 head, 1 bin, 2 tail
+        issue_valid = Signal()
+        started = Signal()
+        # rows of the template entries (signed: rows before the image exist as negatives)
+        row = Signal(range(-4 * (n + 4) - r * 8, 1 << 17))
+        exists = Signal()
+        ok_lr = lambda v: (v >= 0) & (v < H)
+        ok_hr = lambda v: (v >= 0) & (v < H * r)
+
+        hj, bj, tj = head.job.payload, (eng["bin"].job.payload if "bin" in eng else None), tail.job.payload
+        with m.Switch(q):
+            for k, jd in enumerate(self.jobs):
+                with m.Case(k):
+                    kind, c = jd["kind"], jd["c"]
+                    if kind == "head":
+                        m.d.comb += [row.eq(t - c), exists.eq(ok_lr(t - c)), active.eq(0)]
+                        pr = nm.ram["pix"]
+                        m.d.comb += [hj.width.eq(W), hj.top.eq(t > 0), hj.bot.eq(t + 1 < H),
+                                     hj.pix[0].eq(addr(pr, c + 1)), hj.pix[1].eq(addr(pr, c)),
+                                     hj.pix[2].eq(addr(pr, c - 1)),
+                                     hj.out.eq(addr(nm.ram["fp"], c)),
+                                     hj.dst_en.eq(int(bool(self.prog.binary_layers)))]
+                        if self.prog.binary_layers:
+                            m.d.comb += hj.dst.eq(addr(nm.bits["bits.0"], c))
+                    elif kind in ("bin", "up", "hr"):
+                        l = jd["layer"]
+                        layer = self.prog.binary_layers[l]
+                        hr = kind == "hr"
+                        y = Signal(range(-(1 << 17), 1 << 17), name=f"y{k}")
+                        m.d.comb += y.eq(t * r - c if hr else t - c)
+                        lim = H * r if hr else H
+                        m.d.comb += [row.eq(y), exists.eq((y >= 0) & (y < lim)), active.eq(1)]
+                        src = nm.bits[f"bits.{l}"]
+                        fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
+                        m.d.comb += [bj.width.eq(W * r if hr else W), bj.top.eq(y > 0), bj.bot.eq(y + 1 < lim),
+                                     bj.src[0].eq(addr(src, c + 1, hr)), bj.src[1].eq(addr(src, c, hr)),
+                                     bj.src[2].eq(addr(src, c - 1, hr)),
+                                     bj.res.eq(addr(fr, c, hr)),
+                                     bj.param.eq(nm.param_base[l]), bj.sa.eq(layer.shift),
+                                     bj.ss.eq(layer.slope_shift), bj.up.eq(int(kind == "up"))]
+                        nxt = f"bits.{l + 1}" in nm.bits
+                        m.d.comb += bj.dst_en.eq(int(nxt))
+                        if kind == "up":
+                            # HR rows r*y + i = r*t - (r*c - i)
+                            for i in range(r):
+                                m.d.comb += bj.out[i].eq(addr(nm.ram["hrfp"], r * c - i, True))
+                                m.d.comb += bj.dst[i].eq(addr(nm.bits[f"bits.{l + 1}"], r * c - i, True))
+                        else:
+                            m.d.comb += bj.out[0].eq(addr(fr, c, hr))
+                            if nxt:
+                                m.d.comb += bj.dst[0].eq(addr(nm.bits[f"bits.{l + 1}"], c, hr))
+                    else:   # tail
+                        hr = r > 1
+                        y = Signal(range(-(1 << 17), 1 << 17), name=f"y{k}")
+                        m.d.comb += y.eq(t * r - c if hr else t - c)
+                        lim = H * r
+                        fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
+                        m.d.comb += [row.eq(y), exists.eq((y >= 0) & (y < lim)), active.eq(2)]
+                        m.d.comb += [tj.width.eq(W * r), tj.lr_width.eq(W), tj.top.eq(y > 0), tj.bot.eq(y + 1 < lim),
+                                     tj.feat[0].eq(addr(fr, c + 1, hr)), tj.feat[1].eq(addr(fr, c, hr)),
+                                     tj.feat[2].eq(addr(fr, c - 1, hr))]
+                        pr = nm.ram["pix"]
+                        if hr:
+                            sc = jd["skip_c"]
+                            # LR rows t - sc and t - sc + 1, clamped into the image
+                            r0 = Signal(range(-(1 << 17), 1 << 17), name=f"r0_{k}")
+                            m.d.comb += r0.eq(t - sc)
+                            a0 = Mux(r0 < 0, addr(pr, sc - 1), Mux(r0 >= H, addr(pr, sc + 1), addr(pr, sc)))
+                            a1 = Mux(r0 + 1 < 0, addr(pr, sc - 2), Mux(r0 + 1 >= H, addr(pr, sc), addr(pr, sc - 1)))
+                            m.d.comb += [tj.pix[0].eq(a0), tj.pix[1].eq(a1), tj.phase.eq(jd["phase"])]
+                        else:
+                            m.d.comb += [tj.pix[0].eq(addr(pr, c)), tj.phase.eq(0)]
+
+        for name, e in eng.items():
+            m.d.comb += e.job.valid.eq(issue_valid & (active == {"head": 0, "bin": 1, "tail": 2}[name]))
+        done = Signal()
+        m.d.comb += done.eq(head.done | tail.done | (eng["bin"].done if "bin" in eng else 0))
+
+        rows_needed = Signal(17)
+        m.d.comb += rows_needed.eq(Mux(t + 2 < H, t + 2, H))
+        with m.Switch(state):
+            with m.Case(IDLE):
+                m.d.sync += [t.eq(0), q.eq(0)] + [s.eq(0) for s in tm.values()] + [s.eq(0) for s in rtm.values()]
+                with m.If(H != 0):
+                    m.d.sync += state.eq(WAITROWS)
+            with m.Case(WAITROWS):
+                with m.If(self.rows_in >= rows_needed):
+                    m.d.sync += [state.eq(ISSUE), q.eq(0)]
+            with m.Case(ISSUE):
+                with m.If(q == len(self.jobs)):
+                    # next period
+                    m.d.sync += [t.eq(t + 1), state.eq(WAITROWS)]
+                    for d, s in tm.items():
+                        m.d.sync += s.eq(Mux(s == d - 1, 0, s + 1))
+                    for d, s in rtm.items():
+                        m.d.sync += s.eq(Mux(s + (r % d) >= d, s + (r % d) - d, s + (r % d)))
+                    with m.If(t + 1 == nper):
+                        m.d.sync += [state.eq(IDLE), self.frame_done.eq(1)]
+                with m.Elif(exists):
+                    m.d.comb += issue_valid.eq(1)
+                    with m.If(head.job.ready & tail.job.ready & (eng["bin"].job.ready if "bin" in eng else 1)):
+                        m.d.sync += state.eq(RUN)
+                with m.Else():
+                    m.d.sync += q.eq(q + 1)
+            with m.Case(RUN):
+                with m.If(done):
+                    m.d.sync += [state.eq(ISSUE), q.eq(q + 1)]
+
+        # ---------------- memory ports: the active engine's
+        ram = self.ram
+        with m.Switch(active):
+            for k, name in enumerate(("head", "bin", "tail")):
+                if name not in eng:
+                    continue
+                with m.Case(k):
+                    e = eng[name]
+                    m.d.comb += [ram.addr.eq(e.ram.addr), ram.we.eq(e.ram.we), ram.wdata.eq(e.ram.wdata)]
+        for e in eng.values():
+            m.d.comb += e.ram.rdata.eq(ram.rdata)
+        if "bin" in eng:
+            b = eng["bin"]
+            m.d.comb += [self.src.addr.eq(b.src.addr), b.src.data.eq(self.src.data)]
+            with m.If(active == 1):
+                m.d.comb += [self.dst.addr.eq(b.dst.addr), self.dst.data.eq(b.dst.data), self.dst.en.eq(b.dst.en)]
+            with m.Else():
+                m.d.comb += [self.dst.addr.eq(head.dst.addr), self.dst.data.eq(head.dst.data), self.dst.en.eq(head.dst.en)]
+        else:
+            m.d.comb += [self.dst.addr.eq(head.dst.addr), self.dst.data.eq(head.dst.data), self.dst.en.eq(head.dst.en)]
+        wiring.connect(m, tail.o, wiring.flipped(self.o))
+        return m
+
+
+class RowSerialNetwork(wiring.Component):
+    def __init__(self, prog: Program, max_width: int = 64, max_height: int = 2048):
+        self.prog = prog
+        self.max_width, self.max_height = max_width, max_height
+        self.colors, self.C = prog.config.colors, prog.config.channels
+        self.n, self.r = _shape(prog)
+        self.nmap = memmap.NetworkMap(prog, max_width)
+        if self.nmap.ram_words > 1 << RAM_AW:
+            raise ValueError(f"the program needs {self.nmap.ram_words} RAM words at max_width {max_width}, "
+                             f"more than {1 << RAM_AW}")
+        super().__init__({
+            "load": In(stream.Signature(LOAD_LAYOUT)),
+            "i": In(stream.Signature(layouts.pixel(self.colors))),
+            "o": Out(stream.Signature(layouts.pixel(self.colors))),
+            "width": In(16), "height": In(16),
+        })
+
+    def param_image(self):
+        return self.nmap.param_image(self.prog)
+
+    def elaborate(self, platform):
+        m = Module()
+        colors, nm = self.colors, self.nmap
+        en = Signal()                       # the core runs (nobody else has the RAM port)
+        core = RowSerialCore(self.prog, self.max_width, nm, self.max_height)
+        m.submodules.core = EnableInserter(en)(core)
+        m.d.comb += [core.width.eq(self.width), core.height.eq(self.height)]
+
+        m.submodules.ram = ram = memory.Memory(shape=16, depth=nm.ram_words, init=[])
+        rd, wr = ram.read_port(), ram.write_port()
+        m.submodules.bits = bits = memory.Memory(shape=self.C, depth=nm.bits_words, init=[])
+        brd, bwr = bits.read_port(), bits.write_port(granularity=1)
+        m.d.comb += [brd.addr.eq(core.src.addr), core.src.data.eq(brd.data), brd.en.eq(en),
+                     bwr.addr.eq(core.dst.addr), bwr.data.eq(core.dst.data),
+                     bwr.en.eq(Mux(en, core.dst.en, 0))]
+
+        # ---------------- receiver: pixels into the "pix" ring
+        pr = nm.ram["pix"]
+        rx_row = Signal(16)                 # row being received
+        rx_x = Signal(16)
+        rx_slot = Signal(range(pr.depth))
+        rx_base = Signal(RAM_AW, init=pr.base)   # word address of pixel rx_x, colour 0
+        pixel = Signal(8 * colors)
+        k = Signal(range(colors + 1))       # colours still to write
+        ahead = Signal()
+        m.d.comb += ahead.eq((rx_row < self.height) & (rx_row <= core.period + 1 + RX_AHEAD))
+        m.d.comb += self.i.ready.eq((k == 0) & ahead)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [pixel.eq(self.i.payload), k.eq(colors)]
+        rx_write = Signal()
+        m.d.comb += rx_write.eq(k != 0)
+        with m.If(rx_write):
+            m.d.sync += [pixel.eq(pixel >> 8), k.eq(k - 1), rx_base.eq(rx_base + 1)]
+            with m.If(k == 1):
+                with m.If(rx_x + 1 == self.width):
+                    m.d.sync += [rx_x.eq(0), rx_row.eq(rx_row + 1),
+                                 rx_slot.eq(Mux(rx_slot == pr.depth - 1, 0, rx_slot + 1)),
+                                 rx_base.eq(Array(Const(b, RAM_AW) for b in pr.slot_bases())[
+                                     Mux(rx_slot == pr.depth - 1, 0, rx_slot + 1)])]
+                with m.Else():
+                    m.d.sync += rx_x.eq(rx_x + 1)
+        m.d.comb += core.rows_in.eq(rx_row)
+        with m.If(core.frame_done):
+            m.d.sync += [rx_row.eq(0), rx_x.eq(0), rx_slot.eq(0), rx_base.eq(pr.base)]
+
+        # ---------------- RAM port: loader, then receiver, then the core
+        load = self.load
+        m.d.comb += load.ready.eq(~rx_write)
+        with m.If(load.valid & ~rx_write):
+            m.d.comb += [wr.addr.eq(load.payload.addr), wr.data.eq(load.payload.data), wr.en.eq(1),
+                         rd.addr.eq(load.payload.addr), rd.en.eq(0), en.eq(0)]
+        with m.Elif(rx_write):
+            m.d.comb += [wr.addr.eq(rx_base), wr.data.eq(pixel[:8]), wr.en.eq(1),
+                         rd.addr.eq(rx_base), rd.en.eq(0), en.eq(0)]
+        with m.Else():
+            m.d.comb += [wr.addr.eq(core.ram.addr), wr.data.eq(core.ram.wdata), wr.en.eq(core.ram.we),
+                         rd.addr.eq(core.ram.addr), rd.en.eq(1), en.eq(1)]
+        m.d.comb += core.ram.rdata.eq(rd.data)
+        # the output stream crosses the enable boundary: no transfer while the core is frozen
+        m.d.comb += [self.o.valid.eq(core.o.valid & en), self.o.payload.eq(core.o.payload),
+                     core.o.ready.eq(self.o.ready & en)]
+        return m
