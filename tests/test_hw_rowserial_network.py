@@ -46,11 +46,14 @@ def _run(cfg, size, frames=1, p_bubble=0.0, p_stall=0.0, seed=3, max_width=16):
         exp = _pack(ref[f])
         bad = np.flatnonzero(got != exp)
         assert not len(bad), f"frame {f}: {len(bad)} of {len(exp)} pixels differ, first at {bad[0]}"
-    return res
+    return res, dut
 
 
-def test_sr_x2_frame():
-    _run(ModelConfig("sr", 2, 4, 2), (5, 6))
+def test_sr_x2_frame_and_cycle_model():
+    res, dut = _run(ModelConfig("sr", 2, 4, 2), (5, 6))
+    model = dut.cycles_per_frame(6, 5)
+    print("cycles", res["cycles"], "model", model)
+    assert abs(res["cycles"][0] - model) <= 0.02 * model, (res["cycles"], model)
 
 
 @pytest.mark.parametrize("name,cfg,size", [

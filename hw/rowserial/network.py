@@ -20,7 +20,9 @@ Structure
         jobs, each issued when its row exists; ring slots come from per-depth counters (t mod d,
         r*t mod d), slot addresses from constant tables. A period starts when the pixel rows up to
         t + 1 are in; the receiver takes row p only while p <= t + 1 + RX_AHEAD.
-Cycle model: schedule.cycle_model plans it; cycles_per_frame here sums the engines' own models.
+Cycle model: cycles_per_frame sums the engines' own job models over the schedule, plus the
+sequencer's cycles per job and per period and the cycles the receiver holds the RAM port (colors
+per pixel); input always available, output never stalled.
 Golden twin: sw.golden.run (hw.rowserial.schedule.run is the same schedule on the rings).
 """
 from __future__ import annotations
@@ -270,6 +272,28 @@ class RowSerialNetwork(wiring.Component):
 
     def param_image(self):
         return self.nmap.param_image(self.prog)
+
+    #: sequencer cycles per issued job (ISSUE -> RUN -> done -> ISSUE) and per period
+    JOB_GAP, PERIOD_GAP = 2, 2
+
+    def cycles_per_frame(self, width: int, height: int) -> int:
+        from .schedule import period_jobs
+        core = RowSerialCore(self.prog, self.max_width, self.nmap, self.max_height)
+        for e in (core.head, core.bin, core.tail):
+            if e is not None:
+                e._MustUse__used = True
+        total = 0
+        for t in range(periods(self.n, self.r, height)):
+            total += self.PERIOD_GAP + (len(core.jobs) - len(period_jobs(t, self.n, self.r, height)))
+            for j in period_jobs(t, self.n, self.r, height):
+                if j.kind == "head":
+                    c = core.head.cycles_per_job(width)
+                elif j.kind == "tail":
+                    c = core.tail.cycles_per_job(width * self.r)
+                else:
+                    c = core.bin.cycles_per_job(width * (self.r if j.kind == "hr" else 1), j.kind == "up")
+                total += c + self.JOB_GAP
+        return total + width * height * self.colors
 
     def elaborate(self, platform):
         m = Module()
