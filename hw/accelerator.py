@@ -42,12 +42,38 @@ class BuildConfig:
     baud: int = 3_000_000
     timeout_ms: float = 50.0
     input_fifo: int | None = None  # pixels between link and network; None: one frame (max_payload / colours)
+    arch: str = "dataflow"        # "dataflow" (hw/network.py, one unit per layer, parameters in the
+    #                               bitstream) | "rowserial" (hw/rowserial: one shared datapath, the
+    #                               parameters loaded into RAM with PARAMS frames: the iCE40UP5K)
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
+
+
+ARCHS = ("dataflow", "rowserial")
+
+
+def param_words(prog: Program, build: BuildConfig) -> int:
+    """RAM words the host loads before the first stripe (0 for the dataflow architecture)."""
+    if build.arch != "rowserial":
+        return 0
+    from .rowserial.memmap import NetworkMap
+    return NetworkMap(prog, build.max_width).param_words
+
+
+def make_network(prog: Program, build: BuildConfig, fold: FoldConfig):
+    if build.arch == "rowserial":
+        from .rowserial.network import RowSerialNetwork
+        return RowSerialNetwork(prog, build.max_width, build.max_height)
+    return Network(prog, fold, build.max_width, build.max_height)
 
 
 def identity_for(prog: Program, build: BuildConfig) -> P.Identity:
     cfg = prog.config
     return P.Identity(P.PROTOCOL_VERSION, cfg.task, cfg.scale, cfg.colors, build.max_width, build.max_height,
-                      build.max_payload, build.clock_hz, prog.fmt.bits, receptive_halo(prog), prog.content_hash)
+                      build.max_payload, build.clock_hz, prog.fmt.bits, receptive_halo(prog), prog.content_hash,
+                      param_words(prog, build))
 
 
 class AcceleratorCore(wiring.Component):
@@ -77,7 +103,7 @@ class AcceleratorCore(wiring.Component):
     def resource_estimate(self) -> dict:
         """Link + input FIFO + network (analytical, before the device calibration of boards/fit.py)."""
         b = self.build
-        units = [LinkCore(self.identity, self.timeout_cycles), Network(self.prog, self.fold, b.max_width, b.max_height),
+        units = [LinkCore(self.identity, self.timeout_cycles), make_network(self.prog, b, self.fold),
                  SkidBuffer(unsigned(8 * self.prog.config.colors))]
         if self.input_fifo_depth:
             units.append(StreamFIFO(unsigned(8 * self.prog.config.colors), self.input_fifo_depth))
@@ -88,8 +114,10 @@ class AcceleratorCore(wiring.Component):
         m = Module()
         b = self.build
         m.submodules.link = link = LinkCore(self.identity, self.timeout_cycles)
-        net = Network(self.prog, self.fold, b.max_width, b.max_height)
+        net = make_network(self.prog, b, self.fold)
         m.submodules.net = net = ResetInserter(link.net_rst)(net)
+        if self.identity.param_words:
+            wiring.connect(m, link.load, net.load)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
         if self.input_fifo_depth:

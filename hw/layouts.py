@@ -55,3 +55,8 @@ def pixel(colors: int):
 
 def mult_const():
     return signed(formats.MULT_BITS)
+
+
+def param_word():
+    """One parameter word on its way into a row-serial board's RAM (PARAMS frames)."""
+    return data.StructLayout({"addr": unsigned(16), "data": unsigned(16)})

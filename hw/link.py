@@ -58,7 +58,8 @@ class LinkCore(wiring.Component):
         self.timeout_cycles = timeout_cycles
         # the longest result row: a whole HR row of an uncropped stripe (see the module docstring)
         self.row_fifo_depth = self.max_width * self.scale
-        super().__init__({
+        self.param_words = int(identity.param_words)
+        members = {
             "rx": In(stream.Signature(unsigned(8))),
             "tx": Out(stream.Signature(unsigned(8))),
             "net_i": Out(stream.Signature(layouts.pixel(self.colors))),
@@ -68,7 +69,10 @@ class LinkCore(wiring.Component):
             "net_rst": Out(1),
             "stripe_active": Out(1),
             "error_event": Out(1),
-        })
+        }
+        if self.param_words:
+            members["load"] = Out(stream.Signature(layouts.param_word()))
+        super().__init__(members)
 
     def resource_estimate(self) -> dict:
         colors = self.colors
@@ -154,6 +158,12 @@ class LinkCore(wiring.Component):
             if kind == K_NACK:
                 stmts += [nacks.eq(nacks + 1), err_pulse.eq(1)]
             return stmts
+
+        # parameter words (PARAMS frames, row-serial boards): stripes wait until the last word is in
+        params_ok = Signal(init=int(self.param_words == 0))
+        pstep = Signal(2)
+        paddr = Signal(16)
+        plo = Signal(8)
 
         pix = Signal(8 * colors)          # byte -> pixel assembly for the network input
         pix_n = Signal(range(colors + 1))
@@ -263,7 +273,7 @@ class LinkCore(wiring.Component):
                 with m.Elif(ftype == P.T.STRIPE_BEGIN):
                     with m.If(flen != P.STRIPE.size):
                         m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
-                    with m.Elif(stripe_active):
+                    with m.Elif(stripe_active | ~params_ok):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
                     with m.Elif(geo_bad):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_GEOMETRY)
@@ -284,9 +294,40 @@ class LinkCore(wiring.Component):
                     with m.Else():
                         m.d.sync += [frames_ok.eq(frames_ok + 1), ra.eq(0), primed.eq(0), count.eq(0)]
                         m.next = "DRAIN"
+                if self.param_words:
+                    with m.Elif(ftype == P.T.PARAMS):
+                        nwords = (flen - P.PARAMS.size) >> 1
+                        with m.If((flen < P.PARAMS.size + 2) | flen[0] |
+                                  (head8[0:16] + nwords > self.param_words)):
+                            m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
+                            m.next = "REPLY_WAIT"
+                        with m.Else():
+                            m.d.sync += [frames_ok.eq(frames_ok + 1), ra.eq(P.PARAMS.size), pstep.eq(0),
+                                         paddr.eq(head8[0:16])]
+                            m.next = "PDRAIN"
                 with m.Else():
                     m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.UNKNOWN_TYPE)
                     m.next = "REPLY_WAIT"
+            if self.param_words:
+                with m.State("PDRAIN"):
+                    # buffer -> 16-bit words (little-endian) -> load stream, one word at a time
+                    m.d.comb += rd.addr.eq(ra)
+                    with m.Switch(pstep):
+                        with m.Case(0):
+                            m.d.sync += [ra.eq(ra + 1), pstep.eq(1)]
+                        with m.Case(1):
+                            m.d.sync += [plo.eq(rd.data), ra.eq(ra + 1), pstep.eq(2)]
+                        with m.Case(2):
+                            m.d.sync += [self.load.payload.addr.eq(paddr), self.load.payload.data.eq(Cat(plo, rd.data)),
+                                         self.load.valid.eq(1), pstep.eq(3)]
+                        with m.Case(3):
+                            with m.If(self.load.ready):
+                                m.d.sync += [self.load.valid.eq(0), paddr.eq(paddr + 1), pstep.eq(0)]
+                                with m.If(ra == flen):
+                                    with m.If(paddr + 1 == self.param_words):
+                                        m.d.sync += params_ok.eq(1)
+                                    m.d.sync += reply(K_ACK)
+                                    m.next = "REPLY_WAIT"
             with m.State("DRAIN"):
                 # buffer -> bytes -> pixels -> network. rd.data holds buf[ra] once primed.
                 stall = self.net_i.valid & ~self.net_i.ready

@@ -118,7 +118,7 @@ class BoardBackend(Backend):
         self.program = program
         self.config = program.config
         self.acc = Accelerator.open(url, baud=baud, timeout=timeout)
-        self.acc.check_program(program.content_hash)
+        self.acc.prepare(program)
 
     @property
     def link_stats(self):

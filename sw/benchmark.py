@@ -110,7 +110,7 @@ def virtual_bench(model_spec=None, crop: int | None = 64, baud: int = 3_000_000,
     with VirtualBoard(binary) as vb:
         for name, img in images:
             with Accelerator.open(vb.url, timeout=600) as acc:
-                acc.check_program(prog.content_hash)
+                acc.prepare(prog)
                 t0 = time.monotonic()
                 out = acc.restore(img)
                 wall = time.monotonic() - t0

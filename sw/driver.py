@@ -257,6 +257,24 @@ class Accelerator:
             raise DriverError(f"the board runs program {self.ident.program_hash[:12]}..., "
                               f"not the requested model's {content_hash[:12]}...; rebuild or reprogram the board")
 
+    def prepare(self, program):
+        """Check that the board runs `program`, and load its parameters when the board asks for them
+        (IDENT param_words > 0: the row-serial architecture keeps them in RAM, not in the bitstream)."""
+        self.check_program(program.content_hash)
+        n = self.ident.param_words
+        if not n:
+            return
+        from hw.rowserial.memmap import NetworkMap
+        image = NetworkMap(program, self.ident.max_width).param_image(program)
+        if len(image) != n:
+            raise DriverError(f"the board expects {n} parameter words, the program has {len(image)}")
+        per = (self.ident.max_payload - P.PARAMS.size) // 2
+        for a in range(0, n, per):
+            words = image[a:a + per].astype("<u2").tobytes()
+            f = self._request(P.T.PARAMS, P.PARAMS.pack(a) + words)
+            if f.type != P.T.ACK:
+                raise DriverError(f"unexpected answer {f.type:#x} to PARAMS")
+
     # ------------------------------------------------------------------ restoring
     def output_shape(self, img: np.ndarray) -> tuple[int, ...]:
         h, w, _ = image_shape(img)

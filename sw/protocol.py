@@ -19,7 +19,7 @@ from dataclasses import dataclass
 MAGIC = b"\xBB\xC1"
 HEADER = struct.Struct("<2sBBH")        # magic, type, seq, length
 CRC = struct.Struct("<I")
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 HEADER_BYTES = HEADER.size               # 6
 OVERHEAD = HEADER_BYTES + CRC.size       # 10
 
@@ -31,6 +31,7 @@ class T(enum.IntEnum):
     RESET = 0x03
     STRIPE_BEGIN = 0x10
     STRIPE_ROWS = 0x11
+    PARAMS = 0x12          # parameter words into the board's RAM (boards whose IDENT asks for them)
     # board -> host
     ACK = 0x80
     IDENT = 0x81
@@ -43,7 +44,7 @@ class Nack(enum.IntEnum):
     BAD_CRC = 1
     UNKNOWN_TYPE = 2
     BAD_LENGTH = 3
-    BAD_STATE = 4          # rows without a stripe, or more rows than announced
+    BAD_STATE = 4          # rows without a stripe, more rows than announced, a stripe before the parameters
     BAD_GEOMETRY = 5       # stripe larger than the board's limits
     TIMEOUT = 6            # a frame stopped arriving mid-way
 
@@ -113,8 +114,10 @@ class Parser:
 
 
 # --------------------------------------------------------------------------- payloads
-IDENT = struct.Struct("<BBBBHHHIB B32s")   # version, task, scale, colors, max_width, max_height,
-#                                          max_payload, clock_hz, feature_bits, halo, program hash
+IDENT = struct.Struct("<BBBBHHHIB B32sI")  # version, task, scale, colors, max_width, max_height,
+#                                          max_payload, clock_hz, feature_bits, halo, program hash,
+#                                          param_words (0: the parameters are built into the bitstream)
+PARAMS = struct.Struct("<H")              # first RAM word address, then the words (u16 each)
 STRIPE = struct.Struct("<HHHH")           # width, height, crop_left, crop_right (LR pixels)
 STATUS = struct.Struct("<IIIIII")         # frames_ok, crc_errors, malformed, nacks, timeouts, results
 ACK = struct.Struct("<BB")                # acknowledged type, seq
@@ -135,11 +138,12 @@ class Identity:
     feature_bits: int
     halo: int
     program_hash: str
+    param_words: int = 0
 
     def pack(self) -> bytes:
         return IDENT.pack(self.version, TASK_CODES[self.task], self.scale, self.colors, self.max_width,
                           self.max_height, self.max_payload, self.clock_hz, self.feature_bits, self.halo,
-                          bytes.fromhex(self.program_hash))
+                          bytes.fromhex(self.program_hash), self.param_words)
 
     @classmethod
     def unpack(cls, b: bytes) -> "Identity":
@@ -149,7 +153,7 @@ class Identity:
         task = {c: t for t, c in TASK_CODES.items()}.get(v[1])
         if task is None:
             raise ProtocolError(f"unknown task code {v[1]}")
-        return cls(v[0], task, *v[2:10], v[10].hex())
+        return cls(v[0], task, *v[2:10], v[10].hex(), v[11])
 
 
 @dataclass

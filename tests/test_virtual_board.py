@@ -102,3 +102,26 @@ def test_stripe_at_the_width_limit_with_frames_ending_mid_row(wide_board):
         for shape in [(12, 64), (9, 61)]:
             img = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
             assert np.array_equal(acc.restore(img), golden.run(prog, img)), shape
+
+
+def test_row_serial_board_loads_its_parameters_and_restores_bit_exact():
+    """The row-serial architecture (hw/rowserial, the iCE40UP5K's) behind the same link: IDENT asks
+    for the parameter words, stripes are refused until the host has loaded them (PARAMS), then
+    images restore bit-exactly; a second connection reloads them (idempotent)."""
+    prog = compile_model(random_network(ModelConfig("sr", 2, 4, 2), 5), [torch.rand(1, 3, 16, 16)])
+    bc = BuildConfig(max_width=16, max_height=64, max_payload=64, clock_hz=1_000_000, timeout_ms=20,
+                     arch="rowserial")
+    binary = build(prog, bc)
+    img = np.random.default_rng(2).integers(0, 256, (6, 23, 3), dtype=np.uint8)
+    with VirtualBoard(binary) as vb:
+        with Accelerator.open(vb.url, timeout=60) as acc:
+            ident = acc.identify()
+            assert ident.param_words > 0
+            with pytest.raises(DriverError, match="BAD_STATE"):
+                acc.restore(img)                       # no parameters yet
+            acc.prepare(prog)
+            assert np.array_equal(acc.restore(img), golden.run(prog, img))
+        with Accelerator.open(vb.url, timeout=60) as acc:
+            acc.prepare(prog)
+            small = img[:2, :5]
+            assert np.array_equal(acc.restore(small), golden.run(prog, small))

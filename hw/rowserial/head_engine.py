@@ -33,6 +33,7 @@ from amaranth.lib.wiring import In, Out
 from sw.program import Program
 
 from .. import layouts
+from ..estimate import throwaway, total
 from ..fork import Broadcast
 from ..head import HeadConv
 from ..threshold import Threshold
@@ -74,6 +75,17 @@ class HeadRowEngine(wiring.Component):
         conv._MustUse__used = True
         fetch = 3 * self.colors + 2          # reads, the last capture, the step to OFFER
         return fetch + width * (conv.cycles_per_pixel() + fetch) + conv.latency + 4
+
+    def resource_estimate(self) -> dict:
+        """HeadConv, Broadcast and Threshold, plus the 3x3 window register, counters and pointers."""
+        parts = [self._conv()]
+        if self.prog.binary_layers:
+            parts += [Broadcast(layouts.feature(self.fmt)), Threshold(self.prog.binary_layers[0].thresh, self.fmt, 1)]
+        throwaway(*parts)
+        est = total([u.resource_estimate() for u in parts])
+        est["ff"] += 9 * 8 * self.colors + self.ram_aw + self.bits_aw + 40 + self.layout.size
+        est["lut"] += 3 * 8 * self.colors + 2 * self.ram_aw + 60
+        return est
 
     def elaborate(self, platform):
         m = Module()

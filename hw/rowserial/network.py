@@ -35,6 +35,7 @@ from sw.golden import bilinear_weights_1d
 from sw.program import Program
 
 from .. import layouts
+from ..estimate import throwaway, total
 from . import memmap
 from .bin_engine import BinRowEngine
 from .head_engine import HeadRowEngine
@@ -269,6 +270,19 @@ class RowSerialNetwork(wiring.Component):
             "o": Out(stream.Signature(layouts.pixel(self.colors))),
             "width": In(16), "height": In(16),
         })
+
+    def resource_estimate(self) -> dict:
+        """The engines, the sequencer (~25 LUT per template job: slot selects, row checks) and the
+        receiver; the bits memory in block RAM; the RAM (SPRAM on the iCE40UP5K) as spram_bits."""
+        core = RowSerialCore(self.prog, self.max_width, self.nmap, self.max_height)
+        engines = [e for e in (core.head, core.bin, core.tail) if e is not None]
+        throwaway(*engines)
+        est = total([e.resource_estimate() for e in engines])
+        est["lut"] += 25 * len(core.jobs) + 120
+        est["ff"] += 120
+        est["bram_bits"] += self.nmap.bits_words * self.C
+        est["spram_bits"] = self.nmap.ram_words * 16
+        return est
 
     def param_image(self):
         return self.nmap.param_image(self.prog)

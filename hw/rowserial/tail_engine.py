@@ -36,6 +36,7 @@ from sw.golden import bilinear_weights_1d
 from sw.program import Program
 
 from .. import layouts
+from ..estimate import throwaway
 from ..tail import SKIP_BITS, TailConv
 from . import memmap
 
@@ -89,6 +90,15 @@ class TailRowEngine(wiring.Component):
         conv = self._conv()
         conv._MustUse__used = True
         return width * (conv.cycles_per_pixel() + self.skip_reads()) + conv.latency + 4
+
+    def resource_estimate(self) -> dict:
+        """TailConv, plus the feature FIFO, the skip accumulators and its multiplier, counters."""
+        conv = self._conv()
+        throwaway(conv)
+        est = dict(conv.resource_estimate())
+        est["ff"] += self.colors * SKIP_BITS + self.FIFO_DEPTH * (self.fmt.bits + 1) + self.layout.size + 80
+        est["lut"] += self.colors * SKIP_BITS + 17 * 8 + 3 * self.ram_aw + 80
+        return est
 
     def elaborate(self, platform):
         m = Module()
