@@ -151,7 +151,7 @@ def _lut_mul_script(width: int) -> str:
             f"select -set lutmul {sel}\ntechmap -map +/techmap.v @lutmul")
 
 
-def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None) -> dict:
+def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None, spram: bool = False) -> dict:
     """What build() gives yosys for `board` (also used by sim/postsynth.py, so that the simulated
     netlist is synthesised exactly as the bitstream's): `synth_opts` for synth_ice40 / synth_ecp5,
     `script_after_read` (the LUT multiplier script, run after read_rtlil), `script_after_synth`
@@ -161,12 +161,15 @@ def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None
     synth_* runs in two parts: `-run begin:map_luts`, then `splitnets` and `-run map_luts:`. YoWASP
     yosys 0.70 otherwise asserts in ABC_OPS_REINTEGRATE on some Amaranth netlists (wire names such
     as `$7` clash with the names ABC9 gives back: YosysHQ/yosys#4349, #4451, #5274; here the x4 SR
-    network on the ECP5); splitting the nets before LUT mapping avoids it."""
+    network on the ECP5); splitting the nets before LUT mapping avoids it.
+    spram (iCE40): map large memories to the UP5K's SPRAM (`-spram`; the row-serial architecture's RAM)."""
     info = board_info(board)
     if lut_mul_width is None:
         lut_mul_width = info["default_lut_mul_width"]
     family = info["family"]
     opts = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
+    if spram and family == "ice40":
+        opts += " -spram"
     return {"synth_opts": f"{opts} -run begin:map_luts".strip(),
             "script_after_synth": f"splitnets\nsynth_{family} {opts} -run map_luts:".replace("  ", " "),
             "script_after_read": _lut_mul_script(lut_mul_width) if dsp else "",
@@ -308,7 +311,7 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     nextpnr_opts = f"--report report.json --freq {target_mhz:.4f} --seed {seed} --timing-allow-fail"
     if pack_only:
         nextpnr_opts += " --pack-only"
-    yo = yosys_options(board, dsp, lut_mul_width)
+    yo = yosys_options(board, dsp, lut_mul_width, spram=(top_options or {}).get("arch") == "rowserial")
     lut_mul_width = yo["lut_mul_width"]
     plan = plat.prepare(top, "top", nextpnr_opts=nextpnr_opts, synth_opts=yo["synth_opts"],
                         script_after_read=yo["script_after_read"],

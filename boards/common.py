@@ -162,14 +162,15 @@ class BoardTop(Elaboratable):
     BUTTON: tuple | None = None        # (resource name, number) of the reset button, or None
 
     def __init__(self, prog, freq_mhz: float, baud: int = 3_000_000, fold=None, max_width: int = 32,
-                 max_height: int = 2048, max_payload: int = 1024, reset_button: bool = True):
+                 max_height: int = 2048, max_payload: int = 1024, reset_button: bool = True,
+                 arch: str = "dataflow"):
         from hw.accelerator import Accelerator, BuildConfig
 
         self.pll = self.pll_config(freq_mhz * 1e6)
         self.clock_hz = int(round(self.pll.fout_hz))
         self.baud = baud
         self.build_config = BuildConfig(max_width=max_width, max_height=max_height, max_payload=max_payload,
-                                        clock_hz=self.clock_hz, baud=baud)
+                                        clock_hz=self.clock_hz, baud=baud, arch=arch)
         self.accel = Accelerator(prog, self.build_config, fold)
         self.fold = self.accel.core.fold
         self.reset_button = reset_button and self.BUTTON is not None

@@ -182,9 +182,12 @@ def serve(model_spec, port):
 @click.option("--freq", "freq_mhz", type=float, default=None, help="Target clock in MHz (default per board).")
 @click.option("--max-width", type=int, default=None, help="Stripe width limit (LR pixels).")
 @click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--arch", type=click.Choice(["dataflow", "rowserial"]), default="dataflow", show_default=True,
+              help="dataflow: one hardware unit per layer, parameters in the bitstream; rowserial: one "
+                   "shared datapath, parameters loaded by the host (hw/rowserial, for the iCE40UP5K).")
 @click.option("--json", "as_json", is_flag=True)
 @_fail_clean
-def build_cmd(board, model_spec, out_dir, fold, freq_mhz, max_width, seed, as_json):
+def build_cmd(board, model_spec, out_dir, fold, freq_mhz, max_width, seed, arch, as_json):
     """Build a bitstream with the open toolchain (YoWASP) and report utilisation and Fmax."""
     from boards.build import BuildError, build
 
@@ -197,7 +200,7 @@ def build_cmd(board, model_spec, out_dir, fold, freq_mhz, max_width, seed, as_js
     out_dir = out_dir or f"build/boards/{board}"
     try:
         rep = build(board, str(ref.program), out_dir, fold=fold, freq_mhz=freq_mhz, seed=seed, max_width=max_width,
-                    log=lambda m: click.echo(m, err=True))
+                    top_options={"arch": arch} if arch != "dataflow" else None, log=lambda m: click.echo(m, err=True))
     except BuildError as e:
         click.echo(json.dumps(e.report, indent=1) if as_json else str(e), err=not as_json)
         raise SystemExit(1) from None
