@@ -40,13 +40,10 @@ from sw import formats
 from sw.program import Program
 
 from ..estimate import throwaway
+from ..head import rshift_round, saturate
 from ..popcount import _Pipe, popcount_carry
 from . import memmap
 from .schedule import _shape
-
-
-def _sat(x, lo: int, hi: int):
-    return Mux(x > hi, hi, Mux(x < lo, lo, x))
 
 
 def _shift_by(v, amount, values):
@@ -59,11 +56,9 @@ def _shift_by(v, amount, values):
 
 def _round_shift_by(v, amount, values):
     """(v + 2^(amount-1)) >> amount (amount = 0: v) for the amounts the program uses."""
-    def one(s):
-        return v if s == 0 else (v + (1 << (s - 1))) >> s
-    out = one(values[-1])
+    out = rshift_round(v, values[-1])
     for s in values[-2::-1]:
-        out = Mux(amount == s, one(s), out)
+        out = Mux(amount == s, rshift_round(v, s), out)
     return out
 
 
@@ -247,10 +242,10 @@ class BinRowEngine(wiring.Component):
         m.d.sync += [v1.eq(dv), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4), v6.eq(v5), v7.eq(v6)]
         m.d.sync += [prod.eq(A * dot),                                        # 1
                      t0.eq(prod + B),                                         # 2
-                     y.eq(_sat(t0 >> job.sa, fmt.y_lo, fmt.y_hi)),            # 3
+                     y.eq(saturate(_shift_by(t0, job.sa, self.sa_values), fmt.y_lo, fmt.y_hi)),  # 3
                      ym.eq(y * S), yd.eq(y), yneg.eq(y < 0),                  # 4
                      q.eq(Mux(yneg, _round_shift_by(ym, job.ss, self.ss_values), yd)),          # 5
-                     v.eq(_sat(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
+                     v.eq(saturate(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
         # stage 6 issues the residual read; stage 7 adds it as it arrives
         res_ptr = Signal(self.ram_aw)
         out_ptr = Signal(self.ram_aw)
@@ -259,8 +254,8 @@ class BinRowEngine(wiring.Component):
         with m.If(v5):
             m.d.comb += self.ram.addr.eq(res_ptr)
             m.d.sync += res_ptr.eq(res_ptr + C)
-        m.d.sync += [o.eq(_sat(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi)),    # 7
-                     obit.eq(_sat(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi) >= T)]
+        m.d.sync += [o.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi)),    # 7
+                     obit.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi) >= T)]
         with m.If(v7):
             m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(o)]
             m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.data.eq(obit << ch),
