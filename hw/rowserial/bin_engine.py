@@ -2,7 +2,9 @@
 one binary layer (BBCU-B at LR or HR, or the BBCU-U), for every layer of the program.
 
 Signature
-  job:  In(stream of job_layout(...))  a row job; accepted when the engine is idle
+  job:  In(stream of job_layout(...))  a row job; accepted when the engine is idle. The engine
+                                       reads the payload until `done` without copying it: the
+                                       sender holds it stable (the sequencer does)
   done: Out(1)                         one-cycle pulse after the job's last write
   ram:  Out(memmap.RamPort)            16-bit single-ported RAM: parameter records, residual reads,
                                        result writes (at most one access per cycle)
@@ -131,7 +133,7 @@ class BinRowEngine(wiring.Component):
         m = Module()
         C, r, fmt, pl = self.C, self.r, self.fmt, self.pl
         P, L3 = pl.record_words, 3 * C
-        job = Signal(self.layout)
+        job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
         state = Signal(range(3))           # 0 LOAD, 1 ROW, 2 DRAIN
         LOAD, ROW, DRAIN = 0, 1, 2
@@ -155,7 +157,7 @@ class BinRowEngine(wiring.Component):
 
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
-            m.d.sync += [job.eq(p), busy.eq(1), state.eq(LOAD), k.eq(0), c.eq(0), i.eq(0), j.eq(0),
+            m.d.sync += [busy.eq(1), state.eq(LOAD), k.eq(0), c.eq(0), i.eq(0), j.eq(0),
                          rec_addr.eq(p.param)]
 
         # ---------------- LOAD: record words shift in; column 0 of the three rows

@@ -3,7 +3,8 @@ hw.head.HeadConv -> the features of row y to RAM and their bits (first binary la
 to the bits.0 ring.
 
 Signature
-  job:  In(stream of job_layout(...))  accepted when idle
+  job:  In(stream of job_layout(...))  accepted when idle; the payload must stay stable until
+                                       `done` (the engine reads it, without a copy)
   done: Out(1)                         one-cycle pulse after the row's last write
   ram:  Out(memmap.RamPort)            pixel reads and feature writes (one access per cycle)
   dst:  Out(memmap.BitsWrite)          bits.0 ring: one C-bit word per pixel
@@ -94,7 +95,7 @@ class HeadRowEngine(wiring.Component):
         NF = 3 * colors                      # words per column fetch
         layers = self.prog.binary_layers
         m.submodules.conv = conv = self._conv()
-        job = Signal(self.layout)
+        job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
         m.d.comb += self.job.ready.eq(~busy)
         m.d.sync += self.done.eq(0)
@@ -136,7 +137,7 @@ class HeadRowEngine(wiring.Component):
 
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
-            m.d.sync += [job.eq(p), busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
+            m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
                          out_ptr.eq(p.out), dst_ptr.eq(p.dst), writes.eq(0), words.eq(0)]
 
         m.d.sync += cap.eq(0)

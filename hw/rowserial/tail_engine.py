@@ -2,7 +2,8 @@
 pixel rows from RAM -> hw.tail.TailConv -> one output pixel row on the `o` stream (to the link).
 
 Signature
-  job:  In(stream of job_layout(...))  accepted when idle
+  job:  In(stream of job_layout(...))  accepted when idle; the payload must stay stable until
+                                       `done` (the engine reads it, without a copy)
   done: Out(1)                         one-cycle pulse after the row's last pixel transfer
   ram:  Out(memmap.RamPort)            feature and pixel reads (one per cycle)
   o:    Out(stream of layouts.pixel(colors))   the output row, left to right
@@ -105,7 +106,7 @@ class TailRowEngine(wiring.Component):
         C, colors, fmt, r = self.C, self.colors, self.fmt, self.r
         n_val = formats.TAPS * C
         m.submodules.conv = conv = self._conv()
-        job = Signal(self.layout)
+        job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
         m.d.comb += self.job.ready.eq(~busy)
         m.d.sync += self.done.eq(0)
@@ -204,7 +205,7 @@ class TailRowEngine(wiring.Component):
 
         # ---------------- job start / end
         with m.If(self.job.valid & ~busy):
-            m.d.sync += [job.eq(self.job.payload), busy.eq(1), sx.eq(0), sj.eq(0), slx.eq(0), sk.eq(0),
+            m.d.sync += [busy.eq(1), sx.eq(0), sj.eq(0), slx.eq(0), sk.eq(0),
                          held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), fn.eq(0), outs.eq(0)]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += outs.eq(outs + 1)
