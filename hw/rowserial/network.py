@@ -10,8 +10,9 @@ The same stream contract as hw.network.Network (plus the parameter load), so the
 either.
 
 Structure
-  RAM (lib.memory, 16-bit words, one port: NetworkMap.ram) and the bits memory (C-bit words, one
-  read and one bit-masked write port: NetworkMap.bits).
+  RAM (hw/rowserial/ram.SinglePortRAM, 16-bit words, one port: NetworkMap.ram; SPRAM on the UP5K)
+  and the bits memory (lib.memory, C-bit words, one read and one bit-masked write port:
+  NetworkMap.bits).
   loader / receiver  write parameter words / incoming pixels (colors words each, into the "pix"
                      ring) into RAM; they have the RAM port first, and while they hold it the core
                      is frozen for the cycle (EnableInserter; the RAM read port keeps its data).
@@ -39,6 +40,7 @@ from ..estimate import throwaway, total
 from . import memmap
 from .bin_engine import BinRowEngine
 from .head_engine import HeadRowEngine
+from .ram import SinglePortRAM
 from .schedule import RX_AHEAD, _shape, periods
 from .tail_engine import TailRowEngine
 
@@ -317,8 +319,7 @@ class RowSerialNetwork(wiring.Component):
         m.submodules.core = EnableInserter(en)(core)
         m.d.comb += [core.width.eq(self.width), core.height.eq(self.height)]
 
-        m.submodules.ram = ram = memory.Memory(shape=16, depth=nm.ram_words, init=[])
-        rd, wr = ram.read_port(), ram.write_port()
+        m.submodules.ram = ram = SinglePortRAM(nm.ram_words, RAM_AW)
         m.submodules.bits = bits = memory.Memory(shape=self.C, depth=nm.bits_words, init=[])
         brd, bwr = bits.read_port(), bits.write_port(granularity=1)
         m.d.comb += [brd.addr.eq(core.src.addr), core.src.data.eq(brd.data), brd.en.eq(en),
@@ -354,19 +355,19 @@ class RowSerialNetwork(wiring.Component):
         with m.If(core.frame_done):
             m.d.sync += [rx_row.eq(0), rx_x.eq(0), rx_slot.eq(0), rx_base.eq(pr.base)]
 
-        # ---------------- RAM port: loader, then receiver, then the core
+        # ---------------- RAM port: loader, then receiver, then the core (hw/rowserial/ram.py: the
+        # UP5K's SPRAM; its read data stay while others hold the port)
         load = self.load
+        ram_addr, ram_we, ram_wdata = Signal(RAM_AW), Signal(), Signal(16)
         m.d.comb += load.ready.eq(~rx_write)
         with m.If(load.valid & ~rx_write):
-            m.d.comb += [wr.addr.eq(load.payload.addr), wr.data.eq(load.payload.data), wr.en.eq(1),
-                         rd.addr.eq(load.payload.addr), rd.en.eq(0), en.eq(0)]
+            m.d.comb += [ram_addr.eq(load.payload.addr), ram_wdata.eq(load.payload.data), ram_we.eq(1), en.eq(0)]
         with m.Elif(rx_write):
-            m.d.comb += [wr.addr.eq(rx_base), wr.data.eq(pixel[:8]), wr.en.eq(1),
-                         rd.addr.eq(rx_base), rd.en.eq(0), en.eq(0)]
+            m.d.comb += [ram_addr.eq(rx_base), ram_wdata.eq(pixel[:8]), ram_we.eq(1), en.eq(0)]
         with m.Else():
-            m.d.comb += [wr.addr.eq(core.ram.addr), wr.data.eq(core.ram.wdata), wr.en.eq(core.ram.we),
-                         rd.addr.eq(core.ram.addr), rd.en.eq(1), en.eq(1)]
-        m.d.comb += core.ram.rdata.eq(rd.data)
+            m.d.comb += [ram_addr.eq(core.ram.addr), ram_wdata.eq(core.ram.wdata), ram_we.eq(core.ram.we), en.eq(1)]
+        m.d.comb += [ram.addr.eq(ram_addr), ram.wdata.eq(ram_wdata), ram.we.eq(ram_we), ram.re.eq(en)]
+        m.d.comb += core.ram.rdata.eq(ram.rdata)
         # the output stream crosses the enable boundary: no transfer while the core is frozen
         m.d.comb += [self.o.valid.eq(core.o.valid & en), self.o.payload.eq(core.o.payload),
                      core.o.ready.eq(self.o.ready & en)]
