@@ -521,6 +521,10 @@ class PopcountEngine(wiring.Component):
             io = Signal(range(r))
             rowbase = Signal(self.chbits)               # i*r + j
             passbase = Signal(self.chbits)              # i*r
+            # "xo is the row's last window", registered: xo changes at most every C*r >= 2 takes, so
+            # the flag has settled when it is used (the compare was the ECP5 critical path, row 17)
+            xo_last = Signal()
+            m.d.sync += xo_last.eq(xo + 1 >= self.width)
             with m.If(take):
                 with m.If(co != C_ - 1):
                     m.d.sync += [co.eq(co + 1), ch.eq(ch + r * r)]
@@ -530,7 +534,7 @@ class PopcountEngine(wiring.Component):
                         m.d.sync += [jo.eq(jo + 1), rowbase.eq(rowbase + 1), ch.eq(rowbase + 1)]
                     with m.Else():
                         m.d.sync += jo.eq(0)
-                        with m.If(xo + 1 < self.width):
+                        with m.If(~xo_last):
                             m.d.sync += [xo.eq(xo + 1), rowbase.eq(passbase), ch.eq(passbase)]
                         with m.Else():
                             m.d.sync += xo.eq(0)
