@@ -126,12 +126,8 @@ class RowSerialCore(wiring.Component):
         state = Signal(range(4))
         active = Signal(range(3))           # 0 head, 1 bin, 2 tail
         issue_valid = Signal()
-        started = Signal()
-        # rows of the template entries (signed: rows before the image exist as negatives)
-        row = Signal(range(-4 * (n + 4) - r * 8, 1 << 17))
-        exists = Signal()
-        ok_lr = lambda v: (v >= 0) & (v < H)
-        ok_hr = lambda v: (v >= 0) & (v < H * r)
+        exists = Signal()                   # the template entry's row lies in the image
+        ok_lr = lambda v: (v >= 0) & (v < H)     # noqa: E731
 
         hj, bj, tj = head.job.payload, (eng["bin"].job.payload if "bin" in eng else None), tail.job.payload
         with m.Switch(q):
@@ -139,7 +135,7 @@ class RowSerialCore(wiring.Component):
                 with m.Case(k):
                     kind, c = jd["kind"], jd["c"]
                     if kind == "head":
-                        m.d.comb += [row.eq(t - c), exists.eq(ok_lr(t - c)), active.eq(0)]
+                        m.d.comb += [exists.eq(ok_lr(t - c)), active.eq(0)]
                         pr = nm.ram["pix"]
                         m.d.comb += [hj.width.eq(W), hj.top.eq(t > 0), hj.bot.eq(t + 1 < H),
                                      hj.pix[0].eq(addr(pr, c + 1)), hj.pix[1].eq(addr(pr, c)),
@@ -155,7 +151,7 @@ class RowSerialCore(wiring.Component):
                         y = Signal(range(-(1 << 17), 1 << 17), name=f"y{k}")
                         m.d.comb += y.eq(t * r - c if hr else t - c)
                         lim = H * r if hr else H
-                        m.d.comb += [row.eq(y), exists.eq((y >= 0) & (y < lim)), active.eq(1)]
+                        m.d.comb += [exists.eq((y >= 0) & (y < lim)), active.eq(1)]
                         src = nm.bits[f"bits.{l}"]
                         fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
                         m.d.comb += [bj.width.eq(W * r if hr else W), bj.top.eq(y > 0), bj.bot.eq(y + 1 < lim),
@@ -181,7 +177,7 @@ class RowSerialCore(wiring.Component):
                         m.d.comb += y.eq(t * r - c if hr else t - c)
                         lim = H * r
                         fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
-                        m.d.comb += [row.eq(y), exists.eq((y >= 0) & (y < lim)), active.eq(2)]
+                        m.d.comb += [exists.eq((y >= 0) & (y < lim)), active.eq(2)]
                         m.d.comb += [tj.width.eq(W * r), tj.lr_width.eq(W), tj.top.eq(y > 0), tj.bot.eq(y + 1 < lim),
                                      tj.feat[0].eq(addr(fr, c + 1, hr)), tj.feat[1].eq(addr(fr, c, hr)),
                                      tj.feat[2].eq(addr(fr, c - 1, hr))]
