@@ -91,6 +91,51 @@ class RowSerialCore(wiring.Component):
             "frame_done": Out(1),       # one-cycle pulse after the frame's last period
         })
 
+    def _entry_plan(self, jd: dict) -> dict:
+        """Constants of one template job: the engine, its row (t - c, or r*t - c for HR rows), and
+        the slot addresses it reads and writes as (ring, c, hr, clamp): row t - c (r*t - c) of the
+        ring; clamp: an LR skip row that is moved into the image (tail)."""
+        nm, r, layers = self.nmap, self.r, self.prog.binary_layers
+        kind, c = jd["kind"], jd["c"]
+        NA = 4 + 2 * r
+        addr = [None] * NA
+        if kind == "head":
+            pr = nm.ram["pix"]
+            addr[:4] = [(pr, c + 1, False, False), (pr, c, False, False), (pr, c - 1, False, False),
+                        (nm.ram["fp"], c, False, False)]
+            if layers:
+                addr[4] = (nm.bits["bits.0"], c, False, False)
+            return {"active": 0, "c": c, "hr": 0, "wide": 0, "addr": addr, "dst_en": int(bool(layers))}
+        if kind == "tail":
+            hr = r > 1
+            fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
+            pr = nm.ram["pix"]
+            addr[:3] = [(fr, c + 1, hr, False), (fr, c, hr, False), (fr, c - 1, hr, False)]
+            if hr:
+                sc = jd["skip_c"]
+                addr[3], addr[4] = (pr, sc, False, True), (pr, sc - 1, False, True)
+                return {"active": 2, "c": c, "hr": 1, "wide": 1, "addr": addr, "phase": jd["phase"]}
+            addr[3] = (pr, c, False, False)
+            return {"active": 2, "c": c, "hr": 0, "wide": 1, "addr": addr}
+        l = jd["layer"]
+        layer = layers[l]
+        hr = kind == "hr"
+        src = nm.bits[f"bits.{l}"]
+        fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
+        nxt = nm.bits.get(f"bits.{l + 1}")
+        addr[:4] = [(src, c + 1, hr, False), (src, c, hr, False), (src, c - 1, hr, False), (fr, c, hr, False)]
+        if kind == "up":
+            for i in range(r):      # HR rows r*y + i = r*t - (r*c - i)
+                addr[4 + i] = (nm.ram["hrfp"], r * c - i, True, False)
+                addr[4 + r + i] = (nxt, r * c - i, True, False)
+        else:
+            addr[4] = (fr, c, hr, False)
+            if nxt is not None:
+                addr[4 + r] = (nxt, c, hr, False)
+        return {"active": 1, "c": c, "hr": int(hr), "wide": int(hr), "addr": addr,
+                "param": nm.param_base[l], "sa": int(layer.shift), "ss": int(layer.slope_shift),
+                "up": int(kind == "up"), "dst_en": int(nxt is not None)}
+
     def elaborate(self, platform):
         m = Module()
         n, r, C = self.n, self.r, self.C
@@ -106,92 +151,90 @@ class RowSerialCore(wiring.Component):
         m.d.sync += self.frame_done.eq(0)
 
         # per ring depth: t mod d and (r*t) mod d
-        depths = {ring.depth for ring in list(nm.ram.values()) + list(nm.bits.values())}
+        depths = sorted({ring.depth for ring in list(nm.ram.values()) + list(nm.bits.values())})
         tm = {d: Signal(range(d), name=f"t_mod{d}") for d in depths}
         rtm = {d: Signal(range(d), name=f"rt_mod{d}") for d in depths}
+        counters = [tm[d] for d in depths] + [rtm[d] for d in depths]
 
-        def slot(d, c, hr=False):
-            """Slot of row t - c (LR) or r*t - c (HR) in a ring of depth d."""
-            base = rtm[d] if hr else tm[d]
-            v = Signal(range(-d, d), name=f"s{d}_{c}_{int(hr)}")
-            m.d.comb += v.eq(base - (c % d))
-            return Mux(v < 0, v + d, v)
-
-        def addr(ring: memmap.Ring, c, hr=False):
-            return Array(Const(b, 16) for b in ring.slot_bases())[slot(ring.depth, c, hr)]
-
-        # ---------------- the sequencer
+        # ---------------- the sequencer: a table of constants per template job (entry q) and
+        # shared arithmetic for the job in hand: its row, and NA slot addresses
+        plan = [self._entry_plan(jd) for jd in self.jobs]
+        NA = 4 + 2 * r
         q = Signal(range(len(self.jobs) + 1))
         IDLE, WAITROWS, ISSUE, RUN = 0, 1, 2, 3
         state = Signal(range(4))
         active = Signal(range(3))           # 0 head, 1 bin, 2 tail
         issue_valid = Signal()
-        exists = Signal()                   # the template entry's row lies in the image
-        ok_lr = lambda v: (v >= 0) & (v < H)     # noqa: E731
-
-        hj, bj, tj = head.job.payload, (eng["bin"].job.payload if "bin" in eng else None), tail.job.payload
+        c_row = Signal(range(4 * (n + 4) * r + 8))
+        hr_row, wide = Signal(), Signal()
+        k_param, k_sa, k_ss, k_up, k_dst_en, k_phase = (Signal(16), Signal(6), Signal(6), Signal(), Signal(),
+                                                          Signal(range(max(r, 2))))
+        fields = [dict(base=Signal(RAM_AW, name=f"a{a}_base"), stride=Signal(RAM_AW, name=f"a{a}_stride"),
+                       depth=Signal(range(max(depths) + 1), name=f"a{a}_depth"),
+                       cm=Signal(range(max(depths)), name=f"a{a}_cm"),
+                       ctr=Signal(range(len(counters)), name=f"a{a}_ctr"),
+                       clamp=Signal(name=f"a{a}_clamp"),
+                       crow=Signal(range(4 * (n + 4) + 8), name=f"a{a}_crow")) for a in range(NA)]
         with m.Switch(q):
-            for k, jd in enumerate(self.jobs):
+            for k, pl in enumerate(plan):
                 with m.Case(k):
-                    kind, c = jd["kind"], jd["c"]
-                    if kind == "head":
-                        m.d.comb += [exists.eq(ok_lr(t - c)), active.eq(0)]
-                        pr = nm.ram["pix"]
-                        m.d.comb += [hj.width.eq(W), hj.top.eq(t > 0), hj.bot.eq(t + 1 < H),
-                                     hj.pix[0].eq(addr(pr, c + 1)), hj.pix[1].eq(addr(pr, c)),
-                                     hj.pix[2].eq(addr(pr, c - 1)),
-                                     hj.out.eq(addr(nm.ram["fp"], c)),
-                                     hj.dst_en.eq(int(bool(self.prog.binary_layers)))]
-                        if self.prog.binary_layers:
-                            m.d.comb += hj.dst.eq(addr(nm.bits["bits.0"], c))
-                    elif kind in ("bin", "up", "hr"):
-                        l = jd["layer"]
-                        layer = self.prog.binary_layers[l]
-                        hr = kind == "hr"
-                        y = Signal(range(-(1 << 17), 1 << 17), name=f"y{k}")
-                        m.d.comb += y.eq(t * r - c if hr else t - c)
-                        lim = H * r if hr else H
-                        m.d.comb += [exists.eq((y >= 0) & (y < lim)), active.eq(1)]
-                        src = nm.bits[f"bits.{l}"]
-                        fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
-                        m.d.comb += [bj.width.eq(W * r if hr else W), bj.top.eq(y > 0), bj.bot.eq(y + 1 < lim),
-                                     bj.src[0].eq(addr(src, c + 1, hr)), bj.src[1].eq(addr(src, c, hr)),
-                                     bj.src[2].eq(addr(src, c - 1, hr)),
-                                     bj.res.eq(addr(fr, c, hr)),
-                                     bj.param.eq(nm.param_base[l]), bj.sa.eq(layer.shift),
-                                     bj.ss.eq(layer.slope_shift), bj.up.eq(int(kind == "up"))]
-                        nxt = f"bits.{l + 1}" in nm.bits
-                        m.d.comb += bj.dst_en.eq(int(nxt))
-                        if kind == "up":
-                            # HR rows r*y + i = r*t - (r*c - i)
-                            for i in range(r):
-                                m.d.comb += bj.out[i].eq(addr(nm.ram["hrfp"], r * c - i, True))
-                                m.d.comb += bj.dst[i].eq(addr(nm.bits[f"bits.{l + 1}"], r * c - i, True))
-                        else:
-                            m.d.comb += bj.out[0].eq(addr(fr, c, hr))
-                            if nxt:
-                                m.d.comb += bj.dst[0].eq(addr(nm.bits[f"bits.{l + 1}"], c, hr))
-                    else:   # tail
-                        hr = r > 1
-                        y = Signal(range(-(1 << 17), 1 << 17), name=f"y{k}")
-                        m.d.comb += y.eq(t * r - c if hr else t - c)
-                        lim = H * r
-                        fr = nm.ram["hrfp"] if hr else nm.ram["fp"]
-                        m.d.comb += [exists.eq((y >= 0) & (y < lim)), active.eq(2)]
-                        m.d.comb += [tj.width.eq(W * r), tj.lr_width.eq(W), tj.top.eq(y > 0), tj.bot.eq(y + 1 < lim),
-                                     tj.feat[0].eq(addr(fr, c + 1, hr)), tj.feat[1].eq(addr(fr, c, hr)),
-                                     tj.feat[2].eq(addr(fr, c - 1, hr))]
-                        pr = nm.ram["pix"]
-                        if hr:
-                            sc = jd["skip_c"]
-                            # LR rows t - sc and t - sc + 1, clamped into the image
-                            r0 = Signal(range(-(1 << 17), 1 << 17), name=f"r0_{k}")
-                            m.d.comb += r0.eq(t - sc)
-                            a0 = Mux(r0 < 0, addr(pr, sc - 1), Mux(r0 >= H, addr(pr, sc + 1), addr(pr, sc)))
-                            a1 = Mux(r0 + 1 < 0, addr(pr, sc - 2), Mux(r0 + 1 >= H, addr(pr, sc), addr(pr, sc - 1)))
-                            m.d.comb += [tj.pix[0].eq(a0), tj.pix[1].eq(a1), tj.phase.eq(jd["phase"])]
-                        else:
-                            m.d.comb += [tj.pix[0].eq(addr(pr, c)), tj.phase.eq(0)]
+                    m.d.comb += [active.eq(pl["active"]), c_row.eq(pl["c"]), hr_row.eq(pl["hr"]), wide.eq(pl["wide"]),
+                                 k_param.eq(pl.get("param", 0)), k_sa.eq(pl.get("sa", 0)), k_ss.eq(pl.get("ss", 0)),
+                                 k_up.eq(pl.get("up", 0)), k_dst_en.eq(pl.get("dst_en", 0)),
+                                 k_phase.eq(pl.get("phase", 0))]
+                    for a, spec in enumerate(pl["addr"]):
+                        if spec is None:
+                            continue
+                        ring, c, hr, clamp = spec
+                        f = fields[a]
+                        d = ring.depth
+                        m.d.comb += [f["base"].eq(ring.base), f["stride"].eq(ring.stride), f["depth"].eq(d),
+                                     f["cm"].eq(c % d), f["ctr"].eq(depths.index(d) + (len(depths) if hr else 0)),
+                                     f["clamp"].eq(int(clamp)), f["crow"].eq(c if clamp else 0)]
+        # the row of the job in hand
+        y = Signal(range(-(1 << 17), 1 << 17))
+        lim = Signal(17)
+        exists, top, bot = Signal(), Signal(), Signal()
+        m.d.comb += [y.eq(Mux(hr_row, t * r, t) - c_row), lim.eq(Mux(hr_row, H * r, H)),
+                     exists.eq((y >= 0) & (y < lim)), top.eq(y > 0), bot.eq(y + 1 < lim)]
+        # slot addresses: base + slot * stride, slot = (counter - c) mod depth (+-1 where a clamped
+        # skip row lies above or below the image)
+        addrs = []
+        ctr_arr = Array(counters)
+        for a, f in enumerate(fields):
+            v = Signal(range(-max(depths), max(depths)), name=f"a{a}_v")
+            s0 = Signal(range(max(depths)), name=f"a{a}_slot0")
+            sl = Signal(range(max(depths)), name=f"a{a}_slot")
+            m.d.comb += [v.eq(ctr_arr[f["ctr"]] - f["cm"]), s0.eq(Mux(v < 0, v + f["depth"], v))]
+            if any(pl["addr"][a] is not None and pl["addr"][a][3] for pl in plan):
+                rowv = Signal(range(-(1 << 17), 1 << 17), name=f"a{a}_row")
+                m.d.comb += rowv.eq(t - f["crow"])
+                with m.If(f["clamp"] & (rowv < 0)):
+                    m.d.comb += sl.eq(Mux(s0 + 1 == f["depth"], 0, s0 + 1))
+                with m.Elif(f["clamp"] & (rowv >= H)):
+                    m.d.comb += sl.eq(Mux(s0 == 0, f["depth"] - 1, s0 - 1))
+                with m.Else():
+                    m.d.comb += sl.eq(s0)
+            else:
+                m.d.comb += sl.eq(s0)
+            ad = Signal(RAM_AW, name=f"a{a}_addr")
+            terms = [Mux(sl[i], f["stride"] << i, 0) for i in range(len(sl))]
+            m.d.comb += ad.eq(f["base"] + sum(terms[1:], terms[0]))
+            addrs.append(ad)
+
+        hj, tj = head.job.payload, tail.job.payload
+        m.d.comb += [hj.width.eq(W), hj.top.eq(top), hj.bot.eq(bot), hj.pix[0].eq(addrs[0]), hj.pix[1].eq(addrs[1]),
+                     hj.pix[2].eq(addrs[2]), hj.out.eq(addrs[3]), hj.dst.eq(addrs[4]), hj.dst_en.eq(k_dst_en)]
+        if "bin" in eng:
+            bj = eng["bin"].job.payload
+            m.d.comb += [bj.width.eq(Mux(wide, W * r, W)), bj.top.eq(top), bj.bot.eq(bot),
+                         bj.src[0].eq(addrs[0]), bj.src[1].eq(addrs[1]), bj.src[2].eq(addrs[2]), bj.res.eq(addrs[3]),
+                         bj.param.eq(k_param), bj.sa.eq(k_sa), bj.ss.eq(k_ss), bj.up.eq(k_up), bj.dst_en.eq(k_dst_en)]
+            for i in range(r):
+                m.d.comb += [bj.out[i].eq(addrs[4 + i]), bj.dst[i].eq(addrs[4 + r + i])]
+        m.d.comb += [tj.width.eq(W * r), tj.lr_width.eq(W), tj.top.eq(top), tj.bot.eq(bot),
+                     tj.feat[0].eq(addrs[0]), tj.feat[1].eq(addrs[1]), tj.feat[2].eq(addrs[2]),
+                     tj.pix[0].eq(addrs[3]), tj.pix[1].eq(addrs[4]), tj.phase.eq(k_phase)]
 
         for name, e in eng.items():
             m.d.comb += e.job.valid.eq(issue_valid & (active == {"head": 0, "bin": 1, "tail": 2}[name]))
