@@ -73,7 +73,7 @@ class HeadRowEngine(wiring.Component):
 
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
-        conv._MustUse__used = True
+        throwaway(conv)
         fetch = 3 * self.colors + 2          # reads, the last capture, the step to OFFER
         return fetch + width * (conv.cycles_per_pixel() + fetch) + conv.latency + 4
 

@@ -28,8 +28,8 @@ Golden twin: sw.golden.run (hw.rowserial.schedule.run is the same schedule on th
 """
 from __future__ import annotations
 
-from amaranth import Array, Const, EnableInserter, Module, Mux, Signal, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth import Array, Const, EnableInserter, Module, Mux, Signal
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw.golden import bilinear_weights_1d
@@ -45,7 +45,6 @@ from .schedule import RX_AHEAD, _shape, periods
 from .tail_engine import TailRowEngine
 
 RAM_AW = 16
-LOAD_LAYOUT = data.StructLayout({"addr": unsigned(RAM_AW), "data": unsigned(16)})
 
 
 def template(prog: Program) -> list[dict]:
@@ -306,7 +305,7 @@ class RowSerialNetwork(wiring.Component):
             raise ValueError(f"the program needs {self.nmap.ram_words} RAM words at max_width {max_width}, "
                              f"more than {1 << RAM_AW}")
         super().__init__({
-            "load": In(stream.Signature(LOAD_LAYOUT)),
+            "load": In(stream.Signature(layouts.param_word())),
             "i": In(stream.Signature(layouts.pixel(self.colors))),
             "o": Out(stream.Signature(layouts.pixel(self.colors))),
             "width": In(16), "height": In(16),
@@ -334,9 +333,7 @@ class RowSerialNetwork(wiring.Component):
     def cycles_per_frame(self, width: int, height: int) -> int:
         from .schedule import period_jobs
         core = RowSerialCore(self.prog, self.max_width, self.nmap, self.max_height)
-        for e in (core.head, core.bin, core.tail):
-            if e is not None:
-                e._MustUse__used = True
+        throwaway(*[e for e in (core.head, core.bin, core.tail) if e is not None])
         total = 0
         for t in range(periods(self.n, self.r, height)):
             total += self.PERIOD_GAP + (len(core.jobs) - len(period_jobs(t, self.n, self.r, height)))

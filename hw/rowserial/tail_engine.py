@@ -89,7 +89,7 @@ class TailRowEngine(wiring.Component):
 
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
-        conv._MustUse__used = True
+        throwaway(conv)
         return width * (conv.cycles_per_pixel() + self.skip_reads()) + conv.latency + 4
 
     def resource_estimate(self) -> dict:
