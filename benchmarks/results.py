@@ -44,6 +44,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cached", action="store_true")
     ap.add_argument("--models", nargs="*")
+    ap.add_argument("--device", default=None, help="torch device for the float and golden backends (e.g. cuda)")
     args = ap.parse_args()
     rows = []
     for name in args.models or shipped_models():
@@ -52,7 +53,7 @@ def main():
             rows += json.loads(cache.read_text())
             continue
         cfg = resolve(name).load_program().config
-        r = evaluate(name, DATASETS[cfg.task], ["float", "golden"])
+        r = evaluate(name, DATASETS[cfg.task], ["float", "golden"], device=args.device)
         cache.write_text(json.dumps(r, indent=1))
         rows += r
     (ROOT / "docs" / "results.json").write_text(json.dumps(rows, indent=1))

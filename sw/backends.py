@@ -55,15 +55,16 @@ class GoldenBackend(Backend):
 
     name = "golden"
 
-    def __init__(self, program):
+    def __init__(self, program, device=None):
         self.program = program
         self.config = program.config
         self.saturations = golden.SatCounter()
+        self.device = device
 
     def restore(self, img, out=None, progress=None):
         h, w = _check(self, img, out)
         if out is None:
-            res = golden.run(self.program, img, self.saturations)
+            res = golden.run(self.program, img, self.saturations, self.device)
             if progress:
                 progress(1, 1, h * w, h * w)
             return res
@@ -74,7 +75,7 @@ class GoldenBackend(Backend):
         stripes = plan_stripes(w, halo, GOLDEN_STRIPE + 2 * halo)
         done = 0
         for i, s in enumerate(stripes):
-            res = golden.run(self.program, img[:, s.in0:s.in1], self.saturations)
+            res = golden.run(self.program, img[:, s.in0:s.in1], self.saturations, self.device)
             out[:, s.core0 * r:s.core1 * r] = res[:, s.crop_left * r:(s.width - s.crop_right) * r]
             done += h * (s.core1 - s.core0)
             if progress:
@@ -87,17 +88,18 @@ class FloatBackend(Backend):
 
     name = "float"
 
-    def __init__(self, model):
-        self.model = model.eval()
+    def __init__(self, model, device=None):
+        self.device = torch.device(device or "cpu")
+        self.model = model.eval().to(self.device)
         self.config = model.cfg
 
     @torch.no_grad()
     def restore(self, img, out=None, progress=None):
         h, w = _check(self, img, out)
         a = img[:, :, None] if img.ndim == 2 else img
-        x = torch.from_numpy(a.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
+        x = torch.from_numpy(a.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).to(self.device)
         y = self.model(x)
-        res = torch.round(y.clamp(0, 1) * 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
+        res = torch.round(y.clamp(0, 1) * 255).to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
         res = res[:, :, 0] if img.ndim == 2 else res
         if progress:
             progress(1, 1, h * w, h * w)
@@ -173,12 +175,15 @@ def virtual_build_config():
 
 
 def open_backend(name: str, model_ref, port: str | None = None, baud: int = 3_000_000,
-                 timeout: float | None = None) -> Backend:
-    """`timeout`: seconds of silence from a board before giving up (default 60 virtual, 10 serial)."""
+                 timeout: float | None = None, device: str | None = None) -> Backend:
+    """`timeout`: seconds of silence from a board before giving up (default 60 virtual, 10 serial).
+    `device`: the torch device of the software backends (golden, float), e.g. "cuda"; default CPU."""
+    if device is not None and name not in ("golden", "float"):
+        raise ValueError(f"--device applies to the golden and float backends, not {name!r}")
     if name == "golden":
-        return GoldenBackend(model_ref.load_program())
+        return GoldenBackend(model_ref.load_program(), device)
     if name == "float":
-        return FloatBackend(model_ref.load_float())
+        return FloatBackend(model_ref.load_float(), device)
     if name == "virtual":
         return VirtualBackend(model_ref.load_program(), port, timeout=timeout or 60.0, baud=baud)
     if name == "serial":

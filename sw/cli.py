@@ -91,13 +91,15 @@ def compile_cmd(checkpoint, out, feature_bits, calib, calib_images, as_json):
 @click.option("--quality", type=int, multiple=True, help="JPEG qualities (jpeg models).")
 @click.option("--limit", type=int, default=None, help="Use only the first N images.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--device", default=None, help="Torch device for the backends, e.g. cuda (default CPU).")
 @_fail_clean
-def eval_cmd(model_spec, datasets, backend, sigma, quality, limit, as_json):
+def eval_cmd(model_spec, datasets, backend, sigma, quality, limit, as_json, device):
     """Evaluate PSNR/SSIM against the baseline on benchmark datasets."""
     from .evaluate import evaluate, format_table
 
     rows = evaluate(model_spec, list(datasets), [b.strip() for b in backend.split(",") if b.strip()],
-                    sigmas=list(sigma) or None, qualities=list(quality) or None, limit=limit)
+                    sigmas=list(sigma) or None, qualities=list(quality) or None, limit=limit,
+                    device=device)
     click.echo(json.dumps(rows, indent=1) if as_json else format_table(rows))
 
 

@@ -22,9 +22,12 @@ def _dataset_path(spec: str) -> Path:
     raise FileNotFoundError(f"dataset {spec!r} not found (neither a folder nor {q})")
 
 
-def evaluate(model_spec, datasets, backends, sigmas=None, qualities=None, limit=None) -> list[dict]:
+def evaluate(model_spec, datasets, backends, sigmas=None, qualities=None, limit=None,
+             device=None) -> list[dict]:
+    """`device`: torch device for the golden and float backends (e.g. "cuda"); the integer
+    results are the same on every device."""
     ref = resolve(model_spec)
-    bks = [open_backend(b, ref) for b in backends]
+    bks = [open_backend(b, ref, device=device) for b in backends]
     cfg = bks[0].config
     if cfg.task == "denoise":
         levels = [("sigma", s) for s in (sigmas or [15, 25, 50])]

@@ -36,6 +36,11 @@ def _exact_int(y: torch.Tensor) -> torch.Tensor:
     return r.to(torch.int64)
 
 
+def _param(values, like: torch.Tensor) -> torch.Tensor:
+    """Per-channel integer parameters as a [1,C,1,1] tensor on `like`'s device."""
+    return torch.as_tensor(values, device=like.device).view(1, -1, 1, 1)
+
+
 def rshift_round(v: torch.Tensor, s: int) -> torch.Tensor:
     """Round half up, then arithmetic shift right: (v + 2**(s-1)) >> s (s = 0: v)."""
     if s == 0:
@@ -52,7 +57,7 @@ def saturate(v: torch.Tensor, lo: int, hi: int, counter: SatCounter | None = Non
 # --------------------------------------------------------------------------- binary datapath units
 def threshold(x: torch.Tensor, thresh: torch.Tensor) -> torch.Tensor:
     """Binariser: bit = 1 (+1) where x >= T_c, else 0 (-1). x [N,C,H,W] -> uint8 bits."""
-    t = torch.as_tensor(thresh, dtype=torch.int64).view(1, -1, 1, 1)
+    t = torch.as_tensor(thresh, dtype=torch.int64, device=x.device).view(1, -1, 1, 1)
     return (x >= t).to(torch.uint8)
 
 
@@ -65,7 +70,7 @@ def window3x3(bits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     n, c, h, w = bits.shape
     padded = F.pad(bits, (1, 1, 1, 1))
     taps, masks = [], []
-    ones = F.pad(torch.ones(h, w, dtype=torch.bool), (1, 1, 1, 1))
+    ones = F.pad(torch.ones(h, w, dtype=torch.bool, device=bits.device), (1, 1, 1, 1))
     for ky in range(3):
         for kx in range(3):
             taps.append(padded[:, :, ky:ky + h, kx:kx + w].permute(0, 2, 3, 1))  # N,H,W,C
@@ -81,7 +86,7 @@ def xnor_popcount(win: torch.Tensor, mask: torch.Tensor, wbits: torch.Tensor, ci
     """
     valid = mask.repeat_interleave(cin, dim=-1).to(torch.int64)          # H,W,9cin
     a = win.to(torch.int64).unsqueeze(3)                                  # N,H,W,1,9cin
-    wb = torch.as_tensor(wbits, dtype=torch.int64).view(1, 1, 1, *wbits.shape)
+    wb = torch.as_tensor(wbits, dtype=torch.int64, device=win.device).view(1, 1, 1, *wbits.shape)
     matches = ((1 - (a ^ wb)) * valid.unsqueeze(2)).sum(-1)               # N,H,W,cout
     nvalid = valid.sum(-1).unsqueeze(-1)                                   # H,W,1
     return (2 * matches - nvalid).permute(0, 3, 1, 2).contiguous()
@@ -89,7 +94,7 @@ def xnor_popcount(win: torch.Tensor, mask: torch.Tensor, wbits: torch.Tensor, ci
 
 def binary_conv(bits: torch.Tensor, wbits: np.ndarray | torch.Tensor, cin: int) -> torch.Tensor:
     """Fast equivalent of window3x3 + xnor_popcount (conv of +-1 maps, zero padding)."""
-    wb = torch.as_tensor(np.asarray(wbits), dtype=torch.float32)
+    wb = torch.as_tensor(np.asarray(wbits), dtype=torch.float32, device=bits.device)
     cout = wb.shape[0]
     w = (2 * wb - 1).view(cout, 3, 3, cin).permute(0, 3, 1, 2)          # cout,cin,3,3
     a = 2 * bits.to(torch.float32) - 1
@@ -100,10 +105,7 @@ def scale_rprelu(dot: torch.Tensor, layer: BinaryLayer, fmt: FeatureFormat,
                  counter: SatCounter | None = None, name: str = "") -> torch.Tensor:
     """Scale + RPReLU: y = sat_y((A*dot + B) >> SA); p = y if y >= 0 else (y*S + half) >> SS;
     v = sat_y(p + Z)."""
-    a = torch.as_tensor(layer.mult).view(1, -1, 1, 1)
-    b = torch.as_tensor(layer.bias).view(1, -1, 1, 1)
-    s = torch.as_tensor(layer.slope).view(1, -1, 1, 1)
-    z = torch.as_tensor(layer.zeta).view(1, -1, 1, 1)
+    a, b, s, z = (_param(v, dot) for v in (layer.mult, layer.bias, layer.slope, layer.zeta))
     y = saturate((a * dot + b) >> layer.shift, fmt.y_lo, fmt.y_hi, counter, name + ".y")
     p = torch.where(y >= 0, y, rshift_round(y * s, layer.slope_shift))
     return saturate(p + z, fmt.y_lo, fmt.y_hi, counter, name + ".v")
@@ -145,10 +147,9 @@ def head(pix: torch.Tensor, layer: HeadLayer, fmt: FeatureFormat,
 
     acc = sum(Wq * pix) (zero padding); y = sat_y((M*acc + B) >> SH); act; sat_FW.
     """
-    w = torch.as_tensor(layer.weight.astype(np.float32))
+    w = torch.as_tensor(layer.weight.astype(np.float32), device=pix.device)
     acc = _exact_int(F.conv2d(pix.to(torch.float32), w, padding=1))
-    m = torch.as_tensor(layer.mult).view(1, -1, 1, 1)
-    b = torch.as_tensor(layer.bias).view(1, -1, 1, 1)
+    m, b = _param(layer.mult, acc), _param(layer.bias, acc)
     y = saturate((m * acc + b) >> layer.shift, fmt.y_lo, fmt.y_hi, counter, name + ".y")
     if layer.act == "relu":
         y = y.clamp_min(0)
@@ -175,7 +176,7 @@ def bilinear_weights_1d(r: int) -> list[tuple[int, int, int]]:
 
 def _bilinear_1d(x: torch.Tensor, r: int, dim: int) -> torch.Tensor:
     n = x.shape[dim]
-    idx = torch.arange(n)
+    idx = torch.arange(n, device=x.device)
     outs = []
     for off, w0, w1 in bilinear_weights_1d(r):
         i0 = (idx + off).clamp(0, n - 1)
@@ -197,7 +198,7 @@ def bilinear_skip(pix: torch.Tensor, r: int) -> torch.Tensor:
 def tail_conv(feat: torch.Tensor, layer: TailLayer) -> torch.Tensor:
     """The tail's accumulator: acc = sum(Wq * act(feat)) (3x3, zero padding), int64 [N,colors,H',W']."""
     g = leaky_q(feat, layer.act_mult, layer.act_shift) if layer.in_act == "lrelu" else feat
-    w = torch.as_tensor(layer.weight.astype(np.float64))
+    w = torch.as_tensor(layer.weight.astype(np.float64), device=feat.device)
     return _exact_int(F.conv2d(g.to(torch.float64), w, padding=1))
 
 
@@ -211,8 +212,7 @@ def tail_skip(pix: torch.Tensor, layer: TailLayer) -> torch.Tensor:
 def tail_output(acc: torch.Tensor, skip: torch.Tensor, layer: TailLayer,
                 counter: SatCounter | None = None, name: str = "tail") -> torch.Tensor:
     """out = clamp((M*acc + B + skip) >> ST, 0, 255)."""
-    m = torch.as_tensor(layer.mult).view(1, -1, 1, 1)
-    b = torch.as_tensor(layer.bias).view(1, -1, 1, 1)
+    m, b = _param(layer.mult, acc), _param(layer.bias, acc)
     out = (m * acc + b + skip) >> layer.shift
     return saturate(out, 0, formats.PIXEL_MAX, counter, name + ".pixel")
 
@@ -243,7 +243,7 @@ def to_nchw(img: np.ndarray) -> torch.Tensor:
 
 
 def to_hwc(t: torch.Tensor) -> np.ndarray:
-    a = t[0].permute(1, 2, 0).numpy().astype(np.uint8)
+    a = t[0].permute(1, 2, 0).cpu().numpy().astype(np.uint8)
     return a
 
 
@@ -260,9 +260,24 @@ def run_features(prog: Program, pix: torch.Tensor, counter: SatCounter | None = 
     return feats
 
 
-def run(prog: Program, img: np.ndarray, counter: SatCounter | None = None) -> np.ndarray:
-    """Restore one uint8 image (HxWxC, or HxW for 1-colour models) with the integer program."""
-    pix = to_nchw(img)
+def exact_device(device: str | torch.device | None) -> torch.device:
+    """The torch device the golden model runs on (default CPU). On a CUDA device the float
+    convolutions must be true FP32/FP64: TF32 (10-bit mantissa) would break the exact-integer
+    argument above, so it is switched off for cuDNN and matmul."""
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return dev
+
+
+def run(prog: Program, img: np.ndarray, counter: SatCounter | None = None,
+        device: str | torch.device | None = None) -> np.ndarray:
+    """Restore one uint8 image (HxWxC, or HxW for 1-colour models) with the integer program.
+
+    `device`: where the tensors live (default CPU); the result is the same on every device
+    (every convolution is checked exact by `_exact_int`)."""
+    pix = to_nchw(img).to(exact_device(device))
     if pix.shape[1] != prog.config.colors:
         raise ValueError(f"image has {pix.shape[1]} colour channels, model expects {prog.config.colors}")
     with torch.no_grad():
