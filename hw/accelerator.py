@@ -92,8 +92,19 @@ class AcceleratorCore(wiring.Component):
 
     @property
     def input_fifo_depth(self) -> int:
+        """Default: one frame of pixels (dataflow); none for the row-serial network, whose receiver
+        writes into its own ring of pixel rows (RX_AHEAD rows ahead of the period being run)."""
         b = self.build
-        return b.max_payload // self.prog.config.colors if b.input_fifo is None else b.input_fifo
+        if b.input_fifo is not None:
+            return b.input_fifo
+        return 0 if b.arch == "rowserial" else b.max_payload // self.prog.config.colors
+
+    def make_link(self) -> LinkCore:
+        """The link; for the row-serial network (the UP5K) the slim one: 16-bit STATUS counters and no
+        result row FIFO (LinkCore's docstring says why the row-serial network needs none)."""
+        if self.build.arch == "rowserial":
+            return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False)
+        return LinkCore(self.identity, self.timeout_cycles)
 
     @property
     def timeout_cycles(self) -> int:
@@ -103,7 +114,7 @@ class AcceleratorCore(wiring.Component):
     def resource_estimate(self) -> dict:
         """Link + input FIFO + network (analytical, before the device calibration of boards/fit.py)."""
         b = self.build
-        units = [LinkCore(self.identity, self.timeout_cycles), make_network(self.prog, b, self.fold),
+        units = [self.make_link(), make_network(self.prog, b, self.fold),
                  SkidBuffer(unsigned(8 * self.prog.config.colors))]
         if self.input_fifo_depth:
             units.append(StreamFIFO(unsigned(8 * self.prog.config.colors), self.input_fifo_depth))
@@ -113,7 +124,7 @@ class AcceleratorCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         b = self.build
-        m.submodules.link = link = LinkCore(self.identity, self.timeout_cycles)
+        m.submodules.link = link = self.make_link()
         net = make_network(self.prog, b, self.fold)
         m.submodules.net = net = ResetInserter(link.net_rst)(net)
         if self.identity.param_words:

@@ -48,7 +48,20 @@ from .head import const_mul
 
 
 class LinkCore(wiring.Component):
-    def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000):
+    """`counter_bits`: width of the six STATUS counters (they wrap at 2**counter_bits; the STATUS
+    payload carries them zero-extended to u32). `row_buffer`: the result row FIFO described above.
+    Without it (`row_buffer=False`) a RESULT_ROW starts as soon as its first kept pixel is at
+    net_o and the transmitter takes the pixels straight from net_o: safe only for a network whose
+    output row, once its first pixel is out, completes without any further input. The row-serial
+    network is one (a period starts only when its input rows are in, and a tail row job reads
+    only its rings: hw/rowserial/network.py); the dataflow network is not (the deadlock above)."""
+
+    def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000, *, counter_bits: int = 32,
+                 row_buffer: bool = True):
+        if not 8 <= counter_bits <= 32:
+            raise ValueError(f"counter_bits must be 8..32, not {counter_bits}")
+        self.counter_bits = counter_bits
+        self.row_buffer = row_buffer
         self.identity = identity
         self.colors = identity.colors
         self.scale = identity.scale
@@ -82,20 +95,23 @@ class LinkCore(wiring.Component):
         # geometry and crops, the first 8 payload bytes, ~8 16-bit lengths/indices, the pixel
         # (de)serialisers and the network input register, timers, stripe counters, FSMs and flags, the
         # transmitter CRC byte register (9)
-        ff = 12 * 32 + 3 * 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
+        cb = self.counter_bits
+        ff = 12 * cb + 3 * 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
         # LUTs: counter incrementers, two CRC-32 byte updates (~4 LUT4 per state bit), the STATUS
         # byte select (1 per input bit) and the IDENT constant bytes, the head8 byte insert, ~24
         # 16-bit adders/comparators (limits, crops, lengths), (de)serialisers, FSMs
-        lut = 6 * 32 + 2 * 4 * 32 + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
+        lut = 6 * cb + 2 * 4 * 32 + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
             + 4 * 8 * colors + 150
         # w*h is the one true product (a DSP block); the products by colours and r are shift-and-add
         dsp = 1
         lut += 5 * 16
-        # result row FIFO: one HR row of pixels (block RAM) plus its pointers and level
-        row_bits = 8 * colors * self.row_fifo_depth
-        abits = self.row_fifo_depth.bit_length()
-        ff += 3 * abits + 8 * colors + 1
-        lut += 6 * abits + 16 + abits      # pointer incrementers, level, compare with the row width
+        row_bits = 0
+        if self.row_buffer:
+            # result row FIFO: one HR row of pixels (block RAM) plus its pointers and level
+            row_bits = 8 * colors * self.row_fifo_depth
+            abits = self.row_fifo_depth.bit_length()
+            ff += 3 * abits + 8 * colors + 1
+            lut += 6 * abits + 16 + abits      # pointer incrementers, level, compare with the row width
         return {"lut": lut, "ff": ff, "bram_bits": 8 * self.max_payload + row_bits, "dsp": dsp}
 
     def elaborate(self, platform):
@@ -108,8 +124,9 @@ class LinkCore(wiring.Component):
         rd = buf.read_port(domain="sync")
 
         # ------------------------------------------------------------------ counters (STATUS)
-        frames_ok, crc_errors, malformed, nacks, timeouts, results = (Signal(32, name=n) for n in (
-            "frames_ok", "crc_errors", "malformed", "nacks", "timeouts", "results"))
+        counters = frames_ok, crc_errors, malformed, nacks, timeouts, results = tuple(
+            Signal(self.counter_bits, name=n) for n in ("frames_ok", "crc_errors", "malformed", "nacks", "timeouts",
+                                                        "results"))
 
         # ------------------------------------------------------------------ stripe state
         width, height = Signal(16), Signal(16)
@@ -382,30 +399,41 @@ class LinkCore(wiring.Component):
         tkind = Signal(3)
         K_RESULT = 4
         status_snap = Signal(8 * P.STATUS.size)
+        status_u32 = [c if len(c) == 32 else Cat(c, Const(0, 32 - len(c))) for c in counters]   # u32 fields
         reason_snap, acktype_snap = Signal(8), Signal(8)
         ident_bytes = Array(Const(b, 8) for b in self.identity.pack())
         opix = Signal(8 * colors)
         opix_n = Signal(range(colors + 1))
         opix_valid = Signal()
 
-        # network output -> crop filter -> result row FIFO (cleared with the network); the
-        # transmitter starts a RESULT_ROW only once the whole cropped row is in the FIFO
-        rowq = fifo.SyncFIFOBuffered(width=8 * colors, depth=self.row_fifo_depth)
-        m.submodules.rowq = ResetInserter(self.net_rst)(rowq)
         # (registered bounds: the network's first output comes many cycles after geo_wait ends)
         keep = (in_x >= keep_lo) & (in_x < keep_hi)
-        m.d.comb += [self.net_o.ready.eq(stripe_active & (~keep | rowq.w_rdy)),
-                     rowq.w_data.eq(self.net_o.payload), rowq.w_en.eq(stripe_active & self.net_o.valid & keep)]
         with m.If(self.net_o.valid & self.net_o.ready):
             m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
         with m.If(self.net_rst):
             m.d.sync += [in_x.eq(0), row_idx.eq(0)]
-        # "a whole cropped row is in the FIFO", registered (FIFO level -> compare -> transmitter FSM
-        # was the ECP5 critical path). Only the transmitter pops the FIFO, and at least the four
-        # CRC bytes of a RESULT_ROW pass between its last pop and the next check, so the value it
-        # reads is never stale after a pop; while it waits the level only grows (late, not wrong).
+        # the transmitter's pixel source: pix_avail (a kept pixel can be taken), pix_data, pix_take
+        pix_take = Signal()
         row_ready = Signal()
-        m.d.sync += row_ready.eq((rowq.level >= out_w) & (geo_wait == 0))
+        if self.row_buffer:
+            # network output -> crop filter -> result row FIFO (cleared with the network); the
+            # transmitter starts a RESULT_ROW only once the whole cropped row is in the FIFO
+            rowq = fifo.SyncFIFOBuffered(width=8 * colors, depth=self.row_fifo_depth)
+            m.submodules.rowq = ResetInserter(self.net_rst)(rowq)
+            m.d.comb += [self.net_o.ready.eq(stripe_active & (~keep | rowq.w_rdy)),
+                         rowq.w_data.eq(self.net_o.payload), rowq.w_en.eq(stripe_active & self.net_o.valid & keep),
+                         rowq.r_en.eq(pix_take)]
+            pix_avail, pix_data = rowq.r_rdy, rowq.r_data
+            # "a whole cropped row is in the FIFO", registered (FIFO level -> compare -> transmitter
+            # FSM was the ECP5 critical path). Only the transmitter pops the FIFO, and at least the
+            # four CRC bytes of a RESULT_ROW pass between its last pop and the next check, so the
+            # value it reads is never stale after a pop; while it waits the level only grows.
+            m.d.sync += row_ready.eq((rowq.level >= out_w) & (geo_wait == 0))
+        else:
+            # no buffer: cropped pixels are dropped as they come, kept ones wait for the transmitter
+            m.d.comb += self.net_o.ready.eq(stripe_active & (~keep | pix_take))
+            pix_avail, pix_data = self.net_o.valid & keep, self.net_o.payload
+            m.d.comb += row_ready.eq(pix_avail & (geo_wait == 0))
 
         tx_byte = Signal(8)
         m.d.comb += self.tx.payload.eq(tx_byte)
@@ -427,7 +455,7 @@ class LinkCore(wiring.Component):
                 with m.If(rep_pending):
                     m.d.sync += [tkind.eq(rep_kind), tseq.eq(rep_seq), tidx.eq(0), rep_pending.eq(0),
                                  reason_snap.eq(rep_reason), acktype_snap.eq(rep_type),
-                                 status_snap.eq(Cat(frames_ok, crc_errors, malformed, nacks, timeouts, results))]
+                                 status_snap.eq(Cat(*status_u32))]
                     with m.Switch(rep_kind):
                         with m.Case(K_ACK):
                             m.d.sync += [ttype.eq(P.T.ACK), tlen.eq(P.ACK.size)]
@@ -465,9 +493,9 @@ class LinkCore(wiring.Component):
                         m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(1)]
                     with m.Else():
                         with m.If(~opix_valid):
-                            with m.If(rowq.r_rdy):
-                                m.d.comb += rowq.r_en.eq(1)
-                                m.d.sync += [opix.eq(rowq.r_data), opix_n.eq(0), opix_valid.eq(1)]
+                            with m.If(pix_avail):
+                                m.d.comb += pix_take.eq(1)
+                                m.d.sync += [opix.eq(pix_data), opix_n.eq(0), opix_valid.eq(1)]
                         with m.Else():
                             m.d.comb += [tx_byte.eq(opix.word_select(opix_n, 8)), self.tx.valid.eq(1)]
                             with m.If(sent):

@@ -1,5 +1,6 @@
 """Link layer in cocotb: framing, CRC, NACKs, garbage, truncation, crop, status."""
 import numpy as np
+import pytest
 from amaranth import Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
@@ -16,13 +17,14 @@ class LinkLoop(wiring.Component):
     """Test top: LinkCore with an identity 'network' (a FIFO of `depth` pixels that releases at
     most one pixel every `every` cycles), to test the link on its own."""
 
-    def __init__(self, ident, timeout, depth=16, every=1):
+    def __init__(self, ident, timeout, depth=16, every=1, **link_options):
         self.ident, self.timeout, self.depth, self.every = ident, timeout, depth, every
+        self.link_options = link_options
         super().__init__({"rx": In(stream.Signature(unsigned(8))), "tx": Out(stream.Signature(unsigned(8)))})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.link = link = LinkCore(self.ident, self.timeout)
+        m.submodules.link = link = LinkCore(self.ident, self.timeout, **self.link_options)
         m.submodules.q = q = fifo.SyncFIFOBuffered(width=8 * self.ident.colors, depth=self.depth)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
@@ -39,12 +41,21 @@ class LinkLoop(wiring.Component):
         return m
 
 
-def test_link_protocol():
+@pytest.mark.parametrize("options", [{}, {"counter_bits": 16, "row_buffer": False}], ids=["dataflow", "slim"])
+def test_link_protocol(options):
+    """Both links: the dataflow one and the row-serial board's slim one (16-bit STATUS counters
+    sent zero-extended, result pixels straight from the network)."""
     ident = P.Identity(P.PROTOCOL_VERSION, "denoise", 1, 3, 16, 8, 64, 48_000_000, 16, 7, "ab" * 32)
     w, h = 6, 4
     img = np.random.default_rng(0).integers(0, 256, w * h * 3)
-    run_cocotb(LinkLoop(ident, 400), "link_loop", "sim.tb_link", {"image": img},
-               {"identity": ident.__dict__, "timeout": 400, "stripe": [w, h, 1, 2]})
+    run_cocotb(LinkLoop(ident, 400, **options), "link_loop_" + ("slim" if options else "full"), "sim.tb_link",
+               {"image": img}, {"identity": ident.__dict__, "timeout": 400, "stripe": [w, h, 1, 2]})
+
+
+def test_link_options_are_checked():
+    ident = P.Identity(P.PROTOCOL_VERSION, "denoise", 1, 3, 16, 8, 64, 48_000_000, 16, 7, "ab" * 32)
+    with pytest.raises(ValueError, match="counter_bits"):
+        LinkCore(ident, 400, counter_bits=40)
 
 
 def test_link_result_row_never_waits_for_the_next_frame():
