@@ -61,15 +61,25 @@ def yosys_share() -> Path:
     return share
 
 
-def _rtlil(component, name: str) -> str:
+class FamilyPlatform:
+    """What a component's elaborate() sees of the board platform here: its device family (the
+    row-serial RAM instantiates the iCE40's SB_SPRAM256KA by it, as on the board)."""
+
+    def __init__(self, family: str):
+        self.family = {"ice40": "iCE40", "ecp5": "ECP5"}[family]
+
+
+def _rtlil(component, name: str, family: str | None = None) -> str:
     os.environ.setdefault("AMARANTH_USE_YOSYS", "builtin")
     from amaranth.back import rtlil
-    return rtlil.convert(component, name=name, emit_src=False)
+    platform = FamilyPlatform(family) if family else None
+    return rtlil.convert(component, name=name, emit_src=False, platform=platform)
 
 
-def synth_script(name: str, family: str, dsp: bool = True, lut_mul_width: int | None = None) -> str:
+def synth_script(name: str, family: str, dsp: bool = True, lut_mul_width: int | None = None,
+                 spram: bool = False) -> str:
     from boards.build import yosys_options
-    yo = yosys_options(FAMILIES[family], dsp, lut_mul_width)
+    yo = yosys_options(FAMILIES[family], dsp, lut_mul_width, spram)
     return "\n".join([
         f"read_rtlil {name}.il",
         yo["script_after_read"],
@@ -82,15 +92,15 @@ def synth_script(name: str, family: str, dsp: bool = True, lut_mul_width: int | 
 
 
 def synthesize(component, name: str, family: str, dsp: bool = True, lut_mul_width: int | None = None,
-               workdir: Path | None = None, log=None) -> dict:
+               workdir: Path | None = None, log=None, spram: bool = False) -> dict:
     """Synthesise `component` for `family` ("ice40" | "ecp5") as the board build does; returns
     {netlist, dir, cells (counts by type), seconds (yosys wall time of the run that made it),
     reused (True when the cached netlist was used)}."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {list(FAMILIES)}, not {family!r}")
     log = log or (lambda msg: None)
-    text = _rtlil(component, name)
-    script = synth_script(name, family, dsp, lut_mul_width)
+    text = _rtlil(component, name, family)
+    script = synth_script(name, family, dsp, lut_mul_width, spram)
     key = hashlib.sha256((text + script + yosys_command()).encode()).hexdigest()[:12]
     d = Path(workdir) if workdir else BUILD / f"{name}-{family}-{key}"
     d.mkdir(parents=True, exist_ok=True)
@@ -325,12 +335,13 @@ def add_xcheck(netlist: str, top: str) -> tuple[str, int]:
 _PLAIN = re.compile(r"^\([^()]*\) === 1'bx$")
 # --------------------------------------------------------------------------- run
 def run_postsynth(component, name: str, family: str, tb_module: str, vectors: dict, params: dict | None = None,
-                  strict: bool = True, dsp: bool = True, lut_mul_width: int | None = None, log=None) -> dict:
+                  strict: bool = True, dsp: bool = True, lut_mul_width: int | None = None, log=None,
+                  spram: bool = False) -> dict:
     """Synthesise `component` for `family`, then run cocotb `tb_module` on the netlist in Icarus.
     Returns the testbench's result JSON plus "postsynth": {family, strict, cells, synth_seconds,
     synth_reused, sim_seconds, ram, rom}. Raises sim.runner.SimFailure when a test fails."""
     name = re.sub(r"\W", "_", name)
-    syn = synthesize(component, name, family, dsp, lut_mul_width, log=log)
+    syn = synthesize(component, name, family, dsp, lut_mul_width, log=log, spram=spram)
     text = syn["netlist"].read_text()
     if family == "ice40":
         ice40_defaults_connected(text)

@@ -40,7 +40,7 @@ FAMILIES = ["ice40", "ecp5"]
 
 # --------------------------------------------------------------------------- end to end
 def e2e_case(task="denoise", scale=1, channels=2, units=1, colors=1, shape=(4, 12), max_width=9, max_payload=24,
-             seed=5):
+             seed=5, arch="dataflow"):
     """A small accelerator (UART at clk/4) and one noise image of `shape` that needs >= 2 stripes
     and >= 2 frames per stripe (the corrupted one is the second). The default is the design that
     fits the iCEBreaker (docs/boards.md): a grayscale denoiser, C = 2, one BBCU-B unit; the image
@@ -48,9 +48,12 @@ def e2e_case(task="denoise", scale=1, channels=2, units=1, colors=1, shape=(4, 1
     cfg = ModelConfig(task, scale, channels, units, colors=colors)
     prog = compile_model(random_network(cfg, seed), [torch.rand(1, colors, 16, 16)])
     build = BuildConfig(max_width=max_width, max_height=64, max_payload=max_payload, clock_hz=CLK, baud=CLK // 4,
-                        timeout_ms=0.05)
+                        timeout_ms=0.05, arch=arch)
     img = np.random.default_rng(seed).integers(0, 256, (*shape, colors), dtype=np.uint8)
     vectors = {"img": img, "img_expected": golden.run(prog, img)}
+    if arch == "rowserial":
+        from hw.rowserial.memmap import NetworkMap
+        vectors["param_image"] = NetworkMap(prog, max_width).param_image(prog)
     params = {"baud": CLK // 4, "hash": prog.content_hash, "images": ["img"]}
     return Accelerator(prog, build, auto_fold(prog)), vectors, params
 
@@ -72,6 +75,27 @@ def test_accelerator_netlist_end_to_end(family, rtl_e2e):
     assert sum(v for k, v in ps["cells"].items() if "DFF" in k or k == "TRELLIS_FF") > 1000
     # cycle-exact with the RTL: the same number of cycles to the last byte of the STATUS reply
     assert res["sim_ns"] == rtl_e2e["sim_ns"]
+
+
+ROWSERIAL = dict(task="sr", scale=2, channels=4, units=1, colors=1, shape=(3, 14), max_width=10, max_payload=40,
+                 arch="rowserial")
+
+
+def test_rowserial_netlist_end_to_end():
+    """The iCEBreaker's architecture (hw/rowserial) as the board builds it: synth_ice40 -dsp -spram
+    with the RAM as SB_SPRAM256KA instances (their contents undefined until the host's PARAMS
+    frames, as on the device), every flip-flop X at power-up (strict mode). The testbench loads the
+    parameter image over the UART (a stripe before it is refused), then restores an x2 image in
+    stripes, bit-exact with the golden model, in as many cycles as the RTL."""
+    top, vectors, params = e2e_case(**ROWSERIAL)
+    rtl = run_cocotb(top, "accel_rs_rtl", "sim.tb_accel_uart", vectors, params)
+    top, vectors, params = e2e_case(**ROWSERIAL)
+    res = run_postsynth(top, "accel_rs", "ice40", "sim.tb_accel_uart", vectors, params, spram=True)
+    ps = res["postsynth"]
+    assert ps["cells"].get("SB_SPRAM256KA", 0) >= 1, ps["cells"]
+    assert ps["strict"] and ps["x_checks"] > 100
+    assert res["status"]["crc_errors"] == 1
+    assert res["sim_ns"] == rtl["sim_ns"]
 
 
 # --------------------------------------------------------------------------- controls
