@@ -178,7 +178,8 @@ class HeadConv(wiring.Component):
         rom_lut = (self.m_bits + self.b_bits) * -(-self.channels // 16) if self.channels <= 32 else 0
         lut = int(0.8 * 8 * macs * (self.steps - 1)) + (macs + 1) * self.acc_bits \
             + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
-        dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18) + int(lrelu)
+        lut += (y_bits + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0) if lrelu else 0   # shift-add lrelu
+        dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18)
         bram = self.channels * self.steps * 8 * macs + self.channels * (self.m_bits + self.b_bits)
         return {"lut": lut, "ff": ff, "bram_bits": bram, "dsp": dsp}
 
@@ -284,7 +285,9 @@ class HeadConv(wiring.Component):
             y7 = Signal(layouts.y_value(fmt))
             q7 = Signal(signed(fmt.y_bits + signed_bits(am)))
             with m.If(adv):
-                m.d.sync += [v7.eq(v6), y7.eq(y6), q7.eq(y6 * Const(am, signed(signed_bits(am))))]
+                # y * act_mult as shift-and-add: a constant needs no DSP block (it took two SB_MAC16
+                # on the UP5K, where there are eight)
+                m.d.sync += [v7.eq(v6), y7.eq(y6), q7.eq(const_mul(y6, am))]
             act = Mux(y7 >= 0, y7, rshift_round(q7, int(self.layer.act_shift)))
             vlast = v7
         else:

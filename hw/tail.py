@@ -36,7 +36,7 @@ from sw.formats import FeatureFormat
 from sw.program import TailLayer
 
 from . import layouts
-from .head import rshift_round, saturate, select, signed_bits
+from .head import const_mul, csd, rshift_round, saturate, select, signed_bits
 from .mul import DSP_BITS, split_mul
 
 #: width of a skip word (2^-16 pixel units: 255 << 16 < 2^24)
@@ -104,7 +104,9 @@ class TailConv(wiring.Component):
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.s_bits + 4
         lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
             + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
-        dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1) + int(self.lrelu)
+        if self.lrelu:                     # x * act_mult as shift-and-add
+            lut += (fw + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0)
+        dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1)
         return {"lut": lut, "ff": ff, "bram_bits": self.n * 8 * colors, "dsp": dsp}
 
     # ------------------------------------------------------------------ gateware
@@ -141,7 +143,7 @@ class TailConv(wiring.Component):
             v3, l3, n3, g3 = stage("3", signed(fmt.bits))
             with m.If(adv):
                 m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1), x2.eq(x1),
-                             q2.eq(x1 * Const(am, signed(signed_bits(am))))]
+                             q2.eq(const_mul(x1, am))]          # shift-and-add: no DSP block
                 m.d.sync += [v3.eq(v2), l3.eq(l2), n3.eq(n2),
                              g3.eq(Mux(x2 >= 0, x2, rshift_round(q2, int(self.layer.act_shift))))]
             vg, lg, g, n_before = v3, l3, g3, n2
