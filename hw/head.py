@@ -44,7 +44,7 @@ from sw.formats import FeatureFormat
 from sw.program import HeadLayer
 
 from . import layouts
-from .mul import DSP_BITS, split_mul
+from .mul import DSP_BITS, serial_mul, serial_steps, split_mul
 
 
 def signed_bits(*values) -> int:
@@ -117,7 +117,12 @@ def rshift_round(v, s: int):
 
 
 class HeadConv(wiring.Component):
-    def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1):
+    """serial_req: the requantiser's M*acc by hw/mul.serial_mul (two bits of M per cycle, no DSP
+    block) instead of a DSP multiplier: allowed when a channel's `steps` cycles cover its latency
+    (the row-serial head on the UP5K, whose 8 SB_MAC16 do not cover three per product)."""
+
+    def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1,
+                 serial_req: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.ndim != 4 or w.shape[1] != colors or w.shape[2:] != (3, 3):
             raise ValueError(f"head weight shape {w.shape} does not match colors={colors}")
@@ -148,7 +153,14 @@ class HeadConv(wiring.Component):
         self.b_bits = signed_bits(*self.bias)
         self.tree_stage = macs > 2
         # stages after the last step: operands, products, [tree], acc, M*acc, y, [lrelu], out
-        self.req_latency = 2 if self.acc_bits > DSP_BITS else 1       # hw/mul.py split_mul
+        self.serial_req = serial_req
+        if serial_req:
+            self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
+            if self.steps < self.req_latency:
+                raise ValueError(f"serial_req needs >= {self.req_latency} cycles per channel, "
+                                 f"the head has {self.steps} (macs={macs})")
+        else:
+            self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
         self.latency = 7 + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu")
         super().__init__({
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
@@ -171,7 +183,9 @@ class HeadConv(wiring.Component):
             + fw + 8 + 2 * math.ceil(math.log2(max(self.channels * self.steps, 2))) + 12
         # registered weights/operands (S1r) and registered sum/constants (S4r) in front of the multipliers
         ff += 16 * macs + 8 + self.acc_bits + self.m_bits + self.b_bits + 1
-        if self.req_latency == 2:          # split M*acc: two partial products, bias and valid delayed
+        if self.serial_req:                # serial M*acc: a, b, acc, low product bits, count, held bias
+            ff += self.acc_bits + 2 * self.m_bits + self.acc_bits + 4 + self.b_bits
+        elif self.req_latency == 2:        # split M*acc: two partial products, bias and valid delayed
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.b_bits + 1
         # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each), adder tree +
         # accumulator, requant adder + saturation; the M/B ROM (C words) is LUTs when C <= 32
@@ -179,7 +193,11 @@ class HeadConv(wiring.Component):
         lut = int(0.8 * 8 * macs * (self.steps - 1)) + (macs + 1) * self.acc_bits \
             + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
         lut += (y_bits + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0) if lrelu else 0   # shift-add lrelu
-        dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18)
+        if self.serial_req:                # Booth select + adder of acc_bits + 3
+            lut += 2 * (self.acc_bits + 3)
+            dsp = macs
+        else:
+            dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18)
         bram = self.channels * self.steps * 8 * macs + self.channels * (self.m_bits + self.b_bits)
         return {"lut": lut, "ff": ff, "bram_bits": bram, "dsp": dsp}
 
@@ -269,8 +287,11 @@ class HeadConv(wiring.Component):
         m_r, b_r = Signal(signed(self.m_bits)), Signal(signed(self.b_bits))
         with m.If(adv):
             m.d.sync += [v4r.eq(v4), acc_r.eq(acc), m_r.eq(krd.data.m), b_r.eq(krd.data.b)]
-        # ---- S5: M * acc (two stages when acc is wider than a DSP operand: hw/mul.py)
-        p5, req_lat, (v5, b5) = split_mul(m, adv, m_r, acc_r, "req", along=(v4r, b_r))
+        # ---- S5: M * acc (two stages when acc is wider than a DSP operand, or serially: hw/mul.py)
+        if self.serial_req:
+            p5, v5, req_lat, (b5,) = serial_mul(m, adv, v4r, acc_r, m_r, "req", along=(b_r,))
+        else:
+            p5, req_lat, (v5, b5) = split_mul(m, adv, m_r, acc_r, "req", along=(v4r, b_r))
         assert req_lat == self.req_latency
         # ---- S6: y = sat_y((P + B) >> SH)
         v6 = Signal()

@@ -15,7 +15,7 @@ Golden twin: plain integer multiplication (exact; the tests of the head and tail
 """
 from __future__ import annotations
 
-from amaranth import Signal, signed
+from amaranth import Cat, Const, Signal, signed
 from amaranth.hdl import Shape
 
 LO = 17
@@ -46,3 +46,58 @@ def split_mul(m, en, a, b, name: str = "mul", along=()):
         m.d.sync += [pl.eq(a * lo), ph.eq(a * hi)]
         m.d.sync += p.eq((ph << LO) + pl)
     return p, 2, delayed
+
+
+def serial_steps(wb: int) -> int:
+    """Enabled cycles a `serial_mul` of a `wb`-bit b spends stepping (two bits of b per cycle)."""
+    return (wb + 1) // 2
+
+
+def serial_mul(m, en, load, a, b, name: str = "smul", along=()):
+    """p = a * b (both signed) in serial_steps(len(b)) enabled cycles, two bits of b per cycle
+    (radix-4 Booth digits in {-2..2}: one adder of len(a) + 3 bits and a 5-way select, no DSP
+    block). For units that produce one product every many cycles (the UP5K has 8 SB_MAC16).
+
+    `load` (taken when `en`) starts a product of `a` and `b` and captures the `along` values.
+    Returns (p, done, latency, held): `done` is high for exactly one enabled cycle, `latency` =
+    serial_steps + 1 enabled cycles after the load, when p and `held` (the along values captured
+    at the load) are valid. The caller loads at most once every `latency` enabled cycles (a load
+    on the cycle that `done` is high is allowed: p is read on that cycle).
+    Golden twin: integer multiplication (exact); hw/head.py's tests check it in HeadConv."""
+    wa, wb = Shape.cast(a.shape()).width, Shape.cast(b.shape()).width
+    steps = serial_steps(wb)
+    w = 2 * steps                                   # b sign-extended to an even width
+    aa = Signal(signed(wa), name=f"{name}_a")
+    br = Signal(w + 1, name=f"{name}_b")            # b's bits above a 0 (the Booth triplets)
+    acc = Signal(signed(wa + 2), name=f"{name}_acc")
+    low = Signal(w, name=f"{name}_low")
+    cnt = Signal(range(steps + 1), name=f"{name}_cnt")
+    done = Signal(name=f"{name}_done")
+    held = [Signal.like(v, name=f"{name}_h{k}") for k, v in enumerate(along)]
+    trip = br[:3]
+    da = Signal(signed(wa + 2), name=f"{name}_da")
+    with m.Switch(trip):
+        with m.Case(0b001, 0b010):
+            m.d.comb += da.eq(aa)
+        with m.Case(0b011):
+            m.d.comb += da.eq(aa << 1)
+        with m.Case(0b100):
+            m.d.comb += da.eq(-(aa << 1))
+        with m.Case(0b101, 0b110):
+            m.d.comb += da.eq(-aa)
+    t = Signal(signed(wa + 3), name=f"{name}_t")
+    m.d.comb += t.eq(acc + da)
+    with m.If(en):
+        m.d.sync += done.eq(0)
+        with m.If(load):
+            bs = b.as_signed()
+            m.d.sync += [aa.eq(a), br.eq(Cat(Const(0, 1), bs, bs[-1].replicate(w - wb))), acc.eq(0),
+                         cnt.eq(steps)] + [h.eq(v) for h, v in zip(held, along)]
+        with m.Elif(cnt != 0):
+            m.d.sync += [acc.eq(t >> 2), low.eq(Cat(low[2:], t[:2])), br.eq(Cat(br[2:], br[-1], br[-1])),
+                         cnt.eq(cnt - 1)]
+            with m.If(cnt == 1):
+                m.d.sync += done.eq(1)
+    p = Signal(signed(w + wa + 2), name=f"{name}_p")
+    m.d.comb += p.eq(Cat(low, acc))
+    return p, done, steps + 1, held

@@ -70,18 +70,20 @@ def windows(pix, garbage_rng=None):
 
 
 CASES = [
-    # cfg, macs, constants, p_bubble, p_stall, feature_bits, garbage in masked taps
-    pytest.param(ModelConfig("sr", 2, 4, 1), 1, "real", 0.0, 0.0, 16, False, id="lrelu-c3-macs1-clean"),
-    pytest.param(ModelConfig("sr", 2, 4, 1), 4, "sat", 0.3, 0.3, 16, True, id="lrelu-c3-macs4-sat-bubbles"),
-    pytest.param(ModelConfig("jpeg", 1, 8, 1, colors=1), 1, "real", 0.2, 0.4, 16, False, id="relu-c1-macs1-bubbles"),
-    pytest.param(ModelConfig("jpeg", 1, 8, 1, colors=1), 9, "sat", 0.0, 0.0, 16, True, id="relu-c1-macs9-sat-clean"),
-    pytest.param(ModelConfig("sr", 2, 4, 1), 27, "sat", 0.5, 0.5, 12, True, id="lrelu-c3-macs27-sat-fw12-bubbles"),
-    pytest.param(ModelConfig("denoise", 1, 4, 1), 2, "real", 0.0, 0.0, 16, False, id="relu-c3-macs2-clean"),
+    # cfg, macs, constants, p_bubble, p_stall, feature_bits, garbage in masked taps, serial requantiser
+    pytest.param(ModelConfig("sr", 2, 4, 1), 1, "real", 0.0, 0.0, 16, False, False, id="lrelu-c3-macs1-clean"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 4, "sat", 0.3, 0.3, 16, True, False, id="lrelu-c3-macs4-sat-bubbles"),
+    pytest.param(ModelConfig("jpeg", 1, 8, 1, colors=1), 1, "real", 0.2, 0.4, 16, False, False, id="relu-c1-macs1-bubbles"),
+    pytest.param(ModelConfig("jpeg", 1, 8, 1, colors=1), 9, "sat", 0.0, 0.0, 16, True, False, id="relu-c1-macs9-sat-clean"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 27, "sat", 0.5, 0.5, 12, True, False, id="lrelu-c3-macs27-sat-fw12-bubbles"),
+    pytest.param(ModelConfig("denoise", 1, 4, 1), 2, "real", 0.0, 0.0, 16, False, False, id="relu-c3-macs2-clean"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 2, "sat", 0.3, 0.3, 16, True, True, id="lrelu-c3-macs2-sat-serial-bubbles"),
+    pytest.param(ModelConfig("denoise", 1, 4, 1), 1, "real", 0.0, 0.0, 16, False, True, id="relu-c3-macs1-serial-clean"),
 ]
 
 
-@pytest.mark.parametrize("cfg,macs,consts,p_bubble,p_stall,fbits,garbage", CASES)
-def test_head_unit(cfg, macs, consts, p_bubble, p_stall, fbits, garbage):
+@pytest.mark.parametrize("cfg,macs,consts,p_bubble,p_stall,fbits,garbage,serial", CASES)
+def test_head_unit(cfg, macs, consts, p_bubble, p_stall, fbits, garbage, serial):
     layer, fmt = compiled_head(cfg, seed=cfg.channels + macs, feature_bits=fbits)
     if consts == "sat":
         layer = saturating(layer, fmt)
@@ -98,7 +100,9 @@ def test_head_unit(cfg, macs, consts, p_bubble, p_stall, fbits, garbage):
     if consts == "sat":   # the crafted constants really reach every bound
         assert counter["head.y"] > 0 and counter["head.out"] > 0
         assert (feat == fmt.hi).any() and (feat == fmt.lo).any() == (layer.act == "lrelu")
-    unit = HeadConv(layer, fmt, cfg.colors, macs)
+    unit = HeadConv(layer, fmt, cfg.colors, macs, serial_req=serial)
+    if serial:
+        assert unit.resource_estimate()["dsp"] == macs      # no DSP block for the requantiser
     res = run_cocotb(unit, "head", "sim.tb_head", {"win": win, "mask": mask, "feat": feat},
                      {"bits": fmt.bits, "channels": cfg.channels, "p_bubble": p_bubble, "p_stall": p_stall,
                       "seed": 5})
@@ -113,5 +117,7 @@ def test_head_rejects_bad_shapes():
         HeadConv(layer, fmt, 1)
     with pytest.raises(ValueError):
         HeadConv(layer, fmt, 3, macs=28)
+    with pytest.raises(ValueError, match="serial_req"):
+        HeadConv(layer, fmt, 3, macs=9, serial_req=True)    # 3 cycles per channel: too few
     est = HeadConv(layer, fmt, 3).resource_estimate()
     assert set(est) == {"lut", "ff", "bram_bits", "dsp"} and est["bram_bits"] > 0

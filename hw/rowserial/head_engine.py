@@ -69,13 +69,21 @@ class HeadRowEngine(wiring.Component):
         })
 
     def _conv(self) -> HeadConv:
-        return HeadConv(self.prog.head, self.fmt, self.colors, self.macs)
+        """HeadConv with the serial requantiser (no DSP block) where a channel's cycles cover it
+        (RGB: 14 cycles per channel at 2 MACs), else the DSP one."""
+        try:
+            return HeadConv(self.prog.head, self.fmt, self.colors, self.macs, serial_req=True)
+        except ValueError:
+            return HeadConv(self.prog.head, self.fmt, self.colors, self.macs)
 
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
         throwaway(conv)
         fetch = 3 * self.colors + 2          # reads, the last capture, the step to OFFER
-        return fetch + width * (conv.cycles_per_pixel() + fetch) + conv.latency + 4
+        # a pixel's last feature write lands in the next pixel's fetch (counted in `fetch`); with a
+        # latency over `steps` (the serial requantiser), (latency - 1) // steps more writes do
+        extra = (conv.latency - 1) // conv.steps
+        return fetch + width * (conv.cycles_per_pixel() + fetch) + (width - 1) * extra + conv.latency + 4
 
     def resource_estimate(self) -> dict:
         """HeadConv, Broadcast and Threshold, plus the 3x3 window register, counters and pointers."""
