@@ -37,7 +37,7 @@ from sw.program import TailLayer
 
 from . import layouts
 from .head import const_mul, csd, rshift_round, saturate, select, signed_bits
-from .mul import DSP_BITS, split_mul
+from .mul import DSP_BITS, serial_mul, serial_steps, split_mul
 
 #: width of a skip word (2^-16 pixel units: 255 << 16 < 2^24)
 SKIP_BITS = formats.PIXEL_BITS + formats.BILINEAR_FRAC
@@ -52,7 +52,12 @@ def input_layout(fmt: FeatureFormat):
 
 
 class TailConv(wiring.Component):
-    def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int):
+    """serial_req: the requantiser's M*acc by hw/mul.serial_mul (no DSP block), one colour after
+    the other: allowed when a pixel's 9*C MAC cycles cover the colours' serial products (the
+    row-serial tail on the UP5K)."""
+
+    def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int,
+                 serial_req: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.shape != (colors, channels, 3, 3):
             raise ValueError(f"tail weight shape {w.shape} does not match ({colors}, {channels}, 3, 3)")
@@ -77,8 +82,17 @@ class TailConv(wiring.Component):
         # MAC side: input reg, [lrelu: multiply, select], products, accumulate -> snapshot;
         # requant side: operand select, M*acc, shift/clamp -> output (colors - 1 more cycles)
         self.mac_latency = 4 + 2 * int(self.lrelu)
-        self.req_latency = 2 if self.acc_bits > DSP_BITS else 1       # hw/mul.py split_mul
-        self.latency = self.mac_latency + 2 + self.req_latency + colors - 1
+        self.serial_req = serial_req
+        if serial_req:
+            self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
+            # colour k's product starts when colour k-1's is done: req_latency + 1 cycles apart
+            self.latency = self.mac_latency + 2 + self.req_latency + (colors - 1) * (self.req_latency + 1)
+            if self.n <= (colors - 1) * (self.req_latency + 1) + 1:
+                raise ValueError(f"serial_req needs more than {(colors - 1) * (self.req_latency + 1) + 1} "
+                                 f"cycles per pixel, the tail has {self.n}")
+        else:
+            self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
+            self.latency = self.mac_latency + 2 + self.req_latency + colors - 1
         super().__init__({
             "i": In(stream.Signature(input_layout(fmt))),
             "skip": In(stream.Signature(skip_layout(colors))),
@@ -100,13 +114,19 @@ class TailConv(wiring.Component):
             + self.acc_bits + self.m_bits + self.s_bits + (self.m_bits + self.acc_bits) + self.s_bits \
             + 8 * (2 * colors - 1) + 12
         ff += fw + 8 * colors + 2          # value and weights registered in front of the multipliers
-        if self.req_latency == 2:          # split M*acc: two partial products, the delayed stage registers
+        if self.serial_req:                # serial M*acc: a, b, acc, low bits, count, held values
+            ff += 2 * self.acc_bits + 2 * self.m_bits + 8 + self.s_bits
+        elif self.req_latency == 2:        # split M*acc: two partial products, the delayed stage registers
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.s_bits + 4
         lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
             + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
         if self.lrelu:                     # x * act_mult as shift-and-add
             lut += (fw + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0)
-        dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1)
+        if self.serial_req:                # Booth select + adder of acc_bits + 3
+            lut += 2 * (self.acc_bits + 3)
+            dsp = colors
+        else:
+            dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1)
         return {"lut": lut, "ff": ff, "bram_bits": self.n * 8 * colors, "dsp": dsp}
 
     # ------------------------------------------------------------------ gateware
@@ -181,8 +201,9 @@ class TailConv(wiring.Component):
         k = Signal(range(max(colors, 2)))
         k_last = k == colors - 1
         go = Signal()
-        m.d.comb += [go.eq(snap_full & self.skip.valid & radv),
-                     self.skip.ready.eq(snap_full & radv & k_last)]
+        free = Signal()                     # the multiplier takes an operand now
+        m.d.comb += [go.eq(snap_full & self.skip.valid & radv & free),
+                     self.skip.ready.eq(snap_full & radv & free & k_last)]
         with m.If(go):
             m.d.sync += k.eq(Mux(k_last, 0, k + 1))
             with m.If(k_last):
@@ -195,7 +216,18 @@ class TailConv(wiring.Component):
         s1 = Signal(signed(self.s_bits))
         # M * acc in two stages when acc is wider than a DSP operand (hw/mul.py); the valid, last,
         # colour index and bias+skip registers follow it stage by stage
-        p2, req_lat, (r2v, r2l, r2k, s2) = split_mul(m, radv, m1, a1, "req", along=(r1v, r1l, r1k, s1))
+        if self.serial_req:
+            # one product at a time: the next colour goes when this one is done
+            p2, r2v, req_lat, (r2l, r2k, s2) = serial_mul(m, radv, r1v, a1, m1, "req", along=(r1l, r1k, s1))
+            inflight = Signal()
+            m.d.comb += free.eq(~inflight | r2v)
+            with m.If(go):
+                m.d.sync += inflight.eq(1)
+            with m.Elif(radv & r2v):
+                m.d.sync += inflight.eq(0)
+        else:
+            p2, req_lat, (r2v, r2l, r2k, s2) = split_mul(m, radv, m1, a1, "req", along=(r1v, r1l, r1k, s1))
+            m.d.comb += free.eq(1)
         assert req_lat == self.req_latency
         asm = [Signal(formats.PIXEL_BITS, name=f"asm{o}") for o in range(colors - 1)]
         res = Signal(formats.PIXEL_BITS)

@@ -63,23 +63,29 @@ def frame(layer, fmt, h, w, skip, rng, colors):
 ID_FRAMES = [(1, 1, "identity"), (1, 4, "identity"), (3, 3, "identity")]
 
 CASES = [
-    # cfg, constants, frames (output h, w, skip), p_bubble, p_stall, feature bits
+    # cfg, constants, frames (output h, w, skip), p_bubble, p_stall, feature bits, serial requantiser
     pytest.param(ModelConfig("sr", 2, 8, 1), "real", ID_FRAMES + [(2, 2, "bilinear"), (2, 4, "bilinear")],
-                 0.0, 0.0, 16, id="lrelu-c3-real-clean"),
+                 0.0, 0.0, 16, False, id="lrelu-c3-real-clean"),
     pytest.param(ModelConfig("sr", 2, 8, 1), "clamp", ID_FRAMES + [(4, 2, "bilinear")],
-                 0.3, 0.3, 16, id="lrelu-c3-clamp-bubbles"),
-    pytest.param(ModelConfig("denoise", 1, 8, 1), "real", ID_FRAMES, 0.2, 0.5, 16, id="none-c3-real-bubbles"),
-    pytest.param(ModelConfig("jpeg", 1, 4, 1, colors=1), "clamp", ID_FRAMES, 0.0, 0.0, 16, id="none-c1-clamp-clean"),
+                 0.3, 0.3, 16, False, id="lrelu-c3-clamp-bubbles"),
+    pytest.param(ModelConfig("denoise", 1, 8, 1), "real", ID_FRAMES, 0.2, 0.5, 16, False, id="none-c3-real-bubbles"),
+    pytest.param(ModelConfig("jpeg", 1, 4, 1, colors=1), "clamp", ID_FRAMES, 0.0, 0.0, 16, False, id="none-c1-clamp-clean"),
     pytest.param(ModelConfig("sr", 3, 2, 1, colors=1), "clamp", ID_FRAMES + [(3, 3, "bilinear"), (3, 6, "bilinear")],
-                 0.5, 0.5, 12, id="lrelu-c1-clamp-fw12-bubbles"),
-    pytest.param(ModelConfig("sr", 4, 1, 1), "real", ID_FRAMES + [(4, 4, "bilinear")], 0.0, 0.0, 16,
+                 0.5, 0.5, 12, False, id="lrelu-c1-clamp-fw12-bubbles"),
+    pytest.param(ModelConfig("sr", 4, 1, 1), "real", ID_FRAMES + [(4, 4, "bilinear")], 0.0, 0.0, 16, False,
                  id="lrelu-c3-C1-clean"),
-    pytest.param(ModelConfig("denoise", 1, 1, 1), "clamp", ID_FRAMES, 0.2, 0.7, 16, id="none-c3-C1-clamp-stalls"),
+    pytest.param(ModelConfig("denoise", 1, 1, 1), "clamp", ID_FRAMES, 0.2, 0.7, 16, False, id="none-c3-C1-clamp-stalls"),
+    pytest.param(ModelConfig("sr", 2, 8, 1), "real", ID_FRAMES + [(2, 2, "bilinear"), (2, 4, "bilinear")],
+                 0.0, 0.0, 16, True, id="lrelu-c3-real-serial-clean"),
+    pytest.param(ModelConfig("sr", 2, 8, 1), "clamp", ID_FRAMES + [(4, 2, "bilinear")],
+                 0.3, 0.3, 16, True, id="lrelu-c3-clamp-serial-bubbles"),
+    pytest.param(ModelConfig("jpeg", 1, 4, 1, colors=1), "clamp", ID_FRAMES, 0.2, 0.5, 16, True,
+                 id="none-c1-clamp-serial-bubbles"),
 ]
 
 
-@pytest.mark.parametrize("cfg,consts,frames,p_bubble,p_stall,fbits", CASES)
-def test_tail_unit(cfg, consts, frames, p_bubble, p_stall, fbits):
+@pytest.mark.parametrize("cfg,consts,frames,p_bubble,p_stall,fbits,serial", CASES)
+def test_tail_unit(cfg, consts, frames, p_bubble, p_stall, fbits, serial):
     layer, fmt = compiled_tail(cfg, seed=cfg.channels * 3 + cfg.scale, feature_bits=fbits)
     assert layer.in_act == ("lrelu" if cfg.task == "sr" else "none")
     if consts == "clamp":
@@ -91,7 +97,9 @@ def test_tail_unit(cfg, consts, frames, p_bubble, p_stall, fbits):
     pix = np.concatenate([p[2] for p in parts])
     if consts == "clamp":
         assert sum(p[3] for p in parts) > 0 and (pix == 0).any() and (pix == 255).any()
-    unit = TailConv(layer, fmt, cfg.channels, cfg.colors)
+    unit = TailConv(layer, fmt, cfg.channels, cfg.colors, serial_req=serial)
+    if serial:
+        assert unit.resource_estimate()["dsp"] == cfg.colors     # no DSP block for the requantiser
     res = run_cocotb(unit, "tail", "sim.tb_tail", {"vals": vals, "skip": skip, "pix": pix},
                      {"bits": fmt.bits, "colors": cfg.colors, "per_pixel": 9 * cfg.channels,
                       "p_bubble": p_bubble, "p_stall": p_stall, "seed": 7})
@@ -106,5 +114,8 @@ def test_tail_rejects_bad_shapes():
         TailConv(layer, fmt, 4, 1)
     with pytest.raises(ValueError):
         TailConv(dataclasses.replace(layer, shift=15), fmt, 4, 3)
+    one, _ = compiled_tail(ModelConfig("sr", 2, 1, 1), seed=0)
+    with pytest.raises(ValueError, match="serial_req"):
+        TailConv(one, fmt, 1, 3, serial_req=True)        # 9 cycles per pixel: too few for 3 colours
     est = TailConv(layer, fmt, 4, 3).resource_estimate()
     assert set(est) == {"lut", "ff", "bram_bits", "dsp"} and est["bram_bits"] == 9 * 4 * 8 * 3

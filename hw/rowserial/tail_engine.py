@@ -82,7 +82,12 @@ class TailRowEngine(wiring.Component):
         })
 
     def _conv(self) -> TailConv:
-        return TailConv(self.prog.tail, self.fmt, self.C, self.colors)
+        """TailConv with the serial requantiser (no DSP block) where a pixel's 9*C cycles cover
+        it, else the DSP one."""
+        try:
+            return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=True)
+        except ValueError:
+            return TailConv(self.prog.tail, self.fmt, self.C, self.colors)
 
     def skip_reads(self) -> int:
         return self.terms * self.colors
