@@ -25,7 +25,7 @@ def _program(cfg, seed=11):
     return compile_model(random_network(cfg, seed), [torch.rand(1, cfg.colors, 16, 16)])
 
 
-def _run(prog, lr_width, h, lr_height, seed, p_stall=0.0, clamp=False):
+def _run(prog, lr_width, h, lr_height, seed, p_stall=0.0, clamp=False, serial=False):
     rng = np.random.default_rng(seed)
     fmt, C, colors = prog.fmt, prog.config.channels, prog.config.colors
     t = prog.tail
@@ -61,12 +61,12 @@ def _run(prog, lr_width, h, lr_height, seed, p_stall=0.0, clamp=False):
         prow = [min(max(y + off + a, 0), lr_height - 1) for a in range(2)]
     else:
         prow = [h, h]
-    eng = TailRowEngine(prog, 64, RAM_AW)
+    eng = TailRowEngine(prog, 64, RAM_AW, serial_req=serial)
     job = Const.cast(eng.layout.const({
         "width": width, "lr_width": lr_width, "top": int(top), "bot": int(bot), "feat": fb,
         "pix": [pb0 + q * pstride for q in prow], "phase": h % r})).value
     dut = RowHarness(eng, RAM_AW, 4, [int(v) for v in ram], None)
-    res = run_cocotb(dut, f"tailrow_{C}_{colors}_{r}", "sim.tb_row_engine", {},
+    res = run_cocotb(dut, f"tailrow_{C}_{colors}_{r}{'_s' if serial else ''}", "sim.tb_row_engine", {},
                      {"jobs": [hex(job)], "timeout": 400000, "ram_words": 0, "stream": True,
                       "p_stall": p_stall, "seed": seed})
     got = np.asarray([[(w >> (8 * c)) & 0xFF for c in range(colors)] for w in res["out"]]).T
@@ -79,9 +79,12 @@ def _run(prog, lr_width, h, lr_height, seed, p_stall=0.0, clamp=False):
 SR = ModelConfig("sr", 2, 4, 2)
 
 
-@pytest.mark.parametrize("lr_width,h,lr_height", [(3, 0, 2), (3, 1, 2), (2, 2, 3), (1, 3, 2), (4, 5, 3)])
-def test_sr_tail_row(lr_width, h, lr_height):
-    got, model = _run(_program(SR), lr_width, h, lr_height, seed=lr_width + h)
+@pytest.mark.parametrize("lr_width,h,lr_height,serial", [(3, 0, 2, False), (3, 1, 2, False), (2, 2, 3, False),
+                                                          (1, 3, 2, False), (4, 5, 3, False), (3, 1, 2, True),
+                                                          (4, 5, 3, True)])
+def test_sr_tail_row(lr_width, h, lr_height, serial):
+    """serial: TailConv's serial requantiser (the exact cycle model holds for it too)."""
+    got, model = _run(_program(SR), lr_width, h, lr_height, seed=lr_width + h, serial=serial)
     assert got == model, (got, model)
 
 

@@ -57,7 +57,11 @@ def job_layout(ram_aw: int, width_bits: int, r: int) -> data.StructLayout:
 class TailRowEngine(wiring.Component):
     FIFO_DEPTH = 4
 
-    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16):
+    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool = False):
+        """serial_req: TailConv's requantiser without DSP blocks (hw/mul.serial_mul). Off by default:
+        on the UP5K the x2-tiny fits the 8 SB_MAC16 with it off, and it costs 168 LC there
+        (docs/boards.md rows 24-25), the scarcer resource."""
+        self.serial_req = serial_req
         self.prog, self.fmt = prog, prog.fmt
         self.C, self.colors = prog.config.channels, prog.config.colors
         self.bilinear = prog.tail.skip == "bilinear"
@@ -82,12 +86,7 @@ class TailRowEngine(wiring.Component):
         })
 
     def _conv(self) -> TailConv:
-        """TailConv with the serial requantiser (no DSP block) where a pixel's 9*C cycles cover
-        it, else the DSP one."""
-        try:
-            return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=True)
-        except ValueError:
-            return TailConv(self.prog.tail, self.fmt, self.C, self.colors)
+        return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=self.serial_req)
 
     def skip_reads(self) -> int:
         return self.terms * self.colors
