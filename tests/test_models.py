@@ -48,3 +48,20 @@ def test_shipped_quality_rows(name):
     assert fl and fl.keys() == gd.keys()
     for k in fl:
         assert abs(gd[k]["psnr"] - fl[k]["psnr"]) <= 0.05, (name, k, gd[k]["psnr"], fl[k]["psnr"])
+
+
+#: issue 7's quality targets for this round: (model, dataset, sigma, quality) -> integer PSNR (dB)
+TARGETS = {("x2-tiny", "Set5", None, None): 35.5, ("x2-base", "Set5", None, None): 36.5,
+           ("x4-base", "Set5", None, None): 30.3, ("dn-base", "CBSD68", 25, None): 29.5,
+           ("jpeg-base", "LIVE1", None, 10): 28.0}
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS, key=str), ids=lambda t: f"{t[0]}-{t[1]}")
+def test_committed_rows_meet_the_targets(target):
+    """The integer (hardware) rows committed in models/<name>/eval.json meet the targets."""
+    name, dataset, sigma, quality = target
+    rows = json.loads((MODELS_DIR / name / "eval.json").read_text())
+    got = [r["psnr"] for r in rows if r["backend"] == "golden" and r["dataset"] == dataset
+           and r.get("sigma") == sigma and r.get("quality") == quality]
+    assert len(got) == 1, (target, got)
+    assert got[0] >= TARGETS[target], (target, got[0])
