@@ -1,4 +1,8 @@
-"""Two-stage multiplier for a product wider than one DSP block: `SplitMul`.
+"""Multiplier helpers for pipelines with one global enable: `split_mul` (two stages, for a product
+wider than one DSP block) and `serial_mul` (two bits per cycle, no DSP block, for units with many
+cycles per product: the row-serial head on the UP5K).
+
+split_mul:
 
 p = a * b with b wider than 18 bits: b = hi * 2**LO + lo (lo: the low LO = 17 bits, unsigned;
 hi: the rest, signed), the partial products a * lo and a * hi are registered (one DSP block each
