@@ -156,7 +156,7 @@ class HeadConv(wiring.Component):
         self.serial_req = serial_req
         if serial_req:
             self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
-            if self.steps < self.req_latency:
+            if not self.serial_fits(layer, colors, macs):
                 raise ValueError(f"serial_req needs >= {self.req_latency} cycles per channel, "
                                  f"the head has {self.steps} (macs={macs})")
         else:
@@ -166,6 +166,12 @@ class HeadConv(wiring.Component):
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
         })
+
+    @staticmethod
+    def serial_fits(layer: HeadLayer, colors: int, macs: int) -> bool:
+        """Whether serial_req=True is allowed: a channel's cycles cover the serial product."""
+        steps = math.ceil(formats.TAPS * colors / macs)
+        return steps >= serial_steps(signed_bits(*[int(v) for v in layer.mult])) + 1
 
     # ------------------------------------------------------------------ models
     def cycles_per_pixel(self) -> int:

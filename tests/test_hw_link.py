@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Link layer in cocotb: framing, CRC, NACKs, garbage, truncation, crop, status."""
 import numpy as np
 import pytest

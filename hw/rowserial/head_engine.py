@@ -71,10 +71,8 @@ class HeadRowEngine(wiring.Component):
     def _conv(self) -> HeadConv:
         """HeadConv with the serial requantiser (no DSP block) where a channel's cycles cover it
         (RGB: 14 cycles per channel at 2 MACs), else the DSP one."""
-        try:
-            return HeadConv(self.prog.head, self.fmt, self.colors, self.macs, serial_req=True)
-        except ValueError:
-            return HeadConv(self.prog.head, self.fmt, self.colors, self.macs)
+        serial = HeadConv.serial_fits(self.prog.head, self.colors, self.macs)
+        return HeadConv(self.prog.head, self.fmt, self.colors, self.macs, serial_req=serial)
 
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()

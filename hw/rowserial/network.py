@@ -333,7 +333,7 @@ class RowSerialNetwork(wiring.Component):
     def cycles_per_frame(self, width: int, height: int) -> int:
         from .schedule import period_jobs
         core = RowSerialCore(self.prog, self.max_width, self.nmap, self.max_height)
-        throwaway(*[e for e in (core.head, core.bin, core.tail) if e is not None])
+        throwaway(core, *[e for e in (core.head, core.bin, core.tail) if e is not None])
         total = 0
         for t in range(periods(self.n, self.r, height)):
             total += self.PERIOD_GAP + (len(core.jobs) - len(period_jobs(t, self.n, self.r, height)))
