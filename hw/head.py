@@ -134,7 +134,7 @@ class HeadConv(wiring.Component):
         if not 1 <= macs <= self.n:
             raise ValueError(f"macs must be in 1..{self.n}, got {macs}")
         self.macs = macs
-        self.steps = math.ceil(self.n / macs)
+        self.steps = self.channel_steps(colors, macs)
         self.mult = [int(v) for v in layer.mult]
         self.bias = [int(v) for v in layer.bias]
         self.shift = int(layer.shift)
@@ -155,7 +155,7 @@ class HeadConv(wiring.Component):
         # stages after the last step: operands, products, [tree], acc, M*acc, y, [lrelu], out
         self.serial_req = serial_req
         if serial_req:
-            self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
+            self.req_latency = self.serial_latency(layer)
             if not self.serial_fits(layer, colors, macs):
                 raise ValueError(f"serial_req needs >= {self.req_latency} cycles per channel, "
                                  f"the head has {self.steps} (macs={macs})")
@@ -168,10 +168,19 @@ class HeadConv(wiring.Component):
         })
 
     @staticmethod
-    def serial_fits(layer: HeadLayer, colors: int, macs: int) -> bool:
+    def channel_steps(colors: int, macs: int) -> int:
+        """Cycles per output channel: ceil(9*colors / macs)."""
+        return math.ceil(formats.TAPS * colors / macs)
+
+    @staticmethod
+    def serial_latency(layer: HeadLayer) -> int:
+        """Cycles of the serial requantiser (hw/mul.py serial_mul on M's width, + the result register)."""
+        return serial_steps(signed_bits(*[int(v) for v in layer.mult])) + 1
+
+    @classmethod
+    def serial_fits(cls, layer: HeadLayer, colors: int, macs: int) -> bool:
         """Whether serial_req=True is allowed: a channel's cycles cover the serial product."""
-        steps = math.ceil(formats.TAPS * colors / macs)
-        return steps >= serial_steps(signed_bits(*[int(v) for v in layer.mult])) + 1
+        return cls.channel_steps(colors, macs) >= cls.serial_latency(layer)
 
     # ------------------------------------------------------------------ models
     def cycles_per_pixel(self) -> int:

@@ -74,10 +74,8 @@ async def accelerator_end_to_end(dut):
         assert len(image) == ident.param_words, (len(image), ident.param_words)
         refused = await request(P.encode(P.T.STRIPE_BEGIN, 2, P.STRIPE.pack(1, 1, 0, 0)), 2)
         assert refused.type == P.T.NACK and refused.payload[2] == P.Nack.BAD_STATE, refused
-        per = (ident.max_payload - P.PARAMS.size) // 2
-        for k, a in enumerate(range(0, len(image), per)):
-            words = np.asarray(image[a:a + per]).astype("<u2").tobytes()
-            ack = await request(P.encode(P.T.PARAMS, 3 + k, P.PARAMS.pack(a) + words), 3 + k)
+        for k, payload in enumerate(P.params_payloads(image, ident.max_payload)):
+            ack = await request(P.encode(P.T.PARAMS, 3 + k, payload), 3 + k)
             assert ack.type == P.T.ACK, ack
         seq = 3 + k
     corrupted = False

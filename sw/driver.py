@@ -268,10 +268,8 @@ class Accelerator:
         image = NetworkMap(program, self.ident.max_width).param_image(program)
         if len(image) != n:
             raise DriverError(f"the board expects {n} parameter words, the program has {len(image)}")
-        per = (self.ident.max_payload - P.PARAMS.size) // 2
-        for a in range(0, n, per):
-            words = image[a:a + per].astype("<u2").tobytes()
-            f = self._request(P.T.PARAMS, P.PARAMS.pack(a) + words)
+        for payload in P.params_payloads(image, self.ident.max_payload):
+            f = self._request(P.T.PARAMS, payload)
             if f.type != P.T.ACK:
                 raise DriverError(f"unexpected answer {f.type:#x} to PARAMS")
 

@@ -125,6 +125,18 @@ NACK = struct.Struct("<BBB")              # refused type, seq, reason
 RESULT = struct.Struct("<H")              # output row index, then pixels
 
 
+
+def params_payloads(image, max_payload: int):
+    """The PARAMS frame payloads that load a parameter image (a sequence of u16 words) into a
+    board's RAM from word 0: each one's first word address, then as many little-endian words as
+    fit in max_payload bytes."""
+    per = (max_payload - PARAMS.size) // 2
+    if per < 1:
+        raise ValueError(f"max_payload {max_payload} holds no parameter word")
+    words = [int(w) for w in image]
+    return [PARAMS.pack(a) + struct.pack(f"<{len(words[a:a + per])}H", *words[a:a + per])
+            for a in range(0, len(words), per)]
+
 @dataclass
 class Identity:
     version: int

@@ -133,6 +133,28 @@ def _img(h, w, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
+# --------------------------------------------------------------------------- PARAMS payloads
+@pytest.mark.parametrize("n,max_payload", [(1, 4), (5, 4), (7, 12), (1000, 1024), (1011, 1024)])
+def test_params_payloads_cover_the_image_once_in_order(n, max_payload):
+    image = np.random.default_rng(n).integers(0, 1 << 16, n).astype(np.uint16)
+    payloads = P.params_payloads(image, max_payload)
+    got, addr = [], 0
+    for pl in payloads:
+        assert len(pl) <= max_payload and (len(pl) - P.PARAMS.size) % 2 == 0 and len(pl) > P.PARAMS.size
+        (a,) = P.PARAMS.unpack_from(pl)
+        assert a == addr
+        words = np.frombuffer(pl[P.PARAMS.size:], dtype="<u2")
+        got += list(words)
+        addr += len(words)
+    assert got == list(image)
+    assert len(payloads) == -(-n // ((max_payload - P.PARAMS.size) // 2))
+
+
+def test_params_payloads_refuse_a_payload_too_small_for_one_word():
+    with pytest.raises(ValueError, match="holds no parameter word"):
+        P.params_payloads([1, 2], 3)
+
+
 # --------------------------------------------------------------------------- the driver
 @pytest.mark.parametrize("shape", [(1, 1), (5, 37), (3, 16), (9, 1)])
 def test_fake_board_bit_exact_including_one_pixel(prog, shape):
