@@ -20,16 +20,19 @@ Job (for output channel co, pixel x; layouts in hw/rowserial/memmap.py)
   An in-place BBCU-B job has out[0] == res: the result overwrites the residual after reading it.
 
 Schedule (static: no stall once a job starts). Output channel outermost:
-  LOAD  P + 1 cycles: the channel's record (P = ParamLayout.record_words words) shifts into a
-        register; on the first three cycles the window's column 0 is read from the 3 rows.
+  LOAD  P + 3 cycles: the channel's record (P = ParamLayout.record_words words) is read word by
+        word; the weights go into three kernel-row registers (row0 <- row1 <- row2 <- row0 rotate;
+        a kernel row's words shift into row2, and two rotations put the rows in place, so row0 and
+        row1 have a single source), the constants shift into their own register; on the first
+        three cycles the window's column 0 is read from the 3 rows.
   ROW   3 cycles per pixel, one kernel row ky per cycle: column x + 1 of row ky comes from src,
-        columns x - 1 and x from a per-row history; its 3*C lanes (XNOR against the weight
-        register, rotated by 3*C bits a cycle) go through a carry-chain popcount
+        columns x - 1 and x from a per-row history; its 3*C lanes (XNOR against row0, the rows
+        rotating once a cycle) go through a carry-chain popcount
         (hw/popcount.popcount_carry, one mask per tap) and add up over ky.
   then the scale / RPReLU / residual pipeline; the residual read and the result write fall on
         different cycles of the 3-cycle pixel step, so one RAM port suffices.
   DRAIN until the channel's last result is written, then the next channel's LOAD.
-Cycle model: cout * (P + 1 + 3*W + DRAIN) + 1 cycles per job (cycles_per_job).
+Cycle model: cout * (P + 3 + 3*W + DRAIN) + 1 cycles per job (cycles_per_job).
 Golden twin: hw.rowserial.schedule.binary_row.
 """
 from __future__ import annotations
@@ -120,11 +123,12 @@ class BinRowEngine(wiring.Component):
     def cycles_per_job(self, width: int, up: bool = False) -> int:
         """Cycles from accepting a job to its `done` pulse (width: the input row's pixels)."""
         cout = self.C * (self.r * self.r if up else 1)
-        return cout * (self.pl.record_words + 1 + 3 * width + self.drain()) + 1
+        return cout * (self.pl.record_words + 3 + 3 * width + self.drain()) + 1
 
     def resource_estimate(self) -> dict:
         C, P = self.C, self.pl.record_words
         lanes = 3 * C
+        # the weight rows' rotate/shift select: row2 only (row0 and row1 have one source)
         ff = 16 * P + 6 * C + lanes + 3 * 2 * self.ram_aw + 120
         return {"lut": int(2.4 * lanes) + 380, "ff": ff, "bram_bits": 0, "dsp": 1}
 
@@ -133,47 +137,58 @@ class BinRowEngine(wiring.Component):
         m = Module()
         C, r, fmt, pl = self.C, self.r, self.fmt, self.pl
         P, L3 = pl.record_words, 3 * C
+        WR, WW = pl.row_words, pl.weight_words
         job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
         state = Signal(range(3))           # 0 LOAD, 1 ROW, 2 DRAIN
         LOAD, ROW, DRAIN = 0, 1, 2
-        k = Signal(range(P + 2))
+        k = Signal(range(P + 4))
         x = Signal(range(self.max_width + 1))
         ky = Signal(range(3))
         c = Signal(range(C))
         i = Signal(range(r))
         j = Signal(range(r))
-        rec = Signal(16 * P)
-        rec_addr = Signal(self.ram_aw)
+        rows = [Signal(16 * WR, name=f"wrow{q}") for q in range(3)]    # kernel rows; row0 is in use
+        cst = Signal(16 * (P - WW))                                      # the record's constants
+        rd_ptr = Signal(self.ram_aw)        # the next record word to read
         hist = [Signal(2 * C, name=f"hist{q}") for q in range(3)]
-        wrot = rec[:9 * C]                  # the weights: rotated by 3C bits per ROW cycle
 
         m.d.comb += self.job.ready.eq(~busy)
         m.d.sync += self.done.eq(0)
 
         def field(name):
-            off, n = pl.offset(name), pl.words(name)
-            return rec[16 * off:16 * (off + n)][:pl.width(name)].as_signed()
+            off, n = pl.offset(name) - WW, pl.words(name)
+            return cst[16 * off:16 * (off + n)][:pl.width(name)].as_signed()
 
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
             m.d.sync += [busy.eq(1), state.eq(LOAD), k.eq(0), c.eq(0), i.eq(0), j.eq(0),
-                         rec_addr.eq(p.param)]
+                         rd_ptr.eq(p.param)]
 
-        # ---------------- LOAD: record words shift in; column 0 of the three rows
+        # ---------------- LOAD: P word slots and 2 rotation slots (after each of the first two
+        # kernel rows); slot k is issued in cycle k (a word: its RAM read) and carried out in
+        # cycle k + 1, when the word arrives
         cap = Signal()                      # capture a window column read in the previous cycle
         cap_q = Signal()
+        is_rot = Signal()
+        d_word, d_w, d_rot = Signal(), Signal(), Signal()
+        m.d.sync += [d_word.eq(0), d_w.eq(0), d_rot.eq(0)]
         with m.If(busy & (state == LOAD)):
-            with m.If(k < P):
-                m.d.comb += self.ram.addr.eq(rec_addr + k)
+            m.d.comb += is_rot.eq((k == WR) | (k == 2 * WR + 1))
+            with m.If(k < P + 2):
+                with m.If(is_rot):
+                    m.d.sync += d_rot.eq(1)
+                with m.Else():
+                    m.d.comb += self.ram.addr.eq(rd_ptr)
+                    m.d.sync += [rd_ptr.eq(rd_ptr + 1), d_word.eq(1), d_w.eq(k < WW + 2)]
             with m.If(k < 3):
                 m.d.comb += self.src.addr.eq(job.src[k[:2]])
                 m.d.comb += cap.eq(1)
-            with m.If(k >= 1):
-                m.d.sync += rec.eq(Cat(rec[16:], self.ram.rdata))
             m.d.sync += k.eq(k + 1)
-            with m.If(k == P):
-                m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0), rec_addr.eq(rec_addr + P)]
+            with m.If(k == P + 2):
+                m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0)]
+        with m.If(d_word):
+            m.d.sync += cst.eq(Cat(cst[16:], self.ram.rdata))
         m.d.sync += cap_q.eq(cap)
         with m.If(cap_q):                   # rotate the history: row ky's columns (-1, 0)
             m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(Const(0, C), self.src.data))]
@@ -201,10 +216,13 @@ class BinRowEngine(wiring.Component):
         cur = hist[0]
         lanes = Cat(cur, self.src.data)
         with m.If(s1):
-            m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(cur[C:], self.src.data)),
-                         wrot.eq(Cat(wrot[L3:], wrot[:L3]))]
+            m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(cur[C:], self.src.data))]
+        with m.If(s1 | d_rot):
+            m.d.sync += [rows[0].eq(rows[1]), rows[1].eq(rows[2]), rows[2].eq(rows[0])]
+        with m.Elif(d_w):
+            m.d.sync += rows[2].eq(Cat(rows[2][16:], self.ram.rdata))
         pipe = _Pipe(m, Const(1), "pc")
-        cnt, lat = popcount_carry(m, pipe, lanes, wrot[:L3], seg, C)
+        cnt, lat = popcount_carry(m, pipe, lanes, rows[0][:L3], seg, C)
         assert lat == self.lp
         taps = Signal(2)
         m.d.comb += taps.eq(seg[0] + seg[1] + seg[2])
