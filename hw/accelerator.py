@@ -100,10 +100,11 @@ class AcceleratorCore(wiring.Component):
         return 0 if b.arch == "rowserial" else b.max_payload // self.prog.config.colors
 
     def make_link(self) -> LinkCore:
-        """The link; for the row-serial network (the UP5K) the slim one: 16-bit STATUS counters and no
-        result row FIFO (LinkCore's docstring says why the row-serial network needs none)."""
+        """The link; for the row-serial network (the UP5K) the slim one: 16-bit STATUS counters, no
+        result row FIFO (LinkCore's docstring says why the row-serial network needs none) and
+        bit-serial CRCs (its bytes come from a UART)."""
         if self.build.arch == "rowserial":
-            return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False)
+            return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True)
         return LinkCore(self.identity, self.timeout_cycles)
 
     @property

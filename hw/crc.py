@@ -1,11 +1,15 @@
-"""CRC-32 (IEEE 802.3, reflected, as zlib.crc32) over a byte stream, one byte per cycle.
+"""CRC-32 (IEEE 802.3, reflected, as zlib.crc32) over a byte stream.
 
-Not a stream component: a helper that builds the combinational next-state function used by the
-frame receiver and transmitter (hw/link.py). Golden twin: sw.protocol.crc32.
+crc32_next: the combinational byte-wise next-state function; CRC32Unit: the CRC register of the
+frame receiver / transmitter (hw/link.py), byte-wise (one byte per cycle) or bit-serial (one byte
+per 9 cycles, a quarter of the logic). Not stream components. Golden twin: sw.protocol.crc32.
 """
 from __future__ import annotations
 
+from amaranth import Module, Mux, Signal
 from amaranth.hdl import Const, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 POLY = 0xEDB88320
 
@@ -48,3 +52,51 @@ def crc32_next_int(crc: int, byte: int) -> int:
     for _ in range(8):
         c = (c >> 1) ^ (POLY if c & 1 else 0)
     return c
+
+
+class CRC32Unit(wiring.Component):
+    """A CRC-32 register with its update, for the link's receiver and transmitter.
+
+    Signature (all plain signals, no stream):
+      init:  In(1)    value <- 0xFFFFFFFF (the frame start)
+      go:    In(1)    take `byte` into the CRC (only while ~busy; init and go never together)
+      byte:  In(8)
+      busy:  Out(1)   an update is in progress (serial only); `value` is final when busy is low
+      value: Out(32)  the CRC register (pre-inversion form, as crc32_next)
+
+    serial=False: the byte-wise update (crc32_next) in the cycle of `go`, never busy; about four
+    LUT4 per register bit. serial=True: one bit per cycle (value <- (value >> 1) ^ POLY*fb with
+    fb = value[0] ^ byte bit), busy for the 8 cycles after `go`: one LUT4 per register bit, for
+    links whose bytes come from a UART (tens of cycles apart).
+    Cycle model: serial=False 1 byte per cycle; serial=True 1 byte per 9 cycles (go + 8 steps).
+    Golden twin: crc32_next_int / sw.protocol.crc32."""
+
+    def __init__(self, serial: bool = False):
+        self.serial = serial
+        super().__init__({"init": In(1), "go": In(1), "byte": In(8), "busy": Out(1), "value": Out(32)})
+
+    def resource_estimate(self) -> dict:
+        if self.serial:
+            return {"lut": 32 + 8 + 6, "ff": 32 + 8 + 4, "bram_bits": 0, "dsp": 0}
+        return {"lut": 4 * 32, "ff": 32, "bram_bits": 0, "dsp": 0}
+
+    def elaborate(self, platform):
+        m = Module()
+        value = self.value
+        if not self.serial:
+            with m.If(self.init):
+                m.d.sync += value.eq(0xFFFFFFFF)
+            with m.Elif(self.go):
+                m.d.sync += value.eq(crc32_next(value, self.byte))
+            return m
+        sh = Signal(8)
+        left = Signal(range(9))
+        m.d.comb += self.busy.eq(left != 0)
+        fb = value[0] ^ sh[0]
+        with m.If(self.init):
+            m.d.sync += [value.eq(0xFFFFFFFF), left.eq(0)]
+        with m.Elif(self.go & (left == 0)):
+            m.d.sync += [sh.eq(self.byte), left.eq(8)]
+        with m.Elif(left != 0):
+            m.d.sync += [value.eq((value >> 1) ^ Mux(fb, POLY, 0)), sh.eq(sh >> 1), left.eq(left - 1)]
+        return m

@@ -43,7 +43,7 @@ from amaranth.lib.wiring import In, Out
 from sw import protocol as P
 
 from . import layouts
-from .crc import crc32_next
+from .crc import CRC32Unit
 from .head import const_mul
 
 
@@ -54,14 +54,18 @@ class LinkCore(wiring.Component):
     net_o and the transmitter takes the pixels straight from net_o: safe only for a network whose
     output row, once its first pixel is out, completes without any further input. The row-serial
     network is one (a period starts only when its input rows are in, and a tail row job reads
-    only its rings: hw/rowserial/network.py); the dataflow network is not (the deadlock above)."""
+    only its rings: hw/rowserial/network.py); the dataflow network is not (the deadlock above).
+    `serial_crc`: both CRC-32 registers bit-serial (hw/crc.CRC32Unit): the receiver then takes a
+    byte at most every 9 cycles and the transmitter sends one every 10, plenty for a UART (the
+    UP5K board: 240 cycles per byte at 2 Mbaud and 48 MHz), for a quarter of the CRC logic."""
 
     def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000, *, counter_bits: int = 32,
-                 row_buffer: bool = True):
+                 row_buffer: bool = True, serial_crc: bool = False):
         if not 8 <= counter_bits <= 32:
             raise ValueError(f"counter_bits must be 8..32, not {counter_bits}")
         self.counter_bits = counter_bits
         self.row_buffer = row_buffer
+        self.serial_crc = serial_crc
         self.identity = identity
         self.colors = identity.colors
         self.scale = identity.scale
@@ -96,11 +100,12 @@ class LinkCore(wiring.Component):
         # (de)serialisers and the network input register, timers, stripe counters, FSMs and flags, the
         # transmitter CRC byte register (9)
         cb = self.counter_bits
-        ff = 12 * cb + 3 * 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
+        crc = CRC32Unit(self.serial_crc).resource_estimate()
+        ff = 12 * cb + 2 * crc["ff"] + 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
         # LUTs: counter incrementers, two CRC-32 byte updates (~4 LUT4 per state bit), the STATUS
         # byte select (1 per input bit) and the IDENT constant bytes, the head8 byte insert, ~24
         # 16-bit adders/comparators (limits, crops, lengths), (de)serialisers, FSMs
-        lut = 6 * cb + 2 * 4 * 32 + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
+        lut = 6 * cb + 2 * crc["lut"] + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
             + 4 * 8 * colors + 150
         # w*h is the one true product (a DSP block); the products by colours and r are shift-and-add
         dsp = 1
@@ -157,13 +162,17 @@ class LinkCore(wiring.Component):
         ftype, fseq = Signal(8), Signal(8)
         flen = Signal(16)
         count = Signal(16)
-        crc = Signal(32)
+        m.submodules.rx_crc = rxc = CRC32Unit(self.serial_crc)
+        m.submodules.tx_crc = txc = CRC32Unit(self.serial_crc)
         crc_rx = Signal(32)
         head8 = Signal(64)            # first 8 payload bytes (STRIPE_BEGIN)
         idle_timer = Signal(range(self.timeout_cycles + 1))
         byte = self.rx.payload
         got = self.rx.valid & self.rx.ready
-        crc_upd = crc32_next(crc, byte)
+        m.d.comb += rxc.byte.eq(byte)
+
+        def crc_upd():
+            m.d.comb += rxc.go.eq(1)
 
         err_pulse = Signal()
         m.d.sync += err_pulse.eq(0)
@@ -202,7 +211,7 @@ class LinkCore(wiring.Component):
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
                 # every receiving state: take bytes at once; inside a frame, time out if it stalls
-                m.d.comb += self.rx.ready.eq(1)
+                m.d.comb += self.rx.ready.eq(~rxc.busy)
                 if state == "HUNT":
                     m.d.sync += idle_timer.eq(0)
                     return
@@ -222,7 +231,7 @@ class LinkCore(wiring.Component):
             with m.State("MAGIC1"):
                 receiving("MAGIC1")
                 with m.If(got):
-                    m.d.sync += crc.eq(0xFFFFFFFF)
+                    m.d.comb += rxc.init.eq(1)
                     with m.If(byte == P.MAGIC[1]):
                         m.next = "TYPE"
                     with m.Elif(byte != P.MAGIC[0]):
@@ -230,23 +239,27 @@ class LinkCore(wiring.Component):
             with m.State("TYPE"):
                 receiving("TYPE")
                 with m.If(got):
-                    m.d.sync += [ftype.eq(byte), crc.eq(crc_upd)]
+                    m.d.sync += ftype.eq(byte)
+                    crc_upd()
                     m.next = "SEQ"
             with m.State("SEQ"):
                 receiving("SEQ")
                 with m.If(got):
-                    m.d.sync += [fseq.eq(byte), crc.eq(crc_upd)]
+                    m.d.sync += fseq.eq(byte)
+                    crc_upd()
                     m.next = "LEN0"
             with m.State("LEN0"):
                 receiving("LEN0")
                 with m.If(got):
-                    m.d.sync += [flen[:8].eq(byte), crc.eq(crc_upd)]
+                    m.d.sync += flen[:8].eq(byte)
+                    crc_upd()
                     m.next = "LEN1"
             with m.State("LEN1"):
                 receiving("LEN1")
                 with m.If(got):
                     n = Cat(flen[:8], byte)
-                    m.d.sync += [flen[8:].eq(byte), crc.eq(crc_upd), count.eq(0), head8.eq(0)]
+                    m.d.sync += [flen[8:].eq(byte), count.eq(0), head8.eq(0)]
+                    crc_upd()
                     with m.If(n > maxp):
                         m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
                         m.next = "REPLY_WAIT"
@@ -258,7 +271,8 @@ class LinkCore(wiring.Component):
                 receiving("PAYLOAD")
                 m.d.comb += [wr.addr.eq(count), wr.data.eq(byte), wr.en.eq(got)]
                 with m.If(got):
-                    m.d.sync += [crc.eq(crc_upd), count.eq(count + 1)]
+                    m.d.sync += count.eq(count + 1)
+                    crc_upd()
                     with m.If(count < 8):
                         m.d.sync += head8.eq(head8 | (byte.as_unsigned() << (count[:3] * 8)))
                     with m.If(count == flen - 1):
@@ -273,7 +287,7 @@ class LinkCore(wiring.Component):
             with m.State("CHECK"):
                 w_new, h_new = head8[0:16], head8[16:32]
                 cl_new, cr_new = head8[32:48], head8[48:64]
-                with m.If(crc_rx != ~crc):
+                with m.If(crc_rx != ~rxc.value):
                     m.d.sync += [crc_errors.eq(crc_errors + 1)] + reply(K_NACK, P.Nack.BAD_CRC)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.IDENTIFY):
@@ -391,7 +405,7 @@ class LinkCore(wiring.Component):
 
         in_x = Signal(16)                  # pixel index within the network's output row (uncropped)
         row_idx = Signal(16)
-        tcrc = Signal(32)
+        tcrc = txc.value
         tlen = Signal(16)
         tidx = Signal(16)
         ttype = Signal(8)
@@ -444,8 +458,10 @@ class LinkCore(wiring.Component):
         # update is due (BODY spends a cycle on its tidx == tlen check), so it is never stale.
         crc_byte, crc_go = Signal(8), Signal()
         m.d.sync += crc_go.eq(0)
-        with m.If(crc_go):
-            m.d.sync += tcrc.eq(crc32_next(tcrc, crc_byte))
+        m.d.comb += [txc.go.eq(crc_go), txc.byte.eq(crc_byte)]
+        # a serial CRC takes 9 cycles per byte: no byte leaves until the last one is in
+        tx_ok = Signal()
+        m.d.comb += tx_ok.eq(~(txc.busy | crc_go) if self.serial_crc else 1)
 
         def crc_take():
             return [crc_byte.eq(tx_byte), crc_go.eq(1)]
@@ -473,11 +489,11 @@ class LinkCore(wiring.Component):
                     m.next = "HEAD"
             with m.State("HEAD"):
                 hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
-                m.d.comb += [tx_byte.eq(hdr[tidx[:3]]), self.tx.valid.eq(1)]
+                m.d.comb += [tx_byte.eq(hdr[tidx[:3]]), self.tx.valid.eq(tx_ok)]
                 with m.If(sent):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 1):
-                        m.d.sync += tcrc.eq(0xFFFFFFFF)
+                        m.d.comb += txc.init.eq(1)
                     with m.Elif(tidx >= 2):
                         m.d.sync += crc_take()
                     with m.If(tidx == 5):
@@ -490,14 +506,14 @@ class LinkCore(wiring.Component):
                 with m.Elif(tkind == K_RESULT):
                     # 2 bytes row index, then cropped pixels of one row (from the row FIFO), byte by byte
                     with m.If(tidx < 2):
-                        m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(1)]
+                        m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(tx_ok)]
                     with m.Else():
                         with m.If(~opix_valid):
                             with m.If(pix_avail):
                                 m.d.comb += pix_take.eq(1)
                                 m.d.sync += [opix.eq(pix_data), opix_n.eq(0), opix_valid.eq(1)]
                         with m.Else():
-                            m.d.comb += [tx_byte.eq(opix.word_select(opix_n, 8)), self.tx.valid.eq(1)]
+                            m.d.comb += [tx_byte.eq(opix.word_select(opix_n, 8)), self.tx.valid.eq(tx_ok)]
                             with m.If(sent):
                                 m.d.sync += opix_n.eq(opix_n + 1)
                                 with m.If(opix_n == colors - 1):
@@ -515,12 +531,12 @@ class LinkCore(wiring.Component):
                             m.d.comb += small.eq(ident_bytes[tidx[:6]])
                         with m.Case(K_STATUS):
                             m.d.comb += small.eq(status_snap.word_select(tidx[:5], 8))
-                    m.d.comb += [tx_byte.eq(small), self.tx.valid.eq(1)]
+                    m.d.comb += [tx_byte.eq(small), self.tx.valid.eq(tx_ok)]
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
             with m.State("CRC"):
                 fin = ~tcrc
-                m.d.comb += [tx_byte.eq(fin.word_select(tidx[:2], 8)), self.tx.valid.eq(1)]
+                m.d.comb += [tx_byte.eq(fin.word_select(tidx[:2], 8)), self.tx.valid.eq(tx_ok)]
                 with m.If(sent):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 3):

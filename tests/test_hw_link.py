@@ -42,10 +42,12 @@ class LinkLoop(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("options", [{}, {"counter_bits": 16, "row_buffer": False}], ids=["dataflow", "slim"])
+@pytest.mark.parametrize("options", [{}, {"counter_bits": 16, "row_buffer": False, "serial_crc": True}],
+                         ids=["dataflow", "slim"])
 def test_link_protocol(options):
     """Both links: the dataflow one and the row-serial board's slim one (16-bit STATUS counters
-    sent zero-extended, result pixels straight from the network)."""
+    sent zero-extended, result pixels straight from the network, bit-serial CRCs that hold bytes
+    back while they work)."""
     ident = P.Identity(P.PROTOCOL_VERSION, "denoise", 1, 3, 16, 8, 64, 48_000_000, 16, 7, "ab" * 32)
     w, h = 6, 4
     img = np.random.default_rng(0).integers(0, 256, w * h * 3)

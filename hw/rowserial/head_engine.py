@@ -137,7 +137,7 @@ class HeadRowEngine(wiring.Component):
         x = Signal(range(self.max_width + 1))       # the pixel of the window being built / offered
         fc = Signal(range(self.max_width + 2))      # the column being fetched
         rk = Signal(range(NF + 1))                  # reads issued for the current column
-        cap, cap_k = Signal(), Signal(range(NF))
+        cap = Signal()
         FETCH, OFFER, WAIT = 0, 1, 2
         state = Signal(range(3))
 
@@ -152,10 +152,12 @@ class HeadRowEngine(wiring.Component):
         m.d.comb += [ky_of.eq(rk // colors), color_of.eq(rk % colors)]
         with m.If(busy & (state == FETCH) & (rk < NF) & ~writing):
             m.d.comb += self.ram.addr.eq(job.pix[ky_of] + fc * colors + color_of)
-            m.d.sync += [rk.eq(rk + 1), cap.eq(1), cap_k.eq(rk)]
+            m.d.sync += [rk.eq(rk + 1), cap.eq(1)]
         with m.If(cap):
-            # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
-            m.d.sync += cols[2].word_select(cap_k, 8).eq(self.ram.rdata[:8])
+            # word k of the column fetch is row k // colors, colour k % colors: byte k of the column.
+            # The words come in order k = 0 .. NF-1 and shift in from the top, so after NF of them
+            # byte k sits at [8k, 8k+8): no per-byte write select
+            m.d.sync += cols[2].eq(Cat(cols[2][8:], self.ram.rdata[:8]))
         shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
         with m.If(busy & (state == FETCH) & (rk == NF) & ~cap):
             # column fc has landed in cols[2]; column 0 moves on to make room for column 1
