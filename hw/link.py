@@ -134,8 +134,11 @@ class LinkCore(wiring.Component):
                                                         "results"))
 
         # ------------------------------------------------------------------ stripe state
-        width, height = Signal(16), Signal(16)
-        crop_l, crop_r = Signal(16), Signal(16)
+        # geometry registers as wide as the limits need (the 16-bit payload fields are checked
+        # against the limits before they are taken)
+        hr_w = self.max_width * r                               # widest HR row
+        width, height = Signal(range(self.max_width + 1)), Signal(range(self.max_height + 1))
+        crop_l, crop_r = Signal(range(self.max_width + 1)), Signal(range(self.max_width + 1))
         stripe_active = Signal()
         stripe_seq = Signal(8)
         # the network reset is a registered pulse, one cycle after the frame that asks for it: as a
@@ -161,7 +164,7 @@ class LinkCore(wiring.Component):
         # ------------------------------------------------------------------ receiver
         ftype, fseq = Signal(8), Signal(8)
         flen = Signal(16)
-        count = Signal(16)
+        count = Signal(range(max(maxp, 4) + 1))
         m.submodules.rx_crc = rxc = CRC32Unit(self.serial_crc)
         m.submodules.tx_crc = txc = CRC32Unit(self.serial_crc)
         crc_rx = Signal(32)
@@ -193,7 +196,7 @@ class LinkCore(wiring.Component):
 
         pix = Signal(8 * colors)          # byte -> pixel assembly for the network input
         pix_n = Signal(range(colors + 1))
-        ra = Signal(16)                   # buffer address whose byte is on rd.data when primed
+        ra = Signal(range(maxp + 2))      # buffer address whose byte is on rd.data when primed
         primed = Signal()
 
         # width x height x colours of a STRIPE_BEGIN payload, in two registered steps (no chained
@@ -393,21 +396,21 @@ class LinkCore(wiring.Component):
         # cropped output row width in pixels and the RESULT_ROW payload length, registered in two
         # steps from the stripe geometry (a subtract-multiply-add chain in one cycle was the ECP5
         # critical path); `geo_wait` holds result rows off until both registers have settled
-        out_w = Signal(16)
-        core_w = Signal(16)
-        res_len = Signal(16)
-        keep_lo, keep_hi = Signal(16), Signal(16)   # the HR columns kept by the crop filter, [lo, hi)
+        out_w = Signal(range(hr_w + 1))
+        core_w = Signal(range(self.max_width + 1))
+        res_len = Signal(range(hr_w * colors + P.RESULT.size + 1))
+        keep_lo, keep_hi = Signal(range(hr_w + 1)), Signal(range(hr_w + 1))   # the HR columns kept by the crop filter, [lo, hi)
         # products by constants as shift-and-add (yosys maps `x * const` to a DSP block, whose
         # delay plus the adder behind it was the ECP5 critical path)
         m.d.sync += [core_w.eq(width - crop_l - crop_r), out_w.eq(const_mul(core_w, r)),
                      res_len.eq(const_mul(core_w, r * colors) + P.RESULT.size),
                      keep_lo.eq(const_mul(crop_l, r)), keep_hi.eq(const_mul(width - crop_r, r))]
 
-        in_x = Signal(16)                  # pixel index within the network's output row (uncropped)
-        row_idx = Signal(16)
+        in_x = Signal(range(hr_w + 1))     # pixel index within the network's output row (uncropped)
+        row_idx = Signal(range(self.max_height * r + 1))
         tcrc = txc.value
-        tlen = Signal(16)
-        tidx = Signal(16)
+        tlen = Signal(range(max(hr_w * colors + P.RESULT.size, P.IDENT.size, P.STATUS.size, P.NACK.size) + 1))
+        tidx = Signal.like(tlen)
         ttype = Signal(8)
         tseq = Signal(8)
         tkind = Signal(3)

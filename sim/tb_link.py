@@ -70,9 +70,15 @@ async def link_protocol(dut):
     link.send(P.encode(P.T.STRIPE_ROWS, 5, b"\x00" * 3))
     f = await link.frame()
     assert f.type == P.T.NACK and f.payload[2] == P.Nack.BAD_STATE
-    link.send(P.encode(P.T.STRIPE_BEGIN, 6, P.STRIPE.pack(ident.max_width + 1, 2, 0, 0)))
-    f = await link.frame()
-    assert f.type == P.T.NACK and f.payload[2] == P.Nack.BAD_GEOMETRY
+    # (the link keeps its geometry as wide as the limits: fields whose low bits alone would be
+    # valid must still be refused)
+    mw, mh = ident.max_width, ident.max_height
+    for geo in [(mw + 1, 2, 0, 0), (0, 2, 0, 0), (0x8000 | 4, 2, 0, 0), (0xFFFF, 2, 0, 0), (4, mh + 1, 0, 0),
+                (4, 0, 0, 0), (4, 0x8000 | 2, 0, 0), (4, 2, 2, 2), (4, 2, 0x8000, 0), (4, 2, 0, 0xFFFF),
+                (4, 2, 0xFFFF, 1)]:
+        link.send(P.encode(P.T.STRIPE_BEGIN, 6, P.STRIPE.pack(*geo)))
+        f = await link.frame()
+        assert f.type == P.T.NACK and f.payload[2] == P.Nack.BAD_GEOMETRY, (geo, f)
 
     # a stripe: w x h, cropped; the test network is the identity, so results are the input crop
     w, h, cl, cr = p["stripe"]
