@@ -79,14 +79,16 @@ class RowSerialCore(wiring.Component):
         self.bin = BinRowEngine(prog, max_width, RAM_AW, self.bits_aw) if prog.binary_layers else None
         self.tail = TailRowEngine(prog, max_width, RAM_AW)
         self.jobs = template(prog)
+        # counters as wide as the limits need: the periods of a frame, its rows
+        self.t_max = max_height + self.n + 2
         super().__init__({
             "ram": Out(memmap.RamPort(RAM_AW)),
             "src": Out(memmap.BitsRead(self.bits_aw, self.C)),
             "dst": Out(memmap.BitsWrite(self.bits_aw, self.C)),
             "o": Out(stream.Signature(layouts.pixel(self.colors))),
-            "width": In(16), "height": In(16),
-            "rows_in": In(16),          # pixel rows of the frame completely received
-            "period": Out(16),          # the period being run (receiver flow control)
+            "width": In(range(max_width + 1)), "height": In(range(max_height + 1)),
+            "rows_in": In(range(max_height + 1)),   # pixel rows of the frame completely received
+            "period": Out(range(self.t_max + 1)),   # the period being run (receiver flow control)
             "frame_done": Out(1),       # one-cycle pulse after the frame's last period
         })
 
@@ -145,7 +147,7 @@ class RowSerialCore(wiring.Component):
         if self.bin is not None:
             m.submodules.bin = eng["bin"] = self.bin
         t = self.period
-        nper = Signal(16)
+        nper = Signal(range(self.t_max + 1))
         m.d.comb += nper.eq(H + n + 2)
         m.d.sync += self.frame_done.eq(0)
 
@@ -191,8 +193,9 @@ class RowSerialCore(wiring.Component):
                                      f["cm"].eq(c % d), f["ctr"].eq(depths.index(d) + (len(depths) if hr else 0)),
                                      f["clamp"].eq(int(clamp)), f["crow"].eq(c if clamp else 0)]
         # the row of the job in hand
-        y = Signal(range(-(1 << 17), 1 << 17))
-        lim = Signal(17)
+        c_max = max([pl["c"] for pl in plan] + [spec[1] for pl in plan for spec in pl["addr"] if spec is not None])
+        y = Signal(range(-c_max, self.t_max * r + 1))
+        lim = Signal(range(self.max_height * r + 1))
         exists, top, bot = Signal(), Signal(), Signal()
         m.d.comb += [y.eq(Mux(hr_row, t * r, t) - c_row), lim.eq(Mux(hr_row, H * r, H)),
                      exists.eq((y >= 0) & (y < lim)), top.eq(y > 0), bot.eq(y + 1 < lim)]
@@ -206,7 +209,7 @@ class RowSerialCore(wiring.Component):
             sl = Signal(range(max(depths)), name=f"a{a}_slot")
             m.d.comb += [v.eq(ctr_arr[f["ctr"]] - f["cm"]), s0.eq(Mux(v < 0, v + f["depth"], v))]
             if any(pl["addr"][a] is not None and pl["addr"][a][3] for pl in plan):
-                rowv = Signal(range(-(1 << 17), 1 << 17), name=f"a{a}_row")
+                rowv = Signal(range(-c_max, self.t_max + 1), name=f"a{a}_row")
                 m.d.comb += rowv.eq(t - f["crow"])
                 with m.If(f["clamp"] & (rowv < 0)):
                     m.d.comb += sl.eq(Mux(s0 + 1 == f["depth"], 0, s0 + 1))
@@ -240,7 +243,7 @@ class RowSerialCore(wiring.Component):
         done = Signal()
         m.d.comb += done.eq(head.done | tail.done | (eng["bin"].done if "bin" in eng else 0))
 
-        rows_needed = Signal(17)
+        rows_needed = Signal(range(self.max_height + 1))
         m.d.comb += rows_needed.eq(Mux(t + 2 < H, t + 2, H))
         with m.Switch(state):
             with m.Case(IDLE):
@@ -353,7 +356,9 @@ class RowSerialNetwork(wiring.Component):
         en = Signal()                       # the core runs (nobody else has the RAM port)
         core = RowSerialCore(self.prog, self.max_width, nm, self.max_height)
         m.submodules.core = EnableInserter(en)(core)
-        m.d.comb += [core.width.eq(self.width), core.height.eq(self.height)]
+        # (the link keeps width <= max_width and height <= max_height: only their low bits count)
+        W, H = self.width[:len(core.width)], self.height[:len(core.height)]
+        m.d.comb += [core.width.eq(W), core.height.eq(H)]
 
         m.submodules.ram = ram = SinglePortRAM(nm.ram_words, RAM_AW)
         m.submodules.bits = bits = memory.Memory(shape=self.C, depth=nm.bits_words, init=[])
@@ -364,14 +369,14 @@ class RowSerialNetwork(wiring.Component):
 
         # ---------------- receiver: pixels into the "pix" ring
         pr = nm.ram["pix"]
-        rx_row = Signal(16)                 # row being received
-        rx_x = Signal(16)
+        rx_row = Signal(range(self.max_height + 1))   # row being received
+        rx_x = Signal(range(self.max_width + 1))
         rx_slot = Signal(range(pr.depth))
         rx_base = Signal(RAM_AW, init=pr.base)   # word address of pixel rx_x, colour 0
         pixel = Signal(8 * colors)
         k = Signal(range(colors + 1))       # colours still to write
         ahead = Signal()
-        m.d.comb += ahead.eq((rx_row < self.height) & (rx_row <= core.period + 1 + RX_AHEAD))
+        m.d.comb += ahead.eq((rx_row < H) & (rx_row <= core.period + 1 + RX_AHEAD))
         m.d.comb += self.i.ready.eq((k == 0) & ahead)
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += [pixel.eq(self.i.payload), k.eq(colors)]
@@ -380,7 +385,7 @@ class RowSerialNetwork(wiring.Component):
         with m.If(rx_write):
             m.d.sync += [pixel.eq(pixel >> 8), k.eq(k - 1), rx_base.eq(rx_base + 1)]
             with m.If(k == 1):
-                with m.If(rx_x + 1 == self.width):
+                with m.If(rx_x + 1 == W):
                     m.d.sync += [rx_x.eq(0), rx_row.eq(rx_row + 1),
                                  rx_slot.eq(Mux(rx_slot == pr.depth - 1, 0, rx_slot + 1)),
                                  rx_base.eq(Array(Const(b, RAM_AW) for b in pr.slot_bases())[
