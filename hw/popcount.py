@@ -194,28 +194,30 @@ def _fa3_leaf(m, pipe: _Pipe, a, w, idx):
     return Cat(pipe.reg(p ^ xs[2], "s"), pipe.reg(g | (p & xs[2]), "c"))
 
 
-def _carry_tree(pipe: _Pipe, vals, cins):
-    """Binary tree of carry-chain adders over `vals` (list of (value, latency)), each adder also
-    absorbing one 1-bit carry-in from `cins` (list of callables latency -> bit). Returns (value, latency)."""
-    vals = list(vals)
+def _carry_tree(pipe: _Pipe, vals, cins, stride: int = 1):
+    """Binary tree of carry-chain adders over `vals` (list of (value, latency), one latency), each
+    adder also absorbing one 1-bit carry-in from `cins` (list of callables latency -> bit), with a
+    register level after every `stride`-th adder level and after the last. Returns (value, latency)."""
+    lats = {l for _, l in vals}
+    if len(lats) != 1:
+        raise ValueError(f"the tree's inputs must share one latency, not {sorted(lats)}")
+    lat = lats.pop()
+    vals = [v for v, _ in vals]
+    level = 0
     while len(vals) > 1:
-        lat = max(l for _, l in vals)
-        # align latencies
-        vals = [(v if l == lat else _delay(pipe, v, lat - l), lat) for v, l in vals]
+        regd = len(vals) <= 2 or level % stride == stride - 1
         nv = []
         for k in range(0, len(vals) - 1, 2):
-            x, y = vals[k][0], vals[k + 1][0]
+            x, y = vals[k], vals[k + 1]
             wd = max(len(x), len(y)) + 1
-            if cins:
-                ci = cins.pop()(lat)
-                s = pipe.reg((x + y + ci)[:wd], "a")
-            else:
-                s = pipe.reg((x + y)[:wd], "a")
-            nv.append((s, lat + 1))
-        if len(vals) % 2:
-            nv.append(vals[-1])
+            s = (x + y + cins.pop()(lat))[:wd] if cins else (x + y)[:wd]
+            nv.append(pipe.reg(s, "a") if regd else s)
+        if len(vals) % 2:             # the odd one passes this level (registered with it)
+            nv.append(pipe.reg(vals[-1], "d") if regd else vals[-1])
         vals = nv
-    return vals[0]
+        lat += int(regd)
+        level += 1
+    return vals[0], lat
 
 
 def _delay(pipe, v, n):
@@ -224,9 +226,11 @@ def _delay(pipe, v, n):
     return v
 
 
-def popcount_carry(m, pipe: _Pipe, a, w, seg_mask, seg: int):
+def popcount_carry(m, pipe: _Pipe, a, w, seg_mask, seg: int, stride: int = 1):
     """Carry-chain adder tree: 3-lane XNOR full-adder leaves, then adders that each absorb one more
-    lane as carry-in (k-bit + k-bit + 1 -> k+1 bits); per tap segment, masked, then summed."""
+    lane as carry-in (k-bit + k-bit + 1 -> k+1 bits); per tap segment, masked, then summed.
+    stride: adder levels per register level (1: a register after every adder; 2 halves the tree's
+    flip-flops where the clock allows two small carry chains per cycle, as on the UP5K at 48 MHz)."""
     n = len(a)
     nseg = n // seg
     seg_counts = []
@@ -240,7 +244,7 @@ def popcount_carry(m, pipe: _Pipe, a, w, seg_mask, seg: int):
         def carry_in(lane):          # the lane's XNOR, registered to meet its adder's latency
             return lambda lat: _delay(pipe, pipe.reg(_xnor(a[lane], w[lane]), "x"), lat - 1)
         cins = [carry_in(k) for k in pool]
-        v, lat = _carry_tree(pipe, leaves, cins)
+        v, lat = _carry_tree(pipe, leaves, cins, stride)
         assert not cins, "every carry-in lane must be absorbed"
         mk_s = _delay(pipe, seg_mask[s], lat)
         seg_counts.append((v, mk_s, lat))
@@ -251,7 +255,7 @@ def popcount_carry(m, pipe: _Pipe, a, w, seg_mask, seg: int):
             v = _delay(pipe, v, lat - l)
             mk_s = _delay(pipe, mk_s, lat - l)
         masked.append((pipe.reg(v & mk_s.replicate(len(v)), "mk"), lat + 1))
-    v, lat = _carry_tree(pipe, masked, [])
+    v, lat = _carry_tree(pipe, masked, [], stride)
     return v, lat
 
 

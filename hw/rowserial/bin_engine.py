@@ -85,6 +85,10 @@ def job_layout(r: int, ram_aw: int, bits_aw: int, width_bits: int) -> data.Struc
 
 
 class BinRowEngine(wiring.Component):
+    #: adder levels per register level in the popcount tree (hw/popcount.popcount_carry): two
+    #: 2..7-bit carry chains per cycle meet the UP5K's 48 MHz, at half the tree's flip-flops
+    POPCOUNT_STRIDE = 2
+
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, bits_aw: int = 10):
         n, r = _shape(prog)
         self.prog, self.fmt, self.r = prog, prog.fmt, r
@@ -112,7 +116,7 @@ class BinRowEngine(wiring.Component):
     def _popcount_latency(self) -> int:
         m = Module()
         a, w = Signal(3 * self.C), Signal(3 * self.C)
-        _, lat = popcount_carry(m, _Pipe(m, Const(1), "probe"), a, w, [Const(1)] * 3, self.C)
+        _, lat = popcount_carry(m, _Pipe(m, Const(1), "probe"), a, w, [Const(1)] * 3, self.C, self.POPCOUNT_STRIDE)
         throwaway(m)
         return lat
 
@@ -222,7 +226,7 @@ class BinRowEngine(wiring.Component):
         with m.Elif(d_w):
             m.d.sync += rows[2].eq(Cat(rows[2][16:], self.ram.rdata))
         pipe = _Pipe(m, Const(1), "pc")
-        cnt, lat = popcount_carry(m, pipe, lanes, rows[0][:L3], seg, C)
+        cnt, lat = popcount_carry(m, pipe, lanes, rows[0][:L3], seg, C, self.POPCOUNT_STRIDE)
         assert lat == self.lp
         taps = Signal(2)
         m.d.comb += taps.eq(seg[0] + seg[1] + seg[2])
