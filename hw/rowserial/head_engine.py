@@ -13,22 +13,29 @@ RAM layouts (hw/rowserial/memmap.py): pixel x, colour k of a pixel row at base b
 of word b + x*colors + k; feature x, channel c of the output row at base o is word o + x*C + c.
 
 Structure
-  reader  a 3x3 window register (columns x-1, x, x+1 of the three rows); per pixel it reads the
-          new column (3*colors words) into the right-hand column, offers the window to HeadConv
-          (masked taps outside the image), and on its transfer shifts the columns left.
-  HeadConv(prog.head, macs)  C*ceil(9*colors/macs) cycles per pixel
+  reader  the 3x3 window (columns x-1, x, x+1 of the three rows) in a block RAM of three column
+          slots (column c in slot c mod 3; its 3*colors bytes, row-major, two per 16-bit word);
+          per pixel it reads the new column from RAM (3*colors words) into the free slot and
+          offers the window (only its tap mask: taps outside the image) to HeadConv, which reads
+          the slots itself (HeadConv window_port, two bytes per step), macs = 2; with other macs
+          the window is a register (columns shifted left on each transfer) in the payload.
+  HeadConv(prog.head, macs)  C*3*ceil(3*colors/2) cycles per pixel (C*ceil(9*colors/macs) with
+          the window register)
   Broadcast -> writer (features to RAM, sequential addresses)
             -> Threshold(layer 0) -> bits writer (one word per pixel)
   The writer has the RAM port whenever it has a feature; the reader reads in the other cycles.
 Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 4 with F = 3*colors + 2: a column
-is fetched after HeadConv takes the window (no staging register), so the fetch is not hidden
-(2.5 % for x2-tiny: 432 + 11 cycles per pixel); a write that delays a read adds a cycle.
+is fetched after HeadConv takes the window (the slot it overwrites is column x-1's), so the fetch
+is not hidden (2.3 % for x2-tiny: 480 + 11 cycles per pixel); a write that delays a read adds a
+cycle.
 Golden twin: sw.golden.head + sw.golden.threshold on the rows (hw.rowserial.schedule.run).
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+import math
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw.program import Program
@@ -68,11 +75,17 @@ class HeadRowEngine(wiring.Component):
             "dst": Out(memmap.BitsWrite(bits_aw, self.C)),
         })
 
+    @property
+    def window_port(self) -> bool:
+        """The window in a block RAM read by HeadConv (two bytes per step), not in registers."""
+        return self.macs == 2
+
     def _conv(self) -> HeadConv:
         """HeadConv with the serial requantiser (no DSP block) where a channel's cycles cover it
-        (RGB: 14 cycles per channel at 2 MACs), else the DSP one."""
-        serial = HeadConv.serial_fits(self.prog.head, self.colors, self.macs)
-        return HeadConv(self.prog.head, self.fmt, self.colors, self.macs, serial_req=serial)
+        (RGB: 15 cycles per channel at 2 MACs), else the DSP one."""
+        serial = HeadConv.serial_fits(self.prog.head, self.colors, self.macs, self.window_port)
+        return HeadConv(self.prog.head, self.fmt, self.colors, self.macs, serial_req=serial,
+                        window_port=self.window_port)
 
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
@@ -90,8 +103,13 @@ class HeadRowEngine(wiring.Component):
             parts += [Broadcast(layouts.feature(self.fmt)), Threshold(self.prog.binary_layers[0].thresh, self.fmt, 1)]
         throwaway(*parts)
         est = total([u.resource_estimate() for u in parts])
-        est["ff"] += 9 * 8 * self.colors + self.ram_aw + self.bits_aw + 40 + self.layout.size
-        est["lut"] += 3 * 8 * self.colors + 2 * self.ram_aw + 60
+        if self.window_port:            # the window RAM (one EBR), its slot counters and address table
+            est["ff"] += self.ram_aw + self.bits_aw + 48 + self.layout.size
+            est["lut"] += 2 * self.ram_aw + 80
+            est["bram_bits"] += 16 * 3 * math.ceil(3 * self.colors / 2)
+        else:
+            est["ff"] += 9 * 8 * self.colors + self.ram_aw + self.bits_aw + 40 + self.layout.size
+            est["lut"] += 3 * 8 * self.colors + 2 * self.ram_aw + 60
         return est
 
     def elaborate(self, platform):
@@ -133,7 +151,23 @@ class HeadRowEngine(wiring.Component):
             m.d.sync += [out_ptr.eq(out_ptr + 1), writes.eq(writes + 1)]
 
         # ---------------- reader
-        cols = [Signal(3 * E, name=f"col{k}") for k in range(3)]     # kx = 0, 1, 2; row ky at [ky*E, (ky+1)*E)
+        port = self.window_port
+        if port:
+            # the window RAM: column slot q at words [q*CW, (q+1)*CW); byte b of a column at word
+            # b // 2, byte b % 2 (HeadConv window_port)
+            CW = conv.col_words
+            m.submodules.win = wmem = memory.Memory(shape=16, depth=3 * CW, init=[], attrs={"ram_style": "block"})
+            wwr, wrd = wmem.write_port(granularity=8), wmem.read_port(domain="sync")
+            fslot = Signal(range(3))                # slot of the column being fetched
+            wslot = Signal(range(3))                # slot of column x - 1 (the window's kx = 0)
+            cap_b = Signal(range(NF))               # byte of the column arriving with `cap`
+            # the physical word of HeadConv's step s: slot (wslot + s // CW) mod 3, word s % CW
+            phys = Array(Array(Const(((q + s // CW) % 3) * CW + s % CW, range(3 * CW)) for s in range(conv.steps))
+                         for q in range(3))
+            m.d.comb += [wrd.addr.eq(phys[wslot][conv.win_step]), wrd.en.eq(conv.win_en),
+                         conv.win_data.eq(wrd.data)]
+        else:
+            cols = [Signal(3 * E, name=f"col{k}") for k in range(3)]     # kx = 0, 1, 2; row ky at [ky*E, (ky+1)*E)
         x = Signal(range(self.max_width + 1))       # the pixel of the window being built / offered
         fc = Signal(range(self.max_width + 2))      # the column being fetched
         rk = Signal(range(NF + 1))                  # reads issued for the current column
@@ -145,6 +179,8 @@ class HeadRowEngine(wiring.Component):
             p = self.job.payload
             m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
                          out_ptr.eq(p.out), dst_ptr.eq(p.dst), writes.eq(0), words.eq(0)]
+            if port:
+                m.d.sync += [fslot.eq(0), wslot.eq(2)]
 
         m.d.sync += cap.eq(0)
         ky_of = Signal(range(3))
@@ -153,31 +189,43 @@ class HeadRowEngine(wiring.Component):
         with m.If(busy & (state == FETCH) & (rk < NF) & ~writing):
             m.d.comb += self.ram.addr.eq(job.pix[ky_of] + fc * colors + color_of)
             m.d.sync += [rk.eq(rk + 1), cap.eq(1)]
-        with m.If(cap):
-            # word k of the column fetch is row k // colors, colour k % colors: byte k of the column.
-            # The words come in order k = 0 .. NF-1 and shift in from the top, so after NF of them
-            # byte k sits at [8k, 8k+8): no per-byte write select
-            m.d.sync += cols[2].eq(Cat(cols[2][8:], self.ram.rdata[:8]))
-        shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
+            if port:
+                m.d.sync += cap_b.eq(rk)
+        # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
+        if port:
+            m.d.comb += [wwr.addr.eq(fslot * CW + (cap_b >> 1)), wwr.data.eq(Cat(self.ram.rdata[:8], self.ram.rdata[:8])),
+                         wwr.en.eq(Mux(cap, Mux(cap_b[0], 0b10, 0b01), 0))]
+            shift = [wslot.eq(Mux(wslot == 2, 0, wslot + 1))]
+        else:
+            with m.If(cap):
+                # the words come in order k = 0 .. NF-1 and shift in from the top, so after NF of
+                # them byte k sits at [8k, 8k+8): no per-byte write select
+                m.d.sync += cols[2].eq(Cat(cols[2][8:], self.ram.rdata[:8]))
+            shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
         with m.If(busy & (state == FETCH) & (rk == NF) & ~cap):
             # column fc has landed in cols[2]; column 0 moves on to make room for column 1
             m.d.sync += [rk.eq(0), fc.eq(fc + 1)]
+            if port:
+                m.d.sync += fslot.eq(Mux(fslot == 2, 0, fslot + 1))
             with m.If(fc == 0):
-                m.d.sync += shift
+                if not port:
+                    m.d.sync += shift
             with m.Else():
                 m.d.sync += state.eq(OFFER)
         # the window: tap t = 3*ky + kx, colour k at [8k, 8k+8) of the tap; the shifted columns
         # are (x-1, x, x+1) once the second fetch of a pixel has landed
         win = conv.i.payload
         taps = []
-        for ky in range(3):
-            for kx in range(3):
-                taps.append(cols[kx][ky * E:(ky + 1) * E])
+        if not port:
+            for ky in range(3):
+                for kx in range(3):
+                    taps.append(cols[kx][ky * E:(ky + 1) * E])
         row_ok = [job.top, Const(1), job.bot]
         col_ok = [x != 0, Const(1), x + 1 != job.width]
         # in OFFER (cols0, cols1, cols2) hold columns (x-1, x, x+1)
-        m.d.comb += [win.bits.eq(Cat(*taps)),
-                     win.mask.eq(Cat(*[row_ok[t // 3] & col_ok[t % 3] for t in range(9)]))]
+        if taps:
+            m.d.comb += win.bits.eq(Cat(*taps))
+        m.d.comb += win.mask.eq(Cat(*[row_ok[t // 3] & col_ok[t % 3] for t in range(9)]))
         m.d.comb += conv.i.valid.eq(busy & (state == OFFER))
         with m.If(conv.i.valid & conv.i.ready):
             with m.If(x + 1 == job.width):
