@@ -119,10 +119,18 @@ def rshift_round(v, s: int):
 class HeadConv(wiring.Component):
     """serial_req: the requantiser's M*acc by hw/mul.serial_mul (two bits of M per cycle, no DSP
     block) instead of a DSP multiplier: allowed when a channel's `steps` cycles cover its latency
-    (the row-serial head on the UP5K, whose 8 SB_MAC16 do not cover three per product)."""
+    (the row-serial head on the UP5K, whose 8 SB_MAC16 do not cover three per product).
+
+    window_port (macs = 2 only): the window's bytes are not in the payload (its `bits` are
+    ignored, its `mask` counts) but in a block RAM of the sender, read through `win_step` /
+    `win_en` / `win_data`: 16-bit words, one per step, synchronous (data the cycle after, held
+    while win_en is low). Column kx of the window is col_words = ceil(3*colors/2) words, byte
+    b = ky*colors + k of the column at word b // 2, byte b % 2; step s reads word s % col_words of
+    column s // col_words (steps = 3*col_words; a pad byte counts as masked). No operand select:
+    the row-serial head on the UP5K, whose window lives in one EBR instead of 216 flip-flops."""
 
     def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1,
-                 serial_req: bool = False):
+                 serial_req: bool = False, window_port: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.ndim != 4 or w.shape[1] != colors or w.shape[2:] != (3, 3):
             raise ValueError(f"head weight shape {w.shape} does not match colors={colors}")
@@ -134,7 +142,11 @@ class HeadConv(wiring.Component):
         if not 1 <= macs <= self.n:
             raise ValueError(f"macs must be in 1..{self.n}, got {macs}")
         self.macs = macs
-        self.steps = self.channel_steps(colors, macs)
+        self.window_port = window_port
+        if window_port and macs != 2:
+            raise ValueError(f"window_port reads two bytes per step: macs must be 2, not {macs}")
+        self.col_words = math.ceil(3 * colors / 2)
+        self.steps = self.channel_steps(colors, macs, window_port)
         self.mult = [int(v) for v in layer.mult]
         self.bias = [int(v) for v in layer.bias]
         self.shift = int(layer.shift)
@@ -142,10 +154,12 @@ class HeadConv(wiring.Component):
             raise ValueError("head mult/bias length does not match the weight")
         # product n = t*colors + k (tap-major, colour inner: the window's byte order)
         wflat = w.transpose(0, 2, 3, 1).reshape(self.channels, self.n)      # [o, t*colors + k]
+        # lane_product[s][j]: the product n that MAC j computes on step s, None for a pad lane
+        self.lane_product = [[self.product_of(s, j) for j in range(macs)] for s in range(self.steps)]
         rom = []
         for o in range(self.channels):
             for s in range(self.steps):
-                rom.append([int(wflat[o, s * macs + j]) if s * macs + j < self.n else 0 for j in range(macs)])
+                rom.append([int(wflat[o, n]) if n is not None else 0 for n in self.lane_product[s]])
         self.rom_init = rom
         self.acc_bits = signed_bits(formats.WEIGHT_QMAX * formats.PIXEL_MAX * self.n,
                                     -formats.WEIGHT_QMAX * formats.PIXEL_MAX * self.n)
@@ -156,21 +170,39 @@ class HeadConv(wiring.Component):
         self.serial_req = serial_req
         if serial_req:
             self.req_latency = self.serial_latency(layer)
-            if not self.serial_fits(layer, colors, macs):
+            if not self.serial_fits(layer, colors, macs, window_port):
                 raise ValueError(f"serial_req needs >= {self.req_latency} cycles per channel, "
                                  f"the head has {self.steps} (macs={macs})")
         else:
             self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
-        self.latency = 7 + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu")
-        super().__init__({
+        # (the serial requantiser loads the sum itself: no S4r register stage)
+        self.latency = (6 if serial_req else 7) + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu")
+        members = {
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
-        })
+        }
+        if window_port:
+            members.update({"win_step": Out(range(self.steps)), "win_en": Out(1), "win_data": In(16)})
+        super().__init__(members)
 
     @staticmethod
-    def channel_steps(colors: int, macs: int) -> int:
-        """Cycles per output channel: ceil(9*colors / macs)."""
+    def channel_steps(colors: int, macs: int, window_port: bool = False) -> int:
+        """Cycles per output channel: ceil(9*colors / macs), or 3*ceil(3*colors/2) (window_port)."""
+        if window_port:
+            return 3 * math.ceil(3 * colors / 2)
         return math.ceil(formats.TAPS * colors / macs)
+
+    def product_of(self, s: int, j: int):
+        """The product n = t*colors + k on step s, lane j (None: a pad lane)."""
+        if not self.window_port:
+            n = s * self.macs + j
+            return n if n < self.n else None
+        kx, w = divmod(s, self.col_words)
+        b = 2 * w + j
+        if b >= 3 * self.colors:
+            return None
+        ky, k = divmod(b, self.colors)
+        return (3 * ky + kx) * self.colors + k
 
     @staticmethod
     def serial_latency(layer: HeadLayer) -> int:
@@ -178,9 +210,9 @@ class HeadConv(wiring.Component):
         return serial_steps(signed_bits(*[int(v) for v in layer.mult])) + 1
 
     @classmethod
-    def serial_fits(cls, layer: HeadLayer, colors: int, macs: int) -> bool:
+    def serial_fits(cls, layer: HeadLayer, colors: int, macs: int, window_port: bool = False) -> bool:
         """Whether serial_req=True is allowed: a channel's cycles cover the serial product."""
-        return cls.channel_steps(colors, macs) >= cls.serial_latency(layer)
+        return cls.channel_steps(colors, macs, window_port) >= cls.serial_latency(layer)
 
     # ------------------------------------------------------------------ models
     def cycles_per_pixel(self) -> int:
@@ -196,16 +228,19 @@ class HeadConv(wiring.Component):
         ff = (8 * macs + 1) + 17 * macs + (self.acc_bits if self.tree_stage else 0) + self.acc_bits \
             + (self.m_bits + self.acc_bits) + self.b_bits + y_bits + (2 * y_bits + 18 if lrelu else 0) \
             + fw + 8 + 2 * math.ceil(math.log2(max(self.channels * self.steps, 2))) + 12
-        # registered weights/operands (S1r) and registered sum/constants (S4r) in front of the multipliers
-        ff += 16 * macs + 8 + self.acc_bits + self.m_bits + self.b_bits + 1
+        # registered weights/operands (S1r) and registered sum/constants (S4r, DSP requantiser) in
+        # front of the multipliers
+        ff += 16 * macs + 8 + (0 if self.serial_req else self.acc_bits + self.m_bits + self.b_bits + 1)
         if self.serial_req:                # serial M*acc: a, b, acc, low product bits, count, held bias
             ff += self.acc_bits + 2 * self.m_bits + self.acc_bits + 4 + self.b_bits
         elif self.req_latency == 2:        # split M*acc: two partial products, bias and valid delayed
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.b_bits + 1
-        # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each), adder tree +
-        # accumulator, requant adder + saturation; the M/B ROM (C words) is LUTs when C <= 32
+        # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each; a mask bit select and
+        # an AND per byte with window_port), adder tree + accumulator, requant adder + saturation;
+        # the M/B ROM (C words) is LUTs when C <= 32
         rom_lut = (self.m_bits + self.b_bits) * -(-self.channels // 16) if self.channels <= 32 else 0
-        lut = int(0.8 * 8 * macs * (self.steps - 1)) + (macs + 1) * self.acc_bits \
+        sel = macs * (8 + self.steps // 2) if self.window_port else int(0.8 * 8 * macs * (self.steps - 1))
+        lut = sel + (macs + 1) * self.acc_bits \
             + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
         lut += (y_bits + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0) if lrelu else 0   # shift-add lrelu
         if self.serial_req:                # Booth select + adder of acc_bits + 3
@@ -249,13 +284,25 @@ class HeadConv(wiring.Component):
             with m.If(last_s):
                 m.d.sync += o_cnt.eq(Mux(last_o, 0, o_cnt + 1))
 
-        # operand select: product n = s*macs + j is byte n of the window (tap n // colors)
+        # operand select: product n = t*colors + k is byte n of the window (tap n // colors)
         bits, mask = self.i.payload.bits, self.i.payload.mask
         ops = [Signal(8, name=f"op{j}") for j in range(macs)]
-        for j in range(macs):
-            cand = [Mux(mask[(s * macs + j) // colors], bits[8 * (s * macs + j):8 * (s * macs + j) + 8], 0)
-                    if s * macs + j < n else Const(0, 8) for s in range(steps)]
-            m.d.comb += ops[j].eq(select(s_cnt, cand))
+        if self.window_port:
+            # the sender's RAM holds the bytes: read word s now, mask its bytes when they arrive
+            m.d.comb += [self.win_step.eq(s_cnt), self.win_en.eq(adv)]
+            mk0 = [Signal(name=f"mk0_{j}") for j in range(macs)]
+            mk1 = [Signal(name=f"mk1_{j}") for j in range(macs)]
+            for j in range(macs):
+                cand = [mask[pn // colors] if pn is not None else Const(0, 1)
+                        for pn in (self.lane_product[s][j] for s in range(steps))]
+                m.d.comb += mk0[j].eq(select(s_cnt, cand))
+                with m.If(adv):
+                    m.d.sync += mk1[j].eq(mk0[j])
+        else:
+            for j in range(macs):
+                cand = [Mux(mask[pn // colors], bits[8 * pn:8 * pn + 8], 0) if pn is not None else Const(0, 8)
+                        for pn in (self.lane_product[s][j] for s in range(steps))]
+                m.d.comb += ops[j].eq(select(s_cnt, cand))
 
         # ---- S1: operands (weights arrive from the ROM in this stage)
         v1, first1, last1, ch1 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
@@ -270,11 +317,15 @@ class HeadConv(wiring.Component):
         prod2 = [Signal(signed(17), name=f"prod2_{j}") for j in range(macs)]
         with m.If(adv):
             m.d.sync += [v1.eq(go), first1.eq(s_cnt == 0), last1.eq(last_s), ch1.eq(o_cnt)]
-            m.d.sync += [p1[j].eq(ops[j]) for j in range(macs)]
+            if not self.window_port:
+                m.d.sync += [p1[j].eq(ops[j]) for j in range(macs)]
             m.d.sync += [v1r.eq(v1), first1r.eq(first1), last1r.eq(last1), ch1r.eq(ch1), w1r.eq(wrd.data)]
             m.d.sync += [p1r[j].eq(p1[j]) for j in range(macs)]
             m.d.sync += [v2.eq(v1r), first2.eq(first1r), last2.eq(last1r), ch2.eq(ch1r)]
             m.d.sync += [prod2[j].eq(w1r[j] * p1r[j]) for j in range(macs)]
+
+        if self.window_port:            # S1: the RAM word of the step, masked
+            m.d.comb += [p1[j].eq(Mux(mk1[j], self.win_data[8 * j:8 * j + 8], 0)) for j in range(macs)]
 
         # ---- S3 (macs > 2): adder tree
         if self.tree_stage:
@@ -296,16 +347,17 @@ class HeadConv(wiring.Component):
             with m.If(v3):
                 m.d.sync += acc.eq(Mux(first3, 0, acc) + sum3)
 
-        # ---- S4r: the finished sum and its constants registered before the multiplier
-        v4r = Signal()
-        acc_r = Signal(signed(self.acc_bits))
-        m_r, b_r = Signal(signed(self.m_bits)), Signal(signed(self.b_bits))
-        with m.If(adv):
-            m.d.sync += [v4r.eq(v4), acc_r.eq(acc), m_r.eq(krd.data.m), b_r.eq(krd.data.b)]
         # ---- S5: M * acc (two stages when acc is wider than a DSP operand, or serially: hw/mul.py)
         if self.serial_req:
-            p5, v5, req_lat, (b5,) = serial_mul(m, adv, v4r, acc_r, m_r, "req", along=(b_r,))
+            # the serial multiplier captures the finished sum and the constants on its load
+            p5, v5, req_lat, (b5,) = serial_mul(m, adv, v4, acc, krd.data.m, "req", along=(krd.data.b,))
         else:
+            # ---- S4r: the finished sum and its constants registered before the DSP multiplier
+            v4r = Signal()
+            acc_r = Signal(signed(self.acc_bits))
+            m_r, b_r = Signal(signed(self.m_bits)), Signal(signed(self.b_bits))
+            with m.If(adv):
+                m.d.sync += [v4r.eq(v4), acc_r.eq(acc), m_r.eq(krd.data.m), b_r.eq(krd.data.b)]
             p5, req_lat, (v5, b5) = split_mul(m, adv, m_r, acc_r, "req", along=(v4r, b_r))
         assert req_lat == self.req_latency
         # ---- S6: y = sat_y((P + B) >> SH)
