@@ -194,17 +194,18 @@ class LinkCore(wiring.Component):
         paddr = Signal(16)
         plo = Signal(8)
 
-        pix = Signal(8 * colors)          # byte -> pixel assembly for the network input
-        pix_n = Signal(range(colors + 1))
+        pix_n = Signal(range(colors + 1))  # bytes of the pixel being assembled in net_i.payload
         ra = Signal(range(maxp + 2))      # buffer address whose byte is on rd.data when primed
         primed = Signal()
 
         # width x height x colours of a STRIPE_BEGIN payload, in two registered steps (no chained
         # multipliers in one cycle: the ECP5 critical path of x2-tiny): head8 is complete when the
         # payload ends, and the 4 CRC bytes take at least 4 cycles before CHECK reads area_bytes
-        area = Signal(32)
+        # (only the limits' bits take part: the product is used only for a geometry within them)
+        area = Signal(range(self.max_width * self.max_height + 1))
         area_bytes = Signal.like(bytes_left)
-        m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
+        m.d.sync += [area.eq(head8[0:len(width)] * head8[16:16 + len(height)]),
+                     area_bytes.eq(const_mul(area, colors))]
         # the STRIPE_BEGIN geometry check, registered the same way (it was the ECP5 critical path of
         # the small network once the multipliers were split)
         geo_bad = Signal()
@@ -371,13 +372,13 @@ class LinkCore(wiring.Component):
                     m.d.sync += self.net_i.valid.eq(0)
                 m.d.sync += primed.eq(1)
                 with m.If(take):
-                    m.d.sync += ra.eq(ra + 1)
-                    new_pix = Signal.like(pix)
-                    m.d.comb += new_pix.eq(pix | (rd.data.as_unsigned() << (pix_n * 8)))
+                    # the bytes shift into net_i.payload (colour 0 first): a byte is only taken
+                    # while no pixel is offered or the offered one goes this cycle
+                    m.d.sync += [ra.eq(ra + 1), self.net_i.payload.eq(Cat(self.net_i.payload.as_value()[8:], rd.data))]
                     with m.If(pix_n == colors - 1):
-                        m.d.sync += [self.net_i.payload.eq(new_pix), self.net_i.valid.eq(1), pix.eq(0), pix_n.eq(0)]
+                        m.d.sync += [self.net_i.valid.eq(1), pix_n.eq(0)]
                     with m.Else():
-                        m.d.sync += [pix.eq(new_pix), pix_n.eq(pix_n + 1)]
+                        m.d.sync += pix_n.eq(pix_n + 1)
                     with m.If(ra == flen - 1):
                         m.d.sync += bytes_left.eq(bytes_left - flen)
                         m.next = "DRAIN_FLUSH"
@@ -550,5 +551,5 @@ class LinkCore(wiring.Component):
                             with m.If(out_rows_left == 1):
                                 m.d.sync += stripe_active.eq(0)
         with m.If(self.net_rst):
-            m.d.sync += [opix_valid.eq(0), pix.eq(0), pix_n.eq(0)]
+            m.d.sync += [opix_valid.eq(0), pix_n.eq(0)]
         return m
