@@ -167,9 +167,17 @@ class NetworkMap:
     """Where everything of a program lives at a given stripe width (max_width LR pixels):
     RAM: the parameter blocks of the binary layers from word 0, then the rings "pix" (colors words
     per pixel), "fp" (C per pixel) and, with up-sampling, "hrfp" (C per HR pixel);
-    bits memory (C bits per word): one ring per binary layer, "bits.<i>" = layer i's input bits."""
+    bits memory (C bits per word): one ring per binary layer, "bits.<i>" = layer i's input bits.
+    The RAM rings' slot strides are rounded up to powers of two when the RAM still holds
+    everything within `ram_limit` words (a slot address is then base + (slot << k): no
+    multiply-add in the sequencer), else they are the exact row sizes."""
 
-    def __init__(self, prog: Program, max_width: int):
+    def __init__(self, prog: Program, max_width: int, ram_limit: int = 1 << 16):
+        self._build(prog, max_width, pow2=True)
+        if self.ram_words > ram_limit:
+            self._build(prog, max_width, pow2=False)
+
+    def _build(self, prog: Program, max_width: int, pow2: bool):
         from .schedule import ring_geometry
         self.layout = param_layout(prog) if prog.binary_layers else None
         self.param_base, addr = [], 0
@@ -184,7 +192,8 @@ class NetworkMap:
             if name in geo:
                 depth, width, _ = geo[name]
                 per = colors if name == "pix" else C
-                self.ram[name] = Ring(addr, depth, width * per)
+                stride = width * per
+                self.ram[name] = Ring(addr, depth, 1 << (stride - 1).bit_length() if pow2 else stride)
                 addr += self.ram[name].words
         self.ram_words = addr
         baddr = 0

@@ -170,7 +170,13 @@ class RowSerialCore(wiring.Component):
         hr_row, wide = Signal(), Signal()
         k_param, k_sa, k_ss, k_up, k_dst_en, k_phase = (Signal(16), Signal(6), Signal(6), Signal(), Signal(),
                                                           Signal(range(max(r, 2))))
+        # per field, the strides of the rings it addresses: powers of two (the RAM rings' strides
+        # are rounded up when the RAM allows, memmap.NetworkMap) make slot * stride a shift
+        f_strides = [sorted({pl["addr"][a][0].stride for pl in plan if pl["addr"][a] is not None}) or [1]
+                     for a in range(NA)]
+        f_pow2 = [all(st & (st - 1) == 0 for st in sts) for sts in f_strides]
         fields = [dict(base=Signal(RAM_AW, name=f"a{a}_base"), stride=Signal(RAM_AW, name=f"a{a}_stride"),
+                       shi=Signal(range(len(f_strides[a])), name=f"a{a}_shi"),
                        depth=Signal(range(max(depths) + 1), name=f"a{a}_depth"),
                        cm=Signal(range(max(depths)), name=f"a{a}_cm"),
                        ctr=Signal(range(len(counters)), name=f"a{a}_ctr"),
@@ -189,7 +195,9 @@ class RowSerialCore(wiring.Component):
                         ring, c, hr, clamp = spec
                         f = fields[a]
                         d = ring.depth
-                        m.d.comb += [f["base"].eq(ring.base), f["stride"].eq(ring.stride), f["depth"].eq(d),
+                        m.d.comb += [f["base"].eq(ring.base), f["depth"].eq(d),
+                                     (f["shi"] if f_pow2[a] else f["stride"]).eq(
+                                         f_strides[a].index(ring.stride) if f_pow2[a] else ring.stride),
                                      f["cm"].eq(c % d), f["ctr"].eq(depths.index(d) + (len(depths) if hr else 0)),
                                      f["clamp"].eq(int(clamp)), f["crow"].eq(c if clamp else 0)]
         # the row of the job in hand
@@ -220,8 +228,16 @@ class RowSerialCore(wiring.Component):
             else:
                 m.d.comb += sl.eq(s0)
             ad = Signal(RAM_AW, name=f"a{a}_addr")
-            terms = [Mux(sl[i], f["stride"] << i, 0) for i in range(len(sl))]
-            m.d.comb += ad.eq(f["base"] + sum(terms[1:], terms[0]))
+            if f_pow2[a]:
+                # slot << log2(stride): one of a few constant shifts
+                terms = [Mux(f["shi"] == k, sl << (st.bit_length() - 1), 0) for k, st in enumerate(f_strides[a])]
+                off = terms[0]
+                for t_ in terms[1:]:
+                    off = off | t_
+                m.d.comb += ad.eq(f["base"] + off)
+            else:
+                terms = [Mux(sl[i], f["stride"] << i, 0) for i in range(len(sl))]
+                m.d.comb += ad.eq(f["base"] + sum(terms[1:], terms[0]))
             addrs.append(ad)
 
         hj, tj = head.job.payload, tail.job.payload
