@@ -201,11 +201,12 @@ class LinkCore(wiring.Component):
         # width x height x colours of a STRIPE_BEGIN payload, in two registered steps (no chained
         # multipliers in one cycle: the ECP5 critical path of x2-tiny): head8 is complete when the
         # payload ends, and the 4 CRC bytes take at least 4 cycles before CHECK reads area_bytes
-        # (only the limits' bits take part: the product is used only for a geometry within them)
+        # (the product is used only for a geometry within the limits, so it is kept that wide; the
+        # operands stay 16 bits: the board flow builds multipliers with an operand of <= 9 bits
+        # from LUTs, this one belongs in a DSP block)
         area = Signal(range(self.max_width * self.max_height + 1))
         area_bytes = Signal.like(bytes_left)
-        m.d.sync += [area.eq(head8[0:len(width)] * head8[16:16 + len(height)]),
-                     area_bytes.eq(const_mul(area, colors))]
+        m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
         # the STRIPE_BEGIN geometry check, registered the same way (it was the ECP5 critical path of
         # the small network once the multipliers were split)
         geo_bad = Signal()
