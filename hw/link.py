@@ -30,7 +30,8 @@ waiting at column 126 for LR pixel (17, 74), the first pixel of the next 1024-by
 the FIFO, the transmitter finishes any frame it starts at the byte rate, so a pending ACK waits
 for at most one row; the network is never blocked by the link unless the FIFO is full, and then
 it holds a whole row that the transmitter is sending.
-Cycle model: the link adds no throughput limit beyond the byte rate: one byte per cycle in and out.
+Cycle model: the link adds no throughput limit beyond the byte rate: one byte per cycle in and out
+(serial_crc: one byte per 9 cycles in, per 10 out; far above a UART's byte rate).
 Golden twin: sw.protocol (encode / Parser).
 """
 from __future__ import annotations
