@@ -45,7 +45,7 @@ from sw import protocol as P
 
 from . import layouts
 from .crc import CRC32Unit
-from .head import const_mul
+from .head import const_mul, select
 
 
 class LinkCore(wiring.Component):
@@ -168,7 +168,7 @@ class LinkCore(wiring.Component):
         count = Signal(range(max(maxp, 4) + 1))
         m.submodules.rx_crc = rxc = CRC32Unit(self.serial_crc)
         m.submodules.tx_crc = txc = CRC32Unit(self.serial_crc)
-        crc_rx = Signal(32)
+        crc_bad = Signal()            # a received CRC byte differed from the computed one
         head8 = Signal(64)            # first 8 payload bytes (STRIPE_BEGIN)
         idle_timer = Signal(range(self.timeout_cycles + 1))
         byte = self.rx.payload
@@ -287,13 +287,16 @@ class LinkCore(wiring.Component):
             with m.State("CRC"):
                 receiving("CRC")
                 with m.If(got):
-                    m.d.sync += [crc_rx.eq(Cat(crc_rx[8:], byte)), count.eq(count + 1)]
+                    # each CRC byte is checked as it comes: the CRC register is final by then (a
+                    # serial unit holds the bytes back until it is done)
+                    differs = byte != (~rxc.value).word_select(count[:2], 8)
+                    m.d.sync += [crc_bad.eq(Mux(count == 0, 0, crc_bad) | differs), count.eq(count + 1)]
                     with m.If(count == 3):
                         m.next = "CHECK"
             with m.State("CHECK"):
                 w_new, h_new = head8[0:16], head8[16:32]
                 cl_new, cr_new = head8[32:48], head8[48:64]
-                with m.If(crc_rx != ~rxc.value):
+                with m.If(crc_bad):
                     m.d.sync += [crc_errors.eq(crc_errors + 1)] + reply(K_NACK, P.Nack.BAD_CRC)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.IDENTIFY):
@@ -418,8 +421,12 @@ class LinkCore(wiring.Component):
         tseq = Signal(8)
         tkind = Signal(3)
         K_RESULT = 4
-        status_snap = Signal(8 * P.STATUS.size)
-        status_u32 = [c if len(c) == 32 else Cat(c, Const(0, 32 - len(c))) for c in counters]   # u32 fields
+        # STATUS: each u32 field is read as its first byte goes out and its other bytes come from
+        # that copy, so every counter is sent whole (the fields are not one snapshot: a counter may
+        # have moved between fields if frames arrive during the reply)
+        field_snap = Signal(self.counter_bits)
+        field_live = Signal(self.counter_bits)
+        m.d.comb += field_live.eq(select(tidx[2:5], counters))
         reason_snap, acktype_snap = Signal(8), Signal(8)
         ident_bytes = Array(Const(b, 8) for b in self.identity.pack())
         opix = Signal(8 * colors)
@@ -476,8 +483,7 @@ class LinkCore(wiring.Component):
             with m.State("IDLE"):
                 with m.If(rep_pending):
                     m.d.sync += [tkind.eq(rep_kind), tseq.eq(rep_seq), tidx.eq(0), rep_pending.eq(0),
-                                 reason_snap.eq(rep_reason), acktype_snap.eq(rep_type),
-                                 status_snap.eq(Cat(*status_u32))]
+                                 reason_snap.eq(rep_reason), acktype_snap.eq(rep_type)]
                     with m.Switch(rep_kind):
                         with m.Case(K_ACK):
                             m.d.sync += [ttype.eq(P.T.ACK), tlen.eq(P.ACK.size)]
@@ -536,7 +542,10 @@ class LinkCore(wiring.Component):
                         with m.Case(K_IDENT):
                             m.d.comb += small.eq(ident_bytes[tidx[:6]])
                         with m.Case(K_STATUS):
-                            m.d.comb += small.eq(status_snap.word_select(tidx[:5], 8))
+                            field = Cat(field_snap, Const(0, 32 - self.counter_bits))
+                            m.d.comb += small.eq(Mux(tidx[:2] == 0, field_live[:8], field.word_select(tidx[:2], 8)))
+                            with m.If(sent & (tidx[:2] == 0)):
+                                m.d.sync += field_snap.eq(field_live)
                     m.d.comb += [tx_byte.eq(small), self.tx.valid.eq(tx_ok)]
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
