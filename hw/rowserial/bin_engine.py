@@ -23,7 +23,7 @@ Schedule (static: no stall once a job starts). Output channel outermost:
   LOAD  P + 3 cycles: the channel's record (P = ParamLayout.record_words words) is read word by
         word; the weights go into three kernel-row registers (row0 <- row1 <- row2 <- row0 rotate;
         a kernel row's words shift into row2, and two rotations put the rows in place, so row0 and
-        row1 have a single source), the constants shift into their own register; on the first
+        row1 have a single source), each constant word goes into its own register; on the first
         three cycles the window's column 0 is read from the 3 rows.
   ROW   3 cycles per pixel, one kernel row ky per cycle: column x + 1 of row ky comes from src,
         columns x - 1 and x from a per-row history; its 3*C lanes (XNOR against row0, the rows
@@ -153,7 +153,9 @@ class BinRowEngine(wiring.Component):
         i = Signal(range(r))
         j = Signal(range(r))
         rows = [Signal(16 * WR, name=f"wrow{q}") for q in range(3)]    # kernel rows; row0 is in use
-        cst = Signal(16 * (P - WW))                                      # the record's constants
+        NC = P - WW
+        cwords = [Signal(16, name=f"cst{q}") for q in range(NC)]        # the record's constant words
+        cst = Cat(*cwords)
         rd_ptr = Signal(self.ram_aw)        # the next record word to read
         hist = [Signal(2 * C, name=f"hist{q}") for q in range(3)]
 
@@ -175,8 +177,9 @@ class BinRowEngine(wiring.Component):
         cap = Signal()                      # capture a window column read in the previous cycle
         cap_q = Signal()
         is_rot = Signal()
-        d_word, d_w, d_rot = Signal(), Signal(), Signal()
-        m.d.sync += [d_word.eq(0), d_w.eq(0), d_rot.eq(0)]
+        d_w, d_rot, d_c = Signal(), Signal(), Signal()
+        d_j = Signal(range(max(NC, 2)))     # the constant word arriving with d_c
+        m.d.sync += [d_w.eq(0), d_rot.eq(0), d_c.eq(0)]
         with m.If(busy & (state == LOAD)):
             m.d.comb += is_rot.eq((k == WR) | (k == 2 * WR + 1))
             with m.If(k < P + 2):
@@ -184,15 +187,19 @@ class BinRowEngine(wiring.Component):
                     m.d.sync += d_rot.eq(1)
                 with m.Else():
                     m.d.comb += self.ram.addr.eq(rd_ptr)
-                    m.d.sync += [rd_ptr.eq(rd_ptr + 1), d_word.eq(1), d_w.eq(k < WW + 2)]
+                    # slot k: weight word k - (rotations before it), constant word k - WW - 2
+                    m.d.sync += [rd_ptr.eq(rd_ptr + 1), d_w.eq(k < WW + 2), d_c.eq(k >= WW + 2),
+                                 d_j.eq(k - (WW + 2))]
             with m.If(k < 3):
                 m.d.comb += self.src.addr.eq(job.src[k[:2]])
                 m.d.comb += cap.eq(1)
             m.d.sync += k.eq(k + 1)
             with m.If(k == P + 2):
                 m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0)]
-        with m.If(d_word):
-            m.d.sync += cst.eq(Cat(cst[16:], self.ram.rdata))
+        # each constant word into its own register (its unused bits then need no flip-flop)
+        for q_, cw in enumerate(cwords):
+            with m.If(d_c & (d_j == q_)):
+                m.d.sync += cw.eq(self.ram.rdata)
         m.d.sync += cap_q.eq(cap)
         with m.If(cap_q):                   # rotate the history: row ky's columns (-1, 0)
             m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(Const(0, C), self.src.data))]
@@ -264,7 +271,8 @@ class BinRowEngine(wiring.Component):
         t0 = Signal(signed(max(len(A) + len(dot), len(B)) + 1))
         y, y4 = Signal(signed(yw)), Signal(signed(yw))
         yd, yneg = Signal(signed(yw)), Signal()
-        q = Signal(signed(yw + len(S) + 1))
+        # q: y, or y*S shifted right by ss (>= the smallest ss the program uses): as wide as that
+        q = Signal(signed(max(yw, yw + len(S) + 1 - min(self.ss_values)) + 1))
         v = Signal(signed(yw))
         o = Signal(signed(fmt.bits))
         obit = Signal()
