@@ -1,6 +1,7 @@
 """Synthesis helpers: run YoWASP yosys on an Amaranth component and summarise the cells."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -36,15 +37,18 @@ def synthesize(component, name: str, arch: str, workdir: Path, verilog_text: str
     """Synthesise `component` (or `verilog_text`) for `arch` in `workdir`; returns summarise() plus
     `seconds` (yosys wall time) and `cells` (all cell counts).
 
-    reuse: if `workdir` already holds the same Verilog text and its stat/meta files from an
-    earlier run, return those figures (and that run's seconds) without running yosys again.
+    reuse: if `workdir` holds stat/meta files of an earlier run for `arch` on the same Verilog
+    text (its SHA-256 is in the meta file: the .v file is shared by both architectures, so its
+    text alone does not say which one's figures are current), return those figures (and that
+    run's seconds) without running yosys again.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     text = verilog_text if verilog_text is not None else synth_verilog(component, name)
     vfile, stat_file, meta_file = workdir / f"{name}.v", workdir / f"stat_{arch}.json", workdir / f"meta_{arch}.json"
-    if reuse and vfile.exists() and vfile.read_text() == text and stat_file.exists() and meta_file.exists():
-        meta = json.loads(meta_file.read_text())
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    meta = json.loads(meta_file.read_text()) if reuse and meta_file.exists() else {}
+    if reuse and meta.get("verilog_sha256") == sha and stat_file.exists():
         stat = json.loads(stat_file.read_text())
         cells = stat["design"].get("num_cells_by_type", {})
         res = {**summarise(arch, cells), "seconds": meta["seconds"], "cells": cells, "reused": True}
@@ -71,7 +75,8 @@ def synthesize(component, name: str, arch: str, workdir: Path, verilog_text: str
         raise RuntimeError(f"yosys failed on {name} ({arch}): {err}")
     stat = json.loads(stat_file.read_text())
     cells = stat["design"].get("num_cells_by_type", {})
-    meta_file.write_text(json.dumps({"seconds": round(seconds, 2), "script": script, "workaround": workaround}))
+    meta_file.write_text(json.dumps({"seconds": round(seconds, 2), "script": script, "workaround": workaround,
+                                     "verilog_sha256": sha}))
     res = {**summarise(arch, cells), "seconds": round(seconds, 2), "cells": cells}
     if workaround:
         res["workaround"] = workaround
