@@ -130,11 +130,15 @@ class BinRowEngine(wiring.Component):
         return cout * (self.pl.record_words + 3 + 3 * width + self.drain()) + 1
 
     def resource_estimate(self) -> dict:
-        C, P = self.C, self.pl.record_words
+        C, P, pl = self.C, self.pl.record_words, self.pl
         lanes = 3 * C
-        # the weight rows' rotate/shift select: row2 only (row0 and row1 have one source)
-        ff = 16 * P + 6 * C + lanes + 3 * 2 * self.ram_aw + 120
-        return {"lut": int(2.4 * lanes) + 380, "ff": ff, "bram_bits": 0, "dsp": 1}
+        # FFs: weight rows and constant fields, window history (6C), popcount tree and its
+        # delays (~lanes + 100 at stride 2), pointers, the scale/RPReLU/residual pipeline
+        ff = 16 * pl.weight_words + sum(pl.widths) + 6 * C + lanes + 100 + 3 * 2 * self.ram_aw + 120
+        # LUTs: XNOR/popcount (2.4 per lane), control, row2's shift/rotate select, the history
+        # select, the scale/RPReLU/residual adders, shifts and saturations (~300), pointer adders
+        lut = int(2.4 * lanes) + 380 + 16 * pl.row_words + C + 300 + 6 * self.ram_aw
+        return {"lut": lut, "ff": ff, "bram_bits": 0, "dsp": 1}
 
     # ------------------------------------------------------------------ gateware
     def elaborate(self, platform):
