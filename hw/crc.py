@@ -75,10 +75,15 @@ class CRC32Unit(wiring.Component):
         self.serial = serial
         super().__init__({"init": In(1), "go": In(1), "byte": In(8), "busy": Out(1), "value": Out(32)})
 
-    def resource_estimate(self) -> dict:
-        if self.serial:
+    @staticmethod
+    def estimate(serial: bool) -> dict:
+        """resource_estimate() without building the unit (for its users' own estimates)."""
+        if serial:
             return {"lut": 32 + 8 + 6, "ff": 32 + 8 + 4, "bram_bits": 0, "dsp": 0}
         return {"lut": 4 * 32, "ff": 32, "bram_bits": 0, "dsp": 0}
+
+    def resource_estimate(self) -> dict:
+        return self.estimate(self.serial)
 
     def elaborate(self, platform):
         m = Module()

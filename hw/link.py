@@ -101,7 +101,7 @@ class LinkCore(wiring.Component):
         # (de)serialisers and the network input register, timers, stripe counters, FSMs and flags, the
         # transmitter CRC byte register (9)
         cb = self.counter_bits
-        crc = CRC32Unit(self.serial_crc).resource_estimate()
+        crc = CRC32Unit.estimate(self.serial_crc)
         ff = 12 * cb + 2 * crc["ff"] + 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
         # LUTs: counter incrementers, two CRC-32 byte updates (~4 LUT4 per state bit), the STATUS
         # byte select (1 per input bit) and the IDENT constant bytes, the head8 byte insert, ~24
