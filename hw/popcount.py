@@ -230,7 +230,7 @@ def popcount_carry(m, pipe: _Pipe, a, w, seg_mask, seg: int, stride: int = 1):
     """Carry-chain adder tree: 3-lane XNOR full-adder leaves, then adders that each absorb one more
     lane as carry-in (k-bit + k-bit + 1 -> k+1 bits); per tap segment, masked, then summed.
     stride: adder levels per register level (1: a register after every adder; 2 halves the tree's
-    flip-flops where the clock allows two small carry chains per cycle, as on the UP5K at 48 MHz)."""
+    flip-flops where the clock allows two small carry chains per cycle: the row-serial UP5K engine)."""
     n = len(a)
     nseg = n // seg
     seg_counts = []

@@ -85,8 +85,9 @@ def job_layout(r: int, ram_aw: int, bits_aw: int, width_bits: int) -> data.Struc
 
 
 class BinRowEngine(wiring.Component):
-    #: adder levels per register level in the popcount tree (hw/popcount.popcount_carry): two
-    #: 2..7-bit carry chains per cycle meet the UP5K's 48 MHz, at half the tree's flip-flops
+    #: adder levels per register level in the popcount tree (hw/popcount.popcount_carry): half the
+    #: tree's flip-flops; two 2..7-bit carry chains per cycle are expected to meet the UP5K's
+    #: 48 MHz, not yet timed (the design does not fit the UP5K yet, so it has not been placed)
     POPCOUNT_STRIDE = 2
 
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, bits_aw: int = 10):
