@@ -36,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 
 from hw.fold import FoldConfig, throughput
+from hw.mul import LUT_MUL_WIDTH
 
 from .common import baud_error
 
@@ -71,7 +72,7 @@ def _ulx3s():
 BOARDS = {
     "icebreaker": {"module": _icebreaker, "top": "ICEBreakerTop", "family": "ice40", "device": "iCE40UP5K-SG48",
                    "tools": ["yosys", "nextpnr-ice40", "icepack"], "bitstream": "top.bin",
-                   "default_max_width": 32, "default_lut_mul_width": 9},
+                   "default_max_width": 32, "default_lut_mul_width": LUT_MUL_WIDTH},
     "ulx3s": {"module": _ulx3s, "top": "ULX3STop", "family": "ecp5", "device": "LFE5U-85F-6BG381C",
               "tools": ["yosys", "nextpnr-ecp5", "ecppack"], "bitstream": "top.bit",
               "default_max_width": 64, "default_lut_mul_width": 0},
@@ -147,7 +148,7 @@ def _lut_mul_script(width: int) -> str:
     if not width:
         return ""
     sel = f"t:$mul r:A_WIDTH<={width} %i t:$mul r:B_WIDTH<={width} %i %u"
-    return (f"select -set lutmul {sel}\nbooth @lutmul\n"
+    return (f"proc\nselect -set lutmul {sel}\nbooth @lutmul\n"
             f"select -set lutmul {sel}\ntechmap -map +/techmap.v @lutmul")
 
 

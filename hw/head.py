@@ -44,7 +44,7 @@ from sw.formats import FeatureFormat
 from sw.program import HeadLayer
 
 from . import layouts
-from .mul import DSP_BITS, serial_mul, serial_steps, split_mul
+from .mul import DSP_BITS, LUT_MUL_WIDTH, serial_mul, serial_steps, split_mul
 
 
 def signed_bits(*values) -> int:
@@ -127,10 +127,14 @@ class HeadConv(wiring.Component):
     while win_en is low). Column kx of the window is col_words = ceil(3*colors/2) words, byte
     b = ky*colors + k of the column at word b // 2, byte b % 2; step s reads word s % col_words of
     column s // col_words (steps = 3*col_words; a pad byte counts as masked). No operand select:
-    the row-serial head on the UP5K, whose window lives in one EBR instead of 216 flip-flops."""
+    the row-serial head on the UP5K, whose window lives in one EBR instead of 216 flip-flops.
+
+    mac_dsp: the weight and pixel registers in front of the MAC products are LUT_MUL_WIDTH + 1 bits
+    wide, so the board flow puts each product on a DSP block (hw/mul.py) instead of building an
+    8 x 9-bit LUT multiplier (the row-serial head on the UP5K: 2 of its 8 SB_MAC16)."""
 
     def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1,
-                 serial_req: bool = False, window_port: bool = False):
+                 serial_req: bool = False, window_port: bool = False, mac_dsp: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.ndim != 4 or w.shape[1] != colors or w.shape[2:] != (3, 3):
             raise ValueError(f"head weight shape {w.shape} does not match colors={colors}")
@@ -143,6 +147,7 @@ class HeadConv(wiring.Component):
             raise ValueError(f"macs must be in 1..{self.n}, got {macs}")
         self.macs = macs
         self.window_port = window_port
+        self.mac_dsp = mac_dsp
         if window_port and macs != 2:
             raise ValueError(f"window_port reads two bytes per step: macs must be 2, not {macs}")
         self.col_words = math.ceil(3 * colors / 2)
@@ -310,8 +315,8 @@ class HeadConv(wiring.Component):
         # ---- S1r: weights and operands registered (block-RAM clock-to-out and a multiplier in one
         # cycle was an ECP5 critical path)
         v1r, first1r, last1r, ch1r = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
-        p1r = [Signal(8, name=f"p1r_{j}") for j in range(macs)]
-        w1r = Signal(data.ArrayLayout(signed(formats.WEIGHT_BITS), macs))
+        p1r = [Signal(LUT_MUL_WIDTH + 1 if self.mac_dsp else 8, name=f"p1r_{j}") for j in range(macs)]
+        w1r = Signal(data.ArrayLayout(signed(LUT_MUL_WIDTH + 1 if self.mac_dsp else formats.WEIGHT_BITS), macs))
         # ---- S2: products
         v2, first2, last2, ch2 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
         prod2 = [Signal(signed(17), name=f"prod2_{j}") for j in range(macs)]
@@ -319,7 +324,8 @@ class HeadConv(wiring.Component):
             m.d.sync += [v1.eq(go), first1.eq(s_cnt == 0), last1.eq(last_s), ch1.eq(o_cnt)]
             if not self.window_port:
                 m.d.sync += [p1[j].eq(ops[j]) for j in range(macs)]
-            m.d.sync += [v1r.eq(v1), first1r.eq(first1), last1r.eq(last1), ch1r.eq(ch1), w1r.eq(wrd.data)]
+            m.d.sync += [v1r.eq(v1), first1r.eq(first1), last1r.eq(last1), ch1r.eq(ch1)]
+            m.d.sync += [w1r[j].eq(wrd.data[j]) for j in range(macs)]
             m.d.sync += [p1r[j].eq(p1[j]) for j in range(macs)]
             m.d.sync += [v2.eq(v1r), first2.eq(first1r), last2.eq(last1r), ch2.eq(ch1r)]
             m.d.sync += [prod2[j].eq(w1r[j] * p1r[j]) for j in range(macs)]

@@ -52,6 +52,13 @@ def split_mul(m, en, a, b, name: str = "mul", along=()):
     return p, 2, delayed
 
 
+#: the iCEBreaker flow builds multipliers with an operand of at most this many bits from LUTs
+#: (boards.build `lut_mul_width`: yosys `booth` on the RTLIL, before synthesis). A product that runs
+#: every cycle belongs in a DSP block: its narrow operand comes from a register this many bits + 1
+#: wide (sign-extended), which the script does not take (an 8 x 16-bit LUT multiplier is ~270 LUT4).
+LUT_MUL_WIDTH = 9
+
+
 def serial_steps(wb: int) -> int:
     """Enabled cycles a `serial_mul` of a `wb`-bit b spends stepping (two bits of b per cycle)."""
     return (wb + 1) // 2

@@ -37,7 +37,7 @@ from sw.program import TailLayer
 
 from . import layouts
 from .head import const_mul, csd, rshift_round, saturate, select, signed_bits
-from .mul import DSP_BITS, serial_mul, serial_steps, split_mul
+from .mul import DSP_BITS, LUT_MUL_WIDTH, serial_mul, serial_steps, split_mul
 
 #: width of a skip word (2^-16 pixel units: 255 << 16 < 2^24)
 SKIP_BITS = formats.PIXEL_BITS + formats.BILINEAR_FRAC
@@ -87,8 +87,8 @@ class TailConv(wiring.Component):
             self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
             # colour k's product starts when colour k-1's is done: req_latency + 1 cycles apart
             self.latency = self.mac_latency + 2 + self.req_latency + (colors - 1) * (self.req_latency + 1)
-            if self.n <= (colors - 1) * (self.req_latency + 1) + 1:
-                raise ValueError(f"serial_req needs more than {(colors - 1) * (self.req_latency + 1) + 1} "
+            if not self.serial_fits(layer, channels, colors):
+                raise ValueError(f"serial_req needs more than {self._serial_cycles(self.m_bits, colors)} "
                                  f"cycles per pixel, the tail has {self.n}")
         else:
             self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
@@ -98,6 +98,16 @@ class TailConv(wiring.Component):
             "skip": In(stream.Signature(skip_layout(colors))),
             "o": Out(stream.Signature(layouts.pixel(colors))),
         })
+
+    @staticmethod
+    def _serial_cycles(m_bits: int, colors: int) -> int:
+        return (colors - 1) * (serial_steps(m_bits) + 2) + 1
+
+    @classmethod
+    def serial_fits(cls, layer: TailLayer, channels: int, colors: int) -> bool:
+        """Whether serial_req=True is allowed: a pixel's 9*C MAC cycles cover the colours' serial
+        products (not for very narrow networks: C = 2 RGB has 18 cycles per pixel)."""
+        return formats.TAPS * channels > cls._serial_cycles(signed_bits(*[int(v) for v in layer.mult]), colors)
 
     # ------------------------------------------------------------------ models
     def cycles_per_pixel(self) -> int:
@@ -176,11 +186,13 @@ class TailConv(wiring.Component):
         # multiplier in one cycle was an ECP5 critical path)
         vr, lr = Signal(), Signal()
         gr = Signal(signed(fmt.bits))
-        wr = Signal(data.ArrayLayout(signed(formats.WEIGHT_BITS), colors))
+        # (weight registers LUT_MUL_WIDTH + 1 bits wide: the products go to SB_MAC16, not to LUT
+        # multipliers, in the iCEBreaker flow; hw/mul.py)
+        wr = Signal(data.ArrayLayout(signed(max(formats.WEIGHT_BITS, LUT_MUL_WIDTH + 1)), colors))
         vp, lp = Signal(), Signal()
         prod = [Signal(signed(fmt.bits + formats.WEIGHT_BITS), name=f"prod{o}") for o in range(colors)]
         with m.If(adv):
-            m.d.sync += [vr.eq(vg), lr.eq(lg), gr.eq(g), wr.eq(wrd.data)]
+            m.d.sync += [vr.eq(vg), lr.eq(lg), gr.eq(g)] + [wr[o].eq(wrd.data[o]) for o in range(colors)]
             m.d.sync += [vp.eq(vr), lp.eq(lr)]
             m.d.sync += [prod[o].eq(wr[o] * gr) for o in range(colors)]
 

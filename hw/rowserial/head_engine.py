@@ -85,7 +85,7 @@ class HeadRowEngine(wiring.Component):
         (RGB: 15 cycles per channel at 2 MACs), else the DSP one."""
         serial = HeadConv.serial_fits(self.prog.head, self.colors, self.macs, self.window_port)
         return HeadConv(self.prog.head, self.fmt, self.colors, self.macs, serial_req=serial,
-                        window_port=self.window_port)
+                        window_port=self.window_port, mac_dsp=True)
 
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()

@@ -38,6 +38,7 @@ from sw.program import Program
 
 from .. import layouts
 from ..estimate import throwaway
+from ..head import const_mul, select
 from ..tail import SKIP_BITS, TailConv
 from . import memmap
 
@@ -54,13 +55,33 @@ def job_layout(ram_aw: int, width_bits: int, r: int) -> data.StructLayout:
     })
 
 
+def skip_product(p, table: list[int], idx):
+    """p * table[idx] for a table of constants: the table's odd parts (after the trailing zeros they
+    all share) are few for the bilinear weights of x2 (1, 3, 9) and x3, so the product is a select
+    over shift-and-add products of p; with more than SKIP_MUL_ODD of them, one multiplier."""
+    tz = min((v & -v).bit_length() - 1 for v in table if v) if any(table) else 0
+    odd = sorted({v >> tz for v in table})
+    if len(odd) > SKIP_MUL_ODD:
+        return select(idx, [Const(v, max(table).bit_length()) for v in table]) * p
+    code = select(idx, [Const(odd.index(v >> tz), range(len(odd))) for v in table])
+    return select(code, [const_mul(p, u) for u in odd]) << tz
+
+
+#: most distinct odd weights for which skip_product selects among constant products
+SKIP_MUL_ODD = 4
+
+
 class TailRowEngine(wiring.Component):
     FIFO_DEPTH = 4
 
-    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool = False):
-        """serial_req: TailConv's requantiser without DSP blocks (hw/mul.serial_mul). Off by default:
-        on the UP5K the x2-tiny fits the 8 SB_MAC16 with it off, and it costs 168 LC there
-        (docs/boards.md rows 24-25), the scarcer resource."""
+    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool | None = None):
+        """serial_req: TailConv's requantiser without DSP blocks (hw/mul.serial_mul), leaving the
+        DSP blocks to the MACs (one per colour). None (default): wherever a pixel's cycles cover it
+        (TailConv.serial_fits): the requantiser runs `colors` times per 9*C-cycle pixel and would
+        take five of the UP5K's 8 SB_MAC16 (an 18 x 32-bit product), while the MACs run every
+        cycle and as LUT multipliers cost ~300 LUT4 each (docs/boards.md row 31)."""
+        if serial_req is None:
+            serial_req = TailConv.serial_fits(prog.tail, prog.config.channels, prog.config.colors)
         self.serial_req = serial_req
         self.prog, self.fmt = prog, prog.fmt
         self.C, self.colors = prog.config.channels, prog.config.colors
@@ -152,9 +173,11 @@ class TailRowEngine(wiring.Component):
         # the term's weight: the golden wv[phase][a] * wh[j][b], from a constant table
         table = [self.weights[i][j][t] for i in range(len(self.weights)) for j in range(len(self.weights[0]))
                  for t in range(self.terms)]
-        wsel = Array(Const(v, 17) for v in table)[(job.phase * len(self.weights[0]) + cap_j) * self.terms + cap_term]
+        widx = Signal(range(len(table)))
+        m.d.comb += widx.eq((job.phase * len(self.weights[0]) + cap_j) * self.terms + cap_term)
+        prod = Signal(range(max(table) * 255 + 1))
+        m.d.comb += prod.eq(skip_product(self.ram.rdata[:8], table, widx))
         with m.If(cap):
-            prod = wsel * self.ram.rdata[:8]
             for k in range(colors):
                 with m.If(cap_col == k):
                     m.d.sync += acc[k].eq(Mux(cap_term == 0, prod, acc[k] + prod))
