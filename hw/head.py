@@ -315,11 +315,14 @@ class HeadConv(wiring.Component):
         # ---- S1r: weights and operands registered (block-RAM clock-to-out and a multiplier in one
         # cycle was an ECP5 critical path)
         v1r, first1r, last1r, ch1r = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
-        p1r = [Signal(LUT_MUL_WIDTH + 1 if self.mac_dsp else 8, name=f"p1r_{j}") for j in range(macs)]
-        w1r = Signal(data.ArrayLayout(signed(LUT_MUL_WIDTH + 1 if self.mac_dsp else formats.WEIGHT_BITS), macs))
+        # (data registers without reset: the board flow can then pack them into the SB_MAC16)
+        p1r = [Signal(LUT_MUL_WIDTH + 1 if self.mac_dsp else 8, name=f"p1r_{j}", reset_less=True)
+               for j in range(macs)]
+        w1r = Signal(data.ArrayLayout(signed(LUT_MUL_WIDTH + 1 if self.mac_dsp else formats.WEIGHT_BITS), macs),
+                     reset_less=True)
         # ---- S2: products
         v2, first2, last2, ch2 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
-        prod2 = [Signal(signed(17), name=f"prod2_{j}") for j in range(macs)]
+        prod2 = [Signal(signed(17), name=f"prod2_{j}", reset_less=True) for j in range(macs)]
         with m.If(adv):
             m.d.sync += [v1.eq(go), first1.eq(s_cnt == 0), last1.eq(last_s), ch1.eq(o_cnt)]
             if not self.window_port:

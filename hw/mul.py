@@ -64,7 +64,7 @@ def serial_steps(wb: int) -> int:
     return (wb + 1) // 2
 
 
-def serial_mul(m, en, load, a, b, name: str = "smul", along=()):
+def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = False):
     """p = a * b (both signed) in serial_steps(len(b)) enabled cycles, two bits of b per cycle
     (radix-4 Booth digits in {-2..2}: one adder of len(a) + 3 bits and a 5-way select, no DSP
     block). For units that produce one product every many cycles (the UP5K has 8 SB_MAC16).
@@ -74,11 +74,14 @@ def serial_mul(m, en, load, a, b, name: str = "smul", along=()):
     serial_steps + 1 enabled cycles after the load, when p and `held` (the along values captured
     at the load) are valid. The caller loads at most once every `latency` enabled cycles (a load
     on the cycle that `done` is high is allowed: p is read on that cycle).
+    live_a: `a` is not captured at the load but read on every step: the caller keeps it stable
+    from the cycle after the load until `done` (no register of len(a) bits; the tail's requantiser
+    reads its operand from the snapshot, selected by a `held` colour index).
     Golden twin: integer multiplication (exact); hw/head.py's tests check it in HeadConv."""
     wa, wb = Shape.cast(a.shape()).width, Shape.cast(b.shape()).width
     steps = serial_steps(wb)
     w = 2 * steps                                   # b sign-extended to an even width
-    aa = Signal(signed(wa), name=f"{name}_a")
+    aa = a if live_a else Signal(signed(wa), name=f"{name}_a")
     br = Signal(w + 1, name=f"{name}_b")            # b's bits above a 0 (the Booth triplets)
     acc = Signal(signed(wa + 2), name=f"{name}_acc")
     low = Signal(w, name=f"{name}_low")
@@ -102,7 +105,7 @@ def serial_mul(m, en, load, a, b, name: str = "smul", along=()):
         m.d.sync += done.eq(0)
         with m.If(load):
             bs = b.as_signed()
-            m.d.sync += [aa.eq(a), br.eq(Cat(Const(0, 1), bs, bs[-1].replicate(w - wb))), acc.eq(0),
+            m.d.sync += ([] if live_a else [aa.eq(a)]) + [br.eq(Cat(Const(0, 1), bs, bs[-1].replicate(w - wb))), acc.eq(0),
                          cnt.eq(steps)] + [h.eq(v) for h, v in zip(held, along)]
         with m.Elif(cnt != 0):
             m.d.sync += [acc.eq(t >> 2), low.eq(Cat(low[2:], t[:2])), br.eq(Cat(br[2:], br[-1], br[-1])),

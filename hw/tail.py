@@ -85,8 +85,8 @@ class TailConv(wiring.Component):
         self.serial_req = serial_req
         if serial_req:
             self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
-            # colour k's product starts when colour k-1's is done: req_latency + 1 cycles apart
-            self.latency = self.mac_latency + 2 + self.req_latency + (colors - 1) * (self.req_latency + 1)
+            # colour k's product is loaded on the cycle colour k-1's is done: req_latency apart
+            self.latency = self.mac_latency + 1 + colors * self.req_latency
             if not self.serial_fits(layer, channels, colors):
                 raise ValueError(f"serial_req needs more than {self._serial_cycles(self.m_bits, colors)} "
                                  f"cycles per pixel, the tail has {self.n}")
@@ -101,7 +101,8 @@ class TailConv(wiring.Component):
 
     @staticmethod
     def _serial_cycles(m_bits: int, colors: int) -> int:
-        return (colors - 1) * (serial_steps(m_bits) + 2) + 1
+        # the snapshot is busy from the pixel's last product until its last colour's product is done
+        return colors * (serial_steps(m_bits) + 1) + 1
 
     @classmethod
     def serial_fits(cls, layer: TailLayer, channels: int, colors: int) -> bool:
@@ -185,12 +186,15 @@ class TailConv(wiring.Component):
         # weights and value registered before the multipliers (block-RAM clock-to-out and a
         # multiplier in one cycle was an ECP5 critical path)
         vr, lr = Signal(), Signal()
-        gr = Signal(signed(fmt.bits))
+        gr = Signal(signed(fmt.bits), reset_less=True)
         # (weight registers LUT_MUL_WIDTH + 1 bits wide: the products go to SB_MAC16, not to LUT
-        # multipliers, in the iCEBreaker flow; hw/mul.py)
-        wr = Signal(data.ArrayLayout(signed(max(formats.WEIGHT_BITS, LUT_MUL_WIDTH + 1)), colors))
+        # multipliers, in the iCEBreaker flow, hw/mul.py; data registers without reset, so that the
+        # flow can pack them into the SB_MAC16)
+        wr = Signal(data.ArrayLayout(signed(max(formats.WEIGHT_BITS, LUT_MUL_WIDTH + 1)), colors),
+                    reset_less=True)
         vp, lp = Signal(), Signal()
-        prod = [Signal(signed(fmt.bits + formats.WEIGHT_BITS), name=f"prod{o}") for o in range(colors)]
+        prod = [Signal(signed(fmt.bits + formats.WEIGHT_BITS), name=f"prod{o}", reset_less=True)
+                for o in range(colors)]
         with m.If(adv):
             m.d.sync += [vr.eq(vg), lr.eq(lg), gr.eq(g)] + [wr[o].eq(wrd.data[o]) for o in range(colors)]
             m.d.sync += [vp.eq(vr), lp.eq(lr)]
@@ -214,30 +218,45 @@ class TailConv(wiring.Component):
         k_last = k == colors - 1
         go = Signal()
         free = Signal()                     # the multiplier takes an operand now
-        m.d.comb += [go.eq(snap_full & self.skip.valid & radv & free),
-                     self.skip.ready.eq(snap_full & radv & free & k_last)]
+        issued = Signal()                   # every colour of the snapshot has gone (serial_req)
+        m.d.comb += [go.eq(snap_full & ~issued & self.skip.valid & radv & free),
+                     self.skip.ready.eq(snap_full & ~issued & radv & free & k_last)]
         with m.If(go):
             m.d.sync += k.eq(Mux(k_last, 0, k + 1))
-            with m.If(k_last):
-                m.d.sync += snap_full.eq(0)
 
         sh_skip = self.shift - formats.BILINEAR_FRAC
-        r1v, r1l, r1k = Signal(), Signal(), Signal(range(max(colors, 2)))
-        a1 = Signal(signed(self.acc_bits))
-        m1 = Signal(signed(self.m_bits))
-        s1 = Signal(signed(self.s_bits))
-        # M * acc in two stages when acc is wider than a DSP operand (hw/mul.py); the valid, last,
-        # colour index and bias+skip registers follow it stage by stage
+        m_k = select(k, [Const(v, signed(self.m_bits)) for v in self.mult])
+        s_k = (select(k, [Const(v, signed(self.s_bits)) for v in self.bias])
+               + (select(k, [self.skip.payload[o] for o in range(colors)]) << sh_skip))
         if self.serial_req:
-            # one product at a time: the next colour goes when this one is done
-            p2, r2v, req_lat, (r2l, r2k, s2) = serial_mul(m, radv, r1v, a1, m1, "req", along=(r1l, r1k, s1))
+            # one product at a time, loaded at `go`: the next colour goes when this one is done. The
+            # multiplier reads acc from the snapshot (colour r2k, held from the load), so the
+            # snapshot stays full until the last colour's product is done
+            a_live = Signal(signed(self.acc_bits))
+            p2, r2v, req_lat, (r2l, r2k, s2) = serial_mul(m, radv, go, a_live, m_k, "req",
+                                                          along=(k_last, k, s_k), live_a=True)
+            m.d.comb += a_live.eq(select(r2k, snap))
             inflight = Signal()
             m.d.comb += free.eq(~inflight | r2v)
             with m.If(go):
                 m.d.sync += inflight.eq(1)
             with m.Elif(radv & r2v):
                 m.d.sync += inflight.eq(0)
+            with m.If(go & k_last):
+                m.d.sync += issued.eq(1)
+            with m.If(radv & r2v & r2l):
+                m.d.sync += [snap_full.eq(0), issued.eq(0)]
         else:
+            # M * acc in two stages when acc is wider than a DSP operand (hw/mul.py); operands
+            # registered first, the valid, last, colour index and bias+skip follow stage by stage
+            r1v, r1l, r1k = Signal(), Signal(), Signal(range(max(colors, 2)))
+            a1 = Signal(signed(self.acc_bits))
+            m1 = Signal(signed(self.m_bits))
+            s1 = Signal(signed(self.s_bits))
+            with m.If(radv):
+                m.d.sync += [r1v.eq(go), r1l.eq(k_last), r1k.eq(k), a1.eq(select(k, snap)), m1.eq(m_k), s1.eq(s_k)]
+            with m.If(go & k_last):
+                m.d.sync += snap_full.eq(0)
             p2, req_lat, (r2v, r2l, r2k, s2) = split_mul(m, radv, m1, a1, "req", along=(r1v, r1l, r1k, s1))
             m.d.comb += free.eq(1)
         assert req_lat == self.req_latency
@@ -245,10 +264,6 @@ class TailConv(wiring.Component):
         res = Signal(formats.PIXEL_BITS)
         m.d.comb += res.eq(saturate((p2 + s2) >> self.shift, 0, formats.PIXEL_MAX))
         with m.If(radv):
-            m.d.sync += [r1v.eq(go), r1l.eq(k_last), r1k.eq(k),
-                         a1.eq(select(k, snap)), m1.eq(select(k, [Const(v, signed(self.m_bits)) for v in self.mult])),
-                         s1.eq(select(k, [Const(v, signed(self.s_bits)) for v in self.bias])
-                               + (select(k, [self.skip.payload[o] for o in range(colors)]) << sh_skip))]
             m.d.sync += self.o.valid.eq(r2v & r2l)
             with m.If(r2v):
                 with m.If(r2l):

@@ -272,7 +272,7 @@ class BinRowEngine(wiring.Component):
         v1, v2, v3, v4, v5, v6, v7, v8 = (Signal(name=f"pv{q}") for q in range(1, 9))
         mul_a = Signal(signed(max(len(A), yw)))
         mul_b = Signal(signed(max(len(dot), len(S))))
-        prod = Signal(signed(len(mul_a) + len(mul_b)))
+        prod = Signal(signed(len(mul_a) + len(mul_b)), reset_less=True)   # (no reset: packed into the DSP blocks)
         t0 = Signal(signed(max(len(A) + len(dot), len(B)) + 1))
         y, y4 = Signal(signed(yw)), Signal(signed(yw))
         yd, yneg = Signal(signed(yw)), Signal()
