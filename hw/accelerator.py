@@ -100,11 +100,12 @@ class AcceleratorCore(wiring.Component):
         return 0 if b.arch == "rowserial" else b.max_payload // self.prog.config.colors
 
     def make_link(self) -> LinkCore:
-        """The link; for the row-serial network (the UP5K) the slim one: 16-bit STATUS counters, no
-        result row FIFO (LinkCore's docstring says why the row-serial network needs none) and
-        bit-serial CRCs (its bytes come from a UART)."""
+        """The link; for the row-serial network (the UP5K) the slim one: 16-bit STATUS counters in
+        a block RAM, no result row FIFO (LinkCore's docstring says why the row-serial network needs
+        none) and bit-serial CRCs (its bytes come from a UART)."""
         if self.build.arch == "rowserial":
-            return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True)
+            return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True,
+                            counters_ram=True)
         return LinkCore(self.identity, self.timeout_cycles)
 
     @property
@@ -115,8 +116,9 @@ class AcceleratorCore(wiring.Component):
     def resource_estimate(self) -> dict:
         """Link + input FIFO + network (analytical, before the device calibration of boards/fit.py)."""
         b = self.build
-        units = [self.make_link(), make_network(self.prog, b, self.fold),
-                 SkidBuffer(unsigned(8 * self.prog.config.colors))]
+        units = [self.make_link(), make_network(self.prog, b, self.fold)]
+        if b.arch != "rowserial":
+            units.append(SkidBuffer(unsigned(8 * self.prog.config.colors)))
         if self.input_fifo_depth:
             units.append(StreamFIFO(unsigned(8 * self.prog.config.colors), self.input_fifo_depth))
         throwaway(*units)
@@ -139,12 +141,17 @@ class AcceleratorCore(wiring.Component):
             wiring.connect(m, q.o, net.i)
         else:
             wiring.connect(m, link.net_i, net.i)
-        # a SkidBuffer (cleared with the network) cuts the link's crop-filter / FIFO ready from the
-        # network's pipeline enables (ECP5 critical path of the small network after the other cuts)
-        cut = SkidBuffer(net.o.payload.shape())
-        m.submodules.cut_out = cut = ResetInserter(link.net_rst)(cut)
-        wiring.connect(m, net.o, cut.i)
-        wiring.connect(m, cut.o, link.net_o)
+        if b.arch == "rowserial":
+            # the tail's registered output straight into the link (the UP5K at 48 MHz; 50 FF less)
+            wiring.connect(m, net.o, link.net_o)
+        else:
+            # a SkidBuffer (cleared with the network) cuts the link's crop-filter / FIFO ready from
+            # the network's pipeline enables (ECP5 critical path of the small network after the
+            # other cuts)
+            cut = SkidBuffer(net.o.payload.shape())
+            m.submodules.cut_out = cut = ResetInserter(link.net_rst)(cut)
+            wiring.connect(m, net.o, cut.i)
+            wiring.connect(m, cut.o, link.net_o)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
                      self.busy.eq(link.stripe_active), self.error.eq(link.error_event),
                      self.out_fire.eq(net.o.valid & net.o.ready)]

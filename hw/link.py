@@ -44,6 +44,7 @@ from amaranth.lib.wiring import In, Out
 from sw import protocol as P
 
 from . import layouts
+from .counters import CounterBank
 from .crc import CRC32Unit
 from .head import const_mul, select
 
@@ -61,12 +62,15 @@ class LinkCore(wiring.Component):
     UP5K board: 240 cycles per byte at 2 Mbaud and 48 MHz), for a quarter of the CRC logic."""
 
     def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000, *, counter_bits: int = 32,
-                 row_buffer: bool = True, serial_crc: bool = False):
+                 row_buffer: bool = True, serial_crc: bool = False, counters_ram: bool = False):
         if not 8 <= counter_bits <= 32:
             raise ValueError(f"counter_bits must be 8..32, not {counter_bits}")
         self.counter_bits = counter_bits
         self.row_buffer = row_buffer
         self.serial_crc = serial_crc
+        if counters_ram and not serial_crc:
+            raise ValueError("counters_ram needs serial_crc (a STATUS byte leaves at most every 10 cycles)")
+        self.counters_ram = counters_ram
         self.identity = identity
         self.colors = identity.colors
         self.scale = identity.scale
@@ -112,9 +116,14 @@ class LinkCore(wiring.Component):
         dsp = 1
         lut += 5 * 16
         row_bits = 0
+        if self.counters_ram:              # the six counters in a CounterBank instead of registers
+            bank = CounterBank.estimate(6, cb)
+            ff += bank["ff"] - 6 * cb
+            lut += bank["lut"] - 6 * cb
+            row_bits += bank["bram_bits"]
         if self.row_buffer:
             # result row FIFO: one HR row of pixels (block RAM) plus its pointers and level
-            row_bits = 8 * colors * self.row_fifo_depth
+            row_bits += 8 * colors * self.row_fifo_depth
             abits = self.row_fifo_depth.bit_length()
             ff += 3 * abits + 8 * colors + 1
             lut += 6 * abits + 16 + abits      # pointer incrementers, level, compare with the row width
@@ -130,9 +139,23 @@ class LinkCore(wiring.Component):
         rd = buf.read_port(domain="sync")
 
         # ------------------------------------------------------------------ counters (STATUS)
-        counters = frames_ok, crc_errors, malformed, nacks, timeouts, results = tuple(
-            Signal(self.counter_bits, name=n) for n in ("frames_ok", "crc_errors", "malformed", "nacks", "timeouts",
-                                                        "results"))
+        # in registers, or (counters_ram) in a block RAM with one incrementer (hw/counters.py): the
+        # FSMs then raise a registered one-cycle pulse per count
+        FRAMES_OK, CRC_ERRORS, MALFORMED, NACKS, TIMEOUTS, RESULTS = range(6)
+        if self.counters_ram:
+            m.submodules.counters = bank = CounterBank(6, self.counter_bits)
+            inc = Signal(6)
+            m.d.sync += inc.eq(0)
+            m.d.comb += bank.inc.eq(inc)
+
+            def bump(k):
+                return [inc[k].eq(1)]
+        else:
+            counters = tuple(Signal(self.counter_bits, name=n) for n in (
+                "frames_ok", "crc_errors", "malformed", "nacks", "timeouts", "results"))
+
+            def bump(k):
+                return [counters[k].eq(counters[k] + 1)]
 
         # ------------------------------------------------------------------ stripe state
         # geometry registers as wide as the limits need (the 16-bit payload fields are checked
@@ -186,13 +209,13 @@ class LinkCore(wiring.Component):
             stmts = [rep_pending.eq(1), rep_kind.eq(kind), rep_type.eq(ftype if typ is None else typ),
                      rep_seq.eq(fseq), rep_reason.eq(reason)]
             if kind == K_NACK:
-                stmts += [nacks.eq(nacks + 1), err_pulse.eq(1)]
+                stmts += [*bump(NACKS), err_pulse.eq(1)]
             return stmts
 
         # parameter words (PARAMS frames, row-serial boards): stripes wait until the last word is in
         params_ok = Signal(init=int(self.param_words == 0))
         pstep = Signal(2)
-        paddr = Signal(16)
+        paddr = Signal(range(max(self.param_words, 1) + 1))   # (the frame check keeps it below param_words)
         plo = Signal(8)
 
         pix_n = Signal(range(colors + 1))  # bytes of the pixel being assembled in net_i.payload
@@ -226,7 +249,7 @@ class LinkCore(wiring.Component):
                 with m.Else():
                     m.d.sync += idle_timer.eq(idle_timer + 1)
                     with m.If(idle_timer == self.timeout_cycles - 1):
-                        m.d.sync += [timeouts.eq(timeouts + 1), idle_timer.eq(0)]
+                        m.d.sync += [*bump(TIMEOUTS), idle_timer.eq(0)]
                         m.d.sync += reply(K_NACK, P.Nack.TIMEOUT)
                         m.next = "REPLY_WAIT"
 
@@ -267,7 +290,7 @@ class LinkCore(wiring.Component):
                     m.d.sync += [flen[8:].eq(byte), count.eq(0), head8.eq(0)]
                     crc_upd()
                     with m.If(n > maxp):
-                        m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
+                        m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                         m.next = "REPLY_WAIT"
                     with m.Elif(n == 0):
                         m.next = "CRC"
@@ -297,29 +320,29 @@ class LinkCore(wiring.Component):
                 w_new, h_new = head8[0:16], head8[16:32]
                 cl_new, cr_new = head8[32:48], head8[48:64]
                 with m.If(crc_bad):
-                    m.d.sync += [crc_errors.eq(crc_errors + 1)] + reply(K_NACK, P.Nack.BAD_CRC)
+                    m.d.sync += bump(CRC_ERRORS) + reply(K_NACK, P.Nack.BAD_CRC)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.IDENTIFY):
-                    m.d.sync += [frames_ok.eq(frames_ok + 1)] + reply(K_IDENT)
+                    m.d.sync += bump(FRAMES_OK) + reply(K_IDENT)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STATUS):
-                    m.d.sync += [frames_ok.eq(frames_ok + 1)] + reply(K_STATUS)
+                    m.d.sync += bump(FRAMES_OK) + reply(K_STATUS)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.RESET):
                     m.d.comb += rst_req.eq(1)
-                    m.d.sync += [frames_ok.eq(frames_ok + 1), stripe_active.eq(0), bytes_left.eq(0),
+                    m.d.sync += [*bump(FRAMES_OK), stripe_active.eq(0), bytes_left.eq(0),
                                  out_rows_left.eq(0)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_BEGIN):
                     with m.If(flen != P.STRIPE.size):
-                        m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
+                        m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                     with m.Elif(stripe_active | ~params_ok):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
                     with m.Elif(geo_bad):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_GEOMETRY)
                     with m.Else():
                         m.d.comb += rst_req.eq(1)
-                        m.d.sync += [frames_ok.eq(frames_ok + 1), width.eq(w_new), height.eq(h_new),
+                        m.d.sync += [*bump(FRAMES_OK), width.eq(w_new), height.eq(h_new),
                                      crop_l.eq(cl_new), crop_r.eq(cr_new), stripe_active.eq(1),
                                      stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3),
                                      out_rows_left.eq(const_mul(h_new, r))] + reply(K_ACK)
@@ -329,24 +352,24 @@ class LinkCore(wiring.Component):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
                         m.next = "REPLY_WAIT"
                     with m.Elif(flen == 0):
-                        m.d.sync += [frames_ok.eq(frames_ok + 1)] + reply(K_ACK)
+                        m.d.sync += bump(FRAMES_OK) + reply(K_ACK)
                         m.next = "REPLY_WAIT"
                     with m.Else():
-                        m.d.sync += [frames_ok.eq(frames_ok + 1), ra.eq(0), primed.eq(0), count.eq(0)]
+                        m.d.sync += [*bump(FRAMES_OK), ra.eq(0), primed.eq(0), count.eq(0)]
                         m.next = "DRAIN"
                 if self.param_words:
                     with m.Elif(ftype == P.T.PARAMS):
                         nwords = (flen - P.PARAMS.size) >> 1
                         with m.If((flen < P.PARAMS.size + 2) | flen[0] |
                                   (head8[0:16] + nwords > self.param_words)):
-                            m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.BAD_LENGTH)
+                            m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                             m.next = "REPLY_WAIT"
                         with m.Else():
-                            m.d.sync += [frames_ok.eq(frames_ok + 1), ra.eq(P.PARAMS.size), pstep.eq(0),
+                            m.d.sync += [*bump(FRAMES_OK), ra.eq(P.PARAMS.size), pstep.eq(0),
                                          paddr.eq(head8[0:16])]
                             m.next = "PDRAIN"
                 with m.Else():
-                    m.d.sync += [malformed.eq(malformed + 1)] + reply(K_NACK, P.Nack.UNKNOWN_TYPE)
+                    m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.UNKNOWN_TYPE)
                     m.next = "REPLY_WAIT"
             if self.param_words:
                 with m.State("PDRAIN"):
@@ -426,7 +449,11 @@ class LinkCore(wiring.Component):
         # have moved between fields if frames arrive during the reply)
         field_snap = Signal(self.counter_bits)
         field_live = Signal(self.counter_bits)
-        m.d.comb += field_live.eq(select(tidx[2:5], counters))
+        field_ok = Signal()                 # field_live is the value of field tidx[2:5]
+        if self.counters_ram:
+            m.d.comb += [bank.sel.eq(tidx[2:5]), field_live.eq(bank.value), field_ok.eq(bank.valid)]
+        else:
+            m.d.comb += [field_live.eq(select(tidx[2:5], counters)), field_ok.eq(1)]
         reason_snap, acktype_snap = Signal(8), Signal(8)
         ident_bytes = Array(Const(b, 8) for b in self.identity.pack())
         opix = Signal(8 * colors)
@@ -546,7 +573,9 @@ class LinkCore(wiring.Component):
                             m.d.comb += small.eq(Mux(tidx[:2] == 0, field_live[:8], field.word_select(tidx[:2], 8)))
                             with m.If(sent & (tidx[:2] == 0)):
                                 m.d.sync += field_snap.eq(field_live)
-                    m.d.comb += [tx_byte.eq(small), self.tx.valid.eq(tx_ok)]
+                    # (a STATUS field's first byte waits until the counter value is read)
+                    m.d.comb += [tx_byte.eq(small),
+                                 self.tx.valid.eq(tx_ok & (field_ok | (tkind != K_STATUS) | (tidx[:2] != 0)))]
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
             with m.State("CRC"):
@@ -557,7 +586,7 @@ class LinkCore(wiring.Component):
                     with m.If(tidx == 3):
                         m.next = "IDLE"
                         with m.If(tkind == K_RESULT):
-                            m.d.sync += [results.eq(results + 1), row_idx.eq(row_idx + 1),
+                            m.d.sync += [*bump(RESULTS), row_idx.eq(row_idx + 1),
                                          out_rows_left.eq(out_rows_left - 1)]
                             with m.If(out_rows_left == 1):
                                 m.d.sync += stripe_active.eq(0)

@@ -7,7 +7,7 @@ Signature
                                        `done` (the engine reads it, without a copy)
   done: Out(1)                         one-cycle pulse after the row's last write
   ram:  Out(memmap.RamPort)            pixel reads and feature writes (one access per cycle)
-  dst:  Out(memmap.BitsWrite)          bits.0 ring: one C-bit word per pixel
+  dst:  Out(memmap.BitsWrite)          bits.0 ring: one bit per feature (bit c of the pixel's word)
 
 RAM layouts (hw/rowserial/memmap.py): pixel x, colour k of a pixel row at base b is the low byte
 of word b + x*colors + k; feature x, channel c of the output row at base o is word o + x*C + c.
@@ -21,8 +21,8 @@ Structure
           the window is a register (columns shifted left on each transfer) in the payload.
   HeadConv(prog.head, macs)  C*3*ceil(3*colors/2) cycles per pixel (C*ceil(9*colors/macs) with
           the window register)
-  Broadcast -> writer (features to RAM, sequential addresses)
-            -> Threshold(layer 0) -> bits writer (one word per pixel)
+  writer  features to RAM (sequential addresses) and, as each goes by, its bit of the first
+          binary layer (x >= T[c], sw.golden.threshold) into bit c of the pixel's bits.0 word
   The writer has the RAM port whenever it has a feature; the reader reads in the other cycles.
 Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 4 with F = 3*colors + 2: a column
 is fetched after HeadConv takes the window (the slot it overwrites is column x-1's), so the fetch
@@ -42,9 +42,7 @@ from sw.program import Program
 
 from .. import layouts
 from ..estimate import throwaway, total
-from ..fork import Broadcast
-from ..head import HeadConv
-from ..threshold import Threshold
+from ..head import HeadConv, select
 from . import memmap
 from .schedule import HEAD_MACS
 
@@ -94,15 +92,19 @@ class HeadRowEngine(wiring.Component):
         # a pixel's last feature write lands in the next pixel's fetch (counted in `fetch`); with a
         # latency over `steps` (the serial requantiser), (latency - 1) // steps more writes do
         extra = (conv.latency - 1) // conv.steps
-        return fetch + width * (conv.cycles_per_pixel() + fetch) + (width - 1) * extra + conv.latency + 4
+        # the last write and the done pulse: 2 cycles (4 before the bits were written inline: the
+        # Broadcast and Threshold registers)
+        return fetch + width * (conv.cycles_per_pixel() + fetch) + (width - 1) * extra + conv.latency + 2
 
     def resource_estimate(self) -> dict:
-        """HeadConv, Broadcast and Threshold, plus the 3x3 window register, counters and pointers."""
+        """HeadConv and the inline threshold, plus the 3x3 window register, counters and pointers."""
         parts = [self._conv()]
-        if self.prog.binary_layers:
-            parts += [Broadcast(layouts.feature(self.fmt)), Threshold(self.prog.binary_layers[0].thresh, self.fmt, 1)]
         throwaway(*parts)
         est = total([u.resource_estimate() for u in parts])
+        if self.prog.binary_layers:     # threshold constants (LUTs), compare, bit-enable decoder, channel
+            tw = self.fmt.bits + 1
+            est["lut"] += 2 * tw + tw + self.C + 8
+            est["ff"] += max(1, (self.C - 1).bit_length())
         if self.window_port:            # the window RAM (one EBR), its slot counters and address table
             est["ff"] += self.ram_aw + self.bits_aw + 48 + self.layout.size
             est["lut"] += 2 * self.ram_aw + 80
@@ -130,25 +132,25 @@ class HeadRowEngine(wiring.Component):
         dst_ptr = Signal(self.bits_aw)
         writes = Signal(range(self.max_width * C + 1))
         words = Signal(range(self.max_width + 1))
-        feat = stream.Signature(fw).flip().create()   # features on their way to RAM
-        if layers:
-            m.submodules.fork = fork = Broadcast(fw)
-            m.submodules.thr = thr = Threshold(layers[0].thresh, fmt, 1)
-            wiring.connect(m, conv.o, fork.i)
-            wiring.connect(m, fork.b, thr.i)
-            m.d.comb += [feat.valid.eq(fork.a.valid), feat.payload.eq(fork.a.payload), fork.a.ready.eq(feat.ready)]
-            m.d.comb += thr.o.ready.eq(1)
-            with m.If(thr.o.valid):
-                m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.data.eq(thr.o.payload),
-                             self.dst.en.eq(Mux(job.dst_en, Const((1 << C) - 1, C), 0))]
-                m.d.sync += [dst_ptr.eq(dst_ptr + 1), words.eq(words + 1)]
-        else:
-            wiring.connect(m, conv.o, feat)
+        feat = conv.o                       # features on their way to RAM (taken at once)
         writing = Signal()
         m.d.comb += [feat.ready.eq(1), writing.eq(feat.valid)]
         with m.If(feat.valid):
             m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(feat.payload)]
             m.d.sync += [out_ptr.eq(out_ptr + 1), writes.eq(writes + 1)]
+        if layers:
+            # the first binary layer's bits as the features go by: channel tch's bit x >= T[tch]
+            # into bit tch of the pixel's word (the bits memory writes single bits, as the binary
+            # engine does), the word pointer advancing after channel C - 1
+            tch = Signal(range(C))
+            thresh = [Const(int(t), layouts.threshold_value(fmt)) for t in layers[0].thresh]
+            with m.If(feat.valid):
+                m.d.comb += [self.dst.addr.eq(dst_ptr),
+                             self.dst.data.eq((feat.payload >= select(tch, thresh)).replicate(C)),
+                             self.dst.en.eq(Mux(job.dst_en, Const(1, C) << tch, 0))]
+                m.d.sync += tch.eq(Mux(tch == C - 1, 0, tch + 1))
+                with m.If(tch == C - 1):
+                    m.d.sync += [dst_ptr.eq(dst_ptr + 1), words.eq(words + 1)]
 
         # ---------------- reader
         port = self.window_port
@@ -179,6 +181,8 @@ class HeadRowEngine(wiring.Component):
             p = self.job.payload
             m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
                          out_ptr.eq(p.out), dst_ptr.eq(p.dst), writes.eq(0), words.eq(0)]
+            if layers:
+                m.d.sync += tch.eq(0)
             if port:
                 m.d.sync += [fslot.eq(0), wslot.eq(2)]
 
