@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth import Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -175,7 +175,7 @@ class HeadConv(wiring.Component):
         self.serial_req = serial_req
         if serial_req:
             self.req_latency = self.serial_latency(layer)
-            if not self.serial_fits(layer, colors, macs, window_port):
+            if not self.serial_fits(layer, colors, macs, window_port) or self.steps < self.const_words + 2:
                 raise ValueError(f"serial_req needs >= {self.req_latency} cycles per channel, "
                                  f"the head has {self.steps} (macs={macs})")
         else:
@@ -189,6 +189,20 @@ class HeadConv(wiring.Component):
         if window_port:
             members.update({"win_step": Out(range(self.steps)), "win_en": Out(1), "win_data": In(16)})
         super().__init__(members)
+
+    @property
+    def const_words(self) -> int:
+        """16-bit words of a channel's M and B in the serial requantiser's constant ROM."""
+        return -(-(self.m_bits + self.b_bits) // 16)
+
+    def const_rom(self) -> list[int]:
+        """The serial requantiser's constant ROM: channel c's M (low m_bits) and B (next b_bits),
+        two's complement, as const_words little-endian 16-bit words at c * const_words."""
+        words = []
+        for mm, bb in zip(self.mult, self.bias):
+            v = (mm & ((1 << self.m_bits) - 1)) | ((bb & ((1 << self.b_bits) - 1)) << self.m_bits)
+            words += [(v >> (16 * i)) & 0xFFFF for i in range(self.const_words)]
+        return words
 
     @staticmethod
     def channel_steps(colors: int, macs: int, window_port: bool = False) -> int:
@@ -243,7 +257,11 @@ class HeadConv(wiring.Component):
         # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each; a mask bit select and
         # an AND per byte with window_port), adder tree + accumulator, requant adder + saturation;
         # the M/B ROM (C words) is LUTs when C <= 32
-        rom_lut = (self.m_bits + self.b_bits) * -(-self.channels // 16) if self.channels <= 32 else 0
+        # (the serial requantiser's constants are in a block RAM, fetched into KW 16-bit registers)
+        rom_lut = (self.m_bits + self.b_bits) * -(-self.channels // 16) \
+            if self.channels <= 32 and not self.serial_req else 0
+        if self.serial_req:
+            ff += 16 * self.const_words + 8
         sel = macs * (8 + self.steps // 2) if self.window_port else int(0.8 * 8 * macs * (self.steps - 1))
         lut = sel + (macs + 1) * self.acc_bits \
             + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
@@ -253,7 +271,8 @@ class HeadConv(wiring.Component):
             dsp = macs
         else:
             dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18)
-        bram = self.channels * self.steps * 8 * macs + self.channels * (self.m_bits + self.b_bits)
+        bram = self.channels * self.steps * 8 * macs + self.channels * (
+            16 * self.const_words if self.serial_req else self.m_bits + self.b_bits)
         return {"lut": lut, "ff": ff, "bram_bits": bram, "dsp": dsp}
 
     # ------------------------------------------------------------------ gateware
@@ -265,9 +284,16 @@ class HeadConv(wiring.Component):
         m.submodules.wrom = wrom = memory.Memory(
             shape=data.ArrayLayout(signed(formats.WEIGHT_BITS), macs), depth=C * steps, init=self.rom_init)
         wrd = wrom.read_port(domain="sync")
-        klay = data.StructLayout({"m": signed(self.m_bits), "b": signed(self.b_bits)})
-        m.submodules.krom = krom = memory.Memory(
-            shape=klay, depth=C, init=[{"m": mm, "b": bb} for mm, bb in zip(self.mult, self.bias)])
+        if self.serial_req:
+            # M and B of channel c as KW 16-bit words at c*KW (one block RAM): fetched into kst
+            # after each channel's load of the serial requantiser, for the next channel
+            KW = self.const_words
+            m.submodules.krom = krom = memory.Memory(shape=16, depth=KW * C, init=self.const_rom(),
+                                                     attrs={"ram_style": "block"})
+        else:
+            klay = data.StructLayout({"m": signed(self.m_bits), "b": signed(self.b_bits)})
+            m.submodules.krom = krom = memory.Memory(
+                shape=klay, depth=C, init=[{"m": mm, "b": bb} for mm, bb in zip(self.mult, self.bias)])
         krd = krom.read_port(domain="sync")
 
         adv = Signal()                       # global pipeline enable
@@ -350,7 +376,8 @@ class HeadConv(wiring.Component):
         # ---- S4: accumulator; constants ROM read so that M/B arrive with the finished sum
         acc = Signal(signed(self.acc_bits))
         v4 = Signal()
-        m.d.comb += [krd.addr.eq(ch3), krd.en.eq(adv)]
+        if not self.serial_req:
+            m.d.comb += [krd.addr.eq(ch3), krd.en.eq(adv)]
         with m.If(adv):
             m.d.sync += v4.eq(v3 & last3)
             with m.If(v3):
@@ -358,8 +385,27 @@ class HeadConv(wiring.Component):
 
         # ---- S5: M * acc (two stages when acc is wider than a DSP operand, or serially: hw/mul.py)
         if self.serial_req:
+            # the constants of channel kch in kst: fetched word by word (kn) after reset and after
+            # each load, for the next channel (channels come in order, C - 1 wraps to 0); a
+            # channel's steps (>= KW + 2 cycles) leave time for the fetch before its load
+            kst = [Signal(16, name=f"kst{i}") for i in range(KW)]
+            kch = Signal(range(max(C, 2)))
+            kn = Signal(range(KW + 1))
+            kcap, kcap_i = Signal(), Signal(range(max(KW, 2)))
+            m.d.sync += kcap.eq(0)
+            with m.If(kn != KW):
+                m.d.comb += krd.addr.eq(kch * KW + kn)
+                m.d.sync += [kn.eq(kn + 1), kcap.eq(1), kcap_i.eq(kn)]
+            with m.If(kcap):
+                for i, w in enumerate(kst):
+                    with m.If(kcap_i == i):
+                        m.d.sync += w.eq(krd.data)
+            kall = Cat(*kst)
+            k_m, k_b = kall[:self.m_bits].as_signed(), kall[self.m_bits:self.m_bits + self.b_bits].as_signed()
+            with m.If(adv & v4):
+                m.d.sync += [kch.eq(Mux(kch == C - 1, 0, kch + 1)), kn.eq(0)]
             # the serial multiplier captures the finished sum and the constants on its load
-            p5, v5, req_lat, (b5,) = serial_mul(m, adv, v4, acc, krd.data.m, "req", along=(krd.data.b,))
+            p5, v5, req_lat, (b5,) = serial_mul(m, adv, v4, acc, k_m, "req", along=(k_b,))
         else:
             # ---- S4r: the finished sum and its constants registered before the DSP multiplier
             v4r = Signal()
