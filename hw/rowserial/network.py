@@ -11,8 +11,8 @@ either.
 
 Structure
   RAM (hw/rowserial/ram.SinglePortRAM, 16-bit words, one port: NetworkMap.ram; SPRAM on the UP5K)
-  and the bits memory (lib.memory, C-bit words, one read and one bit-masked write port:
-  NetworkMap.bits).
+  and the bits memory (hw/rowserial/bits_ram.BitsRAM, C-bit words, one read and one bit-masked
+  write port: NetworkMap.bits).
   loader / receiver  write parameter words / incoming pixels (colors words each, into the "pix"
                      ring) into RAM; they have the RAM port first, and while they hold it the core
                      is frozen for the cycle (EnableInserter; the RAM read port keeps its data).
@@ -29,7 +29,7 @@ Golden twin: sw.golden.run (hw.rowserial.schedule.run is the same schedule on th
 from __future__ import annotations
 
 from amaranth import Array, Const, EnableInserter, Module, Mux, Signal
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw.golden import bilinear_weights_1d
@@ -39,6 +39,7 @@ from .. import layouts
 from ..estimate import throwaway, total
 from . import memmap
 from .bin_engine import BinRowEngine
+from .bits_ram import BitsRAM
 from .head_engine import HeadRowEngine
 from .ram import SinglePortRAM
 from .schedule import RX_AHEAD, _shape, periods
@@ -377,11 +378,10 @@ class RowSerialNetwork(wiring.Component):
         m.d.comb += [core.width.eq(W), core.height.eq(H)]
 
         m.submodules.ram = ram = SinglePortRAM(nm.ram_words, RAM_AW)
-        m.submodules.bits = bits = memory.Memory(shape=self.C, depth=nm.bits_words, init=[])
-        brd, bwr = bits.read_port(), bits.write_port(granularity=1)
-        m.d.comb += [brd.addr.eq(core.src.addr), core.src.data.eq(brd.data), brd.en.eq(en),
-                     bwr.addr.eq(core.dst.addr), bwr.data.eq(core.dst.data),
-                     bwr.en.eq(Mux(en, core.dst.en, 0))]
+        m.submodules.bits = bits = BitsRAM(self.C, nm.bits_words, core.bits_aw)
+        m.d.comb += [bits.raddr.eq(core.src.addr), core.src.data.eq(bits.rdata), bits.ren.eq(en),
+                     bits.waddr.eq(core.dst.addr), bits.wdata.eq(core.dst.data),
+                     bits.wen.eq(Mux(en, core.dst.en, 0))]
 
         # ---------------- receiver: pixels into the "pix" ring
         pr = nm.ram["pix"]
