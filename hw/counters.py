@@ -22,9 +22,11 @@ Golden twin: the STATUS counters of sw.protocol (tests/test_hw_link.py checks th
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
-from amaranth.lib import memory, wiring
+from amaranth import Module, Signal
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+
+from .rowserial.bits_ram import BitsRAM
 
 
 class CounterBank(wiring.Component):
@@ -37,9 +39,8 @@ class CounterBank(wiring.Component):
     @staticmethod
     def estimate(n: int, bits: int) -> dict:
         """resource_estimate() without building the component (for its users' estimates)."""
-        # incrementer, pending flags and their priority pick, clear walk, read address select, and
-        # the read data's hold register, which stays in fabric (the bank is under the link's reset)
-        return {"lut": 2 * bits + 3 * n + 12, "ff": bits + n + 2 * n.bit_length() + 6,
+        # incrementer, pending flags and their priority pick, clear walk, read address select
+        return {"lut": bits + 3 * n + 12, "ff": n + 2 * n.bit_length() + 6,
                 "bram_bits": n * bits, "dsp": 0}
 
     def resource_estimate(self) -> dict:
@@ -48,9 +49,13 @@ class CounterBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.n
-        m.submodules.mem = mem = memory.Memory(shape=self.bits, depth=max(n, 2), init=[],
-                                               attrs={"ram_style": "block"})
-        wr, rd = mem.write_port(), mem.read_port(domain="sync")
+        # the words in a BitsRAM: on the iCE40 an SB_RAM40_4K instance (as one lib.memory, yosys
+        # adds a read-during-write bypass in fabric next to the block); read every cycle, written a
+        # whole word at a time. A read of the word written in the same cycle is undefined there:
+        # `valid` leaves it out
+        m.submodules.mem = mem = BitsRAM(self.bits, max(n, 2), max(n - 1, 1).bit_length())
+        we = Signal()
+        m.d.comb += [mem.wen.eq(we.replicate(self.bits)), mem.ren.eq(1)]
         aw = range(max(n, 2))
         clr = Signal(range(n + 1), init=n)      # words still to clear after reset
         pend = Signal(n)
@@ -64,18 +69,18 @@ class CounterBank(wiring.Component):
         start = Signal()
         m.d.comb += start.eq((clr == 0) & ~rmw & (pend != 0))
         with m.If(clr != 0):
-            m.d.comb += [wr.addr.eq(clr - 1), wr.data.eq(0), wr.en.eq(1)]
+            m.d.comb += [mem.waddr.eq(clr - 1), mem.wdata.eq(0), we.eq(1)]
             m.d.sync += clr.eq(clr - 1)
         with m.Elif(rmw):
-            m.d.comb += [wr.addr.eq(ridx), wr.data.eq(rd.data + 1), wr.en.eq(1)]
+            m.d.comb += [mem.waddr.eq(ridx), mem.wdata.eq(mem.rdata + 1), we.eq(1)]
         with m.If(start):
-            m.d.comb += [rd.addr.eq(idx), taken.eq(1 << idx)]
+            m.d.comb += [mem.raddr.eq(idx), taken.eq(1 << idx)]
             m.d.sync += ridx.eq(idx)
         with m.Else():
-            m.d.comb += rd.addr.eq(self.sel)
+            m.d.comb += mem.raddr.eq(self.sel)
         m.d.sync += [rmw.eq(start), pend.eq((pend & ~taken) | self.inc)]
         # the reader's read: its address this cycle, not overwritten in this cycle
         rq, sel_q = Signal(), Signal(aw)
-        m.d.sync += [rq.eq(~start & (clr == 0) & ~(wr.en & (wr.addr == self.sel))), sel_q.eq(self.sel)]
-        m.d.comb += [self.value.eq(rd.data), self.valid.eq(rq & (sel_q == self.sel))]
+        m.d.sync += [rq.eq(~start & (clr == 0) & ~(we & (mem.waddr == self.sel))), sel_q.eq(self.sel)]
+        m.d.comb += [self.value.eq(mem.rdata), self.valid.eq(rq & (sel_q == self.sel))]
         return m
