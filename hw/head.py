@@ -176,8 +176,8 @@ class HeadConv(wiring.Component):
         if serial_req:
             self.req_latency = self.serial_latency(layer)
             if not self.serial_fits(layer, colors, macs, window_port) or self.steps < self.const_words + 2:
-                raise ValueError(f"serial_req needs >= {self.req_latency} cycles per channel, "
-                                 f"the head has {self.steps} (macs={macs})")
+                raise ValueError(f"serial_req needs >= {max(self.req_latency, self.const_words + 2)} cycles "
+                                 f"per channel, the head has {self.steps} (macs={macs})")
         else:
             self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
         # (the serial requantiser loads the sum itself: no S4r register stage)

@@ -47,6 +47,7 @@ from . import layouts
 from .counters import CounterBank
 from .crc import CRC32Unit
 from .head import const_mul, select
+from .mul import serial_mul
 
 
 class LinkCore(wiring.Component):
@@ -59,7 +60,10 @@ class LinkCore(wiring.Component):
     only its rings: hw/rowserial/network.py); the dataflow network is not (the deadlock above).
     `serial_crc`: both CRC-32 registers bit-serial (hw/crc.CRC32Unit): the receiver then takes a
     byte at most every 9 cycles and the transmitter sends one every 10, plenty for a UART (the
-    UP5K board: 240 cycles per byte at 2 Mbaud and 48 MHz), for a quarter of the CRC logic."""
+    UP5K board: 240 cycles per byte at 2 Mbaud and 48 MHz), for a quarter of the CRC logic.
+    `counters_ram` (with serial_crc): the STATUS counters in one block RAM with one incrementer
+    (hw/counters.CounterBank) instead of six registers; a count shows a few cycles after its
+    event, and a STATUS field's first byte waits until its counter has been read."""
 
     def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000, *, counter_bits: int = 32,
                  row_buffer: bool = True, serial_crc: bool = False, counters_ram: bool = False):
@@ -69,7 +73,9 @@ class LinkCore(wiring.Component):
         self.row_buffer = row_buffer
         self.serial_crc = serial_crc
         if counters_ram and not serial_crc:
-            raise ValueError("counters_ram needs serial_crc (a STATUS byte leaves at most every 10 cycles)")
+            # (a serial CRC takes a byte at most every 9 cycles, so a counter's events are >= 90
+            # cycles apart, more than the 4 * 6 cycles CounterBank needs between pulses)
+            raise ValueError("counters_ram needs serial_crc (frames at least 90 cycles apart)")
         self.counters_ram = counters_ram
         self.identity = identity
         self.colors = identity.colors
@@ -113,7 +119,7 @@ class LinkCore(wiring.Component):
         lut = 6 * cb + 2 * crc["lut"] + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
             + 4 * 8 * colors + 150
         # w*h is the one true product (a DSP block); the products by colours and r are shift-and-add
-        dsp = 1
+        dsp = 0 if self.serial_crc else 1          # (serial_crc: w*h by serial_mul, no DSP block)
         lut += 5 * 16
         row_bits = 0
         if self.counters_ram:              # the six counters in a CounterBank instead of registers
@@ -230,7 +236,21 @@ class LinkCore(wiring.Component):
         # from LUTs, this one belongs in a DSP block)
         area = Signal(range(self.max_width * self.max_height + 1))
         area_bytes = Signal.like(bytes_left)
-        m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
+        if self.serial_crc:
+            # w x h serially (hw/mul.serial_mul, no DSP block: the UP5K's go to the network), started
+            # the cycle after the payload's last byte: done within ~10 cycles, while CHECK comes after
+            # the four CRC bytes (>= 36 cycles with the serial CRC). Only a geometry within the limits
+            # uses the product, so the fields' low bits suffice
+            area_go = Signal()
+            m.d.sync += area_go.eq(0)
+            wa = Cat(head8[0:len(width)], Const(0, 1)).as_signed()
+            ha = Cat(head8[16:16 + len(height)], Const(0, 1)).as_signed()
+            ap, adone, _, _ = serial_mul(m, Const(1), area_go, wa, ha, "area")
+            with m.If(adone):
+                m.d.sync += area.eq(ap)
+            m.d.sync += area_bytes.eq(const_mul(area, colors))
+        else:
+            m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
         # the STRIPE_BEGIN geometry check, registered the same way (it was the ECP5 critical path of
         # the small network once the multipliers were split)
         geo_bad = Signal()
@@ -306,6 +326,8 @@ class LinkCore(wiring.Component):
                         m.d.sync += head8.eq(head8 | (byte.as_unsigned() << (count[:3] * 8)))
                     with m.If(count == flen - 1):
                         m.d.sync += count.eq(0)
+                        if self.serial_crc:
+                            m.d.sync += area_go.eq(1)
                         m.next = "CRC"
             with m.State("CRC"):
                 receiving("CRC")

@@ -57,7 +57,7 @@ class TailConv(wiring.Component):
     row-serial tail on the UP5K)."""
 
     def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int,
-                 serial_req: bool = False):
+                 serial_req: bool = False, act_dsp: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.shape != (colors, channels, 3, 3):
             raise ValueError(f"tail weight shape {w.shape} does not match ({colors}, {channels}, 3, 3)")
@@ -71,6 +71,7 @@ class TailConv(wiring.Component):
         self.bias = [int(v) for v in layer.bias]
         self.shift = int(layer.shift)
         self.lrelu = layer.in_act == "lrelu"
+        self.act_dsp = act_dsp and self.lrelu
         # value index n = t*C + c (tap outer, channel inner)
         wflat = w.transpose(0, 2, 3, 1).reshape(colors, self.n)             # [o, t*C + c]
         self.rom_init = [[int(wflat[o, n]) for o in range(colors)] for n in range(self.n)]
@@ -135,9 +136,9 @@ class TailConv(wiring.Component):
             lut += (fw + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0)
         if self.serial_req:                # Booth select + adder of acc_bits + 3
             lut += 2 * (self.acc_bits + 3)
-            dsp = colors
+            dsp = colors + int(self.act_dsp)
         else:
-            dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1)
+            dsp = colors + (self.acc_bits // 18 + 1) * (self.m_bits // 18 + 1) + int(self.act_dsp)
         return {"lut": lut, "ff": ff, "bram_bits": self.n * 8 * colors, "dsp": dsp}
 
     # ------------------------------------------------------------------ gateware
@@ -164,7 +165,8 @@ class TailConv(wiring.Component):
             return Signal(name=f"v_{name}"), Signal(name=f"l_{name}"), Signal(idx_shape, name=f"n_{name}"), \
                 Signal(shape, name=f"x_{name}")
 
-        v1, l1, n1, x1 = stage("1", signed(fmt.bits))
+        v1, l1, n1, _ = stage("1", signed(fmt.bits))
+        x1 = Signal(signed(fmt.bits), name="x_1", reset_less=True)   # (data: packed into the DSP with act_dsp)
         with m.If(adv):
             m.d.sync += [v1.eq(fire), l1.eq(self.i.payload.last), n1.eq(cnt), x1.eq(self.i.payload.value)]
         if self.lrelu:
@@ -173,8 +175,10 @@ class TailConv(wiring.Component):
             q2 = Signal(signed(fmt.bits + signed_bits(am)))
             v3, l3, n3, g3 = stage("3", signed(fmt.bits))
             with m.If(adv):
+                # x * act_mult on a DSP block (act_dsp: the row-serial tail on the UP5K, one value
+                # per cycle; ~130 LUT4 as shift-and-add) or as shift-and-add (no DSP block)
                 m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1), x2.eq(x1),
-                             q2.eq(const_mul(x1, am))]          # shift-and-add: no DSP block
+                             q2.eq(x1 * Const(am, signed(signed_bits(am))) if self.act_dsp else const_mul(x1, am))]
                 m.d.sync += [v3.eq(v2), l3.eq(l2), n3.eq(n2),
                              g3.eq(Mux(x2 >= 0, x2, rshift_round(q2, int(self.layer.act_shift))))]
             vg, lg, g, n_before = v3, l3, g3, n2

@@ -107,7 +107,7 @@ class TailRowEngine(wiring.Component):
         })
 
     def _conv(self) -> TailConv:
-        return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=self.serial_req)
+        return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=self.serial_req, act_dsp=True)
 
     def skip_reads(self) -> int:
         return self.terms * self.colors
