@@ -137,6 +137,26 @@ class Program:
             h.update(np.ascontiguousarray(t).tobytes())
         return h.hexdigest()
 
+    def differences(self, other: "Program", calibration_rtol: float = 1e-5) -> list[str]:
+        """What differs between two programs: every integer of the header and every tensor exactly;
+        the float calibration statistics (recorded, not used by the hardware) within
+        calibration_rtol, as float32 sums of the same images differ in their last bits between
+        CPUs. [] when they are the same program."""
+        (h1, t1), (h2, t2) = self._split(), other._split()
+        c1, c2 = h1.pop("calibration"), h2.pop("calibration")
+        out = [f"header field {k!r}" for k in sorted(set(h1) | set(h2)) if h1.get(k) != h2.get(k)]
+        for k in sorted(set(t1) | set(t2)):
+            a, b = t1.get(k), t2.get(k)
+            if a is None or b is None or a.dtype != b.dtype or a.shape != b.shape or not np.array_equal(a, b):
+                out.append(f"tensor {k}")
+        s1, s2 = c1.get("max_abs", {}), c2.get("max_abs", {})
+        if {k: v for k, v in c1.items() if k != "max_abs"} != {k: v for k, v in c2.items() if k != "max_abs"} \
+                or set(s1) != set(s2):
+            out.append("calibration settings")
+        out += [f"calibration max_abs[{k!r}]" for k in sorted(set(s1) & set(s2))
+                if abs(s1[k] - s2[k]) > calibration_rtol * max(abs(s1[k]), abs(s2[k]))]
+        return out
+
     @property
     def content_hash(self) -> str:
         header, tensors = self._split()

@@ -51,6 +51,28 @@ def test_program_roundtrip_and_hash(tmp_path):
     assert np.array_equal(golden.run(prog, img), golden.run(back, img))
 
 
+def test_program_differences():
+    """Program.differences: the integers and tensors exactly, the float calibration statistics
+    within a relative tolerance (they differ in their last bits between CPUs)."""
+    import copy
+    m = random_network(ModelConfig("sr", 2, 8, 1))
+    prog = compile_model(m, [torch.rand(1, 3, 16, 16)])
+    same = copy.deepcopy(prog)
+    assert prog.differences(same) == []
+    key = next(iter(same.calibration["max_abs"]))
+    same.calibration["max_abs"][key] *= 1 + 1e-7            # float32 noise: still the same program
+    assert prog.differences(same) == [] and same.content_hash != prog.content_hash
+    same.calibration["max_abs"][key] *= 1.01
+    assert prog.differences(same) == [f"calibration max_abs[{key!r}]"]
+    other = copy.deepcopy(prog)
+    other.layers[1].thresh = other.layers[1].thresh.copy()
+    other.layers[1].thresh[0] += 1
+    assert prog.differences(other) == ["tensor layers.1.thresh"]
+    other = copy.deepcopy(prog)
+    other.layers[1].shift += 1
+    assert prog.differences(other) == ["header field 'layers'"]
+
+
 def _saved(tmp_path):
     m = random_network(ModelConfig("sr", 2, 8, 1))
     prog = compile_model(m, [torch.rand(1, 3, 16, 16)])

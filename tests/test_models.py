@@ -36,7 +36,9 @@ def test_shipped_model(name):
     need_dataset("T91")
     model, _ = load_checkpoint(d / "model.pt")
     again = compile_model(model.eval(), calibration_images(cfg))
-    assert again.content_hash == prog.content_hash, f"{name}: program.safetensors is not the compilation of model.pt"
+    # the same integer program; the recorded float calibration statistics may differ in their last
+    # bits on another CPU (float32 sums), and so may the content hash, which covers them
+    assert again.differences(prog) == [], f"{name}: program.safetensors is not the compilation of model.pt"
 
 
 @pytest.mark.parametrize("name", MODELS)
