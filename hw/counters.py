@@ -26,7 +26,7 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .rowserial.bits_ram import BitsRAM
+from .masked_ram import MaskedRAM
 
 
 class CounterBank(wiring.Component):
@@ -49,11 +49,11 @@ class CounterBank(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.n
-        # the words in a BitsRAM: on the iCE40 an SB_RAM40_4K instance (as one lib.memory, yosys
+        # the words in a MaskedRAM: on the iCE40 an SB_RAM40_4K instance (as one lib.memory, yosys
         # adds a read-during-write bypass in fabric next to the block); read every cycle, written a
         # whole word at a time. A read of the word written in the same cycle is undefined there:
         # `valid` leaves it out
-        m.submodules.mem = mem = BitsRAM(self.bits, max(n, 2), max(n - 1, 1).bit_length())
+        m.submodules.mem = mem = MaskedRAM(self.bits, max(n, 2), max(n - 1, 1).bit_length())
         we = Signal()
         m.d.comb += [mem.wen.eq(we.replicate(self.bits)), mem.ren.eq(1)]
         aw = range(max(n, 2))

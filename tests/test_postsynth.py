@@ -215,13 +215,13 @@ def test_strict_netlist_classifies_ram_and_rom():
     assert ".INIT_0(256'bx)" in out and ".INIT_0(256'h0002)" in out and ".READ_MODE(32'd0)" in out
 
 
-def test_bits_ram_ice40_instances_match_model():
-    """hw/rowserial/bits_ram.BitsRAM: random bit-masked writes over a 2,304 x 32-bit memory (all
+def test_masked_ram_ice40_instances_match_model():
+    """hw/masked_ram.MaskedRAM (the row-serial bits memory): random bit-masked writes over a 2,304 x 32-bit memory (all
     nine banks, bank edges, a few hot words) and reads with read-enable holds, never of the word
     written in the same cycle (as the row-serial network uses it). The RTL path (lib.memory) and
     the iCE40 netlist (SB_RAM40_4K instances in 256 x 16 mode, strict models: unwritten bits are X)
     both equal a Python model on every read of a fully written word."""
-    from hw.rowserial.bits_ram import BitsRAM
+    from hw.masked_ram import MaskedRAM
     depth, width = 2304, 32
     full = (1 << width) - 1
     rng = np.random.default_rng(11)
@@ -248,7 +248,7 @@ def test_bits_ram_ice40_instances_match_model():
             val[wa] = (val.get(wa, 0) & ~wen) | (wd & wen)
             known[wa] = known.get(wa, 0) | wen
     cols = ["raddr", "ren", "waddr", "wdata", "wen"]
-    ram = BitsRAM(width, depth, 12)
+    ram = MaskedRAM(width, depth, 12)
     for family in ("rtl", "ice40"):
         got = probe(ram, f"bitsram_{family}", family, stim, cols, ["rdata"])["rdata"]
         checked = [(t, g, w) for t, (g, w) in enumerate(zip(got, want)) if w is not None]

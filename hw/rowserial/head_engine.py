@@ -127,7 +127,6 @@ class HeadRowEngine(wiring.Component):
         m.d.sync += self.done.eq(0)
 
         # ---------------- writers
-        fw = layouts.feature(fmt)
         out_ptr = Signal(self.ram_aw)
         dst_ptr = Signal(self.bits_aw)
         writes = Signal(range(self.max_width * C + 1))

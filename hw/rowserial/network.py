@@ -11,7 +11,7 @@ either.
 
 Structure
   RAM (hw/rowserial/ram.SinglePortRAM, 16-bit words, one port: NetworkMap.ram; SPRAM on the UP5K)
-  and the bits memory (hw/rowserial/bits_ram.BitsRAM, C-bit words, one read and one bit-masked
+  and the bits memory (hw/masked_ram.MaskedRAM, C-bit words, one read and one bit-masked
   write port: NetworkMap.bits).
   loader / receiver  write parameter words / incoming pixels (colors words each, into the "pix"
                      ring) into RAM; they have the RAM port first, and while they hold it the core
@@ -39,7 +39,7 @@ from .. import layouts
 from ..estimate import throwaway, total
 from . import memmap
 from .bin_engine import BinRowEngine
-from .bits_ram import BitsRAM
+from ..masked_ram import MaskedRAM
 from .head_engine import HeadRowEngine
 from .ram import SinglePortRAM
 from .schedule import RX_AHEAD, _shape, periods
@@ -378,7 +378,7 @@ class RowSerialNetwork(wiring.Component):
         m.d.comb += [core.width.eq(W), core.height.eq(H)]
 
         m.submodules.ram = ram = SinglePortRAM(nm.ram_words, RAM_AW)
-        m.submodules.bits = bits = BitsRAM(self.C, nm.bits_words, core.bits_aw)
+        m.submodules.bits = bits = MaskedRAM(self.C, nm.bits_words, core.bits_aw)
         m.d.comb += [bits.raddr.eq(core.src.addr), core.src.data.eq(bits.rdata), bits.ren.eq(en),
                      bits.waddr.eq(core.dst.addr), bits.wdata.eq(core.dst.data),
                      bits.wen.eq(Mux(en, core.dst.en, 0))]

@@ -28,7 +28,7 @@ Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowseria
 """
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -1,5 +1,5 @@
-"""BitsRAM: the row-serial accelerator's bits memory: C-bit words, one synchronous read port and
-one bit-masked write port.
+"""MaskedRAM: a block RAM of `width`-bit words with one synchronous read port and one bit-masked
+write port (the row-serial accelerator's bits memory, the link's STATUS counter bank).
 
 Signature
   raddr: In(aw), ren: In(1)     a read of word raddr in a cycle with ren; rdata holds that word
@@ -11,25 +11,27 @@ Implementations
       256 x 16 mode on both ports (MASK = ~wen; the block holds its read data while RCLKE is low),
       the banks' outputs selected by the bank of the last read. As one lib.memory yosys maps the
       2,304 x 32 bits of x2-tiny with 256 x 16 writes and 512 x 8 reads, and the write data and mask
-      steering took ~450 LUT4 (docs/boards.md rows 33-35).
+      steering took ~450 LUT4 (docs/boards.md rows 33-35); small lib.memory blocks get a
+      read-during-write bypass in fabric (Amaranth's read ports promise the old word).
   elsewhere (simulation, other FPGAs): one lib.memory (granularity 1, read port enabled by ren).
-The caller never reads a word in the cycle it writes it (different rings: bin engine).
+A read of the word written in the same cycle is undefined on the iCE40: the callers never make one
+(the bits rings: the binary engine reads one ring and writes another; CounterBank: see there).
 Cycle model: read latency 1, one write per cycle.
 Golden twin: none (storage); tests/test_hw_rowserial_network.py and the post-synthesis row-serial
 test run the network on it.
 """
 from __future__ import annotations
 
-from amaranth import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
+from amaranth import Cat, ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..head import select
+from .head import select
 
 BANK_WORDS = 256        # SB_RAM40_4K in 256 x 16 mode
 
 
-class BitsRAM(wiring.Component):
+class MaskedRAM(wiring.Component):
     def __init__(self, width: int, depth: int, addr_width: int):
         if depth > 1 << addr_width:
             raise ValueError(f"{depth} words need more than {addr_width} address bits")
