@@ -24,7 +24,7 @@ Structure
   writer  features to RAM (sequential addresses) and, as each goes by, its bit of the first
           binary layer (x >= T[c], sw.golden.threshold) into bit c of the pixel's bits.0 word
   The writer has the RAM port whenever it has a feature; the reader reads in the other cycles.
-Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 4 with F = 3*colors + 2: a column
+Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 2 with F = 3*colors + 2: a column
 is fetched after HeadConv takes the window (the slot it overwrites is column x-1's), so the fetch
 is not hidden (2.3 % for x2-tiny: 480 + 11 cycles per pixel); a write that delays a read adds a
 cycle.
@@ -92,8 +92,7 @@ class HeadRowEngine(wiring.Component):
         # a pixel's last feature write lands in the next pixel's fetch (counted in `fetch`); with a
         # latency over `steps` (the serial requantiser), (latency - 1) // steps more writes do
         extra = (conv.latency - 1) // conv.steps
-        # the last write and the done pulse: 2 cycles (4 before the bits were written inline: the
-        # Broadcast and Threshold registers)
+        # the last write and the done pulse: 2 cycles
         return fetch + width * (conv.cycles_per_pixel() + fetch) + (width - 1) * extra + conv.latency + 2
 
     def resource_estimate(self) -> dict:

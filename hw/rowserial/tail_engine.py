@@ -55,6 +55,10 @@ def job_layout(ram_aw: int, width_bits: int, r: int) -> data.StructLayout:
     })
 
 
+#: most distinct odd weights for which skip_product selects among constant products
+SKIP_MUL_ODD = 4
+
+
 def skip_product(p, table: list[int], idx):
     """p * table[idx] for a table of constants: the table's odd parts (after the trailing zeros they
     all share) are few for the bilinear weights of x2 (1, 3, 9) and x3, so the product is a select
@@ -65,10 +69,6 @@ def skip_product(p, table: list[int], idx):
         return select(idx, [Const(v, max(table).bit_length()) for v in table]) * p
     code = select(idx, [Const(odd.index(v >> tz), range(len(odd))) for v in table])
     return select(code, [const_mul(p, u) for u in odd]) << tz
-
-
-#: most distinct odd weights for which skip_product selects among constant products
-SKIP_MUL_ODD = 4
 
 
 class TailRowEngine(wiring.Component):
