@@ -117,7 +117,7 @@ def units(prog, fold, build) -> list[tuple[str, str, object, dict]]:
         ("link", "LinkCore", lambda: LinkCore(identity_for(prog, build), timeout),
          {"max_payload": build.max_payload, "max_width": mw, "timeout_cycles": timeout}),
         ("rowserial_bin", "BinRowEngine (row-serial, every layer)", lambda: BinRowEngine(prog, mw),
-         {"C": C, "lanes": 3 * C, "max_width": mw * r, "record_words": BinRowEngine(prog, mw).pl.record_words}),
+         {"C": C, "lanes": C, "max_width": mw * r, "record_words": BinRowEngine(prog, mw).pl.record_words}),
         ("bbcu_layer", "BBCULayer (BBCU-B)", lambda: BBCULayer(lb, fmt, fb, mw, mh, fold.scale_mult),
          {"cin": lb.cin, "simd": fb.simd, "pe": fb.pe, "max_width": mw, "scale": fold.scale_mult}),
     ]

@@ -20,19 +20,20 @@ Job (for output channel co, pixel x; layouts in hw/rowserial/memmap.py)
   An in-place BBCU-B job has out[0] == res: the result overwrites the residual after reading it.
 
 Schedule (static: no stall once a job starts). Output channel outermost:
-  LOAD  P + 3 cycles: the channel's record (P = ParamLayout.record_words words) is read word by
-        word; the weights go into three kernel-row registers (row0 <- row1 <- row2 <- row0 rotate;
-        a kernel row's words shift into row2, and two rotations put the rows in place, so row0 and
-        row1 have a single source), each constant word goes into its own register; on the first
-        three cycles the window's column 0 is read from the 3 rows.
-  ROW   3 cycles per pixel, one kernel row ky per cycle: column x + 1 of row ky comes from src,
-        columns x - 1 and x from a per-row history; its 3*C lanes (XNOR against row0, the rows
-        rotating once a cycle) go through a carry-chain popcount
-        (hw/popcount.popcount_carry, one mask per tap) and add up over ky.
+  LOAD  P cycles: the channel's record (P = ParamLayout.record_words words) is read word by word;
+        the weight words go into a small block RAM of 9 taps (hw/masked_ram.MaskedRAM, a tap of
+        cin bits per word), each constant word into its own register.
+  ROW   9 cycles per pixel, one tap (ky, kx) per cycle: the input bits of column x + kx - 1 of
+        row ky come from src and the tap's weights from the tap RAM; their C lanes (XNOR) go
+        through a carry-chain popcount (hw/popcount.popcount_carry, masked where the tap lies
+        outside the image) and add up over the 9 taps. Why one tap and not one kernel row (3C
+        lanes, 3 cycles per pixel, until row 36 of docs/boards.md): that needed the 9C weight
+        bits and two window columns (6C bits) in flip-flops and a 3C-lane popcount, about 700
+        of the UP5K's 5,280 logic cells, for 2.7x the binary layers' throughput.
   then the scale / RPReLU / residual pipeline; the residual read and the result write fall on
-        different cycles of the 3-cycle pixel step, so one RAM port suffices.
+        different cycles of the 9-cycle pixel step, so one RAM port suffices.
   DRAIN until the channel's last result is written, then the next channel's LOAD.
-Cycle model: cout * (P + 3 + 3*W + DRAIN) + 1 cycles per job (cycles_per_job).
+Cycle model: cout * (P + 9*W + DRAIN) + 1 cycles per job (cycles_per_job).
 Golden twin: hw.rowserial.schedule.binary_row.
 """
 from __future__ import annotations
@@ -42,12 +43,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw import formats
+from sw.formats import TAPS
 from sw.program import Program
 
 from ..estimate import throwaway
 from ..head import rshift_round, saturate
+from ..masked_ram import MaskedRAM
 from ..popcount import _Pipe, popcount_carry
 from . import memmap
+from .memmap import WORD
 from .schedule import _shape
 
 
@@ -86,7 +90,7 @@ def job_layout(r: int, ram_aw: int, bits_aw: int, width_bits: int) -> data.Struc
 
 class BinRowEngine(wiring.Component):
     #: adder levels per register level in the popcount tree (hw/popcount.popcount_carry): half the
-    #: tree's flip-flops; two 2..7-bit carry chains per cycle are expected to meet the UP5K's
+    #: tree's flip-flops; two 2..6-bit carry chains per cycle are expected to meet the UP5K's
     #: 48 MHz, not yet timed (the design does not fit the UP5K yet, so it has not been placed)
     POPCOUNT_STRIDE = 2
 
@@ -116,8 +120,8 @@ class BinRowEngine(wiring.Component):
     # ------------------------------------------------------------------ models
     def _popcount_latency(self) -> int:
         m = Module()
-        a, w = Signal(3 * self.C), Signal(3 * self.C)
-        _, lat = popcount_carry(m, _Pipe(m, Const(1), "probe"), a, w, [Const(1)] * 3, self.C, self.POPCOUNT_STRIDE)
+        a, w = Signal(self.C), Signal(self.C)
+        _, lat = popcount_carry(m, _Pipe(m, Const(1), "probe"), a, w, [Const(1)], self.C, self.POPCOUNT_STRIDE)
         throwaway(m)
         return lat
 
@@ -128,41 +132,41 @@ class BinRowEngine(wiring.Component):
     def cycles_per_job(self, width: int, up: bool = False) -> int:
         """Cycles from accepting a job to its `done` pulse (width: the input row's pixels)."""
         cout = self.C * (self.r * self.r if up else 1)
-        return cout * (self.pl.record_words + 3 + 3 * width + self.drain()) + 1
+        return cout * (self.pl.record_words + TAPS * width + self.drain()) + 1
 
     def resource_estimate(self) -> dict:
-        C, P, pl = self.C, self.pl.record_words, self.pl
-        lanes = 3 * C
-        # FFs: weight rows and constant fields, window history (6C), popcount tree and its
-        # delays (~lanes + 100 at stride 2), pointers, the scale/RPReLU/residual pipeline
-        ff = 16 * pl.weight_words + sum(pl.widths) + 6 * C + lanes + 100 + 3 * 2 * self.ram_aw + 120
-        # LUTs: XNOR/popcount (2.4 per lane), control, row2's shift/rotate select, the history
-        # select, the scale/RPReLU/residual adders, shifts and saturations (~300), pointer adders
-        lut = int(2.4 * lanes) + 380 + 16 * pl.row_words + C + 300 + 6 * self.ram_aw
-        return {"lut": lut, "ff": ff, "bram_bits": 0, "dsp": 1}
+        C, pl = self.C, self.pl
+        # FFs: constant fields, popcount tree and its delays (~C + 40 at stride 2), pointers, the
+        # scale/RPReLU/residual pipeline
+        ff = sum(pl.widths) + C + 40 + 3 * 2 * self.ram_aw + 120
+        # LUTs: XNOR/popcount (2.4 per lane), control, the scale/RPReLU/residual adders, shifts and
+        # saturations (~300), pointer adders
+        lut = int(2.4 * C) + 250 + 300 + 6 * self.ram_aw
+        return {"lut": lut, "ff": ff, "bram_bits": TAPS * WORD * pl.tap_words, "dsp": 1}
 
     # ------------------------------------------------------------------ gateware
     def elaborate(self, platform):
         m = Module()
         C, r, fmt, pl = self.C, self.r, self.fmt, self.pl
-        P, L3 = pl.record_words, 3 * C
-        WR, WW = pl.row_words, pl.weight_words
+        P, TW, WW = pl.record_words, pl.tap_words, pl.weight_words
         job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
         state = Signal(range(3))           # 0 LOAD, 1 ROW, 2 DRAIN
         LOAD, ROW, DRAIN = 0, 1, 2
-        k = Signal(range(P + 4))
+        k = Signal(range(max(P, self.drain()) + 1))
         x = Signal(range(self.max_width + 1))
         ky = Signal(range(3))
+        kx = Signal(range(3))
+        tap = Signal(range(TAPS))
         c = Signal(range(C))
         i = Signal(range(r))
         j = Signal(range(r))
-        rows = [Signal(16 * WR, name=f"wrow{q}") for q in range(3)]    # kernel rows; row0 is in use
         NC = P - WW
         cwords = [Signal(16, name=f"cst{q}") for q in range(NC)]        # the record's constant words
         cst = Cat(*cwords)
         rd_ptr = Signal(self.ram_aw)        # the next record word to read
-        hist = [Signal(2 * C, name=f"hist{q}") for q in range(3)]
+        # the channel's weights, one tap of C bits (TW words) per RAM word
+        m.submodules.taps = taps = MaskedRAM(WORD * TW, TAPS, 4)
 
         m.d.comb += self.job.ready.eq(~busy)
         m.d.sync += self.done.eq(0)
@@ -176,96 +180,77 @@ class BinRowEngine(wiring.Component):
             m.d.sync += [busy.eq(1), state.eq(LOAD), k.eq(0), c.eq(0), i.eq(0), j.eq(0),
                          rd_ptr.eq(p.param)]
 
-        # ---------------- LOAD: P word slots and 2 rotation slots (after each of the first two
-        # kernel rows); slot k is issued in cycle k (a word: its RAM read) and carried out in
-        # cycle k + 1, when the word arrives
-        cap = Signal()                      # capture a window column read in the previous cycle
-        cap_q = Signal()
-        is_rot = Signal()
-        d_w, d_rot, d_c = Signal(), Signal(), Signal()
+        # ---------------- LOAD: record word k is read in cycle k and stored in cycle k + 1
+        d_w, d_c = Signal(), Signal()
+        w_tap, w_lane = Signal(range(TAPS)), Signal(range(max(TW, 2)))    # where word k goes
+        d_tap, d_lane = Signal.like(w_tap), Signal.like(w_lane)
         d_j = Signal(range(max(NC, 2)))     # the constant word arriving with d_c
-        m.d.sync += [d_w.eq(0), d_rot.eq(0), d_c.eq(0)]
+        m.d.sync += [d_w.eq(0), d_c.eq(0)]
         with m.If(busy & (state == LOAD)):
-            m.d.comb += is_rot.eq((k == WR) | (k == 2 * WR + 1))
-            with m.If(k < P + 2):
-                with m.If(is_rot):
-                    m.d.sync += d_rot.eq(1)
-                with m.Else():
-                    m.d.comb += self.ram.addr.eq(rd_ptr)
-                    # slot k: weight word k - (rotations before it), constant word k - WW - 2
-                    m.d.sync += [rd_ptr.eq(rd_ptr + 1), d_w.eq(k < WW + 2), d_c.eq(k >= WW + 2),
-                                 d_j.eq(k - (WW + 2))]
-            with m.If(k < 3):
-                m.d.comb += self.src.addr.eq(job.src[k[:2]])
-                m.d.comb += cap.eq(1)
-            m.d.sync += k.eq(k + 1)
-            with m.If(k == P + 2):
-                m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0)]
+            m.d.comb += self.ram.addr.eq(rd_ptr)
+            m.d.sync += [rd_ptr.eq(rd_ptr + 1), k.eq(k + 1), d_w.eq(k < WW), d_c.eq(k >= WW),
+                         d_j.eq(k - WW), d_tap.eq(w_tap), d_lane.eq(w_lane)]
+            with m.If(w_lane == TW - 1):
+                m.d.sync += [w_lane.eq(0), w_tap.eq(w_tap + 1)]
+            with m.Else():
+                m.d.sync += w_lane.eq(w_lane + 1)
+            with m.If(k == P - 1):
+                m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0), kx.eq(0), tap.eq(0)]
+        with m.If(~busy | (state != LOAD)):
+            m.d.sync += [w_tap.eq(0), w_lane.eq(0)]
+        m.d.comb += [taps.waddr.eq(d_tap), taps.wdata.eq(self.ram.rdata.replicate(TW)),
+                     taps.wen.eq(Mux(d_w, Const((1 << WORD) - 1, WORD * TW) << (WORD * d_lane), 0))]
         # each constant word into its own register (its unused bits then need no flip-flop)
         for q_, cw in enumerate(cwords):
             with m.If(d_c & (d_j == q_)):
                 m.d.sync += cw.eq(self.ram.rdata)
-        m.d.sync += cap_q.eq(cap)
-        with m.If(cap_q):                   # rotate the history: row ky's columns (-1, 0)
-            m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(Const(0, C), self.src.data))]
 
-        # ---------------- ROW: issue column x + 1 of row ky
+        # ---------------- ROW: issue tap (ky, kx) of pixel x: column x + kx - 1 of row ky
         width = job.width
-        s1 = Signal()                       # stage 1 valid: src data of (x, ky) present
-        s1_first, s1_last, s1_ky = Signal(), Signal(), Signal(range(3))
-        last_issue = Signal()
+        s1 = Signal()                       # stage 1 valid: src data and the tap's weights present
+        s1_first, s1_last, s1_mask = Signal(), Signal(), Signal()
+        row_ok = Mux(ky == 0, job.top, Mux(ky == 1, 1, job.bot))
+        col_ok = Mux(kx == 0, x != 0, Mux(kx == 1, 1, x + 1 != width))
         with m.If(busy & (state == ROW)):
-            m.d.comb += self.src.addr.eq(job.src[ky] + x + 1)
-            m.d.sync += [s1_first.eq(x == 0), s1_last.eq(x + 1 == width), s1_ky.eq(ky)]
-            m.d.comb += last_issue.eq((x + 1 == width) & (ky == 2))
-            with m.If(ky == 2):
-                m.d.sync += [ky.eq(0), x.eq(x + 1)]
+            # (a tap outside the image reads a neighbouring word: masked below)
+            m.d.comb += [self.src.addr.eq(job.src[ky] + x + kx - 1), taps.raddr.eq(tap), taps.ren.eq(1)]
+            m.d.sync += [s1_first.eq(tap == 0), s1_last.eq(tap == TAPS - 1), s1_mask.eq(row_ok & col_ok)]
+            m.d.sync += tap.eq(tap + 1)
+            with m.If(kx == 2):
+                m.d.sync += [kx.eq(0), ky.eq(ky + 1)]
             with m.Else():
-                m.d.sync += ky.eq(ky + 1)
-            with m.If(last_issue):
-                m.d.sync += [state.eq(DRAIN), k.eq(0)]
+                m.d.sync += kx.eq(kx + 1)
+            with m.If(tap == TAPS - 1):
+                m.d.sync += [tap.eq(0), ky.eq(0), kx.eq(0), x.eq(x + 1)]
+                with m.If(x + 1 == width):
+                    m.d.sync += [state.eq(DRAIN), k.eq(0)]
         m.d.sync += s1.eq(busy & (state == ROW))
 
-        # stage 1: lanes of kernel row ky
-        rv = Mux(s1_ky == 0, job.top, Mux(s1_ky == 1, 1, job.bot))
-        seg = [rv & ~s1_first, rv, rv & ~s1_last]
-        cur = hist[0]
-        lanes = Cat(cur, self.src.data)
-        with m.If(s1):
-            m.d.sync += [hist[0].eq(hist[1]), hist[1].eq(hist[2]), hist[2].eq(Cat(cur[C:], self.src.data))]
-        with m.If(s1 | d_rot):
-            m.d.sync += [rows[0].eq(rows[1]), rows[1].eq(rows[2]), rows[2].eq(rows[0])]
-        with m.Elif(d_w):
-            m.d.sync += rows[2].eq(Cat(rows[2][16:], self.ram.rdata))
+        # stage 1: the tap's C lanes
         pipe = _Pipe(m, Const(1), "pc")
-        cnt, lat = popcount_carry(m, pipe, lanes, rows[0][:L3], seg, C, self.POPCOUNT_STRIDE)
+        cnt, lat = popcount_carry(m, pipe, self.src.data, taps.rdata[:C], [s1_mask], C, self.POPCOUNT_STRIDE)
         assert lat == self.lp
-        taps = Signal(2)
-        m.d.comb += taps.eq(seg[0] + seg[1] + seg[2])
-        meta = Cat(s1, s1_ky, taps)
+        meta = Cat(s1, s1_first, s1_last, s1_mask)
         for _ in range(lat):
             nxt = Signal(len(meta))
             m.d.sync += nxt.eq(meta)
             meta = nxt
-        cv, cky, ctaps = meta[0], meta[1:3], meta[3:5]
+        cv, cfirst, clast, cmask = meta[0], meta[1], meta[2], meta[3]
 
-        # accumulate the three kernel rows -> dot
+        # accumulate the nine taps -> dot
         acc = Signal(formats.popcount_bits(formats.TAPS * C))
-        nacc = Signal(range(10))
+        nacc = Signal(range(TAPS + 1))
         dot = Signal(signed(formats.dot_bits(C)))
         dv = Signal()
         m.d.sync += dv.eq(0)
         with m.If(cv):
-            with m.If(cky == 0):
-                m.d.sync += [acc.eq(cnt), nacc.eq(ctaps)]
-            with m.Else():
-                m.d.sync += [acc.eq(acc + cnt), nacc.eq(nacc + ctaps)]
-            with m.If(cky == 2):
-                m.d.sync += [dv.eq(1), dot.eq(2 * (acc + cnt) - C * (nacc + ctaps))]
+            m.d.sync += [acc.eq(Mux(cfirst, 0, acc) + cnt), nacc.eq(Mux(cfirst, 0, nacc) + cmask)]
+            with m.If(clast):
+                m.d.sync += [dv.eq(1), dot.eq(2 * (acc + cnt) - C * (nacc + cmask))]
 
         # ---------------- scale / RPReLU / residual pipeline (8 stages)
         # One multiplier for both products: A*dot when a dot arrives (stage 1) and y*S four cycles
-        # later (stage 5). Dots arrive 3 cycles apart within a row and much further apart across
+        # later (stage 5). Dots arrive 9 cycles apart within a row and much further apart across
         # channels (a LOAD and a DRAIN lie between), never 4 apart, so the two uses never collide.
         A, B, S, Z, T = field("A"), field("B"), field("S"), field("Z"), field("T")
         yw = fmt.y_bits

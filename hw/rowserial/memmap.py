@@ -4,9 +4,10 @@ RAM (16-bit words, single-ported: the UP5K's SPRAM) holds the full-precision fea
 per binary layer, a parameter block: one record per output channel co (conv order; for a BBCU-U
 co = c*r*r + i*r + j, the channel c of HR pixel (r*y + i, r*x + j)):
 
-  weights   3 kernel rows ky of ceil(3*cin/16) words each: the 3*cin weight bits of row ky
-            (formats.weight_bit_index order, bits ky*3*cin ...) from bit 0 of the row's first
-            word, bit b of word k = bit 16*k + b of the row (1 = +1), the rest zero
+  weights   9 taps t = 3*ky + kx of ceil(cin/16) words each: the cin weight bits of tap t
+            (formats.weight_bit_index order, bits t*cin ...) from bit 0 of the tap's first word,
+            bit b of word k = bit 16*k + b of the tap (1 = +1), the rest zero (the binary
+            engine reads one tap of cin bits per cycle)
   A, B, S, Z  scale, bias, RPReLU slope and zeta of co (BinaryLayer.mult/bias/slope/zeta)
   T         the threshold the result goes through on its way to the next binary layer's bits
             (that layer's thresh of the output channel; 0 where no binary layer follows)
@@ -26,6 +27,7 @@ import numpy as np
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from sw.formats import TAPS
 from sw.program import Program
 
 WORD = 16
@@ -46,13 +48,13 @@ class ParamLayout:
     widths: tuple            # signed width of each of CONSTANTS
 
     @property
-    def row_words(self) -> int:
-        """Words per kernel row of weights (3*cin bits, padded to whole words)."""
-        return ceil(3 * self.cin / WORD)
+    def tap_words(self) -> int:
+        """Words per kernel tap of weights (cin bits, padded to whole words)."""
+        return ceil(self.cin / WORD)
 
     @property
     def weight_words(self) -> int:
-        return 3 * self.row_words
+        return TAPS * self.tap_words
 
     def words(self, name: str) -> int:
         return ceil(self.widths[CONSTANTS.index(name)] / WORD)
@@ -106,8 +108,8 @@ def param_block(prog: Program, index: int, layout: ParamLayout | None = None) ->
     """The parameter block of binary layer `index`: cout records, uint16."""
     layout = layout or param_layout(prog)
     layer = prog.binary_layers[index]
-    bits = layer.weight_bits().reshape(layer.cout, 3, 3 * layer.cin)     # kernel rows ky
-    bits = np.pad(bits, ((0, 0), (0, 0), (0, layout.row_words * WORD - 3 * layer.cin)))
+    bits = layer.weight_bits().reshape(layer.cout, TAPS, layer.cin)     # kernel taps
+    bits = np.pad(bits, ((0, 0), (0, 0), (0, layout.tap_words * WORD - layer.cin)))
     bits = bits.reshape(layer.cout, layout.weight_words * WORD)
     wwords = (bits.reshape(layer.cout, layout.weight_words, WORD).astype(np.uint32)
               << np.arange(WORD, dtype=np.uint32)).sum(-1)

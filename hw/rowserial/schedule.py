@@ -38,8 +38,9 @@ from sw.program import BinaryLayer, Program
 RX_AHEAD = 1
 
 # Planned datapaths (the sizing assumptions the gateware is built to; docs/boards.md):
-#: XNOR-popcount lanes of the shared binary datapath (one output channel every 9*cin/LANES cycles)
-LANES = 96
+#: XNOR-popcount lanes of the shared binary datapath: cin, one kernel tap per cycle (9 cycles per
+#: output channel and pixel; 3*cin lanes and 3 cycles until row 36 of docs/boards.md)
+LANES_PER_CIN = 1
 #: cycles per output channel of a binary job besides the pixels: its weights from the 16-bit
 #: parameter memory (9*cin/16 words) and the scale/RPReLU pipeline
 BIN_CO_OVERHEAD = 8
@@ -196,7 +197,7 @@ def budget(prog: Program, max_width: int) -> dict:
         else:
             words[ring] = depth * width * ceil(bits / 16)
     layers = prog.binary_layers
-    words["weights"] = sum(l.cout * ceil(TAPS * l.cin / 16) for l in layers)
+    words["weights"] = sum(l.cout * TAPS * ceil(l.cin / 16) for l in layers)
     # per output channel: threshold of the next layer, A, B (32 bits), S, Z
     words["constants"] = sum(l.cout * 6 for l in layers)
     total = sum(words.values())
@@ -215,7 +216,7 @@ def job_cycles(job: Job, prog: Program, width: int) -> int:
         return JOB_OVERHEAD + width * r * TAPS * C          # one MAC per colour, in parallel
     layer = prog.binary_layers[job.layer]
     w = width * r if job.kind == "hr" else width
-    return JOB_OVERHEAD + layer.cout * (ceil(TAPS * layer.cin / LANES) * w + ceil(TAPS * layer.cin / 16)
+    return JOB_OVERHEAD + layer.cout * (ceil(TAPS / LANES_PER_CIN) * w + TAPS * ceil(layer.cin / 16)
                                         + BIN_CO_OVERHEAD)
 
 
