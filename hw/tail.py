@@ -20,8 +20,11 @@ shared requantiser (one M*acc multiplier) then works through the colours of the 
 cycle, joined with the pixel's skip word, and the output pixel is assembled and registered. The MAC
 pipeline stalls only when a pixel ends while the previous snapshot is still waiting (output
 back-pressure or a missing skip word): requantising takes `colors` cycles, a pixel 9*C >= colors.
+With serial_req (the UP5K) there is no snapshot: the serial requantiser reads the accumulators,
+and the next pixel's first product waits until the last colour is done.
 
-Cycle model: 9*C cycles per pixel; cycle_model(w, h) = w*h*9*C + latency.
+Cycle model: 9*C cycles per pixel (serial_req: + colors * req_latency + 1);
+cycle_model(w, h) = w*h*cycles_per_pixel() + latency.
 Golden twin: sw.golden.tail.
 """
 from __future__ import annotations
@@ -53,8 +56,10 @@ def input_layout(fmt: FeatureFormat):
 
 class TailConv(wiring.Component):
     """serial_req: the requantiser's M*acc by hw/mul.serial_mul (no DSP block), one colour after
-    the other: allowed when a pixel's 9*C MAC cycles cover the colours' serial products (the
-    row-serial tail on the UP5K)."""
+    the other, reading the sums from the accumulators (no snapshot registers): the next pixel's
+    first product waits until the last colour's product is done, colors * req_latency + 1 cycles
+    per pixel more (the row-serial tail on the UP5K: 288 + 34 for x2-tiny). Allowed where that is
+    less than a pixel's 9*C MAC cycles."""
 
     def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int,
                  serial_req: bool = False, act_dsp: bool = False):
@@ -102,21 +107,22 @@ class TailConv(wiring.Component):
 
     @staticmethod
     def _serial_cycles(m_bits: int, colors: int) -> int:
-        # the snapshot is busy from the pixel's last product until its last colour's product is done
+        # from the pixel's last product until its last colour's product is done
         return colors * (serial_steps(m_bits) + 1) + 1
 
     @classmethod
     def serial_fits(cls, layer: TailLayer, channels: int, colors: int) -> bool:
-        """Whether serial_req=True is allowed: a pixel's 9*C MAC cycles cover the colours' serial
-        products (not for very narrow networks: C = 2 RGB has 18 cycles per pixel)."""
+        """Whether serial_req=True is allowed: the colours' serial products take less than a
+        pixel's 9*C MAC cycles (not for very narrow networks: C = 2 RGB has 18 cycles per pixel)."""
         return formats.TAPS * channels > cls._serial_cycles(signed_bits(*[int(v) for v in layer.mult]), colors)
 
     # ------------------------------------------------------------------ models
     def cycles_per_pixel(self) -> int:
-        return self.n
+        # serial_req: the next pixel's first product waits for the last colour's (no snapshot)
+        return self.n + (self.colors * self.req_latency + 1 if self.serial_req else 0)
 
     def cycle_model(self, width: int, height: int) -> int:
-        return width * height * self.n + self.latency
+        return width * height * self.cycles_per_pixel() + self.latency
 
     def resource_estimate(self) -> dict:
         fw, colors = self.fmt.bits, self.colors
@@ -205,15 +211,28 @@ class TailConv(wiring.Component):
             m.d.sync += [prod[o].eq(wr[o] * gr) for o in range(colors)]
 
         acc = [Signal(signed(self.acc_bits), name=f"acc{o}") for o in range(colors)]
-        snap = [Signal(signed(self.acc_bits), name=f"snap{o}") for o in range(colors)]
-        m.d.comb += adv.eq(~(vp & lp & snap_full))
-        with m.If(adv & vp):
-            with m.If(lp):
-                m.d.sync += [snap[o].eq(acc[o] + prod[o]) for o in range(colors)]
-                m.d.sync += [acc[o].eq(0) for o in range(colors)]
-                m.d.sync += snap_full.eq(1)
-            with m.Else():
-                m.d.sync += [acc[o].eq(acc[o] + prod[o]) for o in range(colors)]
+        if self.serial_req:
+            # no snapshot: the requantiser reads the finished sums from the accumulators, and the
+            # next pixel's first product waits until the last colour is done (`fresh`: it then
+            # replaces the sum instead of adding to it: a select after the adder, in its LUTs)
+            snap = acc
+            fresh = Signal(init=1)
+            m.d.comb += adv.eq(~(vp & snap_full))
+            with m.If(adv & vp):
+                m.d.sync += [acc[o].eq(Mux(fresh, prod[o], acc[o] + prod[o])) for o in range(colors)]
+                m.d.sync += fresh.eq(0)
+                with m.If(lp):
+                    m.d.sync += snap_full.eq(1)
+        else:
+            snap = [Signal(signed(self.acc_bits), name=f"snap{o}") for o in range(colors)]
+            m.d.comb += adv.eq(~(vp & lp & snap_full))
+            with m.If(adv & vp):
+                with m.If(lp):
+                    m.d.sync += [snap[o].eq(acc[o] + prod[o]) for o in range(colors)]
+                    m.d.sync += [acc[o].eq(0) for o in range(colors)]
+                    m.d.sync += snap_full.eq(1)
+                with m.Else():
+                    m.d.sync += [acc[o].eq(acc[o] + prod[o]) for o in range(colors)]
 
         # ================================================================ requant side
         radv = Signal()
@@ -249,7 +268,7 @@ class TailConv(wiring.Component):
             with m.If(go & k_last):
                 m.d.sync += issued.eq(1)
             with m.If(radv & r2v & r2l):
-                m.d.sync += [snap_full.eq(0), issued.eq(0)]
+                m.d.sync += [snap_full.eq(0), issued.eq(0), fresh.eq(1)]
         else:
             # M * acc in two stages when acc is wider than a DSP operand (hw/mul.py); operands
             # registered first, the valid, last, colour index and bias+skip follow stage by stage

@@ -93,14 +93,17 @@ def test_sr_tail_row_under_back_pressure_and_clamping():
     assert got >= model
 
 
+@pytest.mark.parametrize("serial", [False, True], ids=["dsp", "serial"])
 @pytest.mark.parametrize("cfg", [ModelConfig("denoise", 1, 4, 1), ModelConfig("jpeg", 1, 4, 1, colors=1)],
                          ids=["denoise", "jpeg"])
-def test_identity_skip_tail_row(cfg):
-    got, model = _run(_program(cfg), 5, 1, 3, seed=2)
+def test_identity_skip_tail_row(cfg, serial):
+    got, model = _run(_program(cfg), 5, 1, 3, seed=2, serial=serial)
     assert got == model, (got, model)
 
 
-def test_shipped_x2_tiny_at_the_full_stripe_width():
+@pytest.mark.parametrize("serial", [False, True], ids=["dsp", "serial"])
+def test_shipped_x2_tiny_at_the_full_stripe_width(serial):
+    """serial: as on the UP5K (TailRowEngine's default for x2-tiny)."""
     prog = Program.load(ROOT / "models/x2-tiny/program.safetensors")
-    got, model = _run(prog, 64, 7, 5, seed=6)
+    got, model = _run(prog, 64, 7, 5, seed=6, serial=serial)
     assert got == model, (got, model)

@@ -22,8 +22,9 @@ Structure
                   wh[column phase][b], the golden model's, as one constant per term) per colour,
                   or p << 16 (identity): 4*colors (1*colors) reads; it has the RAM port first.
   TailConv        one MAC per colour, 9*C cycles per pixel; its output is `o`.
-Cycle model: about width * (9*C + skip reads) + TailConv latency (cycles_per_job; the skip reads
-of a pixel stall the feature reader, ~4 % for x2-tiny).
+Cycle model: width * (9*C + skip reads) + TailConv latency (cycles_per_job; the skip reads
+of a pixel stall the feature reader, ~4 % for x2-tiny); with TailConv's serial requantiser (the
+UP5K) its pixel period 9*C + colors * req_latency + 1 covers the skip reads instead.
 Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowserial.schedule.run).
 """
 from __future__ import annotations
@@ -115,7 +116,13 @@ class TailRowEngine(wiring.Component):
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
         throwaway(conv)
-        return width * (conv.cycles_per_pixel() + self.skip_reads()) + conv.latency + 4
+        if self.serial_req:
+            # TailConv's pixel period (its requantiser's stall, colors * req_latency + 1 cycles)
+            # covers the next pixel's skip reads (terms * colors <= 4 * colors): the first pixel's
+            # skip reads, then one period per pixel
+            assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
+            return (width - 1) * conv.cycles_per_pixel() + conv.n + self.skip_reads() + conv.latency + 4
+        return width * (conv.n + self.skip_reads()) + conv.latency + 4
 
     def resource_estimate(self) -> dict:
         """TailConv, plus the feature FIFO, the skip accumulators and its multiplier, counters."""
