@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -53,8 +53,33 @@ def signed_bits(*values) -> int:
 
 
 def saturate(v, lo: int, hi: int):
-    """Clamp a Value to [lo, hi] (constants)."""
-    return Mux(v < lo, lo, Mux(v > hi, hi, v))
+    """Clamp a Value to [lo, hi] (constants).
+
+    The ranges of the number formats ([-2^(k-1), 2^(k-1) - 1] and [0, 2^k - 1]) are tested on the
+    bits above the range (not all equal to the sign bit) instead of by two comparisons: on the
+    iCE40 a comparison is a carry chain of one logic cell per bit, the bit test a few LUT4."""
+    shape = Value.cast(v).shape()
+    w = shape.width
+    under = over = None
+    if shape.signed and lo < 0 and -lo == hi + 1 and hi + 1 == 1 << (hi + 1).bit_length() - 1:
+        k = (hi + 1).bit_length()              # the range is that of a signed k-bit word
+        if k >= w:
+            under = over = Const(0)
+        else:
+            top = v[k - 1:]                    # the bits that must all equal the sign
+            under, over = v[w - 1] & ~top.all(), ~v[w - 1] & top.any()
+    elif lo == 0 and hi > 0 and hi + 1 == 1 << hi.bit_length():
+        k = hi.bit_length()                    # [0, 2^k - 1]
+        mag = w - 1 if shape.signed else w     # bits below the sign
+        if k >= mag:
+            over = Const(0)
+        else:
+            over = v[k:mag].any()
+        under = v[w - 1] if shape.signed else Const(0)
+        over = over & ~under
+    if under is None:
+        return Mux(v < lo, lo, Mux(v > hi, hi, v))
+    return Mux(under, lo, Mux(over, hi, v))
 
 
 def tree_sum(values):

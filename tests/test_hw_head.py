@@ -121,3 +121,34 @@ def test_head_rejects_bad_shapes():
         HeadConv(layer, fmt, 3, macs=9, serial_req=True)    # 3 cycles per channel: too few
     est = HeadConv(layer, fmt, 3).resource_estimate()
     assert set(est) == {"lut", "ff", "bram_bits", "dsp"} and est["bram_bits"] > 0
+
+
+def test_saturate_bit_tests_equal_the_clamp():
+    """hw.head.saturate tests the bits above a format's range instead of comparing (row 39 of
+    docs/boards.md): every value of small signed and unsigned words, clamped to format ranges
+    (bit tests) and to other ranges (comparisons), equals min(max(v, lo), hi)."""
+    from amaranth import Module, Signal, signed, unsigned
+    from amaranth.sim import Simulator
+    from hw.head import saturate
+
+    ranges = [(-8, 7), (-4, 3), (-32, 31), (-2, 1), (-1, 0), (0, 7), (0, 3), (0, 15), (0, 1), (-5, 9), (3, 12)]
+    m, probes = Module(), []
+    for shape in (signed(6), unsigned(6), signed(3), signed(4), unsigned(2)):
+        for lo, hi in ranges:
+            x, o = Signal(shape), Signal(signed(12))
+            m.d.comb += o.eq(saturate(x, lo, hi))
+            probes.append((x, o, shape, lo, hi))
+    bad = []
+
+    async def bench(ctx):
+        for x, o, shape, lo, hi in probes:
+            vals = range(-(1 << shape.width - 1), 1 << shape.width - 1) if shape.signed else range(1 << shape.width)
+            for v in vals:
+                ctx.set(x, v)
+                if ctx.get(o) != min(max(v, lo), hi):
+                    bad.append((shape, lo, hi, v, ctx.get(o)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, bad[:5]
