@@ -124,8 +124,7 @@ def csd(c: int) -> list[tuple[int, int]]:
     return terms
 
 
-def const_mul(x, c: int):
-    """x * c as shift-and-add terms (c a Python integer): a few adders instead of a multiplier."""
+def _csd_mul(x, c: int):
     terms = csd(int(c))
     if not terms:
         return Const(0, 1)
@@ -134,6 +133,58 @@ def const_mul(x, c: int):
     if not pos:
         return -tree_sum(neg)
     return tree_sum(pos) - tree_sum(neg) if neg else tree_sum(pos)
+
+
+def _mul_plan(c: int, depth: int = 3) -> tuple:
+    """The cheapest shift-and-add plan for x * c (c > 0) found among: the CSD terms; a factor
+    2^i +- 1 of c, x * f first and then the rest by (x * f); c - d = (2^i +- 1) * q for a power of
+    two d (one adder more). Returns (adders, plan) with plan ("csd", c) / ("fac", f, q) /
+    ("off", d, q, f). E.g. 6554 (LeakyReLU's 0.1 * 2^16): 6 adders as CSD,
+    4 as ((x*3 << 3) * 273) + 2x."""
+    best = (max(len(csd(c)) - 1, 0), ("csd", c))
+    if depth == 0 or c < 8:
+        return best
+    tz = (c & -c).bit_length() - 1
+    if tz:
+        cost, plan = _mul_plan(c >> tz, depth)
+        return (cost, ("shl", tz, plan)) if cost < best[0] else best
+    for i in range(2, c.bit_length() + 1):
+        for f in ((1 << i) - 1, (1 << i) + 1):
+            if f < c and c % f == 0:
+                cost, plan = _mul_plan(c // f, depth - 1)
+                if cost + 1 < best[0]:
+                    best = (cost + 1, ("fac", f, plan))
+    for k in range(c.bit_length()):
+        for d in (1 << k, -(1 << k)):
+            rest = c - d
+            if rest <= 0:
+                continue
+            cost, plan = _mul_plan(rest, depth - 1)
+            if plan[0] != "csd" and cost + 1 < best[0]:
+                best = (cost + 1, ("off", d, plan))
+    return best
+
+
+def _apply_plan(x, plan):
+    kind = plan[0]
+    if kind == "csd":
+        return _csd_mul(x, plan[1])
+    if kind == "shl":
+        return _apply_plan(x, plan[2]) << plan[1]
+    if kind == "fac":
+        return _apply_plan(_csd_mul(x, plan[1]), plan[2])
+    _, d, rest = plan                      # "off": x * rest + d * x
+    return _apply_plan(x, rest) + (x << (abs(d).bit_length() - 1)) if d > 0 else \
+        _apply_plan(x, rest) - (x << (abs(d).bit_length() - 1))
+
+
+def const_mul(x, c: int):
+    """x * c as shift-and-add terms (c a Python integer): a few adders instead of a multiplier
+    (the fewest adders among the plans of _mul_plan)."""
+    c = int(c)
+    if c <= 0:
+        return _csd_mul(x, c)
+    return _apply_plan(x, _mul_plan(c)[1])
 
 
 def rshift_round(v, s: int):
