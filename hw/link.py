@@ -234,22 +234,22 @@ class LinkCore(wiring.Component):
         # (the product is used only for a geometry within the limits, so it is kept that wide; the
         # operands stay 16 bits: the board flow builds multipliers with an operand of <= 9 bits
         # from LUTs, this one belongs in a DSP block)
-        area = Signal(range(self.max_width * self.max_height + 1))
         area_bytes = Signal.like(bytes_left)
         if self.serial_crc:
-            # w x h serially (hw/mul.serial_mul, no DSP block: the UP5K's go to the network), started
-            # the cycle after the payload's last byte: done within ~10 cycles, while CHECK comes after
-            # the four CRC bytes (>= 36 cycles with the serial CRC). Only a geometry within the limits
-            # uses the product, so the fields' low bits suffice
+            # (w * colours) x h serially (hw/mul.serial_mul, no DSP block: the UP5K's go to the
+            # network), started the cycle after the payload's last byte: done within ~10 cycles,
+            # while CHECK comes after the four CRC bytes (>= 36 cycles with the serial CRC); the
+            # product stays in the multiplier until the next frame's payload ends, so CHECK loads
+            # bytes_left from it directly. Only a geometry within the limits uses the product, so
+            # the fields' low bits suffice
             area_go = Signal()
             m.d.sync += area_go.eq(0)
-            wa = Cat(head8[0:len(width)], Const(0, 1)).as_signed()
+            wa = Cat(const_mul(head8[0:len(width)], colors), Const(0, 1)).as_signed()
             ha = Cat(head8[16:16 + len(height)], Const(0, 1)).as_signed()
-            ap, adone, _, _ = serial_mul(m, Const(1), area_go, wa, ha, "area")
-            with m.If(adone):
-                m.d.sync += area.eq(ap)
-            m.d.sync += area_bytes.eq(const_mul(area, colors))
+            ap, _, _, _ = serial_mul(m, Const(1), area_go, wa, ha, "area")
+            m.d.comb += area_bytes.eq(ap)
         else:
+            area = Signal(range(self.max_width * self.max_height + 1))
             m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
         # the STRIPE_BEGIN geometry check, registered the same way (it was the ECP5 critical path of
         # the small network once the multipliers were split)
