@@ -82,6 +82,29 @@ def saturate(v, lo: int, hi: int):
     return Mux(under, lo, Mux(over, hi, v))
 
 
+def gt_const(v, k: int):
+    """v > k for an unsigned Value v and a constant k >= 0, as logic on the bits (the bits above k's
+    width any, then most significant first) rather than a comparison, which the iCE40 flow builds
+    as a carry chain of one logic cell per bit of v."""
+    w = len(v)
+    n = k.bit_length()
+    if n >= w + 1 or k >= (1 << w) - 1:
+        return Const(0, 1)
+    gt, eq = (v[n:].any() if n < w else Const(0, 1)), Const(1, 1)
+    for i in reversed(range(n)):
+        if (k >> i) & 1:
+            eq = eq & v[i]
+        else:
+            gt = gt | (eq & v[i])
+            eq = eq & ~v[i]
+    return gt
+
+
+def lt_const(v, k: int):
+    """v < k (unsigned v, constant k) as bit logic (gt_const)."""
+    return Const(0, 1) if k <= 0 else ~gt_const(v, k - 1)
+
+
 def tree_sum(values):
     """Balanced adder tree (a Python sum() would build a linear chain)."""
     values = list(values)
@@ -137,10 +160,10 @@ def _csd_mul(x, c: int):
 
 def _mul_plan(c: int, depth: int = 3) -> tuple:
     """The cheapest shift-and-add plan for x * c (c > 0) found among: the CSD terms; a factor
-    2^i +- 1 of c, x * f first and then the rest by (x * f); c - d = (2^i +- 1) * q for a power of
-    two d (one adder more). Returns (adders, plan) with plan ("csd", c) / ("fac", f, q) /
-    ("off", d, q, f). E.g. 6554 (LeakyReLU's 0.1 * 2^16): 6 adders as CSD,
-    4 as ((x*3 << 3) * 273) + 2x."""
+    2^i +- 1 of c, x * f first and then the rest by (x * f); c - d for a power of two d whose plan
+    is not plain CSD (one adder more). Returns (adders, plan), plan one of ("csd", c),
+    ("shl", k, plan), ("fac", f, plan), ("off", d, plan). E.g. 6554 (LeakyReLU's 0.1 * 2^16):
+    6 adders as CSD, 4 as 2 * (4 * 3 * 273 + 1)."""
     best = (max(len(csd(c)) - 1, 0), ("csd", c))
     if depth == 0 or c < 8:
         return best
@@ -326,8 +349,8 @@ class HeadConv(wiring.Component):
         # registered weights/operands (S1r) and registered sum/constants (S4r, DSP requantiser) in
         # front of the multipliers
         ff += 16 * macs + 8 + (0 if self.serial_req else self.acc_bits + self.m_bits + self.b_bits + 1)
-        if self.serial_req:                # serial M*acc: a, b, acc, low product bits, count, held bias
-            ff += self.acc_bits + 2 * self.m_bits + self.acc_bits + 4 + self.b_bits
+        if self.serial_req:                # serial M*acc + B: a, b, acc (from B), count
+            ff += self.acc_bits + self.m_bits + max(self.acc_bits + 2, self.b_bits + 1) + 4
         elif self.req_latency == 2:        # split M*acc: two partial products, bias and valid delayed
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.b_bits + 1
         # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each; a mask bit select and
@@ -341,9 +364,9 @@ class HeadConv(wiring.Component):
         sel = macs * (8 + self.steps // 2) if self.window_port else int(0.8 * 8 * macs * (self.steps - 1))
         lut = sel + (macs + 1) * self.acc_bits \
             + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
-        lut += (y_bits + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0) if lrelu else 0   # shift-add lrelu
-        if self.serial_req:                # Booth select + adder of acc_bits + 3
-            lut += 2 * (self.acc_bits + 3)
+        lut += (y_bits + 4) * _mul_plan(int(self.layer.act_mult))[0] if lrelu else 0   # shift-add lrelu
+        if self.serial_req:                # Booth select + adder (from B: no adder after it)
+            lut += 2 * (self.acc_bits + 3) - (self.m_bits + self.acc_bits)
             dsp = macs
         else:
             dsp = macs + math.ceil(self.acc_bits / 18) * math.ceil(self.m_bits / 18)
@@ -480,8 +503,10 @@ class HeadConv(wiring.Component):
             k_m, k_b = kall[:self.m_bits].as_signed(), kall[self.m_bits:self.m_bits + self.b_bits].as_signed()
             with m.If(adv & v4):
                 m.d.sync += [kch.eq(Mux(kch == C - 1, 0, kch + 1)), kn.eq(0)]
-            # the serial multiplier captures the finished sum and the constants on its load
-            p5, v5, req_lat, (b5,) = serial_mul(m, adv, v4, acc, k_m, "req", along=(k_b,))
+            # the serial multiplier captures the finished sum and M on its load and starts from B:
+            # p5 = M*acc + B, no adder after it
+            p5, v5, req_lat, _ = serial_mul(m, adv, v4, acc, k_m, "req", addend=k_b)
+            b5 = Const(0, 1)
         else:
             # ---- S4r: the finished sum and its constants registered before the DSP multiplier
             v4r = Signal()

@@ -46,7 +46,7 @@ from sw import protocol as P
 from . import layouts
 from .counters import CounterBank
 from .crc import CRC32Unit
-from .head import const_mul, select
+from .head import const_mul, gt_const, lt_const, select
 from .mul import serial_mul
 
 
@@ -254,8 +254,13 @@ class LinkCore(wiring.Component):
         # the STRIPE_BEGIN geometry check, registered the same way (it was the ECP5 critical path of
         # the small network once the multipliers were split)
         geo_bad = Signal()
-        m.d.sync += geo_bad.eq((head8[0:16] == 0) | (head8[0:16] > self.max_width) | (head8[16:32] == 0) |
-                               (head8[16:32] > self.max_height) | (head8[32:48] + head8[48:64] >= head8[0:16]))
+        # (comparisons with the limits as bit logic; the crops compared on the width's bits only,
+        # as the check matters only for a width within max_width, and crops above it are bad)
+        wf, hf, clf, crf = head8[0:16], head8[16:32], head8[32:48], head8[48:64]
+        nw = self.max_width.bit_length()
+        m.d.sync += geo_bad.eq((wf == 0) | gt_const(wf, self.max_width) | (hf == 0) | gt_const(hf, self.max_height) |
+                               gt_const(clf, self.max_width) | gt_const(crf, self.max_width) |
+                               (clf[:nw] + crf[:nw] >= wf[:nw]))
 
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
@@ -309,7 +314,7 @@ class LinkCore(wiring.Component):
                     n = Cat(flen[:8], byte)
                     m.d.sync += [flen[8:].eq(byte), count.eq(0), head8.eq(0)]
                     crc_upd()
-                    with m.If(n > maxp):
+                    with m.If(gt_const(n, maxp)):
                         m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                         m.next = "REPLY_WAIT"
                     with m.Elif(n == 0):
@@ -322,7 +327,7 @@ class LinkCore(wiring.Component):
                 with m.If(got):
                     m.d.sync += count.eq(count + 1)
                     crc_upd()
-                    with m.If(count < 8):
+                    with m.If(lt_const(count, 8)):
                         m.d.sync += head8.eq(head8 | (byte.as_unsigned() << (count[:3] * 8)))
                     with m.If(count == flen - 1):
                         m.d.sync += count.eq(0)
@@ -382,7 +387,7 @@ class LinkCore(wiring.Component):
                 if self.param_words:
                     with m.Elif(ftype == P.T.PARAMS):
                         nwords = (flen - P.PARAMS.size) >> 1
-                        with m.If((flen < P.PARAMS.size + 2) | flen[0] |
+                        with m.If(lt_const(flen, P.PARAMS.size + 2) | flen[0] |
                                   (head8[0:16] + nwords > self.param_words)):
                             m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                             m.next = "REPLY_WAIT"
@@ -555,7 +560,7 @@ class LinkCore(wiring.Component):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 1):
                         m.d.comb += txc.init.eq(1)
-                    with m.Elif(tidx >= 2):
+                    with m.Elif(~lt_const(tidx, 2)):
                         m.d.sync += crc_take()
                     with m.If(tidx == 5):
                         m.d.sync += tidx.eq(0)
@@ -566,7 +571,7 @@ class LinkCore(wiring.Component):
                     m.next = "CRC"
                 with m.Elif(tkind == K_RESULT):
                     # 2 bytes row index, then cropped pixels of one row (from the row FIFO), byte by byte
-                    with m.If(tidx < 2):
+                    with m.If(lt_const(tidx, 2)):
                         m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(tx_ok)]
                     with m.Else():
                         with m.If(~opix_valid):

@@ -64,7 +64,7 @@ def serial_steps(wb: int) -> int:
     return (wb + 1) // 2
 
 
-def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = False):
+def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = False, addend=None):
     """p = a * b (both signed) in serial_steps(len(b)) enabled cycles, two bits of b per cycle
     (radix-4 Booth digits in {-2..2}: one adder of len(a) + 3 bits and a 5-way select, no DSP
     block). For units that produce one product every many cycles (the UP5K has 8 SB_MAC16).
@@ -77,13 +77,17 @@ def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = F
     live_a: `a` is not captured at the load but read on every step: the caller keeps it stable
     from the cycle after the load until `done` (no register of len(a) bits; the tail's requantiser
     reads its operand from the snapshot, selected by a `held` colour index).
+    addend: p = a * b + addend (a signed Value, taken at the load): the accumulator starts from it
+    instead of 0, so a requantiser's bias needs neither a register to hold it nor an adder after
+    the product (and where only p >> 2 * serial_steps is used, the low product bits are unused).
     Golden twin: integer multiplication (exact); hw/head.py's tests check it in HeadConv."""
     wa, wb = Shape.cast(a.shape()).width, Shape.cast(b.shape()).width
     steps = serial_steps(wb)
     w = 2 * steps                                   # b sign-extended to an even width
     aa = a if live_a else Signal(signed(wa), name=f"{name}_a")
     br = Signal(w + 1, name=f"{name}_b")            # b's bits above a 0 (the Booth triplets)
-    acc = Signal(signed(wa + 2), name=f"{name}_acc")
+    wacc = wa + 2 if addend is None else max(wa + 2, Shape.cast(addend.shape()).width + 1)
+    acc = Signal(signed(wacc), name=f"{name}_acc")
     low = Signal(w, name=f"{name}_low")
     cnt = Signal(range(steps + 1), name=f"{name}_cnt")
     done = Signal(name=f"{name}_done")
@@ -99,19 +103,20 @@ def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = F
             m.d.comb += da.eq(-(aa << 1))
         with m.Case(0b101, 0b110):
             m.d.comb += da.eq(-aa)
-    t = Signal(signed(wa + 3), name=f"{name}_t")
+    t = Signal(signed(wacc + 1), name=f"{name}_t")
     m.d.comb += t.eq(acc + da)
     with m.If(en):
         m.d.sync += done.eq(0)
         with m.If(load):
             bs = b.as_signed()
-            m.d.sync += ([] if live_a else [aa.eq(a)]) + [br.eq(Cat(Const(0, 1), bs, bs[-1].replicate(w - wb))), acc.eq(0),
+            m.d.sync += ([] if live_a else [aa.eq(a)]) + [br.eq(Cat(Const(0, 1), bs, bs[-1].replicate(w - wb))),
+                         acc.eq(0 if addend is None else addend),
                          cnt.eq(steps)] + [h.eq(v) for h, v in zip(held, along)]
         with m.Elif(cnt != 0):
             m.d.sync += [acc.eq(t >> 2), low.eq(Cat(low[2:], t[:2])), br.eq(Cat(br[2:], br[-1], br[-1])),
                          cnt.eq(cnt - 1)]
             with m.If(cnt == 1):
                 m.d.sync += done.eq(1)
-    p = Signal(signed(w + wa + 2), name=f"{name}_p")
+    p = Signal(signed(w + wacc), name=f"{name}_p")
     m.d.comb += p.eq(Cat(low, acc))
     return p, done, steps + 1, held

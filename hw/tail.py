@@ -132,8 +132,8 @@ class TailConv(wiring.Component):
             + self.acc_bits + self.m_bits + self.s_bits + (self.m_bits + self.acc_bits) + self.s_bits \
             + 8 * (2 * colors - 1) + 12
         ff += fw + 8 * colors + 2          # value and weights registered in front of the multipliers
-        if self.serial_req:                # serial M*acc: a, b, acc, low bits, count, held values
-            ff += 2 * self.acc_bits + 2 * self.m_bits + 8 + self.s_bits
+        if self.serial_req:                # serial M*acc + bias/skip: b, acc (from the bias), count, held
+            ff += self.m_bits + max(self.acc_bits + 2, self.s_bits + 1) + 8
         elif self.req_latency == 2:        # split M*acc: two partial products, the delayed stage registers
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.s_bits + 4
         lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
@@ -255,9 +255,11 @@ class TailConv(wiring.Component):
             # one product at a time, loaded at `go`: the next colour goes when this one is done. The
             # multiplier reads acc from the snapshot (colour r2k, held from the load), so the
             # snapshot stays full until the last colour's product is done
+            # (the product starts from the bias and skip term: p2 = M*acc + s_k, no adder after it)
             a_live = Signal(signed(self.acc_bits))
-            p2, r2v, req_lat, (r2l, r2k, s2) = serial_mul(m, radv, go, a_live, m_k, "req",
-                                                          along=(k_last, k, s_k), live_a=True)
+            p2, r2v, req_lat, (r2l, r2k) = serial_mul(m, radv, go, a_live, m_k, "req",
+                                                      along=(k_last, k), live_a=True, addend=s_k)
+            s2 = Const(0, 1)
             m.d.comb += a_live.eq(select(r2k, snap))
             inflight = Signal()
             m.d.comb += free.eq(~inflight | r2v)

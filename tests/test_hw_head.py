@@ -186,3 +186,32 @@ def test_const_mul_plans_are_exact_and_cheaper():
     sim.add_testbench(bench)
     sim.run()
     assert not bad, bad[:5]
+
+
+def test_gt_const_and_lt_const_equal_the_comparisons():
+    """hw.head.gt_const / lt_const (comparisons with constants as bit logic, not carry chains)
+    equal v > k and v < k for every value of 1..8-bit words and constants inside, at and beyond
+    their range."""
+    from amaranth import Module, Signal
+    from amaranth.sim import Simulator
+    from hw.head import gt_const, lt_const
+
+    m, probes = Module(), []
+    for w in (1, 3, 5, 8):
+        for k in (0, 1, 2, 3, 5, 7, 8, 12, 16, 31, 200, 255, 256, 300):
+            v, gt, lt = Signal(w), Signal(), Signal()
+            m.d.comb += [gt.eq(gt_const(v, k)), lt.eq(lt_const(v, k))]
+            probes.append((v, gt, lt, w, k))
+    bad = []
+
+    async def bench(ctx):
+        for v, gt, lt, w, k in probes:
+            for x in range(1 << w):
+                ctx.set(v, x)
+                if (ctx.get(gt), ctx.get(lt)) != (int(x > k), int(x < k)):
+                    bad.append((w, k, x))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, bad[:5]

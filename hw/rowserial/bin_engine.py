@@ -47,7 +47,7 @@ from sw.formats import TAPS
 from sw.program import Program
 
 from ..estimate import throwaway
-from ..head import rshift_round, saturate
+from ..head import lt_const, rshift_round, saturate
 from ..masked_ram import MaskedRAM
 from ..popcount import _Pipe, popcount_carry
 from . import memmap
@@ -188,7 +188,7 @@ class BinRowEngine(wiring.Component):
         m.d.sync += [d_w.eq(0), d_c.eq(0)]
         with m.If(busy & (state == LOAD)):
             m.d.comb += self.ram.addr.eq(rd_ptr)
-            m.d.sync += [rd_ptr.eq(rd_ptr + 1), k.eq(k + 1), d_w.eq(k < WW), d_c.eq(k >= WW),
+            m.d.sync += [rd_ptr.eq(rd_ptr + 1), k.eq(k + 1), d_w.eq(lt_const(k, WW)), d_c.eq(~lt_const(k, WW)),
                          d_j.eq(k - WW), d_tap.eq(w_tap), d_lane.eq(w_lane)]
             with m.If(w_lane == TW - 1):
                 m.d.sync += [w_lane.eq(0), w_tap.eq(w_tap + 1)]

@@ -42,7 +42,7 @@ from sw.program import Program
 
 from .. import layouts
 from ..estimate import throwaway, total
-from ..head import HeadConv, select
+from ..head import HeadConv, lt_const, select
 from . import memmap
 from .schedule import HEAD_MACS
 
@@ -188,7 +188,7 @@ class HeadRowEngine(wiring.Component):
         ky_of = Signal(range(3))
         color_of = Signal(range(max(colors, 2)))
         m.d.comb += [ky_of.eq(rk // colors), color_of.eq(rk % colors)]
-        with m.If(busy & (state == FETCH) & (rk < NF) & ~writing):
+        with m.If(busy & (state == FETCH) & lt_const(rk, NF) & ~writing):
             m.d.comb += self.ram.addr.eq(job.pix[ky_of] + fc * colors + color_of)
             m.d.sync += [rk.eq(rk + 1), cap.eq(1)]
             if port:

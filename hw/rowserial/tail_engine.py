@@ -39,7 +39,7 @@ from sw.program import Program
 
 from .. import layouts
 from ..estimate import throwaway
-from ..head import const_mul, select
+from ..head import const_mul, lt_const, select
 from ..tail import SKIP_BITS, TailConv
 from . import memmap
 
@@ -157,7 +157,7 @@ class TailRowEngine(wiring.Component):
         col = Signal(range(max(colors, 2)))
         m.d.comb += [term.eq(sk // colors), col.eq(sk % colors)]
         skip_reading = Signal()
-        m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & (sk < self.skip_reads()))
+        m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
         if self.bilinear:
             # LR columns of the 2 x 2 terms: base = lx + off_j (off_j = -1 for the first phases)
             n_neg = sum(o < 0 for o in self.col_off)
