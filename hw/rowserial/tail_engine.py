@@ -17,14 +17,18 @@ top/bot say whether h-1 / h+1 exist); the skip's pixel rows at pix[0..1]:
 Structure
   feature reader  9*C values per pixel, tap outer and channel inner (TailConv's order): a RAM read
                   per value inside the image, a zero without a read outside it; reads go through
-                  a small FIFO (lib.fifo) so TailConv's back-pressure never loses a word.
+                  a 2-word FIFO (lib.fifo; a read is issued only while the words held and in
+                  flight, less the one TailConv takes, leave a slot), so TailConv's back-pressure
+                  never loses a word.
   skip reader     per pixel, the bilinear sum over 2 x 2 LR pixels (weights wv[phase][a] *
                   wh[column phase][b], the golden model's, as one constant per term) per colour,
                   or p << 16 (identity): 4*colors (1*colors) reads; it has the RAM port first.
   TailConv        one MAC per colour, 9*C cycles per pixel; its output is `o`.
 Cycle model: width * (9*C + skip reads) + TailConv latency (cycles_per_job; the skip reads
 of a pixel stall the feature reader, ~4 % for x2-tiny); with TailConv's serial requantiser (the
-UP5K) its pixel period 9*C + colors * req_latency + 1 covers the skip reads instead.
+UP5K) its pixel period 9*C + colors * req_latency + 1 covers the skip reads instead, but for
+the reads that do not fit in the last req_latency cycles and the FIFO (2 cycles per pixel for
+x2-tiny).
 Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowserial.schedule.run).
 """
 from __future__ import annotations
@@ -73,7 +77,7 @@ def skip_product(p, table: list[int], idx):
 
 
 class TailRowEngine(wiring.Component):
-    FIFO_DEPTH = 4
+    FIFO_DEPTH = 2
 
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool | None = None):
         """serial_req: TailConv's requantiser without DSP blocks (hw/mul.serial_mul), leaving the
@@ -121,7 +125,11 @@ class TailRowEngine(wiring.Component):
             # covers the next pixel's skip reads (terms * colors <= 4 * colors): the first pixel's
             # skip reads, then one period per pixel
             assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
-            return (width - 1) * conv.cycles_per_pixel() + conv.n + self.skip_reads() + conv.latency + 4
+            # the next pixel's skip reads start when the last colour takes this pixel's skip word,
+            # req_latency cycles before the stall ends; what they take beyond that, less what the
+            # FIFO holds, delays the next pixel's values
+            late = max(0, self.skip_reads() - conv.req_latency - self.FIFO_DEPTH + 2)
+            return (width - 1) * (conv.cycles_per_pixel() + late) + conv.n + self.skip_reads() + conv.latency + 4
         return width * (conv.n + self.skip_reads()) + conv.latency + 4
 
     def resource_estimate(self) -> dict:
@@ -206,8 +214,10 @@ class TailRowEngine(wiring.Component):
         fkx, fky = Signal(range(3)), Signal(range(3))
         fn = Signal(range(n_val))
         inflight, inf_zero, inf_last = Signal(), Signal(), Signal()
+        # a read lands in the cycle after its issue: issue while the words held and in flight,
+        # less the one TailConv takes now, leave a slot (two slots keep one value per cycle going)
         space = Signal()
-        m.d.comb += space.eq(q.level + inflight < self.FIFO_DEPTH)
+        m.d.comb += space.eq(q.level + inflight - (q.r_rdy & conv.i.ready) < self.FIFO_DEPTH)
         issue = Signal()
         m.d.comb += issue.eq(busy & (fx < job.width) & space & ~skip_reading)
         xcol = Signal(range(-1, self.max_width + 2))
