@@ -102,10 +102,11 @@ class AcceleratorCore(wiring.Component):
     def make_link(self) -> LinkCore:
         """The link; for the row-serial network (the UP5K) the slim one: 16-bit STATUS counters in
         a block RAM, no result row FIFO (LinkCore's docstring says why the row-serial network needs
-        none) and bit-serial CRCs (its bytes come from a UART)."""
+        none), bit-serial CRCs (its bytes come from a UART) and the pixels' bytes one by one (the
+        network's receiver writes bytes: no pixel assembled and taken apart again)."""
         if self.build.arch == "rowserial":
             return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True,
-                            counters_ram=True)
+                            counters_ram=True, byte_stream=True)
         return LinkCore(self.identity, self.timeout_cycles)
 
     @property

@@ -4,7 +4,8 @@ the virtual board's byte port) and the network's pixel streams.
 Stream signature
   rx:    In(stream of bytes)            from the UART receiver (taken at once while hunting/receiving)
   tx:    Out(stream of bytes)           to the UART transmitter
-  net_i: Out(stream of pixels)          stripe pixels (LR raster) into the network
+  net_i: Out(stream of pixels)          stripe pixels (LR raster) into the network (byte_stream: their
+                                        bytes one by one, colour 0 first: the row-serial network)
   net_o: In(stream of pixels)           restored pixels (HR raster, whole stripe width) from the network
   width, height: Out                    stripe geometry for the network, stable during a stripe
   net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on RESET
@@ -36,7 +37,7 @@ Golden twin: sw.protocol (encode / Parser).
 """
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Module, Mux, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.hdl import ResetInserter, unsigned
 from amaranth.lib import fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -66,7 +67,8 @@ class LinkCore(wiring.Component):
     event, and a STATUS field's first byte waits until its counter has been read."""
 
     def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000, *, counter_bits: int = 32,
-                 row_buffer: bool = True, serial_crc: bool = False, counters_ram: bool = False):
+                 row_buffer: bool = True, serial_crc: bool = False, counters_ram: bool = False,
+                 byte_stream: bool = False):
         if not 8 <= counter_bits <= 32:
             raise ValueError(f"counter_bits must be 8..32, not {counter_bits}")
         self.counter_bits = counter_bits
@@ -77,6 +79,7 @@ class LinkCore(wiring.Component):
             # cycles apart, more than the 4 * 6 cycles CounterBank needs between pulses)
             raise ValueError("counters_ram needs serial_crc (frames at least 90 cycles apart)")
         self.counters_ram = counters_ram
+        self.byte_stream = byte_stream
         self.identity = identity
         self.colors = identity.colors
         self.scale = identity.scale
@@ -90,7 +93,7 @@ class LinkCore(wiring.Component):
         members = {
             "rx": In(stream.Signature(unsigned(8))),
             "tx": Out(stream.Signature(unsigned(8))),
-            "net_i": Out(stream.Signature(layouts.pixel(self.colors))),
+            "net_i": Out(stream.Signature(unsigned(8) if byte_stream else layouts.pixel(self.colors))),
             "net_o": In(stream.Signature(layouts.pixel(self.colors))),
             "width": Out(16),
             "height": Out(16),
@@ -429,11 +432,15 @@ class LinkCore(wiring.Component):
                 with m.If(take):
                     # the bytes shift into net_i.payload (colour 0 first): a byte is only taken
                     # while no pixel is offered or the offered one goes this cycle
-                    m.d.sync += [ra.eq(ra + 1), self.net_i.payload.eq(Cat(self.net_i.payload.as_value()[8:], rd.data))]
-                    with m.If(pix_n == colors - 1):
-                        m.d.sync += [self.net_i.valid.eq(1), pix_n.eq(0)]
-                    with m.Else():
-                        m.d.sync += pix_n.eq(pix_n + 1)
+                    if self.byte_stream:
+                        m.d.sync += [ra.eq(ra + 1), self.net_i.payload.eq(rd.data), self.net_i.valid.eq(1)]
+                    else:
+                        m.d.sync += [ra.eq(ra + 1),
+                                     self.net_i.payload.eq(Cat(Value.cast(self.net_i.payload)[8:], rd.data))]
+                        with m.If(pix_n == colors - 1):
+                            m.d.sync += [self.net_i.valid.eq(1), pix_n.eq(0)]
+                        with m.Else():
+                            m.d.sync += pix_n.eq(pix_n + 1)
                     with m.If(ra == flen - 1):
                         m.d.sync += bytes_left.eq(bytes_left - flen)
                         m.next = "DRAIN_FLUSH"
@@ -483,9 +490,7 @@ class LinkCore(wiring.Component):
             m.d.comb += [field_live.eq(select(tidx[2:5], counters)), field_ok.eq(1)]
         reason_snap, acktype_snap = Signal(8), Signal(8)
         ident_bytes = Array(Const(b, 8) for b in self.identity.pack())
-        opix = Signal(8 * colors)
-        opix_n = Signal(range(colors + 1))
-        opix_valid = Signal()
+        opix_n = Signal(range(colors + 1))     # the next byte of the pixel being sent
 
         # (registered bounds: the network's first output comes many cycles after geo_wait ends)
         keep = (in_x >= keep_lo) & (in_x < keep_hi)
@@ -574,16 +579,14 @@ class LinkCore(wiring.Component):
                     with m.If(lt_const(tidx, 2)):
                         m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(tx_ok)]
                     with m.Else():
-                        with m.If(~opix_valid):
-                            with m.If(pix_avail):
-                                m.d.comb += pix_take.eq(1)
-                                m.d.sync += [opix.eq(pix_data), opix_n.eq(0), opix_valid.eq(1)]
-                        with m.Else():
-                            m.d.comb += [tx_byte.eq(opix.word_select(opix_n, 8)), self.tx.valid.eq(tx_ok)]
+                        # the pixel's bytes straight from the source (a stream holds its payload
+                        # until taken): it is taken with its last byte
+                        with m.If(pix_avail):
+                            m.d.comb += [tx_byte.eq(Value.cast(pix_data).word_select(opix_n, 8)), self.tx.valid.eq(tx_ok)]
                             with m.If(sent):
-                                m.d.sync += opix_n.eq(opix_n + 1)
+                                m.d.sync += opix_n.eq(Mux(opix_n == colors - 1, 0, opix_n + 1))
                                 with m.If(opix_n == colors - 1):
-                                    m.d.sync += opix_valid.eq(0)
+                                    m.d.comb += pix_take.eq(1)
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
                 with m.Else():
@@ -618,5 +621,5 @@ class LinkCore(wiring.Component):
                             with m.If(out_rows_left == 1):
                                 m.d.sync += stripe_active.eq(0)
         with m.If(self.net_rst):
-            m.d.sync += [opix_valid.eq(0), pix_n.eq(0)]
+            m.d.sync += [opix_n.eq(0), pix_n.eq(0)]
         return m

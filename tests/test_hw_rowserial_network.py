@@ -37,7 +37,7 @@ def _run(cfg, size, frames=1, p_bubble=0.0, p_stall=0.0, seed=3, max_width=16):
     dut = RowSerialNetwork(prog, max_width=max_width, max_height=64)
     vec = {"params": dut.param_image().astype(np.int64)}
     for f, im in enumerate(imgs):
-        vec[f"in{f}"] = _pack(im)
+        vec[f"in{f}"] = np.asarray(im).astype(np.int64).reshape(-1)    # the pixels' bytes, colour 0 first
     res = run_cocotb(dut, f"rsnet_{cfg.task}_{cfg.colors}", "sim.tb_rowserial_network", vec,
                      {"width": w, "height": h, "frames": frames, "out_pixels": int(ref[0].shape[0] * ref[0].shape[1]),
                       "p_bubble": p_bubble, "p_stall": p_stall, "seed": seed, "max_cycles": 3_000_000})

@@ -3,18 +3,19 @@
 Signature
   load:  In(stream of {addr: 16, data: 16})   RAM writes: the parameter image (NetworkMap.param_image
                                               at word 0) must be loaded before the first frame
-  i:     In(stream of layouts.pixel(colors))  LR pixels, raster order, one frame of width x height
+  i:     In(stream of bytes)                  LR pixels' bytes, raster order, colour 0 first, one
+                                              frame of width x height x colors (LinkCore byte_stream)
   o:     Out(stream of layouts.pixel(colors)) output pixels, raster order (x r for SR)
   width, height: In(16)                       the frame's LR geometry, stable during the frame
-The same stream contract as hw.network.Network (plus the parameter load), so the link can carry
-either.
+The output contract of hw.network.Network (plus the parameter load); the input comes byte by byte,
+as the link has it and the receiver writes it (no pixel assembled and taken apart again).
 
 Structure
   RAM (hw/rowserial/ram.SinglePortRAM, 16-bit words, one port: NetworkMap.ram; SPRAM on the UP5K)
   and the bits memory (hw/masked_ram.MaskedRAM, C-bit words, one read and one bit-masked
   write port: NetworkMap.bits).
-  loader / receiver  write parameter words / incoming pixels (colors words each, into the "pix"
-                     ring) into RAM; they have the RAM port first, and while they hold it the core
+  loader / receiver  write parameter words / incoming pixel bytes (one word each, into the "pix"
+                     ring; a byte a cycle after it is taken, at most one every two cycles) into RAM; they have the RAM port first, and while they hold it the core
                      is frozen for the cycle (EnableInserter; the RAM read port keeps its data).
   core  the sequencer and the three engines (hw/rowserial/*_engine.py). The sequencer walks the
         static schedule (hw/rowserial/schedule.period_jobs): per period t a fixed template of
@@ -28,7 +29,7 @@ Golden twin: sw.golden.run (hw.rowserial.schedule.run is the same schedule on th
 """
 from __future__ import annotations
 
-from amaranth import Array, Const, EnableInserter, Module, Mux, Signal
+from amaranth import Array, Const, EnableInserter, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -326,7 +327,7 @@ class RowSerialNetwork(wiring.Component):
                              f"more than {1 << RAM_AW}")
         super().__init__({
             "load": In(stream.Signature(layouts.param_word())),
-            "i": In(stream.Signature(layouts.pixel(self.colors))),
+            "i": In(stream.Signature(unsigned(8))),    # pixel bytes, raster order, colour 0 first
             "o": Out(stream.Signature(layouts.pixel(self.colors))),
             "width": In(16), "height": In(16),
         })
@@ -388,19 +389,21 @@ class RowSerialNetwork(wiring.Component):
         rx_row = Signal(range(self.max_height + 1))   # row being received
         rx_x = Signal(range(self.max_width + 1))
         rx_slot = Signal(range(pr.depth))
-        rx_base = Signal(RAM_AW, init=pr.base)   # word address of pixel rx_x, colour 0
-        pixel = Signal(8 * colors)
-        k = Signal(range(colors + 1))       # colours still to write
+        rx_base = Signal(RAM_AW, init=pr.base)   # word address of the next byte
+        # the bytes come one by one (the link sends them so: no pixel assembled on either side);
+        # each is written in the cycle after it is taken
+        rx_byte = Signal(8)
+        kc = Signal(range(max(colors, 2)))  # colour of the byte in rx_byte
+        rx_write = Signal()
         ahead = Signal()
         m.d.comb += ahead.eq((rx_row < H) & (rx_row <= core.period + 1 + RX_AHEAD))
-        m.d.comb += self.i.ready.eq((k == 0) & ahead)
+        m.d.comb += self.i.ready.eq(~rx_write & ahead)
+        m.d.sync += rx_write.eq(self.i.valid & self.i.ready)
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [pixel.eq(self.i.payload), k.eq(colors)]
-        rx_write = Signal()
-        m.d.comb += rx_write.eq(k != 0)
+            m.d.sync += rx_byte.eq(self.i.payload)
         with m.If(rx_write):
-            m.d.sync += [pixel.eq(pixel >> 8), k.eq(k - 1), rx_base.eq(rx_base + 1)]
-            with m.If(k == 1):
+            m.d.sync += [kc.eq(Mux(kc == colors - 1, 0, kc + 1)), rx_base.eq(rx_base + 1)]
+            with m.If(kc == colors - 1):
                 with m.If(rx_x + 1 == W):
                     m.d.sync += [rx_x.eq(0), rx_row.eq(rx_row + 1),
                                  rx_slot.eq(Mux(rx_slot == pr.depth - 1, 0, rx_slot + 1)),
@@ -420,7 +423,7 @@ class RowSerialNetwork(wiring.Component):
         with m.If(load.valid & ~rx_write):
             m.d.comb += [ram_addr.eq(load.payload.addr), ram_wdata.eq(load.payload.data), ram_we.eq(1), en.eq(0)]
         with m.Elif(rx_write):
-            m.d.comb += [ram_addr.eq(rx_base), ram_wdata.eq(pixel[:8]), ram_we.eq(1), en.eq(0)]
+            m.d.comb += [ram_addr.eq(rx_base), ram_wdata.eq(rx_byte), ram_we.eq(1), en.eq(0)]
         with m.Else():
             m.d.comb += [ram_addr.eq(core.ram.addr), ram_wdata.eq(core.ram.wdata), ram_we.eq(core.ram.we), en.eq(1)]
         m.d.comb += [ram.addr.eq(ram_addr), ram.wdata.eq(ram_wdata), ram.we.eq(ram_we), ram.re.eq(en)]
