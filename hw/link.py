@@ -7,6 +7,7 @@ Stream signature
   net_i: Out(stream of pixels)          stripe pixels (LR raster) into the network (byte_stream: their
                                         bytes one by one, colour 0 first: the row-serial network)
   net_o: In(stream of pixels)           restored pixels (HR raster, whole stripe width) from the network
+                                        (byte_stream: their bytes one by one)
   width, height: Out                    stripe geometry for the network, stable during a stripe
   net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on RESET
 
@@ -79,6 +80,8 @@ class LinkCore(wiring.Component):
             # cycles apart, more than the 4 * 6 cycles CounterBank needs between pulses)
             raise ValueError("counters_ram needs serial_crc (frames at least 90 cycles apart)")
         self.counters_ram = counters_ram
+        if byte_stream and row_buffer:
+            raise ValueError("byte_stream is for the row-serial network: it needs row_buffer=False")
         self.byte_stream = byte_stream
         self.identity = identity
         self.colors = identity.colors
@@ -94,7 +97,7 @@ class LinkCore(wiring.Component):
             "rx": In(stream.Signature(unsigned(8))),
             "tx": Out(stream.Signature(unsigned(8))),
             "net_i": Out(stream.Signature(unsigned(8) if byte_stream else layouts.pixel(self.colors))),
-            "net_o": In(stream.Signature(layouts.pixel(self.colors))),
+            "net_o": In(stream.Signature(unsigned(8) if byte_stream else layouts.pixel(self.colors))),
             "width": Out(16),
             "height": Out(16),
             "net_rst": Out(1),
@@ -494,10 +497,16 @@ class LinkCore(wiring.Component):
 
         # (registered bounds: the network's first output comes many cycles after geo_wait ends)
         keep = (in_x >= keep_lo) & (in_x < keep_hi)
+        in_c = Signal(range(max(colors, 2)))     # (byte_stream) colour of the next net_o byte
         with m.If(self.net_o.valid & self.net_o.ready):
-            m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
+            if self.byte_stream:
+                m.d.sync += in_c.eq(Mux(in_c == colors - 1, 0, in_c + 1))
+                with m.If(in_c == colors - 1):
+                    m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
+            else:
+                m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
         with m.If(self.net_rst):
-            m.d.sync += [in_x.eq(0), row_idx.eq(0)]
+            m.d.sync += [in_x.eq(0), row_idx.eq(0), in_c.eq(0)]
         # the transmitter's pixel source: pix_avail (a kept pixel can be taken), pix_data, pix_take
         pix_take = Signal()
         row_ready = Signal()
@@ -582,11 +591,15 @@ class LinkCore(wiring.Component):
                         # the pixel's bytes straight from the source (a stream holds its payload
                         # until taken): it is taken with its last byte
                         with m.If(pix_avail):
-                            m.d.comb += [tx_byte.eq(Value.cast(pix_data).word_select(opix_n, 8)), self.tx.valid.eq(tx_ok)]
-                            with m.If(sent):
-                                m.d.sync += opix_n.eq(Mux(opix_n == colors - 1, 0, opix_n + 1))
-                                with m.If(opix_n == colors - 1):
-                                    m.d.comb += pix_take.eq(1)
+                            if self.byte_stream:        # (a byte of the pixel per transfer)
+                                m.d.comb += [tx_byte.eq(pix_data), self.tx.valid.eq(tx_ok), pix_take.eq(sent)]
+                            else:
+                                m.d.comb += [tx_byte.eq(Value.cast(pix_data).word_select(opix_n, 8)),
+                                             self.tx.valid.eq(tx_ok)]
+                                with m.If(sent):
+                                    m.d.sync += opix_n.eq(Mux(opix_n == colors - 1, 0, opix_n + 1))
+                                    with m.If(opix_n == colors - 1):
+                                        m.d.comb += pix_take.eq(1)
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
                 with m.Else():

@@ -6,7 +6,8 @@ Stream signature
         final value (FeatureWindow's order)
   skip: In(stream of ArrayLayout(unsigned(24), colors))        one per output pixel: the skip in 2^-16
         pixel units (golden.bilinear_skip for SR, p << 16 for identity)
-  o:    Out(stream of layouts.pixel(colors))                    one per output pixel
+  o:    Out(stream of layouts.pixel(colors))                    one per output pixel (byte_out: its
+        bytes one by one, colour 0 first, each as soon as it is requantised: the row-serial tail)
 
 Arithmetic (docs/arithmetic.md section 4), per colour o:
   g      = x >= 0 ? x : (x*act_mult + 2^(act_shift-1)) >> act_shift      (in_act "lrelu"; else g = x)
@@ -62,7 +63,7 @@ class TailConv(wiring.Component):
     less than a pixel's 9*C MAC cycles."""
 
     def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int,
-                 serial_req: bool = False, act_dsp: bool = False):
+                 serial_req: bool = False, act_dsp: bool = False, byte_out: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.shape != (colors, channels, 3, 3):
             raise ValueError(f"tail weight shape {w.shape} does not match ({colors}, {channels}, 3, 3)")
@@ -71,6 +72,7 @@ class TailConv(wiring.Component):
         if layer.shift < formats.BILINEAR_FRAC:
             raise ValueError(f"tail shift {layer.shift} < {formats.BILINEAR_FRAC}")
         self.layer, self.fmt, self.channels, self.colors = layer, fmt, channels, colors
+        self.byte_out = byte_out
         self.n = formats.TAPS * channels
         self.mult = [int(v) for v in layer.mult]
         self.bias = [int(v) for v in layer.bias]
@@ -102,7 +104,7 @@ class TailConv(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(input_layout(fmt))),
             "skip": In(stream.Signature(skip_layout(colors))),
-            "o": Out(stream.Signature(layouts.pixel(colors))),
+            "o": Out(stream.Signature(unsigned(8) if byte_out else layouts.pixel(colors))),
         })
 
     @staticmethod
@@ -285,9 +287,16 @@ class TailConv(wiring.Component):
             p2, req_lat, (r2v, r2l, r2k, s2) = split_mul(m, radv, m1, a1, "req", along=(r1v, r1l, r1k, s1))
             m.d.comb += free.eq(1)
         assert req_lat == self.req_latency
-        asm = [Signal(formats.PIXEL_BITS, name=f"asm{o}") for o in range(colors - 1)]
         res = Signal(formats.PIXEL_BITS)
         m.d.comb += res.eq(saturate((p2 + s2) >> self.shift, 0, formats.PIXEL_MAX))
+        if self.byte_out:
+            # each colour's byte goes out as it is done (no assembly registers)
+            with m.If(radv):
+                m.d.sync += self.o.valid.eq(r2v)
+                with m.If(r2v):
+                    m.d.sync += self.o.payload.eq(res)
+            return m
+        asm = [Signal(formats.PIXEL_BITS, name=f"asm{o}") for o in range(colors - 1)]
         with m.If(radv):
             m.d.sync += self.o.valid.eq(r2v & r2l)
             with m.If(r2v):

@@ -1,5 +1,5 @@
-"""cocotb testbench: RowSerialNetwork loads its parameter image, then restores frames (pixels in,
-pixels out through sim.streams.StreamBench with bubbles and back-pressure)."""
+"""cocotb testbench: RowSerialNetwork loads its parameter image, then restores frames (pixel bytes in,
+bytes out through sim.streams.StreamBench with bubbles and back-pressure)."""
 import cocotb
 from cocotb.triggers import RisingEdge
 

@@ -26,7 +26,8 @@ class LinkLoop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.link = link = LinkCore(self.ident, self.timeout, **self.link_options)
-        m.submodules.q = q = fifo.SyncFIFOBuffered(width=8 * self.ident.colors, depth=self.depth)
+        width = 8 if self.link_options.get("byte_stream") else 8 * self.ident.colors
+        m.submodules.q = q = fifo.SyncFIFOBuffered(width=width, depth=self.depth * self.ident.colors)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
         tick = Signal()
@@ -42,12 +43,13 @@ class LinkLoop(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("options", [{}, {"counter_bits": 16, "row_buffer": False, "serial_crc": True}],
+@pytest.mark.parametrize("options", [{}, {"counter_bits": 16, "row_buffer": False, "serial_crc": True,
+                                          "counters_ram": True, "byte_stream": True}],
                          ids=["dataflow", "slim"])
 def test_link_protocol(options):
     """Both links: the dataflow one and the row-serial board's slim one (16-bit STATUS counters
-    sent zero-extended, result pixels straight from the network, bit-serial CRCs that hold bytes
-    back while they work)."""
+    sent zero-extended, in a block RAM, result pixels straight from the network, bit-serial CRCs
+    that hold bytes back while they work, pixels to and from the network byte by byte)."""
     ident = P.Identity(P.PROTOCOL_VERSION, "denoise", 1, 3, 16, 8, 64, 48_000_000, 16, 7, "ab" * 32)
     w, h = 6, 4
     img = np.random.default_rng(0).integers(0, 256, w * h * 3)

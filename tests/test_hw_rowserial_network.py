@@ -19,13 +19,6 @@ def _program(cfg, seed=11):
     return compile_model(random_network(cfg, seed), [torch.rand(1, cfg.colors, 16, 16)])
 
 
-def _pack(img):
-    a = np.asarray(img)
-    if a.ndim == 2:
-        a = a[:, :, None]
-    return (a.astype(np.int64) << (8 * np.arange(a.shape[2]))).sum(-1).reshape(-1)
-
-
 def _run(cfg, size, frames=1, p_bubble=0.0, p_stall=0.0, seed=3, max_width=16):
     prog = _program(cfg)
     h, w = size
@@ -39,13 +32,13 @@ def _run(cfg, size, frames=1, p_bubble=0.0, p_stall=0.0, seed=3, max_width=16):
     for f, im in enumerate(imgs):
         vec[f"in{f}"] = np.asarray(im).astype(np.int64).reshape(-1)    # the pixels' bytes, colour 0 first
     res = run_cocotb(dut, f"rsnet_{cfg.task}_{cfg.colors}", "sim.tb_rowserial_network", vec,
-                     {"width": w, "height": h, "frames": frames, "out_pixels": int(ref[0].shape[0] * ref[0].shape[1]),
+                     {"width": w, "height": h, "frames": frames, "out_pixels": int(ref[0].size),   # (bytes)
                       "p_bubble": p_bubble, "p_stall": p_stall, "seed": seed, "max_cycles": 3_000_000})
     for f in range(frames):
         got = np.asarray(res["out"][f], dtype=np.int64)
-        exp = _pack(ref[f])
+        exp = np.asarray(ref[f]).astype(np.int64).reshape(-1)     # the pixels' bytes, colour 0 first
         bad = np.flatnonzero(got != exp)
-        assert not len(bad), f"frame {f}: {len(bad)} of {len(exp)} pixels differ, first at {bad[0]}"
+        assert not len(bad), f"frame {f}: {len(bad)} of {len(exp)} bytes differ, first at {bad[0]}"
     return res, dut
 
 

@@ -69,7 +69,7 @@ def _run(prog, lr_width, h, lr_height, seed, p_stall=0.0, clamp=False, serial=Fa
     res = run_cocotb(dut, f"tailrow_{C}_{colors}_{r}{'_s' if serial else ''}", "sim.tb_row_engine", {},
                      {"jobs": [hex(job)], "timeout": 400000, "ram_words": 0, "stream": True,
                       "p_stall": p_stall, "seed": seed})
-    got = np.asarray([[(w >> (8 * c)) & 0xFF for c in range(colors)] for w in res["out"]]).T
+    got = np.asarray(res["out"]).reshape(-1, colors).T          # (the engine sends bytes, colour 0 first)
     assert got.shape == expected.shape, (got.shape, expected.shape)
     bad = np.argwhere(got != expected)
     assert not len(bad), f"{len(bad)} pixel values differ, first (colour, x) {tuple(bad[0])}: got {got[tuple(bad[0])]} expected {expected[tuple(bad[0])]}"

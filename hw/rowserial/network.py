@@ -5,10 +5,11 @@ Signature
                                               at word 0) must be loaded before the first frame
   i:     In(stream of bytes)                  LR pixels' bytes, raster order, colour 0 first, one
                                               frame of width x height x colors (LinkCore byte_stream)
-  o:     Out(stream of layouts.pixel(colors)) output pixels, raster order (x r for SR)
+  o:     Out(stream of bytes)                 output pixels' bytes, raster order (x r for SR), colour
+                                              0 first (LinkCore byte_stream)
   width, height: In(16)                       the frame's LR geometry, stable during the frame
-The output contract of hw.network.Network (plus the parameter load); the input comes byte by byte,
-as the link has it and the receiver writes it (no pixel assembled and taken apart again).
+Both streams carry bytes, as the link has them: the receiver writes each byte as it comes and the
+tail sends each colour as it is done (no pixel assembled and taken apart again).
 
 Structure
   RAM (hw/rowserial/ram.SinglePortRAM, 16-bit words, one port: NetworkMap.ram; SPRAM on the UP5K)
@@ -87,7 +88,7 @@ class RowSerialCore(wiring.Component):
             "ram": Out(memmap.RamPort(RAM_AW)),
             "src": Out(memmap.BitsRead(self.bits_aw, self.C)),
             "dst": Out(memmap.BitsWrite(self.bits_aw, self.C)),
-            "o": Out(stream.Signature(layouts.pixel(self.colors))),
+            "o": Out(stream.Signature(unsigned(8))),
             "width": In(range(max_width + 1)), "height": In(range(max_height + 1)),
             "rows_in": In(range(max_height + 1)),   # pixel rows of the frame completely received
             "period": Out(range(self.t_max + 1)),   # the period being run (receiver flow control)
@@ -328,7 +329,7 @@ class RowSerialNetwork(wiring.Component):
         super().__init__({
             "load": In(stream.Signature(layouts.param_word())),
             "i": In(stream.Signature(unsigned(8))),    # pixel bytes, raster order, colour 0 first
-            "o": Out(stream.Signature(layouts.pixel(self.colors))),
+            "o": Out(stream.Signature(unsigned(8))),
             "width": In(16), "height": In(16),
         })
 

@@ -6,7 +6,8 @@ Signature
                                        `done` (the engine reads it, without a copy)
   done: Out(1)                         one-cycle pulse after the row's last pixel transfer
   ram:  Out(memmap.RamPort)            feature and pixel reads (one per cycle)
-  o:    Out(stream of layouts.pixel(colors))   the output row, left to right
+  o:    Out(stream of bytes)                   the output row's pixels, left to right, byte by byte
+                                               (colour 0 first: TailConv byte_out)
 
 Job: `width` output pixels (the HR width for SR); feature rows at feat[0..2] (rows h-1, h, h+1;
 top/bot say whether h-1 / h+1 exist); the skip's pixel rows at pix[0..1]:
@@ -108,11 +109,12 @@ class TailRowEngine(wiring.Component):
             "job": In(stream.Signature(self.layout)),
             "done": Out(1),
             "ram": Out(memmap.RamPort(ram_aw)),
-            "o": Out(stream.Signature(layouts.pixel(self.colors))),
+            "o": Out(stream.Signature(unsigned(8))),
         })
 
     def _conv(self) -> TailConv:
-        return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=self.serial_req, act_dsp=True)
+        return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=self.serial_req, act_dsp=True,
+                        byte_out=True)
 
     def skip_reads(self) -> int:
         return self.terms * self.colors
@@ -251,8 +253,11 @@ class TailRowEngine(wiring.Component):
         with m.If(self.job.valid & ~busy):
             m.d.sync += [busy.eq(1), sx.eq(0), sj.eq(0), slx.eq(0), sk.eq(0),
                          held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), fn.eq(0), outs.eq(0)]
+        oc = Signal(range(max(colors, 2)))           # colour of the next output byte
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += outs.eq(outs + 1)
+            m.d.sync += oc.eq(Mux(oc == colors - 1, 0, oc + 1))
+            with m.If(oc == colors - 1):
+                m.d.sync += outs.eq(outs + 1)
         with m.If(busy & (outs == job.width)):
             m.d.sync += [busy.eq(0), self.done.eq(1)]
         return m
