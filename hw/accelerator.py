@@ -132,7 +132,10 @@ class AcceleratorCore(wiring.Component):
         net = make_network(self.prog, b, self.fold)
         m.submodules.net = net = ResetInserter(link.net_rst)(net)
         if self.identity.param_words:
-            wiring.connect(m, link.load, net.load)
+            if b.arch == "rowserial":
+                m.d.comb += net.i_param.eq(link.net_i_param)
+            else:
+                wiring.connect(m, link.load, net.load)
         wiring.connect(m, wiring.flipped(self.rx), link.rx)
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
         if self.input_fifo_depth:

@@ -10,6 +10,8 @@ Stream signature
                                         (byte_stream: their bytes one by one)
   width, height: Out                    stripe geometry for the network, stable during a stripe
   net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on RESET
+  load:  Out(stream of param words)     (param_words > 0) PARAMS words with their RAM addresses; with
+  net_i_param: Out(1)                   byte_stream instead: high while a PARAMS payload goes out on net_i
 
 Behaviour (docs/protocol.md): frames are hunted by their magic; a frame is buffered whole and its
 CRC-32 checked before anything acts on it. Bad CRC, unknown type, bad length, a stripe beyond the
@@ -104,7 +106,11 @@ class LinkCore(wiring.Component):
             "stripe_active": Out(1),
             "error_event": Out(1),
         }
-        if self.param_words:
+        if self.param_words and byte_stream:
+            # a PARAMS frame's payload (u16 address, then u16 words) goes out on net_i as it is,
+            # with net_i_param high: the network's receiver writes the words
+            members["net_i_param"] = Out(1)
+        elif self.param_words:
             members["load"] = Out(stream.Signature(layouts.param_word()))
         super().__init__(members)
 
@@ -229,6 +235,7 @@ class LinkCore(wiring.Component):
         pstep = Signal(2)
         paddr = Signal(range(max(self.param_words, 1) + 1))   # (the frame check keeps it below param_words)
         plo = Signal(8)
+        plast = Signal()                  # (byte_stream) this PARAMS frame ends at the last word
 
         pix_n = Signal(range(colors + 1))  # bytes of the pixel being assembled in net_i.payload
         ra = Signal(range(maxp + 2))      # buffer address whose byte is on rd.data when primed
@@ -398,13 +405,20 @@ class LinkCore(wiring.Component):
                             m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                             m.next = "REPLY_WAIT"
                         with m.Else():
-                            m.d.sync += [*bump(FRAMES_OK), ra.eq(P.PARAMS.size), pstep.eq(0),
-                                         paddr.eq(head8[0:16])]
-                            m.next = "PDRAIN"
+                            m.d.sync += bump(FRAMES_OK)
+                            if self.byte_stream:
+                                # the payload to the network as it is (DRAIN); the parameters are
+                                # complete once a frame has written the last word
+                                m.d.sync += [ra.eq(0), primed.eq(0), self.net_i_param.eq(1),
+                                             plast.eq(head8[0:16] + nwords == self.param_words)]
+                                m.next = "DRAIN"
+                            else:
+                                m.d.sync += [ra.eq(P.PARAMS.size), pstep.eq(0), paddr.eq(head8[0:16])]
+                                m.next = "PDRAIN"
                 with m.Else():
                     m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.UNKNOWN_TYPE)
                     m.next = "REPLY_WAIT"
-            if self.param_words:
+            if self.param_words and not self.byte_stream:
                 with m.State("PDRAIN"):
                     # buffer -> 16-bit words (little-endian) -> load stream, one word at a time
                     m.d.comb += rd.addr.eq(ra)
@@ -445,13 +459,21 @@ class LinkCore(wiring.Component):
                         with m.Else():
                             m.d.sync += pix_n.eq(pix_n + 1)
                     with m.If(ra == flen - 1):
-                        m.d.sync += bytes_left.eq(bytes_left - flen)
+                        if self.param_words and self.byte_stream:
+                            with m.If(~self.net_i_param):
+                                m.d.sync += bytes_left.eq(bytes_left - flen)
+                        else:
+                            m.d.sync += bytes_left.eq(bytes_left - flen)
                         m.next = "DRAIN_FLUSH"
             with m.State("DRAIN_FLUSH"):
                 with m.If(self.net_i.valid & self.net_i.ready):
                     m.d.sync += self.net_i.valid.eq(0)
                 with m.If(~self.net_i.valid | self.net_i.ready):
                     m.d.sync += reply(K_ACK)
+                    if self.param_words and self.byte_stream:
+                        m.d.sync += self.net_i_param.eq(0)
+                        with m.If(self.net_i_param & plast):
+                            m.d.sync += params_ok.eq(1)
                     m.next = "REPLY_WAIT"
             with m.State("REPLY_WAIT"):
                 m.d.sync += idle_timer.eq(0)

@@ -1,8 +1,10 @@
 """RowSerialNetwork: the whole network on the row-serial engines, behind pixel streams.
 
 Signature
-  load:  In(stream of {addr: 16, data: 16})   RAM writes: the parameter image (NetworkMap.param_image
-                                              at word 0) must be loaded before the first frame
+  i_param: In(1)                              the bytes on i are parameter bytes (a PARAMS payload:
+                                              u16 address, u16 words): the parameter image
+                                              (NetworkMap.param_image at word 0) must be loaded
+                                              before the first frame
   i:     In(stream of bytes)                  LR pixels' bytes, raster order, colour 0 first, one
                                               frame of width x height x colors (LinkCore byte_stream)
   o:     Out(stream of bytes)                 output pixels' bytes, raster order (x r for SR), colour
@@ -15,9 +17,10 @@ Structure
   RAM (hw/rowserial/ram.SinglePortRAM, 16-bit words, one port: NetworkMap.ram; SPRAM on the UP5K)
   and the bits memory (hw/masked_ram.MaskedRAM, C-bit words, one read and one bit-masked
   write port: NetworkMap.bits).
-  loader / receiver  write parameter words / incoming pixel bytes (one word each, into the "pix"
-                     ring; a byte a cycle after it is taken, at most one every two cycles) into RAM; they have the RAM port first, and while they hold it the core
-                     is frozen for the cycle (EnableInserter; the RAM read port keeps its data).
+  receiver  writes incoming pixel bytes (one word each, into the "pix" ring) and parameter words
+            into RAM, a byte a cycle after it is taken (at most one every two cycles); it has the
+            RAM port first, and while it holds it the core is frozen for the cycle
+            (EnableInserter; the RAM read port keeps its data).
   core  the sequencer and the three engines (hw/rowserial/*_engine.py). The sequencer walks the
         static schedule (hw/rowserial/schedule.period_jobs): per period t a fixed template of
         jobs, each issued when its row exists; ring slots come from per-depth counters (t mod d,
@@ -30,7 +33,7 @@ Golden twin: sw.golden.run (hw.rowserial.schedule.run is the same schedule on th
 """
 from __future__ import annotations
 
-from amaranth import Array, Const, EnableInserter, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Const, EnableInserter, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -327,7 +330,7 @@ class RowSerialNetwork(wiring.Component):
             raise ValueError(f"the program needs {self.nmap.ram_words} RAM words at max_width {max_width}, "
                              f"more than {1 << RAM_AW}")
         super().__init__({
-            "load": In(stream.Signature(layouts.param_word())),
+            "i_param": In(1),       # the bytes on i are a PARAMS payload (the link's net_i_param)
             "i": In(stream.Signature(unsigned(8))),    # pixel bytes, raster order, colour 0 first
             "o": Out(stream.Signature(unsigned(8))),
             "width": In(16), "height": In(16),
@@ -398,11 +401,29 @@ class RowSerialNetwork(wiring.Component):
         rx_write = Signal()
         ahead = Signal()
         m.d.comb += ahead.eq((rx_row < H) & (rx_row <= core.period + 1 + RX_AHEAD))
-        m.d.comb += self.i.ready.eq(~rx_write & ahead)
+        # parameter bytes (i_param): u16 address, then u16 words, little-endian; pph: the next byte
+        # is the address's low / high byte, a word's low / high byte (the high byte writes)
+        rparam = Signal()                   # the byte in rx_byte is a parameter byte
+        pph = Signal(2)
+        pa = Signal(RAM_AW)
+        plo = Signal(8)
+        m.d.comb += self.i.ready.eq(~rx_write & (self.i_param | ahead))
         m.d.sync += rx_write.eq(self.i.valid & self.i.ready)
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += rx_byte.eq(self.i.payload)
-        with m.If(rx_write):
+            m.d.sync += [rx_byte.eq(self.i.payload), rparam.eq(self.i_param)]
+        with m.If(~self.i_param & ~rx_write):
+            m.d.sync += pph.eq(0)
+        with m.If(rx_write & rparam):
+            with m.Switch(pph):
+                with m.Case(0):
+                    m.d.sync += [pa[:8].eq(rx_byte), pph.eq(1)]
+                with m.Case(1):
+                    m.d.sync += [pa[8:].eq(rx_byte), pph.eq(2)]
+                with m.Case(2):
+                    m.d.sync += [plo.eq(rx_byte), pph.eq(3)]
+                with m.Case(3):
+                    m.d.sync += [pa.eq(pa + 1), pph.eq(2)]
+        with m.If(rx_write & ~rparam):
             m.d.sync += [kc.eq(Mux(kc == colors - 1, 0, kc + 1)), rx_base.eq(rx_base + 1)]
             with m.If(kc == colors - 1):
                 with m.If(rx_x + 1 == W):
@@ -416,13 +437,11 @@ class RowSerialNetwork(wiring.Component):
         with m.If(core.frame_done):
             m.d.sync += [rx_row.eq(0), rx_x.eq(0), rx_slot.eq(0), rx_base.eq(pr.base)]
 
-        # ---------------- RAM port: loader, then receiver, then the core (hw/rowserial/ram.py: the
-        # UP5K's SPRAM; its read data stay while others hold the port)
-        load = self.load
+        # ---------------- RAM port: the receiver (pixel bytes, parameter words), then the core
+        # (hw/rowserial/ram.py: the UP5K's SPRAM; its read data stay while others hold the port)
         ram_addr, ram_we, ram_wdata = Signal(RAM_AW), Signal(), Signal(16)
-        m.d.comb += load.ready.eq(~rx_write)
-        with m.If(load.valid & ~rx_write):
-            m.d.comb += [ram_addr.eq(load.payload.addr), ram_wdata.eq(load.payload.data), ram_we.eq(1), en.eq(0)]
+        with m.If(rx_write & rparam):
+            m.d.comb += [ram_addr.eq(pa), ram_wdata.eq(Cat(plo, rx_byte)), ram_we.eq(pph == 3), en.eq(0)]
         with m.Elif(rx_write):
             m.d.comb += [ram_addr.eq(rx_base), ram_wdata.eq(rx_byte), ram_we.eq(1), en.eq(0)]
         with m.Else():
