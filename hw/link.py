@@ -126,7 +126,7 @@ class LinkCore(wiring.Component):
         crc = CRC32Unit.estimate(self.serial_crc)
         ff = 12 * cb + 2 * crc["ff"] + 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
         # LUTs: counter incrementers, two CRC-32 byte updates (~4 LUT4 per state bit), the STATUS
-        # byte select (1 per input bit) and the IDENT constant bytes, the head8 byte insert, ~24
+        # byte select (1 per input bit) and the IDENT constant bytes, the field capture, ~24
         # 16-bit adders/comparators (limits, crops, lengths), (de)serialisers, FSMs
         lut = 6 * cb + 2 * crc["lut"] + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
             + 4 * 8 * colors + 150
@@ -210,7 +210,14 @@ class LinkCore(wiring.Component):
         m.submodules.rx_crc = rxc = CRC32Unit(self.serial_crc)
         m.submodules.tx_crc = txc = CRC32Unit(self.serial_crc)
         crc_bad = Signal()            # a received CRC byte differed from the computed one
-        head8 = Signal(64)            # first 8 payload bytes (STRIPE_BEGIN)
+        # the first 8 payload bytes as they come, four u16 fields: field 0 whole (STRIPE_BEGIN's
+        # width, PARAMS' address), the other three of a STRIPE_BEGIN straight into the stripe's
+        # height and crop registers (only while no stripe is active: a refused frame leaves
+        # garbage there, which nothing reads before the next accepted one), each field's checks
+        # against the limits as flags (bit logic on the whole field as its high byte comes)
+        f_lo = Signal(8)              # the low byte of the field being received
+        f0 = Signal(16)
+        w_bad, h_bad, cl_bad, cr_bad = Signal(), Signal(), Signal(), Signal()
         idle_timer = Signal(range(self.timeout_cycles + 1))
         byte = self.rx.payload
         got = self.rx.valid & self.rx.ready
@@ -242,7 +249,7 @@ class LinkCore(wiring.Component):
         primed = Signal()
 
         # width x height x colours of a STRIPE_BEGIN payload, in two registered steps (no chained
-        # multipliers in one cycle: the ECP5 critical path of x2-tiny): head8 is complete when the
+        # multipliers in one cycle: the ECP5 critical path of x2-tiny): the fields are in when the
         # payload ends, and the 4 CRC bytes take at least 4 cycles before CHECK reads area_bytes
         # (the product is used only for a geometry within the limits, so it is kept that wide; the
         # operands stay 16 bits: the board flow builds multipliers with an operand of <= 9 bits
@@ -257,23 +264,20 @@ class LinkCore(wiring.Component):
             # the fields' low bits suffice
             area_go = Signal()
             m.d.sync += area_go.eq(0)
-            wa = Cat(const_mul(head8[0:len(width)], colors), Const(0, 1)).as_signed()
-            ha = Cat(head8[16:16 + len(height)], Const(0, 1)).as_signed()
+            wa = Cat(const_mul(f0[0:len(width)], colors), Const(0, 1)).as_signed()
+            ha = Cat(height, Const(0, 1)).as_signed()
             ap, _, _, _ = serial_mul(m, Const(1), area_go, wa, ha, "area")
             m.d.comb += area_bytes.eq(ap)
         else:
             area = Signal(range(self.max_width * self.max_height + 1))
-            m.d.sync += [area.eq(head8[0:16] * head8[16:32]), area_bytes.eq(const_mul(area, colors))]
+            m.d.sync += [area.eq(f0 * height), area_bytes.eq(const_mul(area, colors))]
         # the STRIPE_BEGIN geometry check, registered the same way (it was the ECP5 critical path of
         # the small network once the multipliers were split)
         geo_bad = Signal()
-        # (comparisons with the limits as bit logic; the crops compared on the width's bits only,
-        # as the check matters only for a width within max_width, and crops above it are bad)
-        wf, hf, clf, crf = head8[0:16], head8[16:32], head8[32:48], head8[48:64]
+        # (the crops compared on the width's bits only, as the check matters only for a width
+        # within max_width, and crops above it are bad)
         nw = self.max_width.bit_length()
-        m.d.sync += geo_bad.eq((wf == 0) | gt_const(wf, self.max_width) | (hf == 0) | gt_const(hf, self.max_height) |
-                               gt_const(clf, self.max_width) | gt_const(crf, self.max_width) |
-                               (clf[:nw] + crf[:nw] >= wf[:nw]))
+        m.d.sync += geo_bad.eq(w_bad | h_bad | cl_bad | cr_bad | (crop_l + crop_r >= f0[:nw]))
 
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
@@ -325,7 +329,7 @@ class LinkCore(wiring.Component):
                 receiving("LEN1")
                 with m.If(got):
                     n = Cat(flen[:8], byte)
-                    m.d.sync += [flen[8:].eq(byte), count.eq(0), head8.eq(0)]
+                    m.d.sync += [flen[8:].eq(byte), count.eq(0)]
                     crc_upd()
                     with m.If(gt_const(n, maxp)):
                         m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
@@ -340,8 +344,17 @@ class LinkCore(wiring.Component):
                 with m.If(got):
                     m.d.sync += count.eq(count + 1)
                     crc_upd()
-                    with m.If(lt_const(count, 8)):
-                        m.d.sync += head8.eq(head8 | (byte.as_unsigned() << (count[:3] * 8)))
+                    field = Cat(f_lo, byte)
+                    m.d.sync += f_lo.eq(byte)
+                    with m.If(count == 1):
+                        m.d.sync += [f0.eq(field), w_bad.eq((field == 0) | gt_const(field, self.max_width))]
+                    with m.If((ftype == P.T.STRIPE_BEGIN) & ~stripe_active):
+                        with m.If(count == 3):
+                            m.d.sync += [height.eq(field), h_bad.eq((field == 0) | gt_const(field, self.max_height))]
+                        with m.If(count == 5):
+                            m.d.sync += [crop_l.eq(field), cl_bad.eq(gt_const(field, self.max_width))]
+                        with m.If(count == 7):
+                            m.d.sync += [crop_r.eq(field), cr_bad.eq(gt_const(field, self.max_width))]
                     with m.If(count == flen - 1):
                         m.d.sync += count.eq(0)
                         if self.serial_crc:
@@ -357,8 +370,6 @@ class LinkCore(wiring.Component):
                     with m.If(count == 3):
                         m.next = "CHECK"
             with m.State("CHECK"):
-                w_new, h_new = head8[0:16], head8[16:32]
-                cl_new, cr_new = head8[32:48], head8[48:64]
                 with m.If(crc_bad):
                     m.d.sync += bump(CRC_ERRORS) + reply(K_NACK, P.Nack.BAD_CRC)
                     m.next = "REPLY_WAIT"
@@ -382,10 +393,9 @@ class LinkCore(wiring.Component):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_GEOMETRY)
                     with m.Else():
                         m.d.comb += rst_req.eq(1)
-                        m.d.sync += [*bump(FRAMES_OK), width.eq(w_new), height.eq(h_new),
-                                     crop_l.eq(cl_new), crop_r.eq(cr_new), stripe_active.eq(1),
+                        m.d.sync += [*bump(FRAMES_OK), width.eq(f0), stripe_active.eq(1),
                                      stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3),
-                                     out_rows_left.eq(const_mul(h_new, r))] + reply(K_ACK)
+                                     out_rows_left.eq(const_mul(height, r))] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_ROWS):
                     with m.If(~stripe_active | (flen > bytes_left)):
@@ -401,7 +411,7 @@ class LinkCore(wiring.Component):
                     with m.Elif(ftype == P.T.PARAMS):
                         nwords = (flen - P.PARAMS.size) >> 1
                         with m.If(lt_const(flen, P.PARAMS.size + 2) | flen[0] |
-                                  (head8[0:16] + nwords > self.param_words)):
+                                  (f0 + nwords > self.param_words)):
                             m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                             m.next = "REPLY_WAIT"
                         with m.Else():
@@ -410,10 +420,10 @@ class LinkCore(wiring.Component):
                                 # the payload to the network as it is (DRAIN); the parameters are
                                 # complete once a frame has written the last word
                                 m.d.sync += [ra.eq(0), primed.eq(0), self.net_i_param.eq(1),
-                                             plast.eq(head8[0:16] + nwords == self.param_words)]
+                                             plast.eq(f0 + nwords == self.param_words)]
                                 m.next = "DRAIN"
                             else:
-                                m.d.sync += [ra.eq(P.PARAMS.size), pstep.eq(0), paddr.eq(head8[0:16])]
+                                m.d.sync += [ra.eq(P.PARAMS.size), pstep.eq(0), paddr.eq(f0)]
                                 m.next = "PDRAIN"
                 with m.Else():
                     m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.UNKNOWN_TYPE)
@@ -503,6 +513,15 @@ class LinkCore(wiring.Component):
         tseq = Signal(8)
         tkind = Signal(3)
         K_RESULT = 4
+        # the frame's type and payload length follow from its kind (no registers)
+        with m.Switch(tkind):
+            for kind, (typ, size) in {K_ACK: (P.T.ACK, P.ACK.size), K_NACK: (P.T.NACK, P.NACK.size),
+                                      K_IDENT: (P.T.IDENT, P.IDENT.size),
+                                      K_STATUS: (P.T.STATUS_REPLY, P.STATUS.size)}.items():
+                with m.Case(kind):
+                    m.d.comb += [ttype.eq(typ), tlen.eq(size)]
+            with m.Default():
+                m.d.comb += [ttype.eq(P.T.RESULT_ROW), tlen.eq(res_len)]
         # STATUS: each u32 field is read as its first byte goes out and its other bytes come from
         # that copy, so every counter is sent whole (the fields are not one snapshot: a counter may
         # have moved between fields if frames arrive during the reply)
@@ -574,20 +593,10 @@ class LinkCore(wiring.Component):
                 with m.If(rep_pending):
                     m.d.sync += [tkind.eq(rep_kind), tseq.eq(rep_seq), tidx.eq(0), rep_pending.eq(0),
                                  reason_snap.eq(rep_reason), acktype_snap.eq(rep_type)]
-                    with m.Switch(rep_kind):
-                        with m.Case(K_ACK):
-                            m.d.sync += [ttype.eq(P.T.ACK), tlen.eq(P.ACK.size)]
-                        with m.Case(K_NACK):
-                            m.d.sync += [ttype.eq(P.T.NACK), tlen.eq(P.NACK.size)]
-                        with m.Case(K_IDENT):
-                            m.d.sync += [ttype.eq(P.T.IDENT), tlen.eq(P.IDENT.size)]
-                        with m.Case(K_STATUS):
-                            m.d.sync += [ttype.eq(P.T.STATUS_REPLY), tlen.eq(P.STATUS.size)]
                     m.next = "HEAD"
                 with m.Elif(stripe_active & (out_rows_left != 0) & row_ready):
                     # a whole cropped row is buffered: the frame will not wait for the network
-                    m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0),
-                                 ttype.eq(P.T.RESULT_ROW), tlen.eq(res_len)]
+                    m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0)]
                     m.next = "HEAD"
             with m.State("HEAD"):
                 hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
