@@ -89,7 +89,7 @@ class TailConv(wiring.Component):
         self.s_bits = signed_bits(*[b + sk_max for b in self.bias], *self.bias)
         # MAC side: input reg, [lrelu: multiply, select], products, accumulate -> snapshot;
         # requant side: operand select, M*acc, shift/clamp -> output (colors - 1 more cycles)
-        self.mac_latency = 4 + 2 * int(self.lrelu)
+        self.mac_latency = 4 + (1 if self.act_dsp else 2) * int(self.lrelu)
         self.serial_req = serial_req
         if serial_req:
             self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
@@ -177,7 +177,17 @@ class TailConv(wiring.Component):
         x1 = Signal(signed(fmt.bits), name="x_1", reset_less=True)   # (data: packed into the DSP with act_dsp)
         with m.If(adv):
             m.d.sync += [v1.eq(fire), l1.eq(self.i.payload.last), n1.eq(cnt), x1.eq(self.i.payload.value)]
-        if self.lrelu:
+        if self.lrelu and self.act_dsp:
+            # x * act_mult on a DSP block, combinational, and the select in the same stage
+            am = int(self.layer.act_mult)
+            v2, l2, n2, g2 = stage("2", signed(fmt.bits))
+            q1 = Signal(signed(fmt.bits + signed_bits(am)))
+            m.d.comb += q1.eq(x1 * Const(am, signed(signed_bits(am))))
+            with m.If(adv):
+                m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1),
+                             g2.eq(Mux(x1 >= 0, x1, rshift_round(q1, int(self.layer.act_shift))))]
+            vg, lg, g, n_before = v2, l2, g2, n1
+        elif self.lrelu:
             am = int(self.layer.act_mult)
             v2, l2, n2, x2 = stage("2", signed(fmt.bits))
             q2 = Signal(signed(fmt.bits + signed_bits(am)))
