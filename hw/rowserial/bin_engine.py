@@ -127,7 +127,7 @@ class BinRowEngine(wiring.Component):
 
     #: cycles from a channel's last ROW cycle to its last result write
     def drain(self) -> int:
-        return 1 + self.lp + 1 + 8 + 1
+        return 1 + self.lp + 1 + 7 + 1
 
     def cycles_per_job(self, width: int, up: bool = False) -> int:
         """Cycles from accepting a job to its `done` pulse (width: the input row's pixels)."""
@@ -248,44 +248,43 @@ class BinRowEngine(wiring.Component):
             with m.If(clast):
                 m.d.sync += [dv.eq(1), dot.eq(2 * (acc + cnt) - C * (nacc + cmask))]
 
-        # ---------------- scale / RPReLU / residual pipeline (8 stages)
-        # One multiplier for both products: A*dot when a dot arrives (stage 1) and y*S four cycles
-        # later (stage 5). Dots arrive 9 cycles apart within a row and much further apart across
-        # channels (a LOAD and a DRAIN lie between), never 4 apart, so the two uses never collide.
+        # ---------------- scale / RPReLU / residual pipeline (7 stages)
+        # One multiplier for both products: A*dot when a dot arrives (stage 1) and y*S three cycles
+        # later (stage 4). Dots arrive 9 cycles apart within a row and much further apart across
+        # channels (a LOAD and a DRAIN lie between), never 3 apart, so the two uses never collide.
         A, B, S, Z, T = field("A"), field("B"), field("S"), field("Z"), field("T")
         yw = fmt.y_bits
-        v1, v2, v3, v4, v5, v6, v7, v8 = (Signal(name=f"pv{q}") for q in range(1, 9))
+        v1, v2, v3, v4, v5, v6, v7 = (Signal(name=f"pv{q}") for q in range(1, 8))
         mul_a = Signal(signed(max(len(A), yw)))
         mul_b = Signal(signed(max(len(dot), len(S))))
         prod = Signal(signed(len(mul_a) + len(mul_b)), reset_less=True)   # (no reset: packed into the DSP blocks)
         t0 = Signal(signed(max(len(A) + len(dot), len(B)) + 1))
-        y, y4 = Signal(signed(yw)), Signal(signed(yw))
+        y = Signal(signed(yw))
         yd, yneg = Signal(signed(yw)), Signal()
         # q: y, or y*S shifted right by ss (>= the smallest ss the program uses): as wide as that
         q = Signal(signed(max(yw, yw + len(S) + 1 - min(self.ss_values)) + 1))
         v = Signal(signed(yw))
         o = Signal(signed(fmt.bits))
         obit = Signal()
-        m.d.comb += [mul_a.eq(Mux(dv, A, y4)), mul_b.eq(Mux(dv, dot, S))]
-        m.d.sync += [v1.eq(dv), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4), v6.eq(v5), v7.eq(v6), v8.eq(v7)]
-        m.d.sync += [prod.eq(mul_a * mul_b),                                  # 1: A*dot, 5: y*S
+        m.d.comb += [mul_a.eq(Mux(dv, A, y)), mul_b.eq(Mux(dv, dot, S))]
+        m.d.sync += [v1.eq(dv), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4), v6.eq(v5), v7.eq(v6)]
+        m.d.sync += [prod.eq(mul_a * mul_b),                                  # 1: A*dot, 4: y*S
                      t0.eq(prod + B),                                         # 2
                      y.eq(saturate(_shift_by(t0, job.sa, self.sa_values), fmt.y_lo, fmt.y_hi)),  # 3
-                     y4.eq(y),                                                # 4
-                     yd.eq(y4), yneg.eq(y4 < 0),                              # 5 (prod = y*S)
-                     q.eq(Mux(yneg, _round_shift_by(prod, job.ss, self.ss_values), yd)),        # 6
-                     v.eq(saturate(q + Z, fmt.y_lo, fmt.y_hi))]                   # 7
-        # stage 7 issues the residual read; stage 8 adds it as it arrives
+                     yd.eq(y), yneg.eq(y < 0),                                # 4 (prod = y*S)
+                     q.eq(Mux(yneg, _round_shift_by(prod, job.ss, self.ss_values), yd)),        # 5
+                     v.eq(saturate(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
+        # stage 6 issues the residual read; stage 7 adds it as it arrives
         res_ptr = Signal(self.ram_aw)
         out_ptr = Signal(self.ram_aw)
         dst_ptr = Signal(self.bits_aw)
         ch = Signal(range(C))
-        with m.If(v6):
+        with m.If(v5):
             m.d.comb += self.ram.addr.eq(res_ptr)
             m.d.sync += res_ptr.eq(res_ptr + C)
-        m.d.sync += [o.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi)),    # 8
+        m.d.sync += [o.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi)),    # 7
                      obit.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi) >= T)]
-        with m.If(v8):
+        with m.If(v7):
             m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(o)]
             m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.data.eq(obit.replicate(C)),   # (en picks bit ch)
                          self.dst.en.eq(Mux(job.dst_en, Const(1, C) << ch, 0))]
