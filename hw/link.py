@@ -206,7 +206,9 @@ class LinkCore(wiring.Component):
         # ------------------------------------------------------------------ receiver
         ftype, fseq = Signal(8), Signal(8)
         flen = Signal(16)
-        count = Signal(range(max(maxp, 4) + 1))
+        # payload byte index (PAYLOAD), CRC byte index (CRC), buffer read address (DRAIN / PDRAIN:
+        # the byte on rd.data once primed)
+        count = Signal(range(maxp + 2))
         m.submodules.rx_crc = rxc = CRC32Unit(self.serial_crc)
         m.submodules.tx_crc = txc = CRC32Unit(self.serial_crc)
         crc_bad = Signal()            # a received CRC byte differed from the computed one
@@ -245,7 +247,6 @@ class LinkCore(wiring.Component):
         plast = Signal()                  # (byte_stream) this PARAMS frame ends at the last word
 
         pix_n = Signal(range(colors + 1))  # bytes of the pixel being assembled in net_i.payload
-        ra = Signal(range(maxp + 2))      # buffer address whose byte is on rd.data when primed
         primed = Signal()
 
         # width x height x colours of a STRIPE_BEGIN payload, in two registered steps (no chained
@@ -405,7 +406,7 @@ class LinkCore(wiring.Component):
                         m.d.sync += bump(FRAMES_OK) + reply(K_ACK)
                         m.next = "REPLY_WAIT"
                     with m.Else():
-                        m.d.sync += [*bump(FRAMES_OK), ra.eq(0), primed.eq(0), count.eq(0)]
+                        m.d.sync += [*bump(FRAMES_OK), primed.eq(0), count.eq(0)]
                         m.next = "DRAIN"
                 if self.param_words:
                     with m.Elif(ftype == P.T.PARAMS):
@@ -419,11 +420,11 @@ class LinkCore(wiring.Component):
                             if self.byte_stream:
                                 # the payload to the network as it is (DRAIN); the parameters are
                                 # complete once a frame has written the last word
-                                m.d.sync += [ra.eq(0), primed.eq(0), self.net_i_param.eq(1),
+                                m.d.sync += [count.eq(0), primed.eq(0), self.net_i_param.eq(1),
                                              plast.eq(f0 + nwords == self.param_words)]
                                 m.next = "DRAIN"
                             else:
-                                m.d.sync += [ra.eq(P.PARAMS.size), pstep.eq(0), paddr.eq(f0)]
+                                m.d.sync += [count.eq(P.PARAMS.size), pstep.eq(0), paddr.eq(f0)]
                                 m.next = "PDRAIN"
                 with m.Else():
                     m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.UNKNOWN_TYPE)
@@ -431,28 +432,28 @@ class LinkCore(wiring.Component):
             if self.param_words and not self.byte_stream:
                 with m.State("PDRAIN"):
                     # buffer -> 16-bit words (little-endian) -> load stream, one word at a time
-                    m.d.comb += rd.addr.eq(ra)
+                    m.d.comb += rd.addr.eq(count)
                     with m.Switch(pstep):
                         with m.Case(0):
-                            m.d.sync += [ra.eq(ra + 1), pstep.eq(1)]
+                            m.d.sync += [count.eq(count + 1), pstep.eq(1)]
                         with m.Case(1):
-                            m.d.sync += [plo.eq(rd.data), ra.eq(ra + 1), pstep.eq(2)]
+                            m.d.sync += [plo.eq(rd.data), count.eq(count + 1), pstep.eq(2)]
                         with m.Case(2):
                             m.d.sync += [self.load.payload.addr.eq(paddr), self.load.payload.data.eq(Cat(plo, rd.data)),
                                          self.load.valid.eq(1), pstep.eq(3)]
                         with m.Case(3):
                             with m.If(self.load.ready):
                                 m.d.sync += [self.load.valid.eq(0), paddr.eq(paddr + 1), pstep.eq(0)]
-                                with m.If(ra == flen):
+                                with m.If(count == flen):
                                     with m.If(paddr + 1 == self.param_words):
                                         m.d.sync += params_ok.eq(1)
                                     m.d.sync += reply(K_ACK)
                                     m.next = "REPLY_WAIT"
             with m.State("DRAIN"):
-                # buffer -> bytes -> pixels -> network. rd.data holds buf[ra] once primed.
+                # buffer -> bytes -> pixels -> network. rd.data holds buf[count] once primed.
                 stall = self.net_i.valid & ~self.net_i.ready
                 take = primed & ~stall
-                m.d.comb += rd.addr.eq(Mux(take, ra + 1, ra))
+                m.d.comb += rd.addr.eq(Mux(take, count + 1, count))
                 with m.If(self.net_i.valid & self.net_i.ready):
                     m.d.sync += self.net_i.valid.eq(0)
                 m.d.sync += primed.eq(1)
@@ -460,15 +461,15 @@ class LinkCore(wiring.Component):
                     # the bytes shift into net_i.payload (colour 0 first): a byte is only taken
                     # while no pixel is offered or the offered one goes this cycle
                     if self.byte_stream:
-                        m.d.sync += [ra.eq(ra + 1), self.net_i.payload.eq(rd.data), self.net_i.valid.eq(1)]
+                        m.d.sync += [count.eq(count + 1), self.net_i.payload.eq(rd.data), self.net_i.valid.eq(1)]
                     else:
-                        m.d.sync += [ra.eq(ra + 1),
+                        m.d.sync += [count.eq(count + 1),
                                      self.net_i.payload.eq(Cat(Value.cast(self.net_i.payload)[8:], rd.data))]
                         with m.If(pix_n == colors - 1):
                             m.d.sync += [self.net_i.valid.eq(1), pix_n.eq(0)]
                         with m.Else():
                             m.d.sync += pix_n.eq(pix_n + 1)
-                    with m.If(ra == flen - 1):
+                    with m.If(count == flen - 1):
                         if self.param_words and self.byte_stream:
                             with m.If(~self.net_i_param):
                                 m.d.sync += bytes_left.eq(bytes_left - flen)
