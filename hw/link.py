@@ -192,7 +192,6 @@ class LinkCore(wiring.Component):
         with m.If(geo_wait != 0):     # (before the receiver FSM: its STRIPE_BEGIN load takes priority)
             m.d.sync += geo_wait.eq(geo_wait - 1)
         bytes_left = Signal(range(self.max_width * self.max_height * colors + 1))
-        out_rows_left = Signal(range(self.max_height * r + 1))
         m.d.comb += [self.width.eq(width), self.height.eq(height), self.stripe_active.eq(stripe_active)]
 
         # ------------------------------------------------------------------ reply request (RX -> TX)
@@ -205,7 +204,7 @@ class LinkCore(wiring.Component):
 
         # ------------------------------------------------------------------ receiver
         ftype, fseq = Signal(8), Signal(8)
-        flen = Signal(16)
+        flen = Signal(range(maxp + 1))     # (a longer frame is refused in LEN1)
         # payload byte index (PAYLOAD), CRC byte index (CRC), buffer read address (DRAIN / PDRAIN:
         # the byte on rd.data once primed)
         count = Signal(range(maxp + 2))
@@ -382,8 +381,7 @@ class LinkCore(wiring.Component):
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.RESET):
                     m.d.comb += rst_req.eq(1)
-                    m.d.sync += [*bump(FRAMES_OK), stripe_active.eq(0), bytes_left.eq(0),
-                                 out_rows_left.eq(0)] + reply(K_ACK)
+                    m.d.sync += [*bump(FRAMES_OK), stripe_active.eq(0), bytes_left.eq(0)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_BEGIN):
                     with m.If(flen != P.STRIPE.size):
@@ -395,8 +393,7 @@ class LinkCore(wiring.Component):
                     with m.Else():
                         m.d.comb += rst_req.eq(1)
                         m.d.sync += [*bump(FRAMES_OK), width.eq(f0), stripe_active.eq(1),
-                                     stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3),
-                                     out_rows_left.eq(const_mul(height, r))] + reply(K_ACK)
+                                     stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_ROWS):
                     with m.If(~stripe_active | (flen > bytes_left)):
@@ -507,6 +504,10 @@ class LinkCore(wiring.Component):
 
         in_x = Signal(range(hr_w + 1))     # pixel index within the network's output row (uncropped)
         row_idx = Signal(range(self.max_height * r + 1))
+        # the stripe's result rows: row_idx counts them from the network's reset, so the rows
+        # left are rows_total - row_idx (no down-counter beside it)
+        rows_total = Signal.like(row_idx)
+        m.d.comb += rows_total.eq(const_mul(height, r))
         tcrc = txc.value
         tlen = Signal(range(max(hr_w * colors + P.RESULT.size, P.IDENT.size, P.STATUS.size, P.NACK.size) + 1))
         tidx = Signal.like(tlen)
@@ -595,7 +596,7 @@ class LinkCore(wiring.Component):
                     m.d.sync += [tkind.eq(rep_kind), tseq.eq(rep_seq), tidx.eq(0), rep_pending.eq(0),
                                  reason_snap.eq(rep_reason), acktype_snap.eq(rep_type)]
                     m.next = "HEAD"
-                with m.Elif(stripe_active & (out_rows_left != 0) & row_ready):
+                with m.Elif(stripe_active & (row_idx != rows_total) & row_ready):
                     # a whole cropped row is buffered: the frame will not wait for the network
                     m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0)]
                     m.next = "HEAD"
@@ -661,9 +662,8 @@ class LinkCore(wiring.Component):
                     with m.If(tidx == 3):
                         m.next = "IDLE"
                         with m.If(tkind == K_RESULT):
-                            m.d.sync += [*bump(RESULTS), row_idx.eq(row_idx + 1),
-                                         out_rows_left.eq(out_rows_left - 1)]
-                            with m.If(out_rows_left == 1):
+                            m.d.sync += [*bump(RESULTS), row_idx.eq(row_idx + 1)]
+                            with m.If(row_idx + 1 == rows_total):
                                 m.d.sync += stripe_active.eq(0)
         with m.If(self.net_rst):
             m.d.sync += [opix_n.eq(0), pix_n.eq(0)]
