@@ -128,27 +128,27 @@ class HeadRowEngine(wiring.Component):
         # ---------------- writers
         out_ptr = Signal(self.ram_aw)
         dst_ptr = Signal(self.bits_aw)
-        writes = Signal(range(self.max_width * C + 1))
-        words = Signal(range(self.max_width + 1))
+        words = Signal(range(self.max_width + 1))  # pixels whose C features are written
+        tch = Signal(range(C))                     # channel of the next feature
         feat = conv.o                       # features on their way to RAM (taken at once)
         writing = Signal()
         m.d.comb += [feat.ready.eq(1), writing.eq(feat.valid)]
         with m.If(feat.valid):
             m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(feat.payload)]
-            m.d.sync += [out_ptr.eq(out_ptr + 1), writes.eq(writes + 1)]
+            m.d.sync += [out_ptr.eq(out_ptr + 1), tch.eq(Mux(tch == C - 1, 0, tch + 1))]
+            with m.If(tch == C - 1):
+                m.d.sync += words.eq(words + 1)
         if layers:
             # the first binary layer's bits as the features go by: channel tch's bit x >= T[tch]
             # into bit tch of the pixel's word (the bits memory writes single bits, as the binary
             # engine does), the word pointer advancing after channel C - 1
-            tch = Signal(range(C))
             thresh = [Const(int(t), layouts.threshold_value(fmt)) for t in layers[0].thresh]
             with m.If(feat.valid):
                 m.d.comb += [self.dst.addr.eq(dst_ptr),
                              self.dst.data.eq((feat.payload >= select(tch, thresh)).replicate(C)),
                              self.dst.en.eq(Mux(job.dst_en, Const(1, C) << tch, 0))]
-                m.d.sync += tch.eq(Mux(tch == C - 1, 0, tch + 1))
                 with m.If(tch == C - 1):
-                    m.d.sync += [dst_ptr.eq(dst_ptr + 1), words.eq(words + 1)]
+                    m.d.sync += dst_ptr.eq(dst_ptr + 1)
 
         # ---------------- reader
         port = self.window_port
@@ -178,7 +178,7 @@ class HeadRowEngine(wiring.Component):
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
             m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
-                         out_ptr.eq(p.out), dst_ptr.eq(p.dst), writes.eq(0), words.eq(0)]
+                         out_ptr.eq(p.out), dst_ptr.eq(p.dst), words.eq(0)]
             if layers:
                 m.d.sync += tch.eq(0)
             if port:
@@ -234,7 +234,6 @@ class HeadRowEngine(wiring.Component):
                 m.d.sync += state.eq(WAIT)
             with m.Else():
                 m.d.sync += [x.eq(x + 1), state.eq(FETCH)] + shift
-        with m.If(busy & (state == WAIT) & (writes == job.width * C) & (words == job.width)
-                  if layers else busy & (state == WAIT) & (writes == job.width * C)):
+        with m.If(busy & (state == WAIT) & (words == job.width)):
             m.d.sync += [busy.eq(0), self.done.eq(1)]
         return m

@@ -146,7 +146,6 @@ class TailRowEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         C, colors, fmt, r = self.C, self.colors, self.fmt, self.r
-        n_val = formats.TAPS * C
         m.submodules.conv = conv = self._conv()
         job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
@@ -214,7 +213,6 @@ class TailRowEngine(wiring.Component):
         fx = Signal(range(self.max_width + 1))      # output pixel of the value being read
         fc = Signal(range(C))
         fkx, fky = Signal(range(3)), Signal(range(3))
-        fn = Signal(range(n_val))
         inflight, inf_zero, inf_last = Signal(), Signal(), Signal()
         # a read lands in the cycle after its issue: issue while the words held and in flight,
         # less the one TailConv takes now, leave a slot (two slots keep one value per cycle going)
@@ -231,13 +229,14 @@ class TailRowEngine(wiring.Component):
         with m.If(issue):
             with m.If(inside):
                 m.d.comb += self.ram.addr.eq(job.feat[fky] + xcol * C + fc)
-            m.d.sync += [inf_zero.eq(~inside), inf_last.eq(fn == n_val - 1), fn.eq(fn + 1)]
+            # (the pixel's last value: tap (2, 2), channel C - 1)
+            m.d.sync += [inf_zero.eq(~inside), inf_last.eq((fky == 2) & (fkx == 2) & (fc == C - 1))]
             with m.If(fc == C - 1):
                 m.d.sync += fc.eq(0)
                 with m.If(fkx == 2):
                     m.d.sync += fkx.eq(0)
                     with m.If(fky == 2):
-                        m.d.sync += [fky.eq(0), fx.eq(fx + 1), fn.eq(0)]
+                        m.d.sync += [fky.eq(0), fx.eq(fx + 1)]
                     with m.Else():
                         m.d.sync += fky.eq(fky + 1)
                 with m.Else():
@@ -252,7 +251,7 @@ class TailRowEngine(wiring.Component):
         # ---------------- job start / end
         with m.If(self.job.valid & ~busy):
             m.d.sync += [busy.eq(1), sx.eq(0), sj.eq(0), slx.eq(0), sk.eq(0),
-                         held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), fn.eq(0), outs.eq(0)]
+                         held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), outs.eq(0)]
         oc = Signal(range(max(colors, 2)))           # colour of the next output byte
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += oc.eq(Mux(oc == colors - 1, 0, oc + 1))
