@@ -10,8 +10,9 @@ Stream signature
                                         (byte_stream: their bytes one by one)
   width, height: Out                    stripe geometry for the network, stable during a stripe
   net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on RESET
-  load:  Out(stream of param words)     (param_words > 0) PARAMS words with their RAM addresses; with
-  net_i_param: Out(1)                   byte_stream instead: high while a PARAMS payload goes out on net_i
+  load:  Out(stream of param words)     (param_words > 0) PARAMS words with their RAM addresses
+  net_i_param: Out(1)                   (param_words > 0 and byte_stream, instead of load) high while a
+                                        PARAMS payload (u16 address, u16 words) goes out on net_i
 
 Behaviour (docs/protocol.md): frames are hunted by their magic; a frame is buffered whole and its
 CRC-32 checked before anything acts on it. Bad CRC, unknown type, bad length, a stripe beyond the
