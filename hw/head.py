@@ -506,7 +506,7 @@ class HeadConv(wiring.Component):
             # the serial multiplier captures the finished sum and M on its load and starts from B:
             # p5 = M*acc + B, no adder after it
             p5, v5, req_lat, _ = serial_mul(m, adv, v4, acc, k_m, "req", addend=k_b)
-            b5 = Const(0, 1)
+            b5 = Const(0, 1)                 # (B is in p5 already; the DSP path adds it below)
         else:
             # ---- S4r: the finished sum and its constants registered before the DSP multiplier
             v4r = Signal()

@@ -271,7 +271,7 @@ class TailConv(wiring.Component):
             a_live = Signal(signed(self.acc_bits))
             p2, r2v, req_lat, (r2l, r2k) = serial_mul(m, radv, go, a_live, m_k, "req",
                                                       along=(k_last, k), live_a=True, addend=s_k)
-            s2 = Const(0, 1)
+            s2 = Const(0, 1)                 # (the bias and skip are in p2 already; the DSP path adds them)
             m.d.comb += a_live.eq(select(r2k, snap))
             inflight = Signal()
             m.d.comb += free.eq(~inflight | r2v)
