@@ -156,8 +156,10 @@ class TailRowEngine(wiring.Component):
 
         # ---------------- skip reader (has the RAM port first)
         sx = Signal(range(self.max_width + 1))      # output pixel whose skip is being formed
-        sj = Signal(range(max(r, 2)))               # its column phase
-        slx = Signal(range(self.max_width + 1))     # its LR column (bilinear)
+        # its column phase and LR column (bilinear): sx % r and sx // r (no registers)
+        sj = Signal(range(max(r, 2)))
+        slx = Signal(range(self.max_width + 1))
+        m.d.comb += [sj.eq(sx % r), slx.eq(sx // r)]
         sk = Signal(range(self.skip_reads() + 1))   # reads issued for it
         acc = [Signal(SKIP_BITS, name=f"skip{k}") for k in range(colors)]
         held = Signal()                             # skip word complete, offered to TailConv
@@ -202,11 +204,6 @@ class TailRowEngine(wiring.Component):
         m.d.comb += [conv.skip.valid.eq(held), conv.skip.payload.eq(Cat(*acc))]
         with m.If(conv.skip.valid & conv.skip.ready):
             m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1)]
-            if self.bilinear:
-                with m.If(sj == r - 1):
-                    m.d.sync += [sj.eq(0), slx.eq(slx + 1)]
-                with m.Else():
-                    m.d.sync += sj.eq(sj + 1)
 
         # ---------------- feature reader (through a FIFO)
         m.submodules.q = q = fifo.SyncFIFO(width=fmt.bits + 1, depth=self.FIFO_DEPTH)
@@ -250,7 +247,7 @@ class TailRowEngine(wiring.Component):
 
         # ---------------- job start / end
         with m.If(self.job.valid & ~busy):
-            m.d.sync += [busy.eq(1), sx.eq(0), sj.eq(0), slx.eq(0), sk.eq(0),
+            m.d.sync += [busy.eq(1), sx.eq(0), sk.eq(0),
                          held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), outs.eq(0)]
         oc = Signal(range(max(colors, 2)))           # colour of the next output byte
         with m.If(self.o.valid & self.o.ready):
