@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth import Module, Mux, ResetInserter, Signal
+from amaranth import Module, ResetInserter
 from amaranth.hdl import unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -158,14 +158,10 @@ class AcceleratorCore(wiring.Component):
             wiring.connect(m, cut.o, link.net_o)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
                      self.busy.eq(link.stripe_active), self.error.eq(link.error_event)]
-        if b.arch == "rowserial" and self.prog.config.colors > 1:
-            # (the network's output comes byte by byte: a pixel leaves with its last colour)
-            oc = Signal(range(self.prog.config.colors))
-            with m.If(net.o.valid & net.o.ready):
-                m.d.sync += oc.eq(Mux(oc == self.prog.config.colors - 1, 0, oc + 1))
-            with m.If(link.net_rst):
-                m.d.sync += oc.eq(0)
-            m.d.comb += self.out_fire.eq(net.o.valid & net.o.ready & (oc == self.prog.config.colors - 1))
+        if b.arch == "rowserial":
+            # (the network's output comes byte by byte, straight into the link, which counts the
+            # colours: a pixel leaves with its last byte)
+            m.d.comb += self.out_fire.eq(link.net_o_pixel)
         else:
             m.d.comb += self.out_fire.eq(net.o.valid & net.o.ready)
         return m

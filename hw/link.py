@@ -106,6 +106,7 @@ class LinkCore(wiring.Component):
             "net_rst": Out(1),
             "stripe_active": Out(1),
             "error_event": Out(1),
+            "net_o_pixel": Out(1),    # a whole pixel was taken from net_o (its last byte, byte_stream)
         }
         if self.param_words and byte_stream:
             # a PARAMS frame's payload (u16 address, then u16 words) goes out on net_i as it is,
@@ -542,6 +543,8 @@ class LinkCore(wiring.Component):
         # (registered bounds: the network's first output comes many cycles after geo_wait ends)
         keep = (in_x >= keep_lo) & (in_x < keep_hi)
         in_c = Signal(range(max(colors, 2)))     # (byte_stream) colour of the next net_o byte
+        m.d.comb += self.net_o_pixel.eq(self.net_o.valid & self.net_o.ready &
+                                        ((in_c == colors - 1) if self.byte_stream else 1))
         with m.If(self.net_o.valid & self.net_o.ready):
             if self.byte_stream:
                 m.d.sync += in_c.eq(Mux(in_c == colors - 1, 0, in_c + 1))

@@ -40,7 +40,6 @@ from amaranth.lib.wiring import In, Out
 from sw.golden import bilinear_weights_1d
 from sw.program import Program
 
-from .. import layouts
 from ..estimate import throwaway, total
 from . import memmap
 from .bin_engine import BinRowEngine

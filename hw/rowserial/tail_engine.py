@@ -42,7 +42,6 @@ from sw import formats
 from sw.golden import bilinear_weights_1d
 from sw.program import Program
 
-from .. import layouts
 from ..estimate import throwaway
 from ..head import const_mul, lt_const, select
 from ..tail import SKIP_BITS, TailConv
@@ -123,13 +122,12 @@ class TailRowEngine(wiring.Component):
         conv = self._conv()
         throwaway(conv)
         if self.serial_req:
-            # TailConv's pixel period (its requantiser's stall, colors * req_latency + 1 cycles)
-            # covers the next pixel's skip reads (terms * colors <= 4 * colors): the first pixel's
-            # skip reads, then one period per pixel
+            # the first pixel's skip reads, then one TailConv pixel period per pixel (9*C and the
+            # requantiser's stall of colors * req_latency + 1 cycles, which takes in the next
+            # pixel's skip reads: they start when the last colour takes this pixel's skip word,
+            # req_latency cycles before the stall ends, and what they need beyond that, less
+            # what the FIFO holds, delays the next pixel's values)
             assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
-            # the next pixel's skip reads start when the last colour takes this pixel's skip word,
-            # req_latency cycles before the stall ends; what they take beyond that, less what the
-            # FIFO holds, delays the next pixel's values
             late = max(0, self.skip_reads() - conv.req_latency - self.FIFO_DEPTH + 2)
             return (width - 1) * (conv.cycles_per_pixel() + late) + conv.n + self.skip_reads() + conv.latency + 4
         return width * (conv.n + self.skip_reads()) + conv.latency + 4
