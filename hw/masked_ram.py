@@ -1,5 +1,7 @@
 """MaskedRAM: a block RAM of `width`-bit words with one synchronous read port and one bit-masked
-write port (the row-serial accelerator's bits memory, the link's STATUS counter bank).
+write port (the binary engine's tap RAM, the link's STATUS counter bank; the row-serial bits
+memory was one until row 55 of docs/boards.md: hw/bits_ram.BitsRAM writes one bit at a time and
+reads without a bank select).
 
 Signature
   raddr: In(aw), ren: In(1)     a read of word raddr in a cycle with ren; rdata holds that word
@@ -15,10 +17,10 @@ Implementations
       read-during-write bypass in fabric (Amaranth's read ports promise the old word).
   elsewhere (simulation, other FPGAs): one lib.memory (granularity 1, read port enabled by ren).
 A read of the word written in the same cycle is undefined on the iCE40: the callers never make one
-(the bits rings: the binary engine reads one ring and writes another; CounterBank: see there).
+(the binary engine writes its taps in LOAD and reads them in ROW; CounterBank: see there).
 Cycle model: read latency 1, one write per cycle.
-Golden twin: none (storage); tests/test_hw_rowserial_network.py and the post-synthesis row-serial
-test run the network on it.
+Golden twin: none (storage); tests/test_postsynth.py checks the iCE40 netlist against a model, and
+the row-serial network tests (RTL and post-synthesis) run the binary engine on it.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ enables, as the engine has them) initialised from the test, with read-back ports
 testbench (sim/tb_row_engine.py); an output stream `o` is passed through."""
 from __future__ import annotations
 
-from amaranth import Module
+from amaranth import Const, Module, Mux
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,7 +42,8 @@ class RowHarness(wiring.Component):
         if self.has_dst:
             m.submodules.dst = dst = memory.Memory(shape=C, depth=1 << self.bits_aw, init=self.dst_init)
             dw, dd = dst.write_port(granularity=1), dst.read_port()
-            m.d.comb += [dw.addr.eq(e.dst.addr), dw.data.eq(e.dst.data), dw.en.eq(e.dst.en),
+            m.d.comb += [dw.addr.eq(e.dst.addr), dw.data.eq(e.dst.data.replicate(C)),
+                         dw.en.eq(Mux(e.dst.en, Const(1, C) << e.dst.bit, 0)),
                          dd.addr.eq(self.dst_dump_addr), self.dst_dump_data.eq(dd.data)]
         if self.has_o:
             wiring.connect(m, e.o, wiring.flipped(self.o))

@@ -216,7 +216,7 @@ def test_strict_netlist_classifies_ram_and_rom():
 
 
 def test_masked_ram_ice40_instances_match_model():
-    """hw/masked_ram.MaskedRAM (the row-serial bits memory): random bit-masked writes over a 2,304 x 32-bit memory (all
+    """hw/masked_ram.MaskedRAM (the binary engine's tap RAM, the link's counter bank): random bit-masked writes over a 2,304 x 32-bit memory (all
     nine banks, bank edges, a few hot words) and reads with read-enable holds, never of the word
     written in the same cycle (as the row-serial network uses it). The RTL path (lib.memory) and
     the iCE40 netlist (SB_RAM40_4K instances in 256 x 16 mode, strict models: unwritten bits are X)
@@ -254,3 +254,51 @@ def test_masked_ram_ice40_instances_match_model():
         checked = [(t, g, w) for t, (g, w) in enumerate(zip(got, want)) if w is not None]
         bad = [c for c in checked if c[1] != c[2]]
         assert not bad and len(checked) > 100, (family, bad[:3], len(checked))
+
+
+@pytest.mark.parametrize("depth", [2240, 2800, 600])
+def test_bits_ram_ice40_instances_match_model(depth):
+    """hw/bits_ram.BitsRAM (the row-serial bits memory, one bit written per cycle): 2,240 words is
+    x2-tiny's (a 2048 x 2 region and a 256 x 16 one), 2,800 ends in a 1024 x 4 region, 600 is one
+    1024 x 4 region. A few words on region and block edges are filled bit by bit, then random
+    single-bit writes and reads (with read-enable holds, never of the word written in the same
+    cycle). The RTL path (lib.memory) and the iCE40 netlist (strict models: unwritten bits are X)
+    both equal a Python model on every read of a fully written word."""
+    from hw.bits_ram import BitsRAM, regions
+    width = 32
+    full = (1 << width) - 1
+    rng = np.random.default_rng(depth)
+    edges = sorted({a for base, words, _ in regions(width, depth)
+                    for a in (base, base + 1, base + 255, base + 256, base + words - 1) if a < depth})
+    hot = edges + [int(a) for a in rng.integers(0, depth, 4)]
+    val, known = {}, {}
+    stim, want = [], []
+    held = None
+
+    def step(ra, ren, wa, wb, wd, we):
+        nonlocal held
+        stim.append([ra, ren, wa, wb, wd, we])
+        if ren:                                     # the read sees the words before this cycle's write
+            held = val.get(ra) if known.get(ra, 0) == full else None
+        want.append(held)
+        if we:
+            val[wa] = (val.get(wa, 0) & ~(1 << wb)) | (wd << wb)
+            known[wa] = known.get(wa, 0) | (1 << wb)
+
+    for a in hot:                                   # fill the hot words, reading the previous one
+        for b in rng.permutation(width):
+            step(hot[0] if a != hot[0] else hot[-1], int(rng.random() < 0.8), a, int(b), int(rng.integers(0, 2)), 1)
+    for _ in range(600):
+        wa = hot[int(rng.integers(0, len(hot)))]
+        ra = hot[int(rng.integers(0, len(hot)))]
+        we = int(rng.random() < 0.7)
+        if ra == wa and we:
+            ra = hot[(hot.index(ra) + 1) % len(hot)]
+        step(ra, int(rng.random() < 0.8), wa, int(rng.integers(0, width)), int(rng.integers(0, 2)), we)
+    cols = ["raddr", "ren", "waddr", "wbit", "wdata", "we"]
+    ram = BitsRAM(width, depth, 12)
+    for family in ("rtl", "ice40"):
+        got = probe(ram, f"bits_{depth}_{family}", family, stim, cols, ["rdata"])["rdata"]
+        checked = [(t, g, w) for t, (g, w) in enumerate(zip(got, want)) if w is not None]
+        bad = [c for c in checked if c[1] != c[2]]
+        assert not bad and len(checked) > 300, (family, bad[:3], len(checked))

@@ -286,8 +286,8 @@ class BinRowEngine(wiring.Component):
                      obit.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi) >= T)]
         with m.If(v7):
             m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(o)]
-            m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.data.eq(obit.replicate(C)),   # (en picks bit ch)
-                         self.dst.en.eq(Mux(job.dst_en, Const(1, C) << ch, 0))]
+            m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.bit.eq(ch), self.dst.data.eq(obit),
+                         self.dst.en.eq(job.dst_en)]
             m.d.sync += [out_ptr.eq(out_ptr + Mux(job.up, r * C, C)), dst_ptr.eq(dst_ptr + Mux(job.up, r, 1))]
 
         # per-channel pointers, set while the channel's record loads

@@ -144,9 +144,8 @@ class HeadRowEngine(wiring.Component):
             # engine does), the word pointer advancing after channel C - 1
             thresh = [Const(int(t), layouts.threshold_value(fmt)) for t in layers[0].thresh]
             with m.If(feat.valid):
-                m.d.comb += [self.dst.addr.eq(dst_ptr),
-                             self.dst.data.eq((feat.payload >= select(tch, thresh)).replicate(C)),
-                             self.dst.en.eq(Mux(job.dst_en, Const(1, C) << tch, 0))]
+                m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.bit.eq(tch),
+                             self.dst.data.eq(feat.payload >= select(tch, thresh)), self.dst.en.eq(job.dst_en)]
                 with m.If(tch == C - 1):
                     m.d.sync += dst_ptr.eq(dst_ptr + 1)
 

@@ -140,10 +140,11 @@ class BitsRead(wiring.Signature):
 
 
 class BitsWrite(wiring.Signature):
-    """Write port of a binary-row ring with a write enable per bit (iCE40 EBR MASK)."""
+    """Write port of a binary-row ring: one bit (channel `bit` of the pixel word at `addr`) per
+    write (hw/bits_ram.BitsRAM: the iCE40 EBR's MASK)."""
 
     def __init__(self, addr_width: int, channels: int):
-        super().__init__({"addr": Out(addr_width), "data": Out(channels), "en": Out(channels)})
+        super().__init__({"addr": Out(addr_width), "bit": Out(range(channels)), "data": Out(1), "en": Out(1)})
 
 
 def addr_bits(depth: int) -> int:

@@ -15,8 +15,8 @@ tail sends each colour as it is done (no pixel assembled and taken apart again).
 
 Structure
   RAM (hw/rowserial/ram.SinglePortRAM, 16-bit words, one port: NetworkMap.ram; SPRAM on the UP5K)
-  and the bits memory (hw/masked_ram.MaskedRAM, C-bit words, one read and one bit-masked
-  write port: NetworkMap.bits).
+  and the bits memory (hw/bits_ram.BitsRAM, C-bit words, one read port and a write port of one
+  bit: NetworkMap.bits).
   receiver  writes incoming pixel bytes (one word each, into the "pix" ring) and parameter words
             into RAM, a byte a cycle after it is taken (at most one every two cycles); it has the
             RAM port first, and while it holds it the core is frozen for the cycle
@@ -43,7 +43,7 @@ from sw.program import Program
 from ..estimate import throwaway, total
 from . import memmap
 from .bin_engine import BinRowEngine
-from ..masked_ram import MaskedRAM
+from ..bits_ram import BitsRAM
 from .head_engine import HeadRowEngine
 from .ram import SinglePortRAM
 from .schedule import RX_AHEAD, _shape, periods
@@ -309,11 +309,14 @@ class RowSerialCore(wiring.Component):
             b = eng["bin"]
             m.d.comb += [self.src.addr.eq(b.src.addr), b.src.data.eq(self.src.data)]
             with m.If(active == 1):
-                m.d.comb += [self.dst.addr.eq(b.dst.addr), self.dst.data.eq(b.dst.data), self.dst.en.eq(b.dst.en)]
+                m.d.comb += [self.dst.addr.eq(b.dst.addr), self.dst.bit.eq(b.dst.bit), self.dst.data.eq(b.dst.data),
+                             self.dst.en.eq(b.dst.en)]
             with m.Else():
-                m.d.comb += [self.dst.addr.eq(head.dst.addr), self.dst.data.eq(head.dst.data), self.dst.en.eq(head.dst.en)]
+                m.d.comb += [self.dst.addr.eq(head.dst.addr), self.dst.bit.eq(head.dst.bit),
+                             self.dst.data.eq(head.dst.data), self.dst.en.eq(head.dst.en)]
         else:
-            m.d.comb += [self.dst.addr.eq(head.dst.addr), self.dst.data.eq(head.dst.data), self.dst.en.eq(head.dst.en)]
+            m.d.comb += [self.dst.addr.eq(head.dst.addr), self.dst.bit.eq(head.dst.bit), self.dst.data.eq(head.dst.data),
+                         self.dst.en.eq(head.dst.en)]
         wiring.connect(m, tail.o, wiring.flipped(self.o))
         return m
 
@@ -382,10 +385,10 @@ class RowSerialNetwork(wiring.Component):
         m.d.comb += [core.width.eq(W), core.height.eq(H)]
 
         m.submodules.ram = ram = SinglePortRAM(nm.ram_words, RAM_AW)
-        m.submodules.bits = bits = MaskedRAM(self.C, nm.bits_words, core.bits_aw)
+        m.submodules.bits = bits = BitsRAM(self.C, nm.bits_words, core.bits_aw)
         m.d.comb += [bits.raddr.eq(core.src.addr), core.src.data.eq(bits.rdata), bits.ren.eq(en),
-                     bits.waddr.eq(core.dst.addr), bits.wdata.eq(core.dst.data),
-                     bits.wen.eq(Mux(en, core.dst.en, 0))]
+                     bits.waddr.eq(core.dst.addr), bits.wbit.eq(core.dst.bit), bits.wdata.eq(core.dst.data),
+                     bits.we.eq(en & core.dst.en)]
 
         # ---------------- receiver: pixels into the "pix" ring
         pr = nm.ram["pix"]
