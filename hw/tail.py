@@ -22,7 +22,11 @@ cycle, joined with the pixel's skip word, and the output pixel is assembled and 
 pipeline stalls only when a pixel ends while the previous snapshot is still waiting (output
 back-pressure or a missing skip word): requantising takes `colors` cycles, a pixel 9*C >= colors.
 With serial_req (the UP5K) there is no snapshot: the serial requantiser reads the accumulators,
-and the next pixel's first product waits until the last colour is done.
+and the next pixel's first product waits until the last colour is done. There each accumulator
+adds the product of the registered weight and value without a product register and is cleared
+by a load of 0 in a cycle that adds nothing (once after reset, and as the last colour is done):
+the form yosys' ice40_dsp packs whole into one SB_MAC16 (multiplier, 32-bit accumulator, OLOAD,
+OHOLD), so the accumulators cost no logic cells (docs/boards.md row 56).
 
 Cycle model: 9*C cycles per pixel (serial_req: + colors * req_latency + 1);
 cycle_model(w, h) = w*h*cycles_per_pixel() + latency.
@@ -91,6 +95,10 @@ class TailConv(wiring.Component):
         # requant side: operand select, M*acc, shift/clamp -> output (colors - 1 more cycles)
         self.mac_latency = 4 + (1 if self.act_dsp else 2) * int(self.lrelu)
         self.serial_req = serial_req
+        if serial_req:
+            # the accumulators add the products of the registered operands directly (no product
+            # register): each multiply-accumulate then fits in one SB_MAC16 (see elaborate)
+            self.mac_latency -= 1
         if serial_req:
             self.req_latency = serial_steps(self.m_bits) + 1              # hw/mul.py serial_mul
             # colour k's product is loaded on the cycle colour k-1's is done: req_latency apart
@@ -214,28 +222,32 @@ class TailConv(wiring.Component):
         # flow can pack them into the SB_MAC16)
         wr = Signal(data.ArrayLayout(signed(max(formats.WEIGHT_BITS, LUT_MUL_WIDTH + 1)), colors),
                     reset_less=True)
-        vp, lp = Signal(), Signal()
-        prod = [Signal(signed(fmt.bits + formats.WEIGHT_BITS), name=f"prod{o}", reset_less=True)
-                for o in range(colors)]
         with m.If(adv):
             m.d.sync += [vr.eq(vg), lr.eq(lg), gr.eq(g)] + [wr[o].eq(wrd.data[o]) for o in range(colors)]
-            m.d.sync += [vp.eq(vr), lp.eq(lr)]
-            m.d.sync += [prod[o].eq(wr[o] * gr) for o in range(colors)]
-
-        acc = [Signal(signed(self.acc_bits), name=f"acc{o}") for o in range(colors)]
         if self.serial_req:
             # no snapshot: the requantiser reads the finished sums from the accumulators, and the
-            # next pixel's first product waits until the last colour is done (`fresh`: it then
-            # replaces the sum instead of adding to it: a select after the adder, in its LUTs)
+            # next pixel's first product waits until the last colour is done. Each accumulator adds
+            # the product of the registered operands directly and is cleared (a load of 0) when the
+            # last colour is done and once after reset, in cycles that add nothing: yosys then
+            # packs multiplier, adder and accumulator register into one SB_MAC16 (its output
+            # register, OLOAD and OHOLD), no fabric adder or flip-flops (hw/tail.py docstring)
+            acc = [Signal(signed(self.acc_bits), name=f"acc{o}", reset_less=True) for o in range(colors)]
             snap = acc
-            fresh = Signal(init=1)
-            m.d.comb += adv.eq(~(vp & snap_full))
-            with m.If(adv & vp):
-                m.d.sync += [acc[o].eq(Mux(fresh, prod[o], acc[o] + prod[o])) for o in range(colors)]
-                m.d.sync += fresh.eq(0)
-                with m.If(lp):
-                    m.d.sync += snap_full.eq(1)
+            clr, need_clr = Signal(), Signal(init=1)
+            m.d.sync += need_clr.eq(0)
+            m.d.comb += adv.eq(~(vr & snap_full))
+            with m.If((adv & vr) | clr):
+                m.d.sync += [acc[o].eq(Mux(clr, 0, acc[o] + wr[o] * gr)) for o in range(colors)]
+            with m.If(adv & vr & lr):
+                m.d.sync += snap_full.eq(1)
         else:
+            acc = [Signal(signed(self.acc_bits), name=f"acc{o}") for o in range(colors)]
+            vp, lp = Signal(), Signal()
+            prod = [Signal(signed(fmt.bits + formats.WEIGHT_BITS), name=f"prod{o}", reset_less=True)
+                    for o in range(colors)]
+            with m.If(adv):
+                m.d.sync += [vp.eq(vr), lp.eq(lr)]
+                m.d.sync += [prod[o].eq(wr[o] * gr) for o in range(colors)]
             snap = [Signal(signed(self.acc_bits), name=f"snap{o}") for o in range(colors)]
             m.d.comb += adv.eq(~(vp & lp & snap_full))
             with m.If(adv & vp):
@@ -282,7 +294,8 @@ class TailConv(wiring.Component):
             with m.If(go & k_last):
                 m.d.sync += issued.eq(1)
             with m.If(radv & r2v & r2l):
-                m.d.sync += [snap_full.eq(0), issued.eq(0), fresh.eq(1)]
+                m.d.sync += [snap_full.eq(0), issued.eq(0)]
+            m.d.comb += clr.eq(need_clr | (radv & r2v & r2l))
         else:
             # M * acc in two stages when acc is wider than a DSP operand (hw/mul.py); operands
             # registered first, the valid, last, colour index and bias+skip follow stage by stage
