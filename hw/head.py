@@ -224,9 +224,14 @@ class HeadConv(wiring.Component):
     ignored, its `mask` counts) but in a block RAM of the sender, read through `win_step` /
     `win_en` / `win_data`: 16-bit words, one per step, synchronous (data the cycle after, held
     while win_en is low). Column kx of the window is col_words = ceil(3*colors/2) words, byte
-    b = ky*colors + k of the column at word b // 2, byte b % 2; step s reads word s % col_words of
-    column s // col_words (steps = 3*col_words; a pad byte counts as masked). No operand select:
-    the row-serial head on the UP5K, whose window lives in one EBR instead of 216 flip-flops.
+    b = ky*colors + k of the column at word b // 2, byte b % 2; step s >= 1 reads word
+    (s - 1) % col_words of column (s - 1) // col_words (window_word; steps = 3*col_words + 1; a
+    pad byte counts as masked). No operand select: the row-serial head on the UP5K, whose window
+    lives in one EBR instead of 216 flip-flops. Step 0 is a pad step in both lanes: each lane's
+    accumulator is cleared there (a load of 0) and adds the product of the registered operands on
+    the other steps, without a product register: the form yosys' ice40_dsp packs whole into the
+    lane's SB_MAC16 (accumulator in its output register), so the sums cost no logic cells; the
+    two lanes' sums are added as the serial requantiser takes them.
 
     mac_dsp: the weight and pixel registers in front of the MAC products are LUT_MUL_WIDTH + 1 bits
     wide, so the board flow puts each product on a DSP block (hw/mul.py) instead of building an
@@ -270,6 +275,8 @@ class HeadConv(wiring.Component):
         self.m_bits = signed_bits(*self.mult)
         self.b_bits = signed_bits(*self.bias)
         self.tree_stage = macs > 2
+        # window_port: the lanes accumulate in their DSP blocks (no product stage, see above)
+        self.dsp_acc = window_port
         # stages after the last step: operands, products, [tree], acc, M*acc, y, [lrelu], out
         self.serial_req = serial_req
         if serial_req:
@@ -280,7 +287,8 @@ class HeadConv(wiring.Component):
         else:
             self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
         # (the serial requantiser loads the sum itself: no S4r register stage)
-        self.latency = (6 if serial_req else 7) + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu")
+        self.latency = (6 if serial_req else 7) + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu") \
+            - int(self.dsp_acc)
         members = {
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
@@ -305,9 +313,10 @@ class HeadConv(wiring.Component):
 
     @staticmethod
     def channel_steps(colors: int, macs: int, window_port: bool = False) -> int:
-        """Cycles per output channel: ceil(9*colors / macs), or 3*ceil(3*colors/2) (window_port)."""
+        """Cycles per output channel: ceil(9*colors / macs), or 3*ceil(3*colors/2) + 1 (window_port:
+        with the pad step 0)."""
         if window_port:
-            return 3 * math.ceil(3 * colors / 2)
+            return 3 * math.ceil(3 * colors / 2) + 1
         return math.ceil(formats.TAPS * colors / macs)
 
     def product_of(self, s: int, j: int):
@@ -315,12 +324,19 @@ class HeadConv(wiring.Component):
         if not self.window_port:
             n = s * self.macs + j
             return n if n < self.n else None
-        kx, w = divmod(s, self.col_words)
+        if s == 0:
+            return None
+        kx, w = self.window_word(s)
         b = 2 * w + j
         if b >= 3 * self.colors:
             return None
         ky, k = divmod(b, self.colors)
         return (3 * ky + kx) * self.colors + k
+
+    def window_word(self, s: int) -> tuple[int, int]:
+        """window_port: the window column kx and its word that step s reads ((0, 0) for the pad
+        step 0, whose bytes are masked)."""
+        return divmod(s - 1, self.col_words) if s else (0, 0)
 
     @staticmethod
     def serial_latency(layer: HeadLayer) -> int:
@@ -455,8 +471,9 @@ class HeadConv(wiring.Component):
             m.d.sync += [v1r.eq(v1), first1r.eq(first1), last1r.eq(last1), ch1r.eq(ch1)]
             m.d.sync += [w1r[j].eq(wrd.data[j]) for j in range(macs)]
             m.d.sync += [p1r[j].eq(p1[j]) for j in range(macs)]
-            m.d.sync += [v2.eq(v1r), first2.eq(first1r), last2.eq(last1r), ch2.eq(ch1r)]
-            m.d.sync += [prod2[j].eq(w1r[j] * p1r[j]) for j in range(macs)]
+            if not self.dsp_acc:
+                m.d.sync += [v2.eq(v1r), first2.eq(first1r), last2.eq(last1r), ch2.eq(ch1r)]
+                m.d.sync += [prod2[j].eq(w1r[j] * p1r[j]) for j in range(macs)]
 
         if self.window_port:            # S1: the RAM word of the step, masked
             m.d.comb += [p1[j].eq(Mux(mk1[j], self.win_data[8 * j:8 * j + 8], 0)) for j in range(macs)]
@@ -476,11 +493,22 @@ class HeadConv(wiring.Component):
         acc = Signal(signed(self.acc_bits))
         v4 = Signal()
         if not self.serial_req:
-            m.d.comb += [krd.addr.eq(ch3), krd.en.eq(adv)]
-        with m.If(adv):
-            m.d.sync += v4.eq(v3 & last3)
-            with m.If(v3):
-                m.d.sync += acc.eq(Mux(first3, 0, acc) + sum3)
+            # (dsp_acc: the last step adds in the cycle of stage S1r)
+            m.d.comb += [krd.addr.eq(ch1r if self.dsp_acc else ch3), krd.en.eq(adv)]
+        if self.dsp_acc:
+            # per lane, in its SB_MAC16: cleared on the pad step 0, the products of the registered
+            # operands added on the others; the lanes' sum is complete the cycle after the last step
+            lane_acc = [Signal(signed(self.acc_bits), name=f"lane_acc{j}", reset_less=True) for j in range(macs)]
+            with m.If(adv & v1r):
+                m.d.sync += [a.eq(Mux(first1r, 0, a + w1r[j] * p1r[j])) for j, a in enumerate(lane_acc)]
+            with m.If(adv):
+                m.d.sync += v4.eq(v1r & last1r)
+            m.d.comb += acc.eq(tree_sum(lane_acc))
+        else:
+            with m.If(adv):
+                m.d.sync += v4.eq(v3 & last3)
+                with m.If(v3):
+                    m.d.sync += acc.eq(Mux(first3, 0, acc) + sum3)
 
         # ---- S5: M * acc (two stages when acc is wider than a DSP operand, or serially: hw/mul.py)
         if self.serial_req:

@@ -19,14 +19,14 @@ Structure
           offers the window (only its tap mask: taps outside the image) to HeadConv, which reads
           the slots itself (HeadConv window_port, two bytes per step), macs = 2; with other macs
           the window is a register (columns shifted left on each transfer) in the payload.
-  HeadConv(prog.head, macs)  C*3*ceil(3*colors/2) cycles per pixel (C*ceil(9*colors/macs) with
-          the window register)
+  HeadConv(prog.head, macs)  C*(3*ceil(3*colors/2) + 1) cycles per pixel (a pad step per channel
+          clears the lanes' DSP accumulators; C*ceil(9*colors/macs) with the window register)
   writer  features to RAM (sequential addresses) and, as each goes by, its bit of the first
           binary layer (x >= T[c], sw.golden.threshold) into bit c of the pixel's bits.0 word
   The writer has the RAM port whenever it has a feature; the reader reads in the other cycles.
 Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 2 with F = 3*colors + 2: a column
 is fetched after HeadConv takes the window (the slot it overwrites is column x-1's), so the fetch
-is not hidden (2.3 % for x2-tiny: 480 + 11 cycles per pixel); a write that delays a read adds a
+is not hidden (2.1 % for x2-tiny: 512 + 11 cycles per pixel); a write that delays a read adds a
 cycle.
 Golden twin: sw.golden.head + sw.golden.threshold on the rows (hw.rowserial.schedule.run).
 """
@@ -160,9 +160,10 @@ class HeadRowEngine(wiring.Component):
             fslot = Signal(range(3))                # slot of the column being fetched
             wslot = Signal(range(3))                # slot of column x - 1 (the window's kx = 0)
             cap_b = Signal(range(NF))               # byte of the column arriving with `cap`
-            # the physical word of HeadConv's step s: slot (wslot + s // CW) mod 3, word s % CW
-            phys = Array(Array(Const(((q + s // CW) % 3) * CW + s % CW, range(3 * CW)) for s in range(conv.steps))
-                         for q in range(3))
+            # the physical word of HeadConv's step s (column kx, word w: HeadConv.window_word): slot
+            # (wslot + kx) mod 3, word w
+            phys = Array(Array(Const(((q + conv.window_word(s)[0]) % 3) * CW + conv.window_word(s)[1], range(3 * CW))
+                               for s in range(conv.steps)) for q in range(3))
             m.d.comb += [wrd.addr.eq(phys[wslot][conv.win_step]), wrd.en.eq(conv.win_en),
                          conv.win_data.eq(wrd.data)]
         else:
