@@ -238,7 +238,8 @@ class HeadConv(wiring.Component):
     8 x 9-bit LUT multiplier (the row-serial head on the UP5K: 2 of its 8 SB_MAC16)."""
 
     def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1,
-                 serial_req: bool = False, window_port: bool = False, mac_dsp: bool = False):
+                 serial_req: bool = False, window_port: bool = False, mac_dsp: bool = False,
+                 ext_lrelu: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.ndim != 4 or w.shape[1] != colors or w.shape[2:] != (3, 3):
             raise ValueError(f"head weight shape {w.shape} does not match colors={colors}")
@@ -252,6 +253,10 @@ class HeadConv(wiring.Component):
         self.macs = macs
         self.window_port = window_port
         self.mac_dsp = mac_dsp
+        # ext_lrelu: the LeakyReLU product y * act_mult comes from a multiplier outside (the
+        # row-serial binary engine's, idle while the head runs): lrelu_y out, lrelu_p in, the
+        # product of the previous cycle's lrelu_y, registered by the provider
+        self.ext_lrelu = ext_lrelu and layer.act == "lrelu"
         if window_port and macs != 2:
             raise ValueError(f"window_port reads two bytes per step: macs must be 2, not {macs}")
         self.col_words = math.ceil(3 * colors / 2)
@@ -295,6 +300,9 @@ class HeadConv(wiring.Component):
         }
         if window_port:
             members.update({"win_step": Out(range(self.steps)), "win_en": Out(1), "win_data": In(16)})
+        if self.ext_lrelu:
+            members.update({"lrelu_y": Out(layouts.y_value(fmt)),
+                            "lrelu_p": In(signed(fmt.y_bits + signed_bits(int(layer.act_mult))))})
         super().__init__(members)
 
     @property
@@ -380,7 +388,7 @@ class HeadConv(wiring.Component):
         sel = macs * (8 + self.steps // 2) if self.window_port else int(0.8 * 8 * macs * (self.steps - 1))
         lut = sel + (macs + 1) * self.acc_bits \
             + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
-        lut += (y_bits + 4) * _mul_plan(int(self.layer.act_mult))[0] if lrelu else 0   # shift-add lrelu
+        lut += (y_bits + 4) * _mul_plan(int(self.layer.act_mult))[0] if lrelu and not self.ext_lrelu else 0  # shift-add lrelu
         if self.serial_req:                # Booth select + adder (from B: no adder after it)
             lut += 2 * (self.acc_bits + 3) - (self.m_bits + self.acc_bits)
             dsp = macs
@@ -556,10 +564,16 @@ class HeadConv(wiring.Component):
             v7 = Signal()
             y7 = Signal(layouts.y_value(fmt))
             q7 = Signal(signed(fmt.y_bits + signed_bits(am)))
-            with m.If(adv):
-                # y * act_mult as shift-and-add: a constant needs no DSP block (it took two SB_MAC16
-                # on the UP5K, where there are eight)
-                m.d.sync += [v7.eq(v6), y7.eq(y6), q7.eq(const_mul(y6, am))]
+            if self.ext_lrelu:
+                # from the provider's multiplier, registered there
+                m.d.comb += [self.lrelu_y.eq(y6), q7.eq(self.lrelu_p)]
+                with m.If(adv):
+                    m.d.sync += [v7.eq(v6), y7.eq(y6)]
+            else:
+                with m.If(adv):
+                    # y * act_mult as shift-and-add: a constant needs no DSP block (it took two
+                    # SB_MAC16 on the UP5K, where there are eight)
+                    m.d.sync += [v7.eq(v6), y7.eq(y6), q7.eq(const_mul(y6, am))]
             act = Mux(y7 >= 0, y7, rshift_round(q7, int(self.layer.act_shift)))
             vlast = v7
         else:

@@ -61,17 +61,25 @@ def job_layout(ram_aw: int, bits_aw: int, width_bits: int) -> data.StructLayout:
 
 class HeadRowEngine(wiring.Component):
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, bits_aw: int = 10,
-                 macs: int = HEAD_MACS):
+                 macs: int = HEAD_MACS, ext_lrelu: bool = False):
+        """ext_lrelu: HeadConv's LeakyReLU product comes from outside (lrelu_y / lrelu_p, see
+        hw/head.HeadConv; the row-serial core connects the binary engine's multiplier)."""
         self.prog, self.fmt = prog, prog.fmt
+        self.ext_lrelu = ext_lrelu and prog.head.act == "lrelu"
         self.C, self.colors = prog.config.channels, prog.config.colors
         self.max_width, self.ram_aw, self.bits_aw, self.macs = max_width, ram_aw, bits_aw, macs
         self.layout = job_layout(ram_aw, bits_aw, memmap.addr_bits(max_width + 1))
-        super().__init__({
+        members = {
             "job": In(stream.Signature(self.layout)),
             "done": Out(1),
             "ram": Out(memmap.RamPort(ram_aw)),
             "dst": Out(memmap.BitsWrite(bits_aw, self.C)),
-        })
+        }
+        if self.ext_lrelu:
+            conv = self._conv()
+            throwaway(conv)
+            members.update({"lrelu_y": Out(conv.lrelu_y.shape()), "lrelu_p": In(conv.lrelu_p.shape())})
+        super().__init__(members)
 
     @property
     def window_port(self) -> bool:
@@ -83,7 +91,7 @@ class HeadRowEngine(wiring.Component):
         (RGB: 15 cycles per channel at 2 MACs), else the DSP one."""
         serial = HeadConv.serial_fits(self.prog.head, self.colors, self.macs, self.window_port)
         return HeadConv(self.prog.head, self.fmt, self.colors, self.macs, serial_req=serial,
-                        window_port=self.window_port, mac_dsp=True)
+                        window_port=self.window_port, mac_dsp=True, ext_lrelu=self.ext_lrelu)
 
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
@@ -120,6 +128,8 @@ class HeadRowEngine(wiring.Component):
         NF = 3 * colors                      # words per column fetch
         layers = self.prog.binary_layers
         m.submodules.conv = conv = self._conv()
+        if self.ext_lrelu:
+            m.d.comb += [self.lrelu_y.eq(conv.lrelu_y), conv.lrelu_p.eq(self.lrelu_p)]
         job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
         m.d.comb += self.job.ready.eq(~busy)

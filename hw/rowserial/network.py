@@ -80,8 +80,11 @@ class RowSerialCore(wiring.Component):
         self.C, self.colors = prog.config.channels, prog.config.colors
         self.max_width, self.max_height = max_width, max_height
         self.bits_aw = memmap.addr_bits(nmap.bits_words)
-        self.head = HeadRowEngine(prog, max_width, RAM_AW, self.bits_aw)
-        self.bin = BinRowEngine(prog, max_width, RAM_AW, self.bits_aw) if prog.binary_layers else None
+        # the head's LeakyReLU product on the binary engine's multiplier (idle while the head runs)
+        share = bool(prog.binary_layers) and prog.head.act == "lrelu"
+        self.head = HeadRowEngine(prog, max_width, RAM_AW, self.bits_aw, ext_lrelu=share)
+        self.bin = BinRowEngine(prog, max_width, RAM_AW, self.bits_aw,
+                                ext_mult=int(prog.head.act_mult) if share else None) if prog.binary_layers else None
         self.tail = TailRowEngine(prog, max_width, RAM_AW)
         self.jobs = template(prog)
         # counters as wide as the limits need: the periods of a frame, its rows
@@ -248,6 +251,9 @@ class RowSerialCore(wiring.Component):
         hj, tj = head.job.payload, tail.job.payload
         m.d.comb += [hj.width.eq(W), hj.top.eq(top), hj.bot.eq(bot), hj.pix[0].eq(addrs[0]), hj.pix[1].eq(addrs[1]),
                      hj.pix[2].eq(addrs[2]), hj.out.eq(addrs[3]), hj.dst.eq(addrs[4]), hj.dst_en.eq(k_dst_en)]
+        if self.head.ext_lrelu:
+            m.d.comb += [self.bin.ext_en.eq(active == 0), self.bin.ext_a.eq(head.lrelu_y),
+                         head.lrelu_p.eq(self.bin.prod_o)]
         if "bin" in eng:
             bj = eng["bin"].job.payload
             m.d.comb += [bj.width.eq(Mux(wide, W * r, W)), bj.top.eq(top), bj.bot.eq(bot),
