@@ -103,10 +103,14 @@ class AcceleratorCore(wiring.Component):
         """The link; for the row-serial network (the UP5K) the slim one: 16-bit STATUS counters in
         a block RAM, no result row FIFO (LinkCore's docstring says why the row-serial network needs
         none), bit-serial CRCs (its bytes come from a UART) and the pixels' bytes one by one (the
-        network's receiver writes bytes: no pixel assembled and taken apart again)."""
+        network's receiver writes bytes: no pixel assembled and taken apart again); the stripe's
+        byte count on the DSP block the network's tail leaves free (hw/rowserial/network.py
+        lrelu_sharing), else serially."""
         if self.build.arch == "rowserial":
+            from .rowserial.network import lrelu_sharing
             return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True,
-                            counters_ram=True, byte_stream=True)
+                            counters_ram=True, byte_stream=True,
+                            area_dsp=lrelu_sharing(self.prog)[1])
         return LinkCore(self.identity, self.timeout_cycles)
 
     @property

@@ -565,8 +565,9 @@ class HeadConv(wiring.Component):
             y7 = Signal(layouts.y_value(fmt))
             q7 = Signal(signed(fmt.y_bits + signed_bits(am)))
             if self.ext_lrelu:
-                # from the provider's multiplier, registered there
-                m.d.comb += [self.lrelu_y.eq(y6), q7.eq(self.lrelu_p)]
+                # from the provider's multiplier, which registers it every cycle: it gets the value
+                # y7 will hold next (y6 when the pipeline advances, else y7 again)
+                m.d.comb += [self.lrelu_y.eq(Mux(adv, y6, y7)), q7.eq(self.lrelu_p)]
                 with m.If(adv):
                     m.d.sync += [v7.eq(v6), y7.eq(y6)]
             else:

@@ -52,7 +52,7 @@ from . import layouts
 from .counters import CounterBank
 from .crc import CRC32Unit
 from .head import const_mul, gt_const, lt_const, select
-from .mul import serial_mul
+from .mul import LUT_MUL_WIDTH, serial_mul
 
 
 class LinkCore(wiring.Component):
@@ -68,11 +68,14 @@ class LinkCore(wiring.Component):
     UP5K board: 240 cycles per byte at 2 Mbaud and 48 MHz), for a quarter of the CRC logic.
     `counters_ram` (with serial_crc): the STATUS counters in one block RAM with one incrementer
     (hw/counters.CounterBank) instead of six registers; a count shows a few cycles after its
-    event, and a STATUS field's first byte waits until its counter has been read."""
+    event, and a STATUS field's first byte waits until its counter has been read.
+    `area_dsp` (with serial_crc): STRIPE_BEGIN's byte count (w * colours) x h as one registered
+    DSP product instead of the serial multiplier (the UP5K row-serial board, whose network lends
+    its tail's LeakyReLU to the binary engine's multiplier and so leaves a SB_MAC16 free)."""
 
     def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000, *, counter_bits: int = 32,
                  row_buffer: bool = True, serial_crc: bool = False, counters_ram: bool = False,
-                 byte_stream: bool = False):
+                 byte_stream: bool = False, area_dsp: bool = False):
         if not 8 <= counter_bits <= 32:
             raise ValueError(f"counter_bits must be 8..32, not {counter_bits}")
         self.counter_bits = counter_bits
@@ -83,6 +86,7 @@ class LinkCore(wiring.Component):
             # cycles apart, more than the 4 * 6 cycles CounterBank needs between pulses)
             raise ValueError("counters_ram needs serial_crc (frames at least 90 cycles apart)")
         self.counters_ram = counters_ram
+        self.area_dsp = area_dsp
         if byte_stream and row_buffer:
             raise ValueError("byte_stream is for the row-serial network: it needs row_buffer=False")
         self.byte_stream = byte_stream
@@ -133,7 +137,7 @@ class LinkCore(wiring.Component):
         lut = 6 * cb + 2 * crc["lut"] + 8 * P.STATUS.size + 8 * -(-P.IDENT.size // 16) + 2 * 64 + 24 * 16 \
             + 4 * 8 * colors + 150
         # w*h is the one true product (a DSP block); the products by colours and r are shift-and-add
-        dsp = 0 if self.serial_crc else 1          # (serial_crc: w*h by serial_mul, no DSP block)
+        dsp = 0 if self.serial_crc and not self.area_dsp else 1   # (serial_crc: w*h by serial_mul, no DSP block)
         lut += 5 * 16
         row_bits = 0
         if self.counters_ram:              # the six counters in a CounterBank instead of registers
@@ -257,7 +261,15 @@ class LinkCore(wiring.Component):
         # operands stay 16 bits: the board flow builds multipliers with an operand of <= 9 bits
         # from LUTs, this one belongs in a DSP block)
         area_bytes = Signal.like(bytes_left)
-        if self.serial_crc:
+        if self.serial_crc and self.area_dsp:
+            # (w * colours) x h on a DSP block, registered: both operands at least LUT_MUL_WIDTH + 1
+            # bits wide (the board flow builds narrower products from LUTs); only a geometry within
+            # the limits uses the product, so the fields' low bits suffice
+            wa = Signal(max(LUT_MUL_WIDTH + 1, (self.max_width * colors).bit_length()))
+            ha = Signal(max(LUT_MUL_WIDTH + 1, len(height)))
+            m.d.comb += [wa.eq(const_mul(f0[0:len(width)], colors)), ha.eq(height)]
+            m.d.sync += area_bytes.eq(wa * ha)
+        elif self.serial_crc:
             # (w * colours) x h serially (hw/mul.serial_mul, no DSP block: the UP5K's go to the
             # network), started the cycle after the payload's last byte: done within ~10 cycles,
             # while CHECK comes after the four CRC bytes (>= 36 cycles with the serial CRC); the
@@ -359,7 +371,7 @@ class LinkCore(wiring.Component):
                             m.d.sync += [crop_r.eq(field), cr_bad.eq(gt_const(field, self.max_width))]
                     with m.If(count == flen - 1):
                         m.d.sync += count.eq(0)
-                        if self.serial_crc:
+                        if self.serial_crc and not self.area_dsp:
                             m.d.sync += area_go.eq(1)
                         m.next = "CRC"
             with m.State("CRC"):

@@ -67,7 +67,8 @@ class TailConv(wiring.Component):
     less than a pixel's 9*C MAC cycles."""
 
     def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int,
-                 serial_req: bool = False, act_dsp: bool = False, byte_out: bool = False):
+                 serial_req: bool = False, act_dsp: bool = False, byte_out: bool = False,
+                 ext_act: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.shape != (colors, channels, 3, 3):
             raise ValueError(f"tail weight shape {w.shape} does not match ({colors}, {channels}, 3, 3)")
@@ -82,7 +83,12 @@ class TailConv(wiring.Component):
         self.bias = [int(v) for v in layer.bias]
         self.shift = int(layer.shift)
         self.lrelu = layer.in_act == "lrelu"
-        self.act_dsp = act_dsp and self.lrelu
+        # ext_act: the LeakyReLU product x * act_mult comes from a multiplier outside (the
+        # row-serial binary engine's, idle while the tail runs): lrelu_x out, lrelu_p in, the
+        # product of the previous cycle's lrelu_x, registered by the provider (two stages, as
+        # without act_dsp, and no DSP block of its own)
+        self.ext_act = ext_act and self.lrelu
+        self.act_dsp = act_dsp and self.lrelu and not self.ext_act
         # value index n = t*C + c (tap outer, channel inner)
         wflat = w.transpose(0, 2, 3, 1).reshape(colors, self.n)             # [o, t*C + c]
         self.rom_init = [[int(wflat[o, n]) for o in range(colors)] for n in range(self.n)]
@@ -113,6 +119,8 @@ class TailConv(wiring.Component):
             "i": In(stream.Signature(input_layout(fmt))),
             "skip": In(stream.Signature(skip_layout(colors))),
             "o": Out(stream.Signature(unsigned(8) if byte_out else layouts.pixel(colors))),
+            **({"lrelu_x": Out(signed(fmt.bits)),
+                "lrelu_p": In(signed(fmt.bits + signed_bits(int(layer.act_mult))))} if self.ext_act else {}),
         })
 
     @staticmethod
@@ -148,7 +156,7 @@ class TailConv(wiring.Component):
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.s_bits + 4
         lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
             + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
-        if self.lrelu:                     # x * act_mult as shift-and-add
+        if self.lrelu and not (self.act_dsp or self.ext_act):     # x * act_mult as shift-and-add
             lut += (fw + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0)
         if self.serial_req:                # Booth select + adder of acc_bits + 3
             lut += 2 * (self.acc_bits + 3)
@@ -200,11 +208,15 @@ class TailConv(wiring.Component):
             v2, l2, n2, x2 = stage("2", signed(fmt.bits))
             q2 = Signal(signed(fmt.bits + signed_bits(am)))
             v3, l3, n3, g3 = stage("3", signed(fmt.bits))
+            if self.ext_act:
+                # the provider registers the product every cycle: give it the value stage 2 will
+                # hold next (x1 when the pipeline advances, else x2 again), so that q2 is x2's product
+                m.d.comb += [self.lrelu_x.eq(Mux(adv, x1, x2)), q2.eq(self.lrelu_p)]
             with m.If(adv):
-                # x * act_mult on a DSP block (act_dsp: the row-serial tail on the UP5K, one value
-                # per cycle; ~130 LUT4 as shift-and-add) or as shift-and-add (no DSP block)
-                m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1), x2.eq(x1),
-                             q2.eq(x1 * Const(am, signed(signed_bits(am))) if self.act_dsp else const_mul(x1, am))]
+                # x * act_mult on a DSP block (act_dsp), as shift-and-add (no DSP block), or outside
+                m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1), x2.eq(x1)]
+                if not self.ext_act:
+                    m.d.sync += q2.eq(x1 * Const(am, signed(signed_bits(am))) if self.act_dsp else const_mul(x1, am))
                 m.d.sync += [v3.eq(v2), l3.eq(l2), n3.eq(n2),
                              g3.eq(Mux(x2 >= 0, x2, rshift_round(q2, int(self.layer.act_shift))))]
             vg, lg, g, n_before = v3, l3, g3, n2

@@ -47,7 +47,7 @@ from sw.formats import TAPS
 from sw.program import Program
 
 from ..estimate import throwaway
-from ..head import lt_const, rshift_round, saturate, signed_bits
+from ..head import lt_const, rshift_round, saturate
 from ..masked_ram import MaskedRAM
 from ..popcount import _Pipe, popcount_carry
 from . import memmap
@@ -95,9 +95,9 @@ class BinRowEngine(wiring.Component):
     POPCOUNT_STRIDE = 2
 
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, bits_aw: int = 10,
-                 ext_mult: int | None = None):
-        """ext_mult: lend the multiplier to another unit while no job runs (the head's LeakyReLU,
-        y * ext_mult): while ext_en, the product register takes ext_a * ext_mult (prod_o, one
+                 ext: bool = False):
+        """ext: lend the multiplier to other units while no job runs (the head's and the tail's
+        LeakyReLU products): while ext_en, the product register takes ext_a * ext_b (prod_o, one
         cycle later)."""
         n, r = _shape(prog)
         self.prog, self.fmt, self.r = prog, prog.fmt, r
@@ -113,7 +113,7 @@ class BinRowEngine(wiring.Component):
         # must be one of them: the sequencer takes them from the program)
         self.sa_values = sorted({int(l.shift) for l in prog.binary_layers})
         self.ss_values = sorted({int(l.slope_shift) for l in prog.binary_layers})
-        self.ext_mult = ext_mult
+        self.ext = ext
         members = {
             "job": In(stream.Signature(self.layout)),
             "done": Out(1),
@@ -121,11 +121,10 @@ class BinRowEngine(wiring.Component):
             "src": Out(memmap.BitsRead(bits_aw, self.C)),
             "dst": Out(memmap.BitsWrite(bits_aw, self.C)),
         }
-        if ext_mult is not None:
+        if ext:
             yw = self.fmt.y_bits
-            if signed_bits(ext_mult) > max(self.pl.width("S"), formats.dot_bits(self.C)):
-                raise ValueError(f"ext_mult {ext_mult} is wider than the multiplier's b operand")
             members.update({"ext_en": In(1), "ext_a": In(signed(yw)),
+                            "ext_b": In(signed(max(formats.dot_bits(self.C), self.pl.width("S")))),
                             "prod_o": Out(signed(max(self.pl.width("A"), yw) + max(formats.dot_bits(self.C),
                                                                                    self.pl.width("S"))))})
         super().__init__(members)
@@ -279,12 +278,12 @@ class BinRowEngine(wiring.Component):
         v = Signal(signed(yw))
         o = Signal(signed(fmt.bits))
         obit = Signal()
-        if self.ext_mult is None:
+        if not self.ext:
             m.d.comb += [mul_a.eq(Mux(dv, A, y)), mul_b.eq(Mux(dv, dot, S))]
         else:
             # lent out while ext_en (no job: dv low)
             m.d.comb += [mul_a.eq(Mux(dv, A, Mux(self.ext_en, self.ext_a, y))),
-                         mul_b.eq(Mux(dv, dot, Mux(self.ext_en, self.ext_mult, S))),
+                         mul_b.eq(Mux(dv, dot, Mux(self.ext_en, self.ext_b, S))),
                          self.prod_o.eq(prod)]
         m.d.sync += [v1.eq(dv), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4), v6.eq(v5), v7.eq(v6)]
         m.d.sync += [prod.eq(mul_a * mul_b),                                  # 1: A*dot, 4: y*S

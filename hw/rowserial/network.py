@@ -37,10 +37,12 @@ from amaranth import Array, Cat, Const, EnableInserter, Module, Mux, Signal, uns
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from sw import formats
 from sw.golden import bilinear_weights_1d
 from sw.program import Program
 
 from ..estimate import throwaway, total
+from ..head import signed_bits
 from . import memmap
 from .bin_engine import BinRowEngine
 from ..bits_ram import BitsRAM
@@ -73,6 +75,18 @@ def template(prog: Program) -> list[dict]:
     return jobs
 
 
+def lrelu_sharing(prog: Program) -> tuple[bool, bool]:
+    """Whether the head's and the tail's LeakyReLU products run on the binary engine's multiplier
+    (idle while they run): where there is one and the constant fits its b operand. The tail's then
+    needs no DSP block of its own (hw/accelerator.py gives that one to the link)."""
+    blay = prog.binary_layers
+    if not blay:
+        return False, False
+    bw = max(memmap.param_layout(prog).width("S"), formats.dot_bits(prog.config.channels))
+    return (prog.head.act == "lrelu" and signed_bits(int(prog.head.act_mult)) <= bw,
+            prog.tail.in_act == "lrelu" and signed_bits(int(prog.tail.act_mult)) <= bw)
+
+
 class RowSerialCore(wiring.Component):
     def __init__(self, prog: Program, max_width: int, nmap: memmap.NetworkMap, max_height: int = 2048):
         self.prog, self.nmap = prog, nmap
@@ -80,12 +94,11 @@ class RowSerialCore(wiring.Component):
         self.C, self.colors = prog.config.channels, prog.config.colors
         self.max_width, self.max_height = max_width, max_height
         self.bits_aw = memmap.addr_bits(nmap.bits_words)
-        # the head's LeakyReLU product on the binary engine's multiplier (idle while the head runs)
-        share = bool(prog.binary_layers) and prog.head.act == "lrelu"
-        self.head = HeadRowEngine(prog, max_width, RAM_AW, self.bits_aw, ext_lrelu=share)
-        self.bin = BinRowEngine(prog, max_width, RAM_AW, self.bits_aw,
-                                ext_mult=int(prog.head.act_mult) if share else None) if prog.binary_layers else None
-        self.tail = TailRowEngine(prog, max_width, RAM_AW)
+        share_h, share_t = lrelu_sharing(prog)
+        blay = prog.binary_layers
+        self.head = HeadRowEngine(prog, max_width, RAM_AW, self.bits_aw, ext_lrelu=share_h)
+        self.bin = BinRowEngine(prog, max_width, RAM_AW, self.bits_aw, ext=share_h or share_t) if blay else None
+        self.tail = TailRowEngine(prog, max_width, RAM_AW, ext_act=share_t)
         self.jobs = template(prog)
         # counters as wide as the limits need: the periods of a frame, its rows
         self.t_max = max_height + self.n + 2
@@ -252,8 +265,15 @@ class RowSerialCore(wiring.Component):
         m.d.comb += [hj.width.eq(W), hj.top.eq(top), hj.bot.eq(bot), hj.pix[0].eq(addrs[0]), hj.pix[1].eq(addrs[1]),
                      hj.pix[2].eq(addrs[2]), hj.out.eq(addrs[3]), hj.dst.eq(addrs[4]), hj.dst_en.eq(k_dst_en)]
         if self.head.ext_lrelu:
-            m.d.comb += [self.bin.ext_en.eq(active == 0), self.bin.ext_a.eq(head.lrelu_y),
-                         head.lrelu_p.eq(self.bin.prod_o)]
+            with m.If(active == 0):
+                m.d.comb += [self.bin.ext_en.eq(1), self.bin.ext_a.eq(head.lrelu_y),
+                             self.bin.ext_b.eq(int(self.prog.head.act_mult))]
+            m.d.comb += head.lrelu_p.eq(self.bin.prod_o)
+        if self.tail.ext_act:
+            with m.If(active == 2):
+                m.d.comb += [self.bin.ext_en.eq(1), self.bin.ext_a.eq(tail.lrelu_x),
+                             self.bin.ext_b.eq(int(self.prog.tail.act_mult))]
+            m.d.comb += tail.lrelu_p.eq(self.bin.prod_o)
         if "bin" in eng:
             bj = eng["bin"].job.payload
             m.d.comb += [bj.width.eq(Mux(wide, W * r, W)), bj.top.eq(top), bj.bot.eq(bot),

@@ -79,7 +79,8 @@ def skip_product(p, table: list[int], idx):
 class TailRowEngine(wiring.Component):
     FIFO_DEPTH = 2
 
-    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool | None = None):
+    def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool | None = None,
+                 ext_act: bool = False):
         """serial_req: TailConv's requantiser without DSP blocks (hw/mul.serial_mul), leaving the
         DSP blocks to the MACs (one per colour). None (default): wherever a pixel's cycles cover it
         (TailConv.serial_fits): the requantiser runs `colors` times per 9*C-cycle pixel and would
@@ -88,6 +89,8 @@ class TailRowEngine(wiring.Component):
         if serial_req is None:
             serial_req = TailConv.serial_fits(prog.tail, prog.config.channels, prog.config.colors)
         self.serial_req = serial_req
+        # ext_act: TailConv's LeakyReLU product from outside (lrelu_x / lrelu_p, hw/tail.TailConv)
+        self.ext_act = ext_act and prog.tail.in_act == "lrelu"
         self.prog, self.fmt = prog, prog.fmt
         self.C, self.colors = prog.config.channels, prog.config.colors
         self.bilinear = prog.tail.skip == "bilinear"
@@ -104,16 +107,21 @@ class TailRowEngine(wiring.Component):
             self.terms = 4
         else:
             self.col_off, self.weights, self.terms = [0], [[[1 << formats.BILINEAR_FRAC]]], 1
-        super().__init__({
+        members = {
             "job": In(stream.Signature(self.layout)),
             "done": Out(1),
             "ram": Out(memmap.RamPort(ram_aw)),
             "o": Out(stream.Signature(unsigned(8))),
-        })
+        }
+        if self.ext_act:
+            conv = self._conv()
+            throwaway(conv)
+            members.update({"lrelu_x": Out(conv.lrelu_x.shape()), "lrelu_p": In(conv.lrelu_p.shape())})
+        super().__init__(members)
 
     def _conv(self) -> TailConv:
         return TailConv(self.prog.tail, self.fmt, self.C, self.colors, serial_req=self.serial_req, act_dsp=True,
-                        byte_out=True)
+                        byte_out=True, ext_act=self.ext_act)
 
     def skip_reads(self) -> int:
         return self.terms * self.colors
@@ -145,6 +153,8 @@ class TailRowEngine(wiring.Component):
         m = Module()
         C, colors, fmt, r = self.C, self.colors, self.fmt, self.r
         m.submodules.conv = conv = self._conv()
+        if self.ext_act:
+            m.d.comb += [self.lrelu_x.eq(conv.lrelu_x), conv.lrelu_p.eq(self.lrelu_p)]
         job = self.job.payload              # held by the sequencer until `done` (not copied)
         busy = Signal()
         m.d.comb += self.job.ready.eq(~busy)
