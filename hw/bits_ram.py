@@ -19,7 +19,7 @@ Implementations
       banks, but a 2:1 read select instead of 9:1, ~250 LUT4 less). A write of bit c of word a in
       a region of mode k goes to block c // (16 >> k) with physical bit (c % (16 >> k)) << k |
       a[8:8+k], a 4-bit index: one 16-bit mask decoder per region, shared by its blocks.
-  elsewhere (simulation, other FPGAs): one lib.memory (granularity 1, read port enabled by ren).
+  elsewhere (simulation, other FPGAs): a MaskedRAM (there one lib.memory), the bit as a one-bit mask.
 A read of the word written in the same cycle is undefined on the iCE40: the callers never make one
 (the binary engine reads one ring and writes another).
 Cycle model: read latency 1, one bit written per cycle.
@@ -29,10 +29,11 @@ the row-serial network tests (RTL and post-synthesis) run the network on it.
 from __future__ import annotations
 
 from amaranth import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
-from amaranth.lib import memory, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .head import select
+from .masked_ram import MaskedRAM
 
 REGION_WORDS = 2048     # SB_RAM40_4K read in 2048 x 2 mode
 BANK_WORDS = 256
@@ -70,11 +71,11 @@ class BitsRAM(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         if getattr(platform, "family", None) != "iCE40":
-            m.submodules.mem = mem = memory.Memory(shape=self.width, depth=self.depth, init=[])
-            rd, wr = mem.read_port(), mem.write_port(granularity=1)
-            m.d.comb += [rd.addr.eq(self.raddr), rd.en.eq(self.ren), self.rdata.eq(rd.data),
-                         wr.addr.eq(self.waddr), wr.data.eq(self.wdata.replicate(self.width)),
-                         wr.en.eq(Mux(self.we, Const(1, self.width) << self.wbit, 0))]
+            # (a MaskedRAM is one lib.memory there) the bit as a one-bit mask
+            m.submodules.mem = mem = MaskedRAM(self.width, self.depth, len(self.raddr))
+            m.d.comb += [mem.raddr.eq(self.raddr), mem.ren.eq(self.ren), self.rdata.eq(mem.rdata),
+                         mem.waddr.eq(self.waddr), mem.wdata.eq(self.wdata.replicate(self.width)),
+                         mem.wen.eq(Mux(self.we, Const(1, self.width) << self.wbit, 0))]
             return m
         regs = regions(self.width, self.depth)
         hi = REGION_WORDS.bit_length() - 1          # region index: address bits from 11 up

@@ -247,13 +247,16 @@ def test_masked_ram_ice40_instances_match_model():
         if wen:
             val[wa] = (val.get(wa, 0) & ~wen) | (wd & wen)
             known[wa] = known.get(wa, 0) | wen
-    cols = ["raddr", "ren", "waddr", "wdata", "wen"]
-    ram = MaskedRAM(width, depth, 12)
+    _check_ram(MaskedRAM(width, depth, 12), "bitsram", stim, ["raddr", "ren", "waddr", "wdata", "wen"], want, 100)
+
+
+def _check_ram(ram, name, stim, cols, want, min_checked):
+    """The RTL and the iCE40 netlist of `ram` give `want` (None: not checked) on every cycle."""
     for family in ("rtl", "ice40"):
-        got = probe(ram, f"bitsram_{family}", family, stim, cols, ["rdata"])["rdata"]
+        got = probe(ram, f"{name}_{family}", family, stim, cols, ["rdata"])["rdata"]
         checked = [(t, g, w) for t, (g, w) in enumerate(zip(got, want)) if w is not None]
         bad = [c for c in checked if c[1] != c[2]]
-        assert not bad and len(checked) > 100, (family, bad[:3], len(checked))
+        assert not bad and len(checked) > min_checked, (family, bad[:3], len(checked))
 
 
 @pytest.mark.parametrize("depth", [2240, 2800, 600])
@@ -295,10 +298,5 @@ def test_bits_ram_ice40_instances_match_model(depth):
         if ra == wa and we:
             ra = hot[(hot.index(ra) + 1) % len(hot)]
         step(ra, int(rng.random() < 0.8), wa, int(rng.integers(0, width)), int(rng.integers(0, 2)), we)
-    cols = ["raddr", "ren", "waddr", "wbit", "wdata", "we"]
-    ram = BitsRAM(width, depth, 12)
-    for family in ("rtl", "ice40"):
-        got = probe(ram, f"bits_{depth}_{family}", family, stim, cols, ["rdata"])["rdata"]
-        checked = [(t, g, w) for t, (g, w) in enumerate(zip(got, want)) if w is not None]
-        bad = [c for c in checked if c[1] != c[2]]
-        assert not bad and len(checked) > 300, (family, bad[:3], len(checked))
+    _check_ram(BitsRAM(width, depth, 12), f"bits_{depth}", stim, ["raddr", "ren", "waddr", "wbit", "wdata", "we"],
+               want, 300)
