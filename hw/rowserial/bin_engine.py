@@ -91,7 +91,8 @@ def job_layout(r: int, ram_aw: int, bits_aw: int, width_bits: int) -> data.Struc
 class BinRowEngine(wiring.Component):
     #: adder levels per register level in the popcount tree (hw/popcount.popcount_carry): half the
     #: tree's flip-flops; two 2..6-bit carry chains per cycle are expected to meet the UP5K's
-    #: 48 MHz, not yet timed (the design does not fit the UP5K yet, so it has not been placed)
+    #: 48 MHz; not the limiting path yet (row 59 of docs/boards.md: the x2-tiny design places at 15.4 MHz,
+    #: limited by the sequencer-to-SPRAM address path)
     POPCOUNT_STRIDE = 2
 
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, bits_aw: int = 10,
