@@ -58,9 +58,6 @@ class BitsRAM(wiring.Component):
         super().__init__({"raddr": In(addr_width), "ren": In(1), "rdata": Out(width),
                           "waddr": In(addr_width), "wbit": In(range(width)), "wdata": In(1), "we": In(1)})
 
-    def blocks(self) -> int:
-        return sum(-(-self.width // (16 >> k)) for _, _, k in regions(self.width, self.depth))
-
     def resource_estimate(self) -> dict:
         """The read select (one LUT4 per bit per two regions), a mask decoder and block enables
         per region, the region register."""
