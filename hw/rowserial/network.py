@@ -24,11 +24,14 @@ Structure
   core  the sequencer and the three engines (hw/rowserial/*_engine.py). The sequencer walks the
         static schedule (hw/rowserial/schedule.period_jobs): per period t a fixed template of
         jobs, each issued when its row exists; ring slots come from per-depth counters (t mod d,
-        r*t mod d), slot addresses from constant tables. A period starts when the pixel rows up to
-        t + 1 are in; the receiver takes row p only while p <= t + 1 + RX_AHEAD.
+        r*t mod d); an address unit computes the job's slot addresses (base + slot * stride) one
+        field a cycle through a pipeline into registers, so the engines read a registered payload
+        (the job is issued SETTLE cycles after the sequencer moves to it). A period starts when the
+        pixel rows up to t + 1 are in; the receiver takes row p only while p <= t + 1 + RX_AHEAD
+        (both tracked by a slack counter, not by comparing row numbers).
 Cycle model: cycles_per_frame sums the engines' own job models over the schedule, plus the
-sequencer's cycles per job and per period and the cycles the receiver holds the RAM port (colors
-per pixel); input always available, output never stalled.
+sequencer's cycles per job (JOB_GAP, SETTLE) and per period (PERIOD_GAP) and the cycles the
+receiver holds the RAM port (colors per pixel); input always available, output never stalled.
 Golden twin: sw.golden.run (hw.rowserial.schedule.run is the same schedule on the rings).
 """
 from __future__ import annotations
@@ -108,10 +111,21 @@ class RowSerialCore(wiring.Component):
             "dst": Out(memmap.BitsWrite(self.bits_aw, self.C)),
             "o": Out(stream.Signature(unsigned(8))),
             "width": In(range(max_width + 1)), "height": In(range(max_height + 1)),
-            "rows_in": In(range(max_height + 1)),   # pixel rows of the frame completely received
-            "period": Out(range(self.t_max + 1)),   # the period being run (receiver flow control)
+            "rows_ok": In(1),           # the pixel rows period `period` needs (up to period + 1) are in
+            "period": Out(range(self.t_max + 1)),   # the period being run
+            "period_step": Out(1),      # (registered) the period advances: period + 1 (not at frame end)
             "frame_done": Out(1),       # one-cycle pulse after the frame's last period
         })
+
+    #: pipeline stages of the address unit
+    ADDR_STAGES = 4
+
+    @property
+    def SETTLE(self) -> int:
+        """cycles from a new job index (or period) to its payload in registers: the address unit
+        takes one field a cycle (4 + 2r fields) through its ADDR_STAGES stages, the last of them the
+        payload register"""
+        return 4 + 2 * self.r + self.ADDR_STAGES - 1
 
     def _entry_plan(self, jd: dict) -> dict:
         """Constants of one template job: the engine, its row (t - c, or r*t - c for HR rows), and
@@ -168,9 +182,8 @@ class RowSerialCore(wiring.Component):
         if self.bin is not None:
             m.submodules.bin = eng["bin"] = self.bin
         t = self.period
-        nper = Signal(range(self.t_max + 1))
-        m.d.comb += nper.eq(H + n + 2)
-        m.d.sync += self.frame_done.eq(0)
+        rem = Signal(range(-(n + 2), self.max_height + 1))     # H - t (the frame's last period: rem == -(n+1))
+        m.d.sync += [self.frame_done.eq(0), self.period_step.eq(0)]
 
         # per ring depth: t mod d and (r*t) mod d
         depths = sorted({ring.depth for ring in list(nm.ram.values()) + list(nm.bits.values())})
@@ -188,78 +201,112 @@ class RowSerialCore(wiring.Component):
         active = Signal(range(3))           # 0 head, 1 bin, 2 tail
         issue_valid = Signal()
         c_row = Signal(range(4 * (n + 4) * r + 8))
+        c_m1 = Signal(range(-1, 4 * (n + 4) * r + 8))     # c_row - 1
         hr_row, wide = Signal(), Signal()
         k_param, k_sa, k_ss, k_up, k_dst_en, k_phase = (Signal(16), Signal(6), Signal(6), Signal(), Signal(),
                                                           Signal(range(max(r, 2))))
-        # per field, the strides of the rings it addresses: powers of two (the RAM rings' strides
-        # are rounded up when the RAM allows, memmap.NetworkMap) make slot * stride a shift
-        f_strides = [sorted({pl["addr"][a][0].stride for pl in plan if pl["addr"][a] is not None}) or [1]
-                     for a in range(NA)]
-        f_pow2 = [all(st & (st - 1) == 0 for st in sts) for sts in f_strides]
-        fields = [dict(base=Signal(RAM_AW, name=f"a{a}_base"), stride=Signal(RAM_AW, name=f"a{a}_stride"),
-                       shi=Signal(range(len(f_strides[a])), name=f"a{a}_shi"),
-                       depth=Signal(range(max(depths) + 1), name=f"a{a}_depth"),
-                       cm=Signal(range(max(depths)), name=f"a{a}_cm"),
-                       ctr=Signal(range(len(counters)), name=f"a{a}_ctr"),
-                       clamp=Signal(name=f"a{a}_clamp"),
-                       crow=Signal(range(4 * (n + 4) + 8), name=f"a{a}_crow")) for a in range(NA)]
         with m.Switch(q):
             for k, pl in enumerate(plan):
                 with m.Case(k):
-                    m.d.comb += [active.eq(pl["active"]), c_row.eq(pl["c"]), hr_row.eq(pl["hr"]), wide.eq(pl["wide"]),
+                    m.d.comb += [active.eq(pl["active"]), c_row.eq(pl["c"]), c_m1.eq(pl["c"] - 1),
+                                 hr_row.eq(pl["hr"]), wide.eq(pl["wide"]),
                                  k_param.eq(pl.get("param", 0)), k_sa.eq(pl.get("sa", 0)), k_ss.eq(pl.get("ss", 0)),
                                  k_up.eq(pl.get("up", 0)), k_dst_en.eq(pl.get("dst_en", 0)),
                                  k_phase.eq(pl.get("phase", 0))]
-                    for a, spec in enumerate(pl["addr"]):
-                        if spec is None:
-                            continue
-                        ring, c, hr, clamp = spec
-                        f = fields[a]
-                        d = ring.depth
-                        m.d.comb += [f["base"].eq(ring.base), f["depth"].eq(d),
-                                     (f["shi"] if f_pow2[a] else f["stride"]).eq(
-                                         f_strides[a].index(ring.stride) if f_pow2[a] else ring.stride),
-                                     f["cm"].eq(c % d), f["ctr"].eq(depths.index(d) + (len(depths) if hr else 0)),
-                                     f["clamp"].eq(int(clamp)), f["crow"].eq(c if clamp else 0)]
-        # the row of the job in hand
+        # the row of the job in hand (registered: valid two cycles after q)
         c_max = max([pl["c"] for pl in plan] + [spec[1] for pl in plan for spec in pl["addr"] if spec is not None])
         y = Signal(range(-c_max, self.t_max * r + 1))
-        lim = Signal(range(self.max_height * r + 1))
+        # e = lim - 1 - y (lim: H, or H*r for HR rows): the row exists when y >= 0 and e >= 0, has a row
+        # above when y > 0 and one below when e > 0 (signs and zero tests, no comparator)
+        e = Signal(range(-c_max - 1, self.max_height * r + c_max + 1))
         exists, top, bot = Signal(), Signal(), Signal()
-        m.d.comb += [y.eq(Mux(hr_row, t * r, t) - c_row), lim.eq(Mux(hr_row, H * r, H)),
-                     exists.eq((y >= 0) & (y < lim)), top.eq(y > 0), bot.eq(y + 1 < lim)]
-        # slot addresses: base + slot * stride, slot = (counter - c) mod depth (+-1 where a clamped
-        # skip row lies above or below the image)
-        addrs = []
+        m.d.sync += [y.eq(Mux(hr_row, t * r, t) - c_row), e.eq(Mux(hr_row, rem * r, rem) + c_m1),
+                     exists.eq((y >= 0) & (e >= 0)), top.eq((y >= 0) & (y != 0)), bot.eq((e >= 0) & (e != 0))]
+
+        # ---------------- the address unit: the job's NA slot addresses base + slot * stride, slot =
+        # (counter - c) mod depth (+-1 where a clamped skip row lies above or below the image), one
+        # field a cycle through a pipeline of ADDR_STAGES registers into the payload registers
+        specs = [(a, k, pl["addr"][a]) for a in range(NA) for k, pl in enumerate(plan) if pl["addr"][a] is not None]
+        strides = sorted({sp[0].stride for _, _, sp in specs})
+        pow2 = all(st & (st - 1) == 0 for st in strides)
+        dmax = max(depths)
+        step = Signal(range(self.SETTLE + 1))   # the field entering the pipeline (>= NA: none); the
+                                                # payload is complete when it reaches SETTLE
+        def lookup(idx, fn, shape):
+            """a table on (q, idx) of fn(spec) (0 where job q has no field idx), combinational"""
+            sig = Signal(shape)
+            with m.Switch(q):
+                for k, pl in enumerate(plan):
+                    with m.Case(k):
+                        with m.Switch(idx):
+                            for a, spec in enumerate(pl["addr"]):
+                                if spec is not None:
+                                    with m.Case(a):
+                                        m.d.comb += sig.eq(fn(spec))
+            return sig
+
+        # stage 1: the field's counter and row offset
+        s1v, s1a = Signal(), Signal(range(NA))
+        s1ctr, s1cm = Signal(range(len(counters))), Signal(range(dmax))
+        s1clamp, s1crow = Signal(), Signal(range(c_max + 1))
+        m.d.sync += [s1v.eq(lookup(step, lambda sp: 1, 1)), s1a.eq(step),
+                     s1ctr.eq(lookup(step, lambda sp: depths.index(sp[0].depth) + (len(depths) if sp[2] else 0),
+                                     range(len(counters)))),
+                     s1cm.eq(lookup(step, lambda sp: sp[1] % sp[0].depth, range(dmax))),
+                     s1clamp.eq(lookup(step, lambda sp: int(sp[3]), 1)),
+                     s1crow.eq(lookup(step, lambda sp: sp[1] if sp[3] else 0, range(c_max + 1)))]
+        # stage 2: counter - c; where a clamped row lies
+        s2v, s2a = Signal(), Signal(range(NA))
+        dv = Signal(range(-dmax, dmax))
+        lo, hi = Signal(), Signal()
         ctr_arr = Array(counters)
-        for a, f in enumerate(fields):
-            v = Signal(range(-max(depths), max(depths)), name=f"a{a}_v")
-            s0 = Signal(range(max(depths)), name=f"a{a}_slot0")
-            sl = Signal(range(max(depths)), name=f"a{a}_slot")
-            m.d.comb += [v.eq(ctr_arr[f["ctr"]] - f["cm"]), s0.eq(Mux(v < 0, v + f["depth"], v))]
-            if any(pl["addr"][a] is not None and pl["addr"][a][3] for pl in plan):
-                rowv = Signal(range(-c_max, self.t_max + 1), name=f"a{a}_row")
-                m.d.comb += rowv.eq(t - f["crow"])
-                with m.If(f["clamp"] & (rowv < 0)):
-                    m.d.comb += sl.eq(Mux(s0 + 1 == f["depth"], 0, s0 + 1))
-                with m.Elif(f["clamp"] & (rowv >= H)):
-                    m.d.comb += sl.eq(Mux(s0 == 0, f["depth"] - 1, s0 - 1))
-                with m.Else():
-                    m.d.comb += sl.eq(s0)
-            else:
-                m.d.comb += sl.eq(s0)
-            ad = Signal(RAM_AW, name=f"a{a}_addr")
-            if f_pow2[a]:
-                # slot << log2(stride): one of a few constant shifts
-                terms = [Mux(f["shi"] == k, sl << (st.bit_length() - 1), 0) for k, st in enumerate(f_strides[a])]
-                off = terms[0]
-                for t_ in terms[1:]:
-                    off = off | t_
-                m.d.comb += ad.eq(f["base"] + off)
-            else:
-                terms = [Mux(sl[i], f["stride"] << i, 0) for i in range(len(sl))]
-                m.d.comb += ad.eq(f["base"] + sum(terms[1:], terms[0]))
-            addrs.append(ad)
+        rowv = Signal(range(-c_max, self.t_max + 1))
+        m.d.comb += rowv.eq(t - s1crow)
+        m.d.sync += [s2v.eq(s1v), s2a.eq(s1a), dv.eq(ctr_arr[s1ctr] - s1cm),
+                     lo.eq(s1clamp & (rowv < 0)), hi.eq(s1clamp & (rowv >= H))]
+        # stage 3: the slot, mod depth after +-1 for a clamped row
+        s3v, s3a = Signal(), Signal(range(NA))
+        w = Signal(range(-dmax - 1, dmax + 1))
+        depth = lookup(s2a, lambda sp: sp[0].depth, range(dmax + 1))
+        slot = Signal(range(dmax))
+        m.d.comb += w.eq(dv + Mux(lo, 1, Mux(hi, -1, 0)))
+        m.d.sync += [s3v.eq(s2v), s3a.eq(s2a), slot.eq(Mux(w < 0, w + depth, Mux(w >= depth, w - depth, w)))]
+        # stage 4: base + slot * stride into the field's payload register. A bit that no address of
+        # the field ever changes is a constant, not a flip-flop.
+        base = lookup(s3a, lambda sp: sp[0].base, RAM_AW)
+        sh = lookup(s3a, lambda sp: strides.index(sp[0].stride), range(len(strides)))
+        if pow2:
+            terms = [Mux(sh == k, slot << (st.bit_length() - 1), 0) for k, st in enumerate(strides)]
+            off = terms[0]
+            for t_ in terms[1:]:
+                off = off | t_
+        else:
+            stride = Array(Const(st, RAM_AW) for st in strides)[sh]
+            terms = [Mux(slot[i], stride << i, 0) for i in range(len(slot))]
+            off = sum(terms[1:], terms[0])
+        addr = Signal(RAM_AW)
+        m.d.comb += addr.eq(base + off)
+        addrs = []
+        for a in range(NA):
+            vals = {sp[0].base + s * sp[0].stride for a_, _, sp in specs if a_ == a for s in range(sp[0].depth)}
+            var = 0
+            for v_ in vals:
+                var |= v_ ^ min(vals, default=0)
+            ref = min(vals, default=0)
+            bits_ = []
+            for b in range(RAM_AW):
+                if var >> b & 1:
+                    rb = Signal(name=f"a{a}_addr{b}")
+                    with m.If(s3v & (s3a == a)):
+                        m.d.sync += rb.eq(addr[b])
+                    bits_.append(rb)
+                else:
+                    bits_.append(Const(ref >> b & 1, 1))
+            addrs.append(Cat(*bits_))
+        held = Signal()                     # the payload registers hold job q's payload
+        m.d.comb += held.eq(step == self.SETTLE)
+        with m.If(~held):
+            m.d.sync += step.eq(step + 1)
 
         hj, tj = head.job.payload, tail.job.payload
         m.d.comb += [hj.width.eq(W), hj.top.eq(top), hj.bot.eq(bot), hj.pix[0].eq(addrs[0]), hj.pix[1].eq(addrs[1]),
@@ -290,35 +337,36 @@ class RowSerialCore(wiring.Component):
         done = Signal()
         m.d.comb += done.eq(head.done | tail.done | (eng["bin"].done if "bin" in eng else 0))
 
-        rows_needed = Signal(range(self.max_height + 1))
-        m.d.comb += rows_needed.eq(Mux(t + 2 < H, t + 2, H))
         with m.Switch(state):
             with m.Case(IDLE):
-                m.d.sync += [t.eq(0), q.eq(0)] + [s.eq(0) for s in tm.values()] + [s.eq(0) for s in rtm.values()]
+                m.d.sync += [t.eq(0), rem.eq(H), q.eq(0)] + [s.eq(0) for s in tm.values()] + [s.eq(0) for s in rtm.values()]
                 with m.If(H != 0):
                     m.d.sync += state.eq(WAITROWS)
             with m.Case(WAITROWS):
-                with m.If(self.rows_in >= rows_needed):
-                    m.d.sync += [state.eq(ISSUE), q.eq(0)]
+                with m.If(self.rows_ok):
+                    m.d.sync += [state.eq(ISSUE), q.eq(0), step.eq(0)]
             with m.Case(ISSUE):
-                with m.If(q == len(self.jobs)):
+                with m.If(~held):
+                    pass                        # the address unit is still filling the payload
+                with m.Elif(q == len(self.jobs)):
                     # next period
-                    m.d.sync += [t.eq(t + 1), state.eq(WAITROWS)]
+                    m.d.sync += [t.eq(t + 1), rem.eq(rem - 1), state.eq(WAITROWS),
+                                 self.period_step.eq(rem != -(n + 1))]
                     for d, s in tm.items():
                         m.d.sync += s.eq(Mux(s == d - 1, 0, s + 1))
                     for d, s in rtm.items():
                         m.d.sync += s.eq(Mux(s + (r % d) >= d, s + (r % d) - d, s + (r % d)))
-                    with m.If(t + 1 == nper):
+                    with m.If(rem == -(n + 1)):
                         m.d.sync += [state.eq(IDLE), self.frame_done.eq(1)]
                 with m.Elif(exists):
                     m.d.comb += issue_valid.eq(1)
                     with m.If(head.job.ready & tail.job.ready & (eng["bin"].job.ready if "bin" in eng else 1)):
                         m.d.sync += state.eq(RUN)
                 with m.Else():
-                    m.d.sync += q.eq(q + 1)
+                    m.d.sync += [q.eq(q + 1), step.eq(0)]
             with m.Case(RUN):
                 with m.If(done):
-                    m.d.sync += [state.eq(ISSUE), q.eq(q + 1)]
+                    m.d.sync += [state.eq(ISSUE), q.eq(q + 1), step.eq(0)]
 
         # ---------------- memory ports: the active engine's
         ram = self.ram
@@ -381,7 +429,7 @@ class RowSerialNetwork(wiring.Component):
         return self.nmap.param_image(self.prog)
 
     #: sequencer cycles per issued job (ISSUE -> RUN -> done -> ISSUE) and per period
-    JOB_GAP, PERIOD_GAP = 2, 2
+    JOB_GAP, PERIOD_GAP = 2, 3
 
     def cycles_per_frame(self, width: int, height: int) -> int:
         from .schedule import period_jobs
@@ -389,7 +437,8 @@ class RowSerialNetwork(wiring.Component):
         throwaway(core, *[e for e in (core.head, core.bin, core.tail) if e is not None])
         total = 0
         for t in range(periods(self.n, self.r, height)):
-            total += self.PERIOD_GAP + (len(core.jobs) - len(period_jobs(t, self.n, self.r, height)))
+            total += (self.PERIOD_GAP + (len(core.jobs) + 1) * core.SETTLE
+                      + (len(core.jobs) - len(period_jobs(t, self.n, self.r, height))))
             for j in period_jobs(t, self.n, self.r, height):
                 if j.kind == "head":
                     c = core.head.cycles_per_job(width)
@@ -427,8 +476,20 @@ class RowSerialNetwork(wiring.Component):
         rx_byte = Signal(8)
         kc = Signal(range(max(colors, 2)))  # colour of the byte in rx_byte
         rx_write = Signal()
+        # flow control without comparing row numbers: slack = period + 1 + RX_AHEAD - rx_row, moved
+        # by the core's period steps and the rows received (-1 <= slack <= n + RX_AHEAD + 4); rx_all:
+        # the whole frame is in (rx_row == H)
+        slack = Signal(range(-2, self.n + RX_AHEAD + 6), init=1 + RX_AHEAD)
+        rx_all = Signal()
+        row_done = Signal()                 # the byte being written ends a row
+        pstep = Signal()
+        m.d.comb += pstep.eq(core.period_step & en)
+        m.d.sync += slack.eq(slack + pstep - row_done)
         ahead = Signal()
-        m.d.comb += ahead.eq((rx_row < H) & (rx_row <= core.period + 1 + RX_AHEAD))
+        m.d.comb += ahead.eq(~rx_all & (slack >= 0))
+        # period t needs the rows up to t + 1: rx_row >= t + 2, i.e. slack <= RX_AHEAD - 1 (not in the
+        # cycle of a period step: slack counts it one cycle later)
+        m.d.comb += core.rows_ok.eq(~core.period_step & (rx_all | (slack <= RX_AHEAD - 1)))
         # parameter bytes (i_param): u16 address, then u16 words, little-endian; pph: the next byte
         # is the address's low / high byte, a word's low / high byte (the high byte writes)
         rparam = Signal()                   # the byte in rx_byte is a parameter byte
@@ -455,15 +516,16 @@ class RowSerialNetwork(wiring.Component):
             m.d.sync += [kc.eq(Mux(kc == colors - 1, 0, kc + 1)), rx_base.eq(rx_base + 1)]
             with m.If(kc == colors - 1):
                 with m.If(rx_x + 1 == W):
-                    m.d.sync += [rx_x.eq(0), rx_row.eq(rx_row + 1),
+                    m.d.comb += row_done.eq(1)
+                    m.d.sync += [rx_x.eq(0), rx_row.eq(rx_row + 1), rx_all.eq(rx_row + 1 == H),
                                  rx_slot.eq(Mux(rx_slot == pr.depth - 1, 0, rx_slot + 1)),
                                  rx_base.eq(Array(Const(b, RAM_AW) for b in pr.slot_bases())[
                                      Mux(rx_slot == pr.depth - 1, 0, rx_slot + 1)])]
                 with m.Else():
                     m.d.sync += rx_x.eq(rx_x + 1)
-        m.d.comb += core.rows_in.eq(rx_row)
         with m.If(core.frame_done):
-            m.d.sync += [rx_row.eq(0), rx_x.eq(0), rx_slot.eq(0), rx_base.eq(pr.base)]
+            m.d.sync += [rx_row.eq(0), rx_x.eq(0), rx_slot.eq(0), rx_base.eq(pr.base), rx_all.eq(0),
+                         slack.eq(1 + RX_AHEAD)]
 
         # ---------------- RAM port: the receiver (pixel bytes, parameter words), then the core
         # (hw/rowserial/ram.py: the UP5K's SPRAM; its read data stay while others hold the port)
