@@ -1,0 +1,56 @@
+"""benchmarks/netlist_depth.py: path estimates on hand-built yosys netlists (a flip-flop through a
+chain of LUTs into a flip-flop, a carry chain, an SPRAM address), worst first, one per unit pair."""
+import json
+
+import pytest
+
+from benchmarks.netlist_depth import LUT, ROUTE, analyse, main
+
+
+def _netlist(cells: dict, netnames: dict) -> dict:
+    return {"modules": {"top": {"attributes": {"top": 1}, "cells": cells,
+                                "netnames": {n: {"bits": b} for n, b in netnames.items()}}}}
+
+
+def _ff(d, q, t="SB_DFF"):
+    return {"type": t, "parameters": {}, "connections": {"C": [1], "D": [d], "Q": [q]}}
+
+
+def _lut(ins, o):
+    return {"type": "SB_LUT4", "parameters": {},
+            "connections": {"I0": [ins[0]], "I1": [ins[1]], "I2": ["0"], "I3": [ins[2] if len(ins) > 2 else "0"],
+                            "O": [o]}}
+
+
+def test_lut_chain_and_grouping():
+    # u.a -> 3 LUTs -> v.b ; u.a -> 1 LUT -> v.c (same unit pair: only the worse is listed)
+    cells = {"ffa": _ff(99, 10), "l1": _lut([10, 10], 11), "l2": _lut([11, 10], 12), "l3": _lut([12, 11], 13),
+             "ffb": _ff(13, 20), "l4": _lut([10, 10], 14), "ffc": _ff(14, 21)}
+    rows = analyse(_netlist(cells, {"u.a": [10], "v.b": [20], "v.c": [21]}), 0.0)
+    # (u, v) once (the one-LUT path to v.c is the same unit pair), and the undriven D of u.a
+    assert [r["endpoint"] for r in rows] == ["SB_DFF.D -> v.b[0]", "SB_DFF.D -> u.a[0]"]
+    top = rows[0]
+    assert top["from"] == "u.a[0]" and "v.b" in top["endpoint"]
+    assert top["estimate_ns"] == pytest.approx(1.4 + 3 * (ROUTE + LUT) + ROUTE + 0.5, abs=0.05)
+
+
+def test_carry_chain_and_spram_endpoint():
+    carry = {f"c{i}": {"type": "SB_CARRY", "parameters": {},
+                       "connections": {"CI": [30 + i], "I0": [10], "I1": ["0"], "CO": [31 + i]}} for i in range(8)}
+    cells = {"ffa": _ff(99, 10), **carry,
+             "sp": {"type": "SB_SPRAM256KA", "parameters": {},
+                    "connections": {"ADDRESS": [38], "DATAIN": [], "DATAOUT": [50]}}}
+    rows = analyse(_netlist(cells, {"u.a": [10], "u.cin": [30]}), 0.0)
+    sp = [r for r in rows if r["endpoint"].startswith("SPRAM")][0]
+    # every stage takes u.a: the worst path enters at the first stage and ripples through 7 more
+    assert sp["estimate_ns"] == pytest.approx(1.4 + ROUTE + 0.4 + 7 * 0.28 + ROUTE + 4.0, abs=0.05)
+
+
+def test_cli(tmp_path, capsys):
+    p = tmp_path / "top.json"
+    p.write_text(json.dumps(_netlist({"ffa": _ff(99, 10), "l1": _lut([10, 10], 11), "ffb": _ff(11, 20)},
+                                     {"u.a": [10], "v.b": [20]})))
+    assert main([str(p), "--threshold", "5", "--json", str(tmp_path / "o.json")]) == 0
+    assert "from u.a[0]" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o.json").read_text())[0]["from"] == "u.a[0]"
+    assert main([str(tmp_path / "missing.json")]) == 2
