@@ -3,7 +3,7 @@ estimate per endpoint (flip-flop, block RAM, SPRAM and DSP inputs) on the yosys 
 build leaves behind (build/boards/NAME/top.json), worst first, one line per pair of
 (source unit, endpoint unit).
 
-    python benchmarks/netlist_depth.py build/boards/NAME/top.json [--threshold 20.8] [--json out.json]
+    python benchmarks/netlist_depth.py build/boards/NAME/top.json [--threshold 20.8] [--json out.json] [--trace N]
 
 nextpnr's report names one critical path per clock after a place and route of minutes; this
 lists all paths over the threshold in seconds, so that one round of register cuts can address
@@ -135,7 +135,9 @@ def analyse(netlist: dict, threshold: float) -> list[dict]:
         if key in seen:
             continue
         seen.add(key)
-        out.append({"estimate_ns": round(a, 1), "endpoint": lab, "from": src, "nets": len(trace)})
+        # the path's named nets, source first (unnamed intermediate nets left out)
+        path = [nm(x) for x in reversed(trace) if x in names]
+        out.append({"estimate_ns": round(a, 1), "endpoint": lab, "from": src, "nets": len(trace), "path": path})
     return out
 
 
@@ -144,6 +146,7 @@ def main(argv=None) -> int:
     ap.add_argument("netlist", help="yosys JSON netlist (build/boards/NAME/top.json)")
     ap.add_argument("--threshold", type=float, default=20.8, help="ns (default 20.8: 48 MHz)")
     ap.add_argument("--json", help="write the list here too")
+    ap.add_argument("--trace", type=int, default=0, metavar="N", help="also list the named nets of the N worst paths")
     a = ap.parse_args(argv)
     try:
         with open(a.netlist) as f:
@@ -155,6 +158,10 @@ def main(argv=None) -> int:
     for r in rows:
         print(f"{r['estimate_ns']:6.1f}  {r['endpoint'][:80]}  from {r['from']}  ({r['nets']} nets)")
     print(f"{len(rows)} (source unit, endpoint unit) pairs over {a.threshold} ns")
+    for r in rows[:a.trace]:
+        print(f"\n{r['estimate_ns']} ns to {r['endpoint']}:")
+        for n in r["path"]:
+            print(f"    {n}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

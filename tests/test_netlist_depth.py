@@ -26,11 +26,13 @@ def test_lut_chain_and_grouping():
     # u.a -> 3 LUTs -> v.b ; u.a -> 1 LUT -> v.c (same unit pair: only the worse is listed)
     cells = {"ffa": _ff(99, 10), "l1": _lut([10, 10], 11), "l2": _lut([11, 10], 12), "l3": _lut([12, 11], 13),
              "ffb": _ff(13, 20), "l4": _lut([10, 10], 14), "ffc": _ff(14, 21)}
-    rows = analyse(_netlist(cells, {"u.a": [10], "v.b": [20], "v.c": [21]}), 0.0)
+    rows = analyse(_netlist(cells, {"u.a": [10], "u.m": [12], "v.b": [20], "v.c": [21]}), 0.0)
     # (u, v) once (the one-LUT path to v.c is the same unit pair), and the undriven D of u.a
     assert [r["endpoint"] for r in rows] == ["SB_DFF.D -> v.b[0]", "SB_DFF.D -> u.a[0]"]
     top = rows[0]
     assert top["from"] == "u.a[0]" and "v.b" in top["endpoint"]
+    # the path's named nets, source first (l1's and l3's outputs have no name)
+    assert top["path"] == ["u.a[0]", "u.m[0]"]
     assert top["estimate_ns"] == pytest.approx(1.4 + 3 * (ROUTE + LUT) + ROUTE + 0.5, abs=0.05)
 
 
@@ -54,3 +56,7 @@ def test_cli(tmp_path, capsys):
     assert "from u.a[0]" in capsys.readouterr().out
     assert json.loads((tmp_path / "o.json").read_text())[0]["from"] == "u.a[0]"
     assert main([str(tmp_path / "missing.json")]) == 2
+    # --trace lists the named nets of the worst paths
+    assert main([str(p), "--threshold", "5", "--trace", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ns to SB_DFF.D -> v.b[0]:" in out and "    u.a[0]" in out
