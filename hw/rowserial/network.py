@@ -111,9 +111,8 @@ class RowSerialCore(wiring.Component):
             "dst": Out(memmap.BitsWrite(self.bits_aw, self.C)),
             "o": Out(stream.Signature(unsigned(8))),
             "width": In(range(max_width + 1)), "height": In(range(max_height + 1)),
-            "rows_ok": In(1),           # the pixel rows period `period` needs (up to period + 1) are in
-            "period": Out(range(self.t_max + 1)),   # the period being run
-            "period_step": Out(1),      # (registered) the period advances: period + 1 (not at frame end)
+            "rows_ok": In(1),           # the pixel rows the period being run needs (up to t + 1) are in
+            "period_step": Out(1),      # (registered) the period advances to t + 1 (not at frame end)
             "frame_done": Out(1),       # one-cycle pulse after the frame's last period
         })
 
@@ -181,7 +180,7 @@ class RowSerialCore(wiring.Component):
         eng = {"head": head, "tail": tail}
         if self.bin is not None:
             m.submodules.bin = eng["bin"] = self.bin
-        t = self.period
+        t = Signal(range(self.t_max + 1), name="period")       # the period being run
         rem = Signal(range(-(n + 2), self.max_height + 1))     # H - t (the frame's last period: rem == -(n+1))
         m.d.sync += [self.frame_done.eq(0), self.period_step.eq(0)]
 
@@ -289,10 +288,10 @@ class RowSerialCore(wiring.Component):
         addrs = []
         for a in range(NA):
             vals = {sp[0].base + s * sp[0].stride for a_, _, sp in specs if a_ == a for s in range(sp[0].depth)}
-            var = 0
-            for v_ in vals:
-                var |= v_ ^ min(vals, default=0)
             ref = min(vals, default=0)
+            var = 0                         # the bits in which some address of the field differs
+            for v_ in vals:
+                var |= v_ ^ ref
             bits_ = []
             for b in range(RAM_AW):
                 if var >> b & 1:
