@@ -26,6 +26,14 @@ yosys' cell models, runs the same cocotb testbench as the RTL.
      gets a checker (add_xcheck) that stops the run when any flip-flop enable / set / reset or RAM
      write (iCE40: also read) enable, or a written RAM address, is X at a clock edge after reset.
    X reaching an output the testbench reads fails the test (cocotb refuses to convert it).
+4. `power_up=SEED` (strict mode) starts every flip-flop at a random concrete value drawn from SEED
+   instead of X (random_power_up; the RAMs stay X). Ternary simulation is pessimistic where a
+   flip-flop's next state depends on its own unknown value: `synth_ice40 -dff` lets ABC build an
+   enable such as E = load & (Q != 0) (loading 0 into a 0 changes nothing), and an SB_DFFESR's
+   reset acts only with E, so from X that flip-flop stays X although it is 0 after the first load
+   from every concrete power-up state. A set of seeds shows the same as the X run without that
+   pessimism: the output does not depend on the power-up state (the device itself clears its
+   flip-flops at configuration, which no run here relies on).
 """
 from __future__ import annotations
 
@@ -137,19 +145,24 @@ _ICE40_RAM_READ = "RDATA_I <= memory[RADDR[7:0]] & ~RMASK_I;"
 _ICE40_RAM_READ_STRICT = ("RDATA_I <= ((memory[RADDR[7:0]] & ~RMASK_I) ^ ({16{WE && WCLKE && WCLK === 1'b1 && "
                           "WADDR[7:0] == RADDR[7:0]}} & ~WMASK_I & 16'bx)) & ~RMASK_I;")
 _ECP5_FF_INIT = "\tinitial Q = srval;\n"
+# power_up=SEED: each flip-flop's power-up value is a parameter of its model, set per instance
+_POWER_UP_PARAM = "POWER_UP_Q"
+_ICE40_DFF_INIT_PU = f"`define SB_DFF_INIT parameter [0:0] {_POWER_UP_PARAM} = 1'b0; initial Q = {_POWER_UP_PARAM};"
+_ECP5_FF_INIT_PU = f"\tparameter [0:0] {_POWER_UP_PARAM} = 1'b0;\n\tinitial Q = {_POWER_UP_PARAM};\n"
 _ECP5_DP16KD_BB = re.compile(r"\(\* blackbox \*\)\s*module DP16KD\(.*?endmodule\s*", re.S)
 
 
-def cell_models(family: str, dest: Path, strict: bool = True) -> tuple[list[Path], list[Path]]:
+def cell_models(family: str, dest: Path, strict: bool = True, power_up: bool = False) -> tuple[list[Path], list[Path]]:
     """Copy (and in strict mode patch) the cell simulation models into `dest`; returns (sources,
-    include directories) for Icarus."""
+    include directories) for Icarus. power_up (strict mode): each flip-flop starts at its instance's
+    POWER_UP_Q parameter (see random_power_up) instead of X."""
     share = yosys_share()
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     if family == "ice40":
         text = (share / "ice40" / "cells_sim.v").read_text()
         if strict:
-            text = _replace_exact(text, _ICE40_DFF_INIT, "`define SB_DFF_INIT", 1)
+            text = _replace_exact(text, _ICE40_DFF_INIT, _ICE40_DFF_INIT_PU if power_up else "`define SB_DFF_INIT", 1)
             # only the rising-edge SB_RAM40_4K (what synth_ice40 maps to) gets the collision check
             head, sep, tail = text.partition("module SB_RAM40_4KNR (")
             head = _replace_exact(head, _ICE40_RAM_READ, _ICE40_RAM_READ_STRICT, 1)
@@ -174,7 +187,7 @@ def cell_models(family: str, dest: Path, strict: bool = True) -> tuple[list[Path
     common = _replace_exact(common, '$error("unsupported COMB mode %s", MODE);',
                             'initial $fatal(1, "unsupported COMB mode %s", MODE);', 1)
     if strict:
-        common = _replace_exact(common, _ECP5_FF_INIT, "", 1)
+        common = _replace_exact(common, _ECP5_FF_INIT, _ECP5_FF_INIT_PU if power_up else "", 1)
     _write(dest / "common_sim.vh", common)
     _write(dest / "ecp5_bram_dsp.v", (CELLS / "ecp5_bram_dsp.v").read_text())
     return [dest / "ecp5_cells_sim.v", dest / "ecp5_bram_dsp.v"], [dest]
@@ -244,6 +257,26 @@ def strict_netlist(text: str) -> tuple[str, dict]:
         return f"  {kind} #(\n{params}\n  ) {inst} ({body}\n  );"
 
     return _INSTANCE.sub(one, text), found
+
+
+# --------------------------------------------------------------------------- random power-up
+def random_power_up(netlist: str, seed: int) -> tuple[str, int]:
+    """The netlist with every flip-flop instance (SB_DFF*, TRELLIS_FF) given a POWER_UP_Q drawn from
+    `seed` (for the models of cell_models(..., power_up=True)); also the number of flip-flops."""
+    import random
+    rng, n = random.Random(seed), 0
+
+    def one(mt):
+        nonlocal n
+        kind, params, inst, body = mt.group(1), mt.group(2), mt.group(3), mt.group(4)
+        if not (kind.startswith("SB_DFF") or kind == "TRELLIS_FF"):
+            return mt.group(0)
+        n += 1
+        p = f"    .{_POWER_UP_PARAM}(1'b{rng.getrandbits(1)})"
+        params = f"{p},\n{params}" if params else p
+        return f"  {kind} #(\n{params}\n  ) {inst} ({body}\n  );"
+
+    return _ANY_INSTANCE.sub(one, netlist), n
 
 
 # --------------------------------------------------------------------------- X on control inputs
@@ -336,25 +369,33 @@ _PLAIN = re.compile(r"^\([^()]*\) === 1'bx$")
 # --------------------------------------------------------------------------- run
 def run_postsynth(component, name: str, family: str, tb_module: str, vectors: dict, params: dict | None = None,
                   strict: bool = True, dsp: bool = True, lut_mul_width: int | None = None, log=None,
-                  spram: bool = False) -> dict:
+                  spram: bool = False, power_up: int | None = None) -> dict:
     """Synthesise `component` for `family`, then run cocotb `tb_module` on the netlist in Icarus.
-    Returns the testbench's result JSON plus "postsynth": {family, strict, cells, synth_seconds,
-    synth_reused, sim_seconds, ram, rom}. Raises sim.runner.SimFailure when a test fails."""
+    power_up (strict mode only): None = every flip-flop X at power-up; an int = random concrete
+    power-up values from that seed (random_power_up). Returns the testbench's result JSON plus
+    "postsynth": {family, strict, power_up, cells, synth_seconds, synth_reused, sim_seconds, ram,
+    rom}. Raises sim.runner.SimFailure when a test fails."""
+    if power_up is not None and (not strict or isinstance(power_up, bool) or not isinstance(power_up, int)):
+        raise ValueError("power_up: an int seed, and only in strict mode")
     name = re.sub(r"\W", "_", name)
     syn = synthesize(component, name, family, dsp, lut_mul_width, log=log, spram=spram)
     text = syn["netlist"].read_text()
     if family == "ice40":
         ice40_defaults_connected(text)
     mem, nchecks = {"ram": [], "rom": []}, 0
+    variant = f"{name}_{family}" + ("_strict" if strict else "") + ("" if power_up is None else f"_pu{power_up}")
     if strict:
         text, mem = strict_netlist(text)
         text, nchecks = add_xcheck(text, name)
-    models, includes = cell_models(family, syn["dir"] / ("models_strict" if strict else "models"), strict)
+        if power_up is not None:
+            text, _ = random_power_up(text, power_up)
+    models, includes = cell_models(family, syn["dir"] / ("models" if not strict else "models_strict" if power_up is None
+                                                         else "models_strict_pu"), strict, power_up is not None)
     t0 = time.monotonic()
-    res = run_cocotb(None, f"{name}_{family}{'_strict' if strict else ''}", tb_module, vectors, params,
-                     verilog_text=_rename_top(text, name, f"{name}_{family}{'_strict' if strict else ''}"),
-                     extra_sources=models, includes=includes)
-    res["postsynth"] = {"family": family, "strict": strict, "cells": syn["cells"],
+    res = run_cocotb(None, variant, tb_module, vectors, params,
+                     verilog_text=_rename_top(text, name, variant), extra_sources=models, includes=includes)
+    res["postsynth"] = {"family": family, "strict": strict, "power_up": "x" if power_up is None else power_up,
+                        "cells": syn["cells"],
                         "synth_seconds": syn["seconds"], "synth_reused": syn["reused"],
                         "sim_seconds": round(time.monotonic() - t0, 1),
                         "ram_blocks": len(mem["ram"]), "rom_blocks": len(mem["rom"]), "x_checks": nchecks}
