@@ -163,14 +163,18 @@ def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None
     yosys 0.70 otherwise asserts in ABC_OPS_REINTEGRATE on some Amaranth netlists (wire names such
     as `$7` clash with the names ABC9 gives back: YosysHQ/yosys#4349, #4451, #5274; here the x4 SR
     network on the ECP5); splitting the nets before LUT mapping avoids it.
-    spram (iCE40): map large memories to the UP5K's SPRAM (`-spram`; the row-serial architecture's RAM)."""
+    spram (iCE40, the row-serial architecture of the UP5K): map large memories to the SPRAM (`-spram`;
+    its RAM) and let ABC map the logic together with the flip-flops (`-dff`; on x2-tiny 76 LC fewer,
+    which the full UP5K needs). ABC then derives some flip-flop enables from the flip-flop's own
+    output, which ternary simulation cannot resolve from an X power-up state: sim/postsynth.py
+    proves these netlists from random concrete power-up states instead (power_up)."""
     info = board_info(board)
     if lut_mul_width is None:
         lut_mul_width = info["default_lut_mul_width"]
     family = info["family"]
     opts = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
     if spram and family == "ice40":
-        opts += " -spram"
+        opts += " -spram -dff"
     return {"synth_opts": f"{opts} -run begin:map_luts".strip(),
             "script_after_synth": f"splitnets\nsynth_{family} {opts} -run map_luts:".replace("  ", " "),
             "script_after_read": _lut_mul_script(lut_mul_width) if dsp else "",

@@ -59,7 +59,8 @@ class LinkCore(wiring.Component):
     """`counter_bits`: width of the six STATUS counters (they wrap at 2**counter_bits; the STATUS
     payload carries them zero-extended to u32). `row_buffer`: the result row FIFO described above.
     Without it (`row_buffer=False`) a RESULT_ROW starts as soon as its first kept pixel is at
-    net_o and the transmitter takes the pixels straight from net_o: safe only for a network whose
+    net_o and the transmitter takes the pixels from net_o through a one-entry holding register
+    (which keeps the transmitter's state out of the network's ready): safe only for a network whose
     output row, once its first pixel is out, completes without any further input. The row-serial
     network is one (a period starts only when its input rows are in, and a tail row job reads
     only its rings: hw/rowserial/network.py); the dataflow network is not (the deadlock above).
@@ -293,6 +294,20 @@ class LinkCore(wiring.Component):
         nw = self.max_width.bit_length()
         m.d.sync += geo_bad.eq(w_bad | h_bad | cl_bad | cr_bad | (crop_l + crop_r >= f0[:nw]))
 
+        # serial CRC: "the payload byte at `count` is the last", registered (flen -> subtract ->
+        # compare -> receiver FSM was a long path). It is one cycle behind `count`, which moves only
+        # with a byte taken, and the CRC unit then holds the next byte back for 8 cycles.
+        pay_last = Signal()
+        m.d.sync += pay_last.eq(count == flen - 1)
+        # CHECK's length tests, registered likewise (flen -> subtract -> add -> compare -> receiver
+        # FSM): flen, f0 and bytes_left do not change in the CRC state before CHECK
+        rows_over, params_bad, params_end = Signal(), Signal(), Signal()
+        m.d.sync += rows_over.eq(flen > bytes_left)
+        if self.param_words:
+            nwords = (flen - P.PARAMS.size) >> 1
+            m.d.sync += [params_bad.eq(lt_const(flen, P.PARAMS.size + 2) | flen[0] | (f0 + nwords > self.param_words)),
+                         params_end.eq(f0 + nwords == self.param_words)]
+
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
                 # every receiving state: take bytes at once; inside a frame, time out if it stalls
@@ -369,7 +384,7 @@ class LinkCore(wiring.Component):
                             m.d.sync += [crop_l.eq(field), cl_bad.eq(gt_const(field, self.max_width))]
                         with m.If(count == 7):
                             m.d.sync += [crop_r.eq(field), cr_bad.eq(gt_const(field, self.max_width))]
-                    with m.If(count == flen - 1):
+                    with m.If(pay_last if self.serial_crc else (count == flen - 1)):
                         m.d.sync += count.eq(0)
                         if self.serial_crc and not self.area_dsp:
                             m.d.sync += area_go.eq(1)
@@ -410,7 +425,7 @@ class LinkCore(wiring.Component):
                                      stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.STRIPE_ROWS):
-                    with m.If(~stripe_active | (flen > bytes_left)):
+                    with m.If(~stripe_active | rows_over):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
                         m.next = "REPLY_WAIT"
                     with m.Elif(flen == 0):
@@ -421,9 +436,7 @@ class LinkCore(wiring.Component):
                         m.next = "DRAIN"
                 if self.param_words:
                     with m.Elif(ftype == P.T.PARAMS):
-                        nwords = (flen - P.PARAMS.size) >> 1
-                        with m.If(lt_const(flen, P.PARAMS.size + 2) | flen[0] |
-                                  (f0 + nwords > self.param_words)):
+                        with m.If(params_bad):
                             m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                             m.next = "REPLY_WAIT"
                         with m.Else():
@@ -432,7 +445,7 @@ class LinkCore(wiring.Component):
                                 # the payload to the network as it is (DRAIN); the parameters are
                                 # complete once a frame has written the last word
                                 m.d.sync += [count.eq(0), primed.eq(0), self.net_i_param.eq(1),
-                                             plast.eq(f0 + nwords == self.param_words)]
+                                             plast.eq(params_end)]
                                 m.next = "DRAIN"
                             else:
                                 m.d.sync += [count.eq(P.PARAMS.size), pstep.eq(0), paddr.eq(f0)]
@@ -584,9 +597,25 @@ class LinkCore(wiring.Component):
             # value it reads is never stale after a pop; while it waits the level only grows.
             m.d.sync += row_ready.eq((rowq.level >= out_w) & (geo_wait == 0))
         else:
-            # no buffer: cropped pixels are dropped as they come, kept ones wait for the transmitter
-            m.d.comb += self.net_o.ready.eq(stripe_active & (~keep | pix_take))
-            pix_avail, pix_data = self.net_o.valid & keep, self.net_o.payload
+            # no buffer: cropped pixels are dropped as they come, kept ones go into a one-entry
+            # holding register that the transmitter sends from. The network's ready is a function
+            # of flip-flops only (the transmitter's state -> ready -> the tail engine's stall logic
+            # was the UP5K's longest path): the crop flag is registered (keep_r, one cycle behind
+            # in_x, so ready waits a cycle after each transfer and after a network reset), the
+            # register's fill flag is one.
+            nbits = len(Value.cast(self.net_o.payload))
+            hold, hold_full = Signal(nbits), Signal()
+            keep_r, keep_ok = Signal(), Signal()
+            moved = self.net_o.valid & self.net_o.ready
+            m.d.sync += [keep_r.eq(keep), keep_ok.eq(~moved & ~self.net_rst)]
+            m.d.comb += self.net_o.ready.eq(stripe_active & keep_ok & (~keep_r | ~hold_full))
+            with m.If(pix_take):
+                m.d.sync += hold_full.eq(0)
+            with m.If(moved & keep_r):
+                m.d.sync += [hold.eq(self.net_o.payload), hold_full.eq(1)]
+            with m.If(self.net_rst):
+                m.d.sync += hold_full.eq(0)
+            pix_avail, pix_data = hold_full, hold
             m.d.comb += row_ready.eq(pix_avail & (geo_wait == 0))
 
         tx_byte = Signal(8)

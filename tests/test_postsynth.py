@@ -1,7 +1,8 @@
 """Post-synthesis proof (sim/postsynth.py): the netlists of synth_ice40 and synth_ecp5, simulated in
 Icarus with yosys' cell models (plus our DP16KD / MULT18X18D models), in strict mode (flip-flops and
 written RAMs power up X, same-edge read/write collisions are X, an X on any flip-flop or RAM control
-input after reset stops the run).
+input after reset stops the run); the UP5K row-serial netlist (synth_ice40 -dff) from random
+concrete power-up states instead of X (sim/postsynth.py power_up says why).
 
 - the UART end-to-end testbench (sim/tb_accel_uart.py, the one the RTL runs in test_e2e_uart.py)
   on the whole accelerator: identify, an image in three stripes (the seams), a corrupted frame ->
@@ -81,19 +82,29 @@ ROWSERIAL = dict(task="sr", scale=2, channels=4, units=1, colors=1, shape=(3, 14
                  arch="rowserial")
 
 
-def test_rowserial_netlist_end_to_end():
+ROWSERIAL_POWER_UP_SEEDS = (1, 2)
+
+
+@pytest.fixture(scope="module")
+def rowserial_rtl():
+    top, vectors, params = e2e_case(**ROWSERIAL)
+    return run_cocotb(top, "accel_rs_rtl", "sim.tb_accel_uart", vectors, params)
+
+
+@pytest.mark.parametrize("seed", ROWSERIAL_POWER_UP_SEEDS)
+def test_rowserial_netlist_end_to_end(seed, rowserial_rtl):
     """The iCEBreaker's architecture (hw/rowserial) as the board builds it: synth_ice40 -dsp -spram
-    with the RAM as SB_SPRAM256KA instances (their contents undefined until the host's PARAMS
-    frames, as on the device), every flip-flop X at power-up (strict mode). The testbench loads the
-    parameter image over the UART (a stripe before it is refused), then restores an x2 image in
-    stripes, bit-exact with the golden model, in as many cycles as the RTL."""
+    -dff with the RAM as SB_SPRAM256KA instances (their contents undefined until the host's PARAMS
+    frames, as on the device), strict mode with every flip-flop at a random concrete power-up value
+    (one set per seed; an X power-up state is not resolvable here, sim/postsynth.py says why). The
+    testbench loads the parameter image over the UART (a stripe before it is refused), then restores
+    an x2 image in stripes, bit-exact with the golden model, in as many cycles as the RTL."""
+    rtl = rowserial_rtl
     top, vectors, params = e2e_case(**ROWSERIAL)
-    rtl = run_cocotb(top, "accel_rs_rtl", "sim.tb_accel_uart", vectors, params)
-    top, vectors, params = e2e_case(**ROWSERIAL)
-    res = run_postsynth(top, "accel_rs", "ice40", "sim.tb_accel_uart", vectors, params, spram=True)
+    res = run_postsynth(top, "accel_rs", "ice40", "sim.tb_accel_uart", vectors, params, spram=True, power_up=seed)
     ps = res["postsynth"]
     assert ps["cells"].get("SB_SPRAM256KA", 0) >= 1, ps["cells"]
-    assert ps["strict"] and ps["x_checks"] > 100
+    assert ps["strict"] and ps["power_up"] == seed and ps["x_checks"] > 100
     assert res["status"]["crc_errors"] == 1
     assert res["sim_ns"] == rtl["sim_ns"]
 

@@ -119,9 +119,38 @@ def test_row_serial_board_loads_its_parameters_and_restores_bit_exact():
             assert ident.param_words > 0
             with pytest.raises(DriverError, match="BAD_STATE"):
                 acc.restore(img)                       # no parameters yet
+        nw = ident.param_words
+        # malformed PARAMS (odd length, no word, past the image's end) and rows beyond the stripe
+        assert _raw_replies(vb.url, [
+            (P.T.PARAMS, P.PARAMS.pack(0) + b"\x01\x02\x03"),
+            (P.T.PARAMS, P.PARAMS.pack(0)),
+            (P.T.PARAMS, P.PARAMS.pack(nw - 1) + b"\x00" * 4),
+            (P.T.PARAMS, P.PARAMS.pack(nw) + b"\x00" * 2)]) == [(P.T.NACK, P.Nack.BAD_LENGTH)] * 4
+        with Accelerator.open(vb.url, timeout=60) as acc:
             acc.prepare(prog)
             assert np.array_equal(acc.restore(img), golden.run(prog, img))
+        assert _raw_replies(vb.url, [(P.T.STRIPE_BEGIN, P.STRIPE.pack(2, 1, 0, 0)),
+                                     (P.T.STRIPE_ROWS, b"\x00" * 7), (P.T.STRIPE_ROWS, b"\x00" * 6),
+                                     (P.T.RESET, b"")]) == [(P.T.ACK, None), (P.T.NACK, P.Nack.BAD_STATE),
+                                                           (P.T.ACK, None), (P.T.ACK, None)]
         with Accelerator.open(vb.url, timeout=60) as acc:
             acc.prepare(prog)
             small = img[:2, :5]
             assert np.array_equal(acc.restore(small), golden.run(prog, small))
+
+
+def _raw_replies(url: str, frames: list) -> list:
+    """Send (type, payload) frames one at a time on a raw connection to a virtual board; the
+    (type, NACK reason or None) of each reply (RESULT_ROW frames in between are skipped)."""
+    host, port = url.removeprefix("socket://").rsplit(":", 1)
+    out = []
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        parser, pending = P.Parser(), []
+        for seq, (typ, payload) in enumerate(frames, 40):
+            s.sendall(P.encode(typ, seq, payload))
+            while not any(f.seq == seq and f.type != P.T.RESULT_ROW for f in pending):
+                pending += parser.feed(s.recv(65536))
+            f = next(f for f in pending if f.seq == seq and f.type != P.T.RESULT_ROW)
+            pending.clear()
+            out.append((f.type, f.payload[2] if f.type == P.T.NACK else None))
+    return out

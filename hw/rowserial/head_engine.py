@@ -181,13 +181,16 @@ class HeadRowEngine(wiring.Component):
         x = Signal(range(self.max_width + 1))       # the pixel of the window being built / offered
         fc = Signal(range(self.max_width + 2))      # the column being fetched
         rk = Signal(range(NF + 1))                  # reads issued for the current column
+        # the read's word within the row, fc * colors + color_of, kept in a register beside rk
+        # (rk -> colour -> multiply-add -> add -> RAM port was a long path): one adder remains
+        off = Signal(range(self.max_width * colors + colors + 1))
         cap = Signal()
         FETCH, OFFER, WAIT = 0, 1, 2
         state = Signal(range(3))
 
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
-            m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
+            m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0), off.eq(0),
                          out_ptr.eq(p.out), dst_ptr.eq(p.dst), words.eq(0)]
             if layers:
                 m.d.sync += tch.eq(0)
@@ -199,8 +202,8 @@ class HeadRowEngine(wiring.Component):
         color_of = Signal(range(max(colors, 2)))
         m.d.comb += [ky_of.eq(rk // colors), color_of.eq(rk % colors)]
         with m.If(busy & (state == FETCH) & lt_const(rk, NF) & ~writing):
-            m.d.comb += self.ram.addr.eq(job.pix[ky_of] + fc * colors + color_of)
-            m.d.sync += [rk.eq(rk + 1), cap.eq(1)]
+            m.d.comb += self.ram.addr.eq(job.pix[ky_of] + off)
+            m.d.sync += [rk.eq(rk + 1), cap.eq(1), off.eq(Mux(color_of == colors - 1, off - (colors - 1), off + 1))]
             if port:
                 m.d.sync += cap_b.eq(rk)
         # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
@@ -216,7 +219,7 @@ class HeadRowEngine(wiring.Component):
             shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
         with m.If(busy & (state == FETCH) & (rk == NF) & ~cap):
             # column fc has landed in cols[2]; column 0 moves on to make room for column 1
-            m.d.sync += [rk.eq(0), fc.eq(fc + 1)]
+            m.d.sync += [rk.eq(0), fc.eq(fc + 1), off.eq(off + colors)]
             if port:
                 m.d.sync += fslot.eq(Mux(fslot == 2, 0, fslot + 1))
             with m.If(fc == 0):

@@ -28,8 +28,8 @@ Structure
 Cycle model: width * (9*C + skip reads) + TailConv latency (cycles_per_job; the skip reads
 of a pixel stall the feature reader, ~4 % for x2-tiny); with TailConv's serial requantiser (the
 UP5K) its pixel period 9*C + colors * req_latency + 1 covers the skip reads instead, but for
-the reads that do not fit in the last req_latency cycles and the FIFO (2 cycles per pixel for
-x2-tiny).
+the reads that do not fit in the last req_latency cycles and the FIFO, and the cycle after sx
+moves (3 cycles per pixel for x2-tiny).
 Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowserial.schedule.run).
 """
 from __future__ import annotations
@@ -134,9 +134,10 @@ class TailRowEngine(wiring.Component):
             # requantiser's stall of colors * req_latency + 1 cycles, which takes in the next
             # pixel's skip reads: they start when the last colour takes this pixel's skip word,
             # req_latency cycles before the stall ends, and what they need beyond that, less
-            # what the FIFO holds, delays the next pixel's values)
+            # what the FIFO holds, delays the next pixel's values); the skip reads of every pixel
+            # start a cycle after sx moves (s_ok; the first pixel spends it on a feature read)
             assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
-            late = max(0, self.skip_reads() - conv.req_latency - self.FIFO_DEPTH + 2)
+            late = max(0, self.skip_reads() + 1 - conv.req_latency - self.FIFO_DEPTH + 2)
             return (width - 1) * (conv.cycles_per_pixel() + late) + conv.n + self.skip_reads() + conv.latency + 4
         return width * (conv.n + self.skip_reads()) + conv.latency + 4
 
@@ -175,8 +176,14 @@ class TailRowEngine(wiring.Component):
         term = Signal(range(max(self.terms, 2)))
         col = Signal(range(max(colors, 2)))
         m.d.comb += [term.eq(sk // colors), col.eq(sk % colors)]
+        # the pixel's LR column words (column * colors of its two skip columns), registered from sx
+        # (sx -> clamp -> multiply -> add -> RAM port was the UP5K's longest path): they lag sx by
+        # a cycle, so no skip read in the cycle after sx moves (s_ok)
+        cw = [Signal(range(self.max_width * colors + 1), name=f"skip_cw{a}") for a in range(2)]
+        s_ok = Signal()
+        m.d.sync += s_ok.eq(1)
         skip_reading = Signal()
-        m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
+        m.d.comb += skip_reading.eq(busy & s_ok & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
         if self.bilinear:
             # LR columns of the 2 x 2 terms: base = lx + off_j (off_j = -1 for the first phases)
             n_neg = sum(o < 0 for o in self.col_off)
@@ -185,14 +192,16 @@ class TailRowEngine(wiring.Component):
 
             def clampc(v):
                 return Mux(v < 0, 0, Mux(v >= job.lr_width, job.lr_width - 1, v))
-            pcol = Mux(term[0], clampc(base + 1), clampc(base))
+            m.d.sync += [cw[0].eq(const_mul(clampc(base), colors)), cw[1].eq(const_mul(clampc(base + 1), colors))]
+            pcw = Mux(term[0], cw[1], cw[0])
             prow = Mux(term[1], job.pix[1], job.pix[0])
         else:
-            pcol = sx
+            m.d.sync += cw[0].eq(const_mul(sx, colors))
+            pcw = cw[0]
             prow = job.pix[0]
         cap_j = Signal.like(sj)
         with m.If(skip_reading):
-            m.d.comb += self.ram.addr.eq(prow + pcol * colors + col)
+            m.d.comb += self.ram.addr.eq(prow + pcw + col)
             m.d.sync += [sk.eq(sk + 1), cap.eq(1), cap_term.eq(term), cap_col.eq(col), cap_j.eq(sj)]
         with m.Else():
             m.d.sync += cap.eq(0)
@@ -211,7 +220,7 @@ class TailRowEngine(wiring.Component):
             m.d.sync += held.eq(1)
         m.d.comb += [conv.skip.valid.eq(held), conv.skip.payload.eq(Cat(*acc))]
         with m.If(conv.skip.valid & conv.skip.ready):
-            m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1)]
+            m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1), s_ok.eq(0)]
 
         # ---------------- feature reader (through a FIFO)
         m.submodules.q = q = fifo.SyncFIFO(width=fmt.bits + 1, depth=self.FIFO_DEPTH)
@@ -255,7 +264,7 @@ class TailRowEngine(wiring.Component):
 
         # ---------------- job start / end
         with m.If(self.job.valid & ~busy):
-            m.d.sync += [busy.eq(1), sx.eq(0), sk.eq(0),
+            m.d.sync += [busy.eq(1), sx.eq(0), sk.eq(0), s_ok.eq(0),
                          held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), outs.eq(0)]
         oc = Signal(range(max(colors, 2)))           # colour of the next output byte
         with m.If(self.o.valid & self.o.ready):
