@@ -12,6 +12,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 POLY = 0xEDB88320
+#: the register (before the final inversion) after a frame's bytes and then its CRC-32, low byte
+#: first, went through it: a receiver checks a frame by this constant, not byte by byte
+RESIDUE = 0xDEBB20E3
 
 
 def crc32_next(crc: Value, byte: Value) -> Value:

@@ -50,7 +50,7 @@ from sw import protocol as P
 
 from . import layouts
 from .counters import CounterBank
-from .crc import CRC32Unit
+from .crc import RESIDUE, CRC32Unit
 from .head import const_mul, gt_const, lt_const, select
 from .mul import LUT_MUL_WIDTH, serial_mul
 
@@ -97,6 +97,8 @@ class LinkCore(wiring.Component):
         self.max_width = identity.max_width
         self.max_height = identity.max_height
         self.max_payload = identity.max_payload
+        if timeout_cycles < 2:
+            raise ValueError(f"timeout_cycles must be at least 2, not {timeout_cycles}")
         self.timeout_cycles = timeout_cycles
         # the longest result row: a whole HR row of an uncropped stripe (see the module docstring)
         self.row_fifo_depth = self.max_width * self.scale
@@ -217,7 +219,6 @@ class LinkCore(wiring.Component):
         count = Signal(range(maxp + 2))
         m.submodules.rx_crc = rxc = CRC32Unit(self.serial_crc)
         m.submodules.tx_crc = txc = CRC32Unit(self.serial_crc)
-        crc_bad = Signal()            # a received CRC byte differed from the computed one
         # the first 8 payload bytes as they come, four u16 fields: field 0 whole (STRIPE_BEGIN's
         # width, PARAMS' address), the other three of a STRIPE_BEGIN straight into the stripe's
         # height and crop registers (only while no stripe is active: a refused frame leaves
@@ -226,7 +227,10 @@ class LinkCore(wiring.Component):
         f_lo = Signal(8)              # the low byte of the field being received
         f0 = Signal(16)
         w_bad, h_bad, cl_bad, cr_bad = Signal(), Signal(), Signal(), Signal()
-        idle_timer = Signal(range(self.timeout_cycles + 1))
+        # idle cycles left before a timeout, counting down: the timeout is the cycle it reads -1
+        # (the timeout_cycles-th idle cycle; a sign bit, no comparator)
+        idle_timer = Signal(range(-1, self.timeout_cycles), init=self.timeout_cycles - 2)
+        idle_rearm = idle_timer.eq(self.timeout_cycles - 2)
         byte = self.rx.payload
         got = self.rx.valid & self.rx.ready
         m.d.comb += rxc.byte.eq(byte)
@@ -313,14 +317,14 @@ class LinkCore(wiring.Component):
                 # every receiving state: take bytes at once; inside a frame, time out if it stalls
                 m.d.comb += self.rx.ready.eq(~rxc.busy)
                 if state == "HUNT":
-                    m.d.sync += idle_timer.eq(0)
+                    m.d.sync += idle_rearm
                     return
                 with m.If(got):
-                    m.d.sync += idle_timer.eq(0)
+                    m.d.sync += idle_rearm
                 with m.Else():
-                    m.d.sync += idle_timer.eq(idle_timer + 1)
-                    with m.If(idle_timer == self.timeout_cycles - 1):
-                        m.d.sync += [*bump(TIMEOUTS), idle_timer.eq(0)]
+                    m.d.sync += idle_timer.eq(idle_timer - 1)
+                    with m.If(idle_timer[-1]):
+                        m.d.sync += [*bump(TIMEOUTS), idle_rearm]
                         m.d.sync += reply(K_NACK, P.Nack.TIMEOUT)
                         m.next = "REPLY_WAIT"
 
@@ -392,14 +396,16 @@ class LinkCore(wiring.Component):
             with m.State("CRC"):
                 receiving("CRC")
                 with m.If(got):
-                    # each CRC byte is checked as it comes: the CRC register is final by then (a
-                    # serial unit holds the bytes back until it is done)
-                    differs = byte != (~rxc.value).word_select(count[:2], 8)
-                    m.d.sync += [crc_bad.eq(Mux(count == 0, 0, crc_bad) | differs), count.eq(count + 1)]
+                    # the CRC bytes go through the CRC too: the frame is good when the register
+                    # ends at RESIDUE (CHECK, once a serial unit is done)
+                    crc_upd()
+                    m.d.sync += count.eq(count + 1)
                     with m.If(count == 3):
                         m.next = "CHECK"
             with m.State("CHECK"):
-                with m.If(crc_bad):
+                with m.If(rxc.busy):
+                    pass
+                with m.Elif(rxc.value != RESIDUE):
                     m.d.sync += bump(CRC_ERRORS) + reply(K_NACK, P.Nack.BAD_CRC)
                     m.next = "REPLY_WAIT"
                 with m.Elif(ftype == P.T.IDENTIFY):
@@ -511,7 +517,7 @@ class LinkCore(wiring.Component):
                             m.d.sync += params_ok.eq(1)
                     m.next = "REPLY_WAIT"
             with m.State("REPLY_WAIT"):
-                m.d.sync += idle_timer.eq(0)
+                m.d.sync += idle_rearm
                 with m.If(~rep_pending):
                     m.next = "HUNT"
 
@@ -635,13 +641,24 @@ class LinkCore(wiring.Component):
         def crc_take():
             return [crc_byte.eq(tx_byte), crc_go.eq(1)]
 
+        # the transmitter's compares as registered flags (tidx / tlen -> compare -> transmitter FSM
+        # -> row counter -> stripe state was the longest path after row 61). row_idx moves only at
+        # a RESULT_ROW's end, so row_last is settled long before its next use; rows_left may lag a
+        # cycle behind, and IDLE also needs stripe_active, which the last row clears. body_end
+        # (serial CRC only) lags tidx by a cycle: it is read only when crc_go is low, i.e. not in
+        # the cycle after a byte went out, and no byte goes out before the CRC unit is done.
+        row_last, rows_left, body_end = Signal(), Signal(), Signal()
+        m.d.sync += [row_last.eq(row_idx + 1 == rows_total), rows_left.eq(row_idx != rows_total),
+                     body_end.eq(tidx == tlen)]
+        at_body_end = (body_end & ~crc_go) if self.serial_crc else (tidx == tlen)
+
         with m.FSM(name="tx_fsm"):
             with m.State("IDLE"):
                 with m.If(rep_pending):
                     m.d.sync += [tkind.eq(rep_kind), tseq.eq(rep_seq), tidx.eq(0), rep_pending.eq(0),
                                  reason_snap.eq(rep_reason), acktype_snap.eq(rep_type)]
                     m.next = "HEAD"
-                with m.Elif(stripe_active & (row_idx != rows_total) & row_ready):
+                with m.Elif(stripe_active & rows_left & row_ready):
                     # a whole cropped row is buffered: the frame will not wait for the network
                     m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0)]
                     m.next = "HEAD"
@@ -658,7 +675,7 @@ class LinkCore(wiring.Component):
                         m.d.sync += tidx.eq(0)
                         m.next = "BODY"
             with m.State("BODY"):
-                with m.If(tidx == tlen):
+                with m.If(at_body_end):
                     m.d.sync += tidx.eq(0)
                     m.next = "CRC"
                 with m.Elif(tkind == K_RESULT):
@@ -708,7 +725,7 @@ class LinkCore(wiring.Component):
                         m.next = "IDLE"
                         with m.If(tkind == K_RESULT):
                             m.d.sync += [*bump(RESULTS), row_idx.eq(row_idx + 1)]
-                            with m.If(row_idx + 1 == rows_total):
+                            with m.If(row_last):
                                 m.d.sync += stripe_active.eq(0)
         with m.If(self.net_rst):
             m.d.sync += [opix_n.eq(0), pix_n.eq(0)]

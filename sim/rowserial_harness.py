@@ -4,7 +4,7 @@ enables, as the engine has them) initialised from the test, with read-back ports
 testbench (sim/tb_row_engine.py); an output stream `o` is passed through."""
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux
+from amaranth import Const, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,8 +32,11 @@ class RowHarness(wiring.Component):
         C = e.C
         m.submodules.ram = ram = memory.Memory(shape=16, depth=1 << self.ram_aw, init=self.ram_init)
         rr, rw, rd = ram.read_port(), ram.write_port(), ram.read_port()
-        m.d.comb += [rr.addr.eq(e.ram.addr), e.ram.rdata.eq(rr.data),
-                     rw.addr.eq(e.ram.addr), rw.data.eq(e.ram.wdata), rw.en.eq(e.ram.we),
+        # the request register RowSerialCore has in front of its RAM (memmap.READ_LATENCY)
+        addr, we, wdata = Signal.like(e.ram.addr), Signal(), Signal.like(e.ram.wdata)
+        m.d.sync += [addr.eq(e.ram.addr), we.eq(e.ram.we), wdata.eq(e.ram.wdata)]
+        m.d.comb += [rr.addr.eq(addr), e.ram.rdata.eq(rr.data),
+                     rw.addr.eq(addr), rw.data.eq(wdata), rw.en.eq(we),
                      rd.addr.eq(self.ram_dump_addr), self.ram_dump_data.eq(rd.data)]
         if self.src_init is not None:
             m.submodules.src = src = memory.Memory(shape=C, depth=1 << self.bits_aw, init=self.src_init)

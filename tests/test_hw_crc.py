@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from hw.crc import CRC32Unit
+from hw.crc import RESIDUE, CRC32Unit, crc32_next_int
 from sim.runner import run_cocotb
 
 
@@ -22,3 +22,21 @@ def test_crc_unit_matches_zlib(serial):
     res = run_cocotb(CRC32Unit(serial), f"crc_{'serial' if serial else 'bytewise'}", "sim.tb_crc", vec, {"seed": 7})
     assert res["finals"] == [zlib.crc32(f) for f in frames]
     assert res["busy"] == ([8] if serial else [0])
+
+
+def test_residue_after_data_and_crc():
+    """hw.crc.RESIDUE (the link's check of a received frame): the register after any data and then
+    its CRC-32, low byte first."""
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 300):
+        data = bytes(rng.integers(0, 256, n, dtype=np.uint8))
+        c = 0xFFFFFFFF
+        for b in data + zlib.crc32(data).to_bytes(4, "little"):
+            c = crc32_next_int(c, b)
+        assert c == RESIDUE
+        bad = bytearray(data + zlib.crc32(data).to_bytes(4, "little"))
+        bad[-1] ^= 0x10
+        c = 0xFFFFFFFF
+        for b in bad:
+            c = crc32_next_int(c, b)
+        assert c != RESIDUE

@@ -211,11 +211,14 @@ class BinRowEngine(wiring.Component):
                 m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0), kx.eq(0), tap.eq(0)]
         with m.If(~busy | (state != LOAD)):
             m.d.sync += [w_tap.eq(0), w_lane.eq(0)]
-        m.d.comb += [taps.waddr.eq(d_tap), taps.wdata.eq(self.ram.rdata.replicate(TW)),
-                     taps.wen.eq(Mux(d_w, Const((1 << WORD) - 1, WORD * TW) << (WORD * d_lane), 0))]
+        # word k is on rdata in cycle k + 2 (memmap.READ_LATENCY): the d_* one cycle on
+        e_w, e_c, e_tap, e_lane, e_j = Signal(), Signal(), Signal.like(d_tap), Signal.like(d_lane), Signal.like(d_j)
+        m.d.sync += [e_w.eq(d_w), e_c.eq(d_c), e_tap.eq(d_tap), e_lane.eq(d_lane), e_j.eq(d_j)]
+        m.d.comb += [taps.waddr.eq(e_tap), taps.wdata.eq(self.ram.rdata.replicate(TW)),
+                     taps.wen.eq(Mux(e_w, Const((1 << WORD) - 1, WORD * TW) << (WORD * e_lane), 0))]
         # each constant word into its own register (its unused bits then need no flip-flop)
         for q_, cw in enumerate(cwords):
-            with m.If(d_c & (d_j == q_)):
+            with m.If(e_c & (e_j == q_)):
                 m.d.sync += cw.eq(self.ram.rdata)
 
         # ---------------- ROW: issue tap (ky, kx) of pixel x: column x + kx - 1 of row ky
@@ -293,12 +296,12 @@ class BinRowEngine(wiring.Component):
                      yd.eq(y), yneg.eq(y < 0),                                # 4 (prod = y*S)
                      q.eq(Mux(yneg, _round_shift_by(prod, job.ss, self.ss_values), yd)),        # 5
                      v.eq(saturate(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
-        # stage 6 issues the residual read; stage 7 adds it as it arrives
+        # stage 5 requests the residual read (memmap.READ_LATENCY); stage 7 adds it as it arrives
         res_ptr = Signal(self.ram_aw)
         out_ptr = Signal(self.ram_aw)
         dst_ptr = Signal(self.bits_aw)
         ch = Signal(range(C))
-        with m.If(v5):
+        with m.If(v4):
             m.d.comb += self.ram.addr.eq(res_ptr)
             m.d.sync += res_ptr.eq(res_ptr + C)
         m.d.sync += [o.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi)),    # 7

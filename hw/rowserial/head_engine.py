@@ -96,7 +96,7 @@ class HeadRowEngine(wiring.Component):
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
         throwaway(conv)
-        fetch = 3 * self.colors + 2          # reads, the last capture, the step to OFFER
+        fetch = 3 * self.colors + 3          # reads, the last word's two cycles (READ_LATENCY), the step to OFFER
         # a pixel's last feature write lands in the next pixel's fetch (counted in `fetch`); with a
         # latency over `steps` (the serial requantiser), (latency - 1) // steps more writes do
         extra = (conv.latency - 1) // conv.steps
@@ -181,45 +181,45 @@ class HeadRowEngine(wiring.Component):
         x = Signal(range(self.max_width + 1))       # the pixel of the window being built / offered
         fc = Signal(range(self.max_width + 2))      # the column being fetched
         rk = Signal(range(NF + 1))                  # reads issued for the current column
-        # the read's word within the row, fc * colors + color_of, kept in a register beside rk
-        # (rk -> colour -> multiply-add -> add -> RAM port was a long path): one adder remains
-        off = Signal(range(self.max_width * colors + colors + 1))
         cap = Signal()
         FETCH, OFFER, WAIT = 0, 1, 2
         state = Signal(range(3))
 
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
-            m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0), off.eq(0),
+            m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
                          out_ptr.eq(p.out), dst_ptr.eq(p.dst), words.eq(0)]
             if layers:
                 m.d.sync += tch.eq(0)
             if port:
                 m.d.sync += [fslot.eq(0), wslot.eq(2)]
 
-        m.d.sync += cap.eq(0)
+        cap2 = Signal()                             # cap one cycle on: the word is on rdata
+        m.d.sync += [cap.eq(0), cap2.eq(cap)]
         ky_of = Signal(range(3))
         color_of = Signal(range(max(colors, 2)))
         m.d.comb += [ky_of.eq(rk // colors), color_of.eq(rk % colors)]
         with m.If(busy & (state == FETCH) & lt_const(rk, NF) & ~writing):
-            m.d.comb += self.ram.addr.eq(job.pix[ky_of] + off)
-            m.d.sync += [rk.eq(rk + 1), cap.eq(1), off.eq(Mux(color_of == colors - 1, off - (colors - 1), off + 1))]
+            m.d.comb += self.ram.addr.eq(job.pix[ky_of] + fc * colors + color_of)
+            m.d.sync += [rk.eq(rk + 1), cap.eq(1)]
             if port:
                 m.d.sync += cap_b.eq(rk)
         # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
         if port:
-            m.d.comb += [wwr.addr.eq(fslot * CW + (cap_b >> 1)), wwr.data.eq(Cat(self.ram.rdata[:8], self.ram.rdata[:8])),
-                         wwr.en.eq(Mux(cap, Mux(cap_b[0], 0b10, 0b01), 0))]
+            cap_b2 = Signal.like(cap_b)
+            m.d.sync += cap_b2.eq(cap_b)
+            m.d.comb += [wwr.addr.eq(fslot * CW + (cap_b2 >> 1)), wwr.data.eq(Cat(self.ram.rdata[:8], self.ram.rdata[:8])),
+                         wwr.en.eq(Mux(cap2, Mux(cap_b2[0], 0b10, 0b01), 0))]
             shift = [wslot.eq(Mux(wslot == 2, 0, wslot + 1))]
         else:
-            with m.If(cap):
+            with m.If(cap2):
                 # the words come in order k = 0 .. NF-1 and shift in from the top, so after NF of
                 # them byte k sits at [8k, 8k+8): no per-byte write select
                 m.d.sync += cols[2].eq(Cat(cols[2][8:], self.ram.rdata[:8]))
             shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
-        with m.If(busy & (state == FETCH) & (rk == NF) & ~cap):
+        with m.If(busy & (state == FETCH) & (rk == NF) & ~cap & ~cap2):
             # column fc has landed in cols[2]; column 0 moves on to make room for column 1
-            m.d.sync += [rk.eq(0), fc.eq(fc + 1), off.eq(off + colors)]
+            m.d.sync += [rk.eq(0), fc.eq(fc + 1)]
             if port:
                 m.d.sync += fslot.eq(Mux(fslot == 2, 0, fslot + 1))
             with m.If(fc == 0):

@@ -124,9 +124,15 @@ def param_block(prog: Program, index: int, layout: ParamLayout | None = None) ->
     return np.asarray(out, dtype=np.uint16)
 
 
+#: cycles from an engine's read request to its data on rdata: RowSerialCore registers the port's
+#: request (address, write enable, data), then the RAM reads synchronously. A write lands a cycle
+#: after it is requested; requests keep their order.
+READ_LATENCY = 2
+
+
 class RamPort(wiring.Signature):
-    """Single-ported 16-bit RAM, synchronous read: rdata is the word at the address of the
-    previous cycle. From the master's side: addr/we/wdata out, rdata in."""
+    """Single-ported 16-bit RAM behind a request register: rdata is the word at the address
+    requested READ_LATENCY (2) cycles earlier. From the master's side: addr/we/wdata out, rdata in."""
 
     def __init__(self, addr_width: int):
         super().__init__({"addr": Out(addr_width), "we": Out(1), "wdata": Out(WORD), "rdata": In(WORD)})

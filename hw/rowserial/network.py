@@ -28,7 +28,9 @@ Structure
         field a cycle through a pipeline into registers, so the engines read a registered payload
         (the job is issued SETTLE cycles after the sequencer moves to it). A period starts when the
         pixel rows up to t + 1 are in; the receiver takes row p only while p <= t + 1 + RX_AHEAD
-        (both tracked by a slack counter, not by comparing row numbers).
+        (both tracked by a slack counter, not by comparing row numbers). The active engine's RAM
+        requests go through a register in the core (memmap.READ_LATENCY = 2 core cycles from
+        request to data, frozen cycles not counted), so no engine logic reaches the SPRAM pins.
 Cycle model: cycles_per_frame sums the engines' own job models over the schedule, plus the
 sequencer's cycles per job (JOB_GAP, SETTLE) and per period (PERIOD_GAP) and the cycles the
 receiver holds the RAM port (colors per pixel); input always available, output never stalled.
@@ -367,15 +369,18 @@ class RowSerialCore(wiring.Component):
                 with m.If(done):
                     m.d.sync += [state.eq(ISSUE), q.eq(q + 1), step.eq(0)]
 
-        # ---------------- memory ports: the active engine's
+        # ---------------- memory ports: the active engine's, the RAM's through a request register
+        # (memmap.READ_LATENCY: the engines' address logic ends at a flip-flop, not at the SPRAM;
+        # inside the core's enable domain, so a frozen cycle delays request and data alike)
         ram = self.ram
+        m.d.sync += ram.we.eq(0)
         with m.Switch(active):
             for k, name in enumerate(("head", "bin", "tail")):
                 if name not in eng:
                     continue
                 with m.Case(k):
                     e = eng[name]
-                    m.d.comb += [ram.addr.eq(e.ram.addr), ram.we.eq(e.ram.we), ram.wdata.eq(e.ram.wdata)]
+                    m.d.sync += [ram.addr.eq(e.ram.addr), ram.we.eq(e.ram.we), ram.wdata.eq(e.ram.wdata)]
         for e in eng.values():
             m.d.comb += e.ram.rdata.eq(ram.rdata)
         if "bin" in eng:

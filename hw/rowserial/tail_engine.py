@@ -18,7 +18,7 @@ top/bot say whether h-1 / h+1 exist); the skip's pixel rows at pix[0..1]:
 Structure
   feature reader  9*C values per pixel, tap outer and channel inner (TailConv's order): a RAM read
                   per value inside the image, a zero without a read outside it; reads go through
-                  a 2-word FIFO (lib.fifo; a read is issued only while the words held and in
+                  a 3-word FIFO (lib.fifo; a read is issued only while the words held and in
                   flight, less the one TailConv takes, leave a slot), so TailConv's back-pressure
                   never loses a word.
   skip reader     per pixel, the bilinear sum over 2 x 2 LR pixels (weights wv[phase][a] *
@@ -28,8 +28,8 @@ Structure
 Cycle model: width * (9*C + skip reads) + TailConv latency (cycles_per_job; the skip reads
 of a pixel stall the feature reader, ~4 % for x2-tiny); with TailConv's serial requantiser (the
 UP5K) its pixel period 9*C + colors * req_latency + 1 covers the skip reads instead, but for
-the reads that do not fit in the last req_latency cycles and the FIFO, and the cycle after sx
-moves (3 cycles per pixel for x2-tiny).
+the reads that do not fit in the last req_latency cycles and the FIFO (2 cycles per pixel for
+x2-tiny).
 Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowserial.schedule.run).
 """
 from __future__ import annotations
@@ -77,7 +77,7 @@ def skip_product(p, table: list[int], idx):
 
 
 class TailRowEngine(wiring.Component):
-    FIFO_DEPTH = 2
+    FIFO_DEPTH = 3
 
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool | None = None,
                  ext_act: bool = False):
@@ -134,12 +134,15 @@ class TailRowEngine(wiring.Component):
             # requantiser's stall of colors * req_latency + 1 cycles, which takes in the next
             # pixel's skip reads: they start when the last colour takes this pixel's skip word,
             # req_latency cycles before the stall ends, and what they need beyond that, less
-            # what the FIFO holds, delays the next pixel's values); the skip reads of every pixel
-            # start a cycle after sx moves (s_ok; the first pixel spends it on a feature read)
+            # what the FIFO holds, delays the next pixel's values); a read's word arrives
+            # READ_LATENCY cycles after it (the FIFO's third slot covers the feature reads' second
+            # cycle, not the skip word's)
+            rl = memmap.READ_LATENCY
             assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
-            late = max(0, self.skip_reads() + 1 - conv.req_latency - self.FIFO_DEPTH + 2)
-            return (width - 1) * (conv.cycles_per_pixel() + late) + conv.n + self.skip_reads() + conv.latency + 4
-        return width * (conv.n + self.skip_reads()) + conv.latency + 4
+            late = max(0, self.skip_reads() + rl - conv.req_latency - self.FIFO_DEPTH + 1)
+            return ((width - 1) * (conv.cycles_per_pixel() + late) + conv.n + self.skip_reads() + conv.latency
+                    + 3 + rl)
+        return width * (conv.n + self.skip_reads()) + conv.latency + 3 + memmap.READ_LATENCY
 
     def resource_estimate(self) -> dict:
         """TailConv, plus the feature FIFO, the skip accumulators and its multiplier, counters."""
@@ -176,28 +179,19 @@ class TailRowEngine(wiring.Component):
         term = Signal(range(max(self.terms, 2)))
         col = Signal(range(max(colors, 2)))
         m.d.comb += [term.eq(sk // colors), col.eq(sk % colors)]
-        # the pixel's LR column words (column * colors of its two skip columns), registered from sx
-        # (sx -> clamp -> multiply -> add -> RAM port was the UP5K's longest path): they lag sx by
-        # a cycle, so no skip read in the cycle after sx moves (s_ok)
-        cw = [Signal(range(self.max_width * colors + 1), name=f"skip_cw{a}") for a in range(2)]
-        s_ok = Signal()
-        m.d.sync += s_ok.eq(1)
         skip_reading = Signal()
-        m.d.comb += skip_reading.eq(busy & s_ok & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
+        m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
         if self.bilinear:
-            # LR columns of the 2 x 2 terms: base = lx + off_j (off_j = -1 for the first phases)
             n_neg = sum(o < 0 for o in self.col_off)
             base = Signal(range(-1, self.max_width + 1))
             m.d.comb += base.eq(slx - (sj < n_neg))
 
             def clampc(v):
                 return Mux(v < 0, 0, Mux(v >= job.lr_width, job.lr_width - 1, v))
-            m.d.sync += [cw[0].eq(const_mul(clampc(base), colors)), cw[1].eq(const_mul(clampc(base + 1), colors))]
-            pcw = Mux(term[0], cw[1], cw[0])
+            pcw = const_mul(Mux(term[0], clampc(base + 1), clampc(base)), colors)
             prow = Mux(term[1], job.pix[1], job.pix[0])
         else:
-            m.d.sync += cw[0].eq(const_mul(sx, colors))
-            pcw = cw[0]
+            pcw = const_mul(sx, colors)
             prow = job.pix[0]
         cap_j = Signal.like(sj)
         with m.If(skip_reading):
@@ -205,22 +199,25 @@ class TailRowEngine(wiring.Component):
             m.d.sync += [sk.eq(sk + 1), cap.eq(1), cap_term.eq(term), cap_col.eq(col), cap_j.eq(sj)]
         with m.Else():
             m.d.sync += cap.eq(0)
+        # the read's word is on rdata a cycle after cap (memmap.READ_LATENCY): cap2
+        cap2, cap_term2, cap_col2, cap_j2 = Signal(), Signal.like(cap_term), Signal.like(cap_col), Signal.like(cap_j)
+        m.d.sync += [cap2.eq(cap), cap_term2.eq(cap_term), cap_col2.eq(cap_col), cap_j2.eq(cap_j)]
         # the term's weight: the golden wv[phase][a] * wh[j][b], from a constant table
         table = [self.weights[i][j][t] for i in range(len(self.weights)) for j in range(len(self.weights[0]))
                  for t in range(self.terms)]
         widx = Signal(range(len(table)))
-        m.d.comb += widx.eq((job.phase * len(self.weights[0]) + cap_j) * self.terms + cap_term)
+        m.d.comb += widx.eq((job.phase * len(self.weights[0]) + cap_j2) * self.terms + cap_term2)
         prod = Signal(range(max(table) * 255 + 1))
         m.d.comb += prod.eq(skip_product(self.ram.rdata[:8], table, widx))
-        with m.If(cap):
+        with m.If(cap2):
             for k in range(colors):
-                with m.If(cap_col == k):
-                    m.d.sync += acc[k].eq(Mux(cap_term == 0, prod, acc[k] + prod))
-        with m.If(busy & (sx < job.width) & ~held & (sk == self.skip_reads()) & ~cap):
+                with m.If(cap_col2 == k):
+                    m.d.sync += acc[k].eq(Mux(cap_term2 == 0, prod, acc[k] + prod))
+        with m.If(busy & (sx < job.width) & ~held & (sk == self.skip_reads()) & ~cap & ~cap2):
             m.d.sync += held.eq(1)
         m.d.comb += [conv.skip.valid.eq(held), conv.skip.payload.eq(Cat(*acc))]
         with m.If(conv.skip.valid & conv.skip.ready):
-            m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1), s_ok.eq(0)]
+            m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1)]
 
         # ---------------- feature reader (through a FIFO)
         m.submodules.q = q = fifo.SyncFIFO(width=fmt.bits + 1, depth=self.FIFO_DEPTH)
@@ -228,10 +225,13 @@ class TailRowEngine(wiring.Component):
         fc = Signal(range(C))
         fkx, fky = Signal(range(3)), Signal(range(3))
         inflight, inf_zero, inf_last = Signal(), Signal(), Signal()
-        # a read lands in the cycle after its issue: issue while the words held and in flight,
-        # less the one TailConv takes now, leave a slot (two slots keep one value per cycle going)
+        inflight2, inf_zero2, inf_last2 = Signal(), Signal(), Signal()
+        m.d.sync += [inflight2.eq(inflight), inf_zero2.eq(inf_zero), inf_last2.eq(inf_last)]
+        # a read lands two cycles after its issue (memmap.READ_LATENCY): issue while the words held
+        # and in flight, less the one TailConv takes now, leave a slot (three slots keep one value
+        # per cycle going)
         space = Signal()
-        m.d.comb += space.eq(q.level + inflight - (q.r_rdy & conv.i.ready) < self.FIFO_DEPTH)
+        m.d.comb += space.eq(q.level + inflight + inflight2 - (q.r_rdy & conv.i.ready) < self.FIFO_DEPTH)
         issue = Signal()
         m.d.comb += issue.eq(busy & (fx < job.width) & space & ~skip_reading)
         xcol = Signal(range(-1, self.max_width + 2))
@@ -257,14 +257,14 @@ class TailRowEngine(wiring.Component):
                     m.d.sync += fkx.eq(fkx + 1)
             with m.Else():
                 m.d.sync += fc.eq(fc + 1)
-        m.d.comb += [q.w_en.eq(inflight),
-                     q.w_data.eq(Cat(Mux(inf_zero, 0, self.ram.rdata[:fmt.bits]), inf_last))]
+        m.d.comb += [q.w_en.eq(inflight2),
+                     q.w_data.eq(Cat(Mux(inf_zero2, 0, self.ram.rdata[:fmt.bits]), inf_last2))]
         m.d.comb += [conv.i.valid.eq(q.r_rdy), conv.i.payload.value.eq(q.r_data[:fmt.bits]),
                      conv.i.payload.last.eq(q.r_data[fmt.bits]), q.r_en.eq(conv.i.ready)]
 
         # ---------------- job start / end
         with m.If(self.job.valid & ~busy):
-            m.d.sync += [busy.eq(1), sx.eq(0), sk.eq(0), s_ok.eq(0),
+            m.d.sync += [busy.eq(1), sx.eq(0), sk.eq(0),
                          held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), outs.eq(0)]
         oc = Signal(range(max(colors, 2)))           # colour of the next output byte
         with m.If(self.o.valid & self.o.ready):
