@@ -12,7 +12,7 @@ from amaranth import Instance, Module, Mux, Signal
 from .common import BoardTop, PLLConfig, ice40_pll
 
 BOARD = "icebreaker"
-# The only configuration that fits the UP5K today closes at ~16.4 MHz (docs/boards.md). 16 MHz is not
+# The only configuration that fits the UP5K today closes at ~22 MHz (docs/boards.md row 62). 16 MHz is not
 # reachable from 12 MHz (the PLL gives 16.125 MHz), and 3 Mbaud needs a multiple of 3 MHz: 2 Mbaud
 # (divisor 8, +0.8 %) is the default. The host must open the port at the same rate (--baud 2000000).
 DEFAULT_MHZ = 16.0
