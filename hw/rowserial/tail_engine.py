@@ -182,6 +182,7 @@ class TailRowEngine(wiring.Component):
         skip_reading = Signal()
         m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
         if self.bilinear:
+            # LR columns of the 2 x 2 terms: base = lx + off_j (off_j = -1 for the first phases)
             n_neg = sum(o < 0 for o in self.col_off)
             base = Signal(range(-1, self.max_width + 1))
             m.d.comb += base.eq(slx - (sj < n_neg))
