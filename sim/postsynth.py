@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -263,7 +264,6 @@ def strict_netlist(text: str) -> tuple[str, dict]:
 def random_power_up(netlist: str, seed: int) -> tuple[str, int]:
     """The netlist with every flip-flop instance (SB_DFF*, TRELLIS_FF) given a POWER_UP_Q drawn from
     `seed` (for the models of cell_models(..., power_up=True)); also the number of flip-flops."""
-    import random
     rng, n = random.Random(seed), 0
 
     def one(mt):
@@ -389,8 +389,8 @@ def run_postsynth(component, name: str, family: str, tb_module: str, vectors: di
         text, nchecks = add_xcheck(text, name)
         if power_up is not None:
             text, _ = random_power_up(text, power_up)
-    models, includes = cell_models(family, syn["dir"] / ("models" if not strict else "models_strict" if power_up is None
-                                                         else "models_strict_pu"), strict, power_up is not None)
+    models_dir = "models" + ("_strict" if strict else "") + ("" if power_up is None else "_pu")
+    models, includes = cell_models(family, syn["dir"] / models_dir, strict, power_up is not None)
     t0 = time.monotonic()
     res = run_cocotb(None, variant, tb_module, vectors, params,
                      verilog_text=_rename_top(text, name, variant), extra_sources=models, includes=includes)
