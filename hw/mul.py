@@ -19,7 +19,7 @@ Golden twin: plain integer multiplication (exact; the tests of the head and tail
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Signal, signed
+from amaranth import Cat, Const, Mux, Signal, signed
 from amaranth.hdl import Shape
 
 LO = 17
@@ -92,19 +92,22 @@ def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = F
     cnt = Signal(range(steps + 1), name=f"{name}_cnt")
     done = Signal(name=f"{name}_done")
     held = [Signal.like(v, name=f"{name}_h{k}") for k, v in enumerate(along)]
+    # the Booth digit of the triplet (b[2i+1], b[2i], b[2i-1]): magnitude 1 or 2 (or 0), sign neg.
+    # A negative digit adds the ones' complement of the magnitude plus a carry-in, and the carry-in
+    # rides in an extra low bit of both operands (1 + neg carries into bit 1 exactly when neg), so
+    # the step is one adder: no negation adders ahead of it
     trip = br[:3]
-    da = Signal(signed(wa + 2), name=f"{name}_da")
-    with m.Switch(trip):
-        with m.Case(0b001, 0b010):
-            m.d.comb += da.eq(aa)
-        with m.Case(0b011):
-            m.d.comb += da.eq(aa << 1)
-        with m.Case(0b100):
-            m.d.comb += da.eq(-(aa << 1))
-        with m.Case(0b101, 0b110):
-            m.d.comb += da.eq(-aa)
+    one, two, neg = Signal(name=f"{name}_one"), Signal(name=f"{name}_two"), Signal(name=f"{name}_neg")
+    m.d.comb += [one.eq(trip[0] ^ trip[1]), two.eq((trip == 0b011) | (trip == 0b100)),
+                 neg.eq(trip[2] & ~(trip[0] & trip[1]))]
+    mag = Signal(signed(wa + 2), name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(two, aa << 1, Mux(one, aa, 0)))
+    dx = Signal(signed(wa + 2), name=f"{name}_dx")
+    m.d.comb += dx.eq(mag ^ neg.replicate(wa + 2))
+    tc = Signal(signed(wacc + 2), name=f"{name}_tc")
+    m.d.comb += tc.eq(Cat(Const(1, 1), acc).as_signed() + Cat(neg, dx).as_signed())
     t = Signal(signed(wacc + 1), name=f"{name}_t")
-    m.d.comb += t.eq(acc + da)
+    m.d.comb += t.eq(tc >> 1)
     with m.If(en):
         m.d.sync += done.eq(0)
         with m.If(load):
