@@ -140,7 +140,7 @@ class BinRowEngine(wiring.Component):
 
     #: cycles from a channel's last ROW cycle to its last result write
     def drain(self) -> int:
-        return 1 + self.lp + 1 + 7 + 1
+        return 1 + self.lp + 1 + 8 + 1
 
     def cycles_per_job(self, width: int, up: bool = False) -> int:
         """Cycles from accepting a job to its `done` pulse (width: the input row's pixels)."""
@@ -264,13 +264,13 @@ class BinRowEngine(wiring.Component):
             with m.If(clast):
                 m.d.sync += [dv.eq(1), dot.eq(2 * (acc + cnt) - C * (nacc + cmask))]
 
-        # ---------------- scale / RPReLU / residual pipeline (7 stages)
+        # ---------------- scale / RPReLU / residual pipeline (8 stages)
         # One multiplier for both products: A*dot when a dot arrives (stage 1) and y*S three cycles
         # later (stage 4). Dots arrive 9 cycles apart within a row and much further apart across
         # channels (a LOAD and a DRAIN lie between), never 3 apart, so the two uses never collide.
         A, B, S, Z, T = field("A"), field("B"), field("S"), field("Z"), field("T")
         yw = fmt.y_bits
-        v1, v2, v3, v4, v5, v6, v7 = (Signal(name=f"pv{q}") for q in range(1, 8))
+        v1, v2, v3, v4, v5, v6, v7, v8 = (Signal(name=f"pv{q}") for q in range(1, 9))
         mul_a = Signal(signed(max(len(A), yw)))
         mul_b = Signal(signed(max(len(dot), len(S))))
         prod = Signal(signed(len(mul_a) + len(mul_b)), reset_less=True)   # (no reset: packed into the DSP blocks)
@@ -289,14 +289,14 @@ class BinRowEngine(wiring.Component):
             m.d.comb += [mul_a.eq(Mux(dv, A, Mux(self.ext_en, self.ext_a, y))),
                          mul_b.eq(Mux(dv, dot, Mux(self.ext_en, self.ext_b, S))),
                          self.prod_o.eq(prod)]
-        m.d.sync += [v1.eq(dv), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4), v6.eq(v5), v7.eq(v6)]
+        m.d.sync += [v1.eq(dv), v2.eq(v1), v3.eq(v2), v4.eq(v3), v5.eq(v4), v6.eq(v5), v7.eq(v6), v8.eq(v7)]
         m.d.sync += [prod.eq(mul_a * mul_b),                                  # 1: A*dot, 4: y*S
                      t0.eq(prod + B),                                         # 2
                      y.eq(saturate(_shift_by(t0, job.sa, self.sa_values), fmt.y_lo, fmt.y_hi)),  # 3
                      yd.eq(y), yneg.eq(y < 0),                                # 4 (prod = y*S)
                      q.eq(Mux(yneg, _round_shift_by(prod, job.ss, self.ss_values), yd)),        # 5
                      v.eq(saturate(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
-        # stage 5 requests the residual read (memmap.READ_LATENCY); stage 7 adds it as it arrives
+        # stage 5 requests the residual read (memmap.READ_LATENCY)
         res_ptr = Signal(self.ram_aw)
         out_ptr = Signal(self.ram_aw)
         dst_ptr = Signal(self.bits_aw)
@@ -304,9 +304,13 @@ class BinRowEngine(wiring.Component):
         with m.If(v4):
             m.d.comb += self.ram.addr.eq(res_ptr)
             m.d.sync += res_ptr.eq(res_ptr + C)
-        m.d.sync += [o.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi)),    # 7
-                     obit.eq(saturate(v + self.ram.rdata.as_signed(), fmt.lo, fmt.hi) >= T)]
-        with m.If(v7):
+        # stage 7 adds the residual as it arrives (the RAM's output mux, then the adder); stage 8
+        # saturates and compares with the threshold
+        osum = Signal(signed(max(yw, 16) + 1))
+        m.d.sync += [osum.eq(v + self.ram.rdata.as_signed()),                        # 7
+                     o.eq(saturate(osum, fmt.lo, fmt.hi)),                            # 8
+                     obit.eq(saturate(osum, fmt.lo, fmt.hi) >= T)]
+        with m.If(v8):
             m.d.comb += [self.ram.addr.eq(out_ptr), self.ram.we.eq(1), self.ram.wdata.eq(o)]
             m.d.comb += [self.dst.addr.eq(dst_ptr), self.dst.bit.eq(ch), self.dst.data.eq(obit),
                          self.dst.en.eq(job.dst_en)]
@@ -317,7 +321,7 @@ class BinRowEngine(wiring.Component):
         dst_i = job.dst[i]
         with m.If(busy & (state == LOAD) & (k == 0)):
             m.d.sync += [res_ptr.eq(job.res + c), ch.eq(c),
-                         out_ptr.eq(out_i + j * C + c), dst_ptr.eq(dst_i + j)]
+                         out_ptr.eq(out_i + memmap.feature_offset(j, c, C)), dst_ptr.eq(dst_i + j)]
 
         # ---------------- DRAIN, next channel
         last_ch = Signal()

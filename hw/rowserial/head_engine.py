@@ -179,15 +179,19 @@ class HeadRowEngine(wiring.Component):
         else:
             cols = [Signal(3 * E, name=f"col{k}") for k in range(3)]     # kx = 0, 1, 2; row ky at [ky*E, (ky+1)*E)
         x = Signal(range(self.max_width + 1))       # the pixel of the window being built / offered
-        fc = Signal(range(self.max_width + 2))      # the column being fetched
         rk = Signal(range(NF + 1))                  # reads issued for the current column
+        rky = Signal(range(3))
+        rcol = Signal(range(max(colors, 2)))
+        fcw = Signal(range((self.max_width + 2) * colors))  # fc * colors, fc: the column being fetched
+        roff = Signal.like(fcw)
         cap = Signal()
         FETCH, OFFER, WAIT = 0, 1, 2
         state = Signal(range(3))
 
         with m.If(self.job.valid & ~busy):
             p = self.job.payload
-            m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), fc.eq(0), rk.eq(0),
+            m.d.sync += [busy.eq(1), state.eq(FETCH), x.eq(0), rk.eq(0), fcw.eq(0), roff.eq(0),
+                         rky.eq(0), rcol.eq(0),
                          out_ptr.eq(p.out), dst_ptr.eq(p.dst), words.eq(0)]
             if layers:
                 m.d.sync += tch.eq(0)
@@ -196,12 +200,16 @@ class HeadRowEngine(wiring.Component):
 
         cap2 = Signal()                             # cap one cycle on: the word is on rdata
         m.d.sync += [cap.eq(0), cap2.eq(cap)]
-        ky_of = Signal(range(3))
-        color_of = Signal(range(max(colors, 2)))
-        m.d.comb += [ky_of.eq(rk // colors), color_of.eq(rk % colors)]
+        # read k of the column is pixel row rky = k // colors, colour rcol = k % colors: word
+        # pix[rky] + roff with roff = fc*colors + rcol kept as a counter (fcw = fc*colors), so no
+        # multiplier or second adder lies before the RAM port
         with m.If(busy & (state == FETCH) & lt_const(rk, NF) & ~writing):
-            m.d.comb += self.ram.addr.eq(job.pix[ky_of] + fc * colors + color_of)
+            m.d.comb += self.ram.addr.eq(job.pix[rky] + roff)
             m.d.sync += [rk.eq(rk + 1), cap.eq(1)]
+            with m.If(rcol == colors - 1):
+                m.d.sync += [rcol.eq(0), rky.eq(Mux(rky == 2, 0, rky + 1)), roff.eq(fcw)]
+            with m.Else():
+                m.d.sync += [rcol.eq(rcol + 1), roff.eq(roff + 1)]
             if port:
                 m.d.sync += cap_b.eq(rk)
         # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
@@ -219,10 +227,10 @@ class HeadRowEngine(wiring.Component):
             shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
         with m.If(busy & (state == FETCH) & (rk == NF) & ~cap & ~cap2):
             # column fc has landed in cols[2]; column 0 moves on to make room for column 1
-            m.d.sync += [rk.eq(0), fc.eq(fc + 1)]
+            m.d.sync += [rk.eq(0), fcw.eq(fcw + colors), roff.eq(fcw + colors)]
             if port:
                 m.d.sync += fslot.eq(Mux(fslot == 2, 0, fslot + 1))
-            with m.If(fc == 0):
+            with m.If(fcw == 0):
                 if not port:
                     m.d.sync += shift
             with m.Else():

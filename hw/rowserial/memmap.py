@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from math import ceil
 
 import numpy as np
+from amaranth import Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -151,6 +152,14 @@ class BitsWrite(wiring.Signature):
 
     def __init__(self, addr_width: int, channels: int):
         super().__init__({"addr": Out(addr_width), "bit": Out(range(channels)), "data": Out(1), "en": Out(1)})
+
+
+def feature_offset(x, c, C: int):
+    """x*C + c (c < C): the word offset of pixel x, channel c in a feature row. With C a power of
+    two it is the bits of c below those of x, no adder (x must then be non-negative)."""
+    if C & (C - 1) == 0:
+        return Cat(c[:(C - 1).bit_length()], x)
+    return x * C + c
 
 
 def addr_bits(depth: int) -> int:

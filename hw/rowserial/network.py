@@ -516,10 +516,14 @@ class RowSerialNetwork(wiring.Component):
                     m.d.sync += [plo.eq(rx_byte), pph.eq(3)]
                 with m.Case(3):
                     m.d.sync += [pa.eq(pa + 1), pph.eq(2)]
+        # rx_x + 1 == W as a flag one cycle behind rx_x: bytes are written at most every other
+        # cycle, so the flag has caught up by the next write (W is set long before the frame)
+        rx_xlast = Signal()
+        m.d.sync += rx_xlast.eq(rx_x + 1 == W)
         with m.If(rx_write & ~rparam):
             m.d.sync += [kc.eq(Mux(kc == colors - 1, 0, kc + 1)), rx_base.eq(rx_base + 1)]
             with m.If(kc == colors - 1):
-                with m.If(rx_x + 1 == W):
+                with m.If(rx_xlast):
                     m.d.comb += row_done.eq(1)
                     m.d.sync += [rx_x.eq(0), rx_row.eq(rx_row + 1), rx_all.eq(rx_row + 1 == H),
                                  rx_slot.eq(Mux(rx_slot == pr.depth - 1, 0, rx_slot + 1)),
