@@ -244,14 +244,18 @@ class HeadRowEngine(wiring.Component):
                 for kx in range(3):
                     taps.append(cols[kx][ky * E:(ky + 1) * E])
         row_ok = [job.top, Const(1), job.bot]
-        col_ok = [x != 0, Const(1), x + 1 != job.width]
+        # x == 0 and x + 1 == width as flags one cycle behind x (x moves at a transfer and is next
+        # offered after a column fetch)
+        xfirst, xlast = Signal(), Signal()
+        m.d.sync += [xfirst.eq(x == 0), xlast.eq(x + 1 == job.width)]
+        col_ok = [~xfirst, Const(1), ~xlast]
         # in OFFER (cols0, cols1, cols2) hold columns (x-1, x, x+1)
         if taps:
             m.d.comb += win.bits.eq(Cat(*taps))
         m.d.comb += win.mask.eq(Cat(*[row_ok[t // 3] & col_ok[t % 3] for t in range(9)]))
         m.d.comb += conv.i.valid.eq(busy & (state == OFFER))
         with m.If(conv.i.valid & conv.i.ready):
-            with m.If(x + 1 == job.width):
+            with m.If(xlast):
                 m.d.sync += state.eq(WAIT)
             with m.Else():
                 m.d.sync += [x.eq(x + 1), state.eq(FETCH)] + shift

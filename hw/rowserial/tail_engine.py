@@ -34,7 +34,7 @@ Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowseria
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -168,10 +168,9 @@ class TailRowEngine(wiring.Component):
 
         # ---------------- skip reader (has the RAM port first)
         sx = Signal(range(self.max_width + 1))      # output pixel whose skip is being formed
-        # its column phase and LR column (bilinear): sx % r and sx // r (no registers)
+        # its column phase (bilinear): sx % r
         sj = Signal(range(max(r, 2)))
-        slx = Signal(range(self.max_width + 1))
-        m.d.comb += [sj.eq(sx % r), slx.eq(sx // r)]
+        m.d.comb += sj.eq(sx % r)
         sk = Signal(range(self.skip_reads() + 1))   # reads issued for it
         acc = [Signal(SKIP_BITS, name=f"skip{k}") for k in range(colors)]
         held = Signal()                             # skip word complete, offered to TailConv
@@ -181,22 +180,48 @@ class TailRowEngine(wiring.Component):
         m.d.comb += [term.eq(sk // colors), col.eq(sk % colors)]
         skip_reading = Signal()
         m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
+        # the read's word offset in its pixel row, soff (a counter: no multiplier or second adder
+        # before the RAM port): column * colors + colour of the current term
         if self.bilinear:
-            # LR columns of the 2 x 2 terms: base = lx + off_j (off_j = -1 for the first phases)
+            # LR columns of the 2 x 2 terms: base = lx + off_j (off_j = -1 for the first phases),
+            # clamped to the row, times colors: registers (scw) loaded with the next pixel's as sx
+            # moves on (and with pixel 0's while idle: the job's lr_width is there in the cycle
+            # it is taken); soff starts each term from them
             n_neg = sum(o < 0 for o in self.col_off)
             base = Signal(range(-1, self.max_width + 1))
-            m.d.comb += base.eq(slx - (sj < n_neg))
+            m.d.comb += base.eq((sx + 1) // r - ((sx + 1) % r < n_neg))
+            base0 = -int(0 < n_neg)                  # pixel 0's
 
             def clampc(v):
                 return Mux(v < 0, 0, Mux(v >= job.lr_width, job.lr_width - 1, v))
-            pcw = const_mul(Mux(term[0], clampc(base + 1), clampc(base)), colors)
+
+            def cw(v):
+                return const_mul(clampc(v), colors)
+            scw = [Signal(range(colors * (self.max_width // r) + 1), name=f"scw{b}") for b in range(2)]
+            soff = Signal.like(scw[0])
+            with m.If(~busy):
+                m.d.sync += [scw[0].eq(cw(Const(base0, signed(2)))), scw[1].eq(cw(Const(base0 + 1, signed(2)))),
+                             soff.eq(cw(Const(base0, signed(2))))]
+            with m.Elif(conv.skip.valid & conv.skip.ready):
+                m.d.sync += [scw[0].eq(cw(base)), scw[1].eq(cw(base + 1)), soff.eq(cw(base))]
+            with m.Elif(skip_reading):
+                # terms (a, b) in the order (0, 0), (0, 1), (1, 0), (1, 1): the next term's b is ~b
+                with m.If(col == colors - 1):
+                    m.d.sync += soff.eq(Mux(term[0], scw[0], scw[1]))
+                with m.Else():
+                    m.d.sync += soff.eq(soff + 1)
             prow = Mux(term[1], job.pix[1], job.pix[0])
         else:
-            pcw = const_mul(sx, colors)
+            # identity: pixel sx's colours, pixel after pixel: consecutive words
+            soff = Signal(range(colors * self.max_width + 1))
+            with m.If(~busy):
+                m.d.sync += soff.eq(0)
+            with m.Elif(skip_reading):
+                m.d.sync += soff.eq(soff + 1)
             prow = job.pix[0]
         cap_j = Signal.like(sj)
         with m.If(skip_reading):
-            m.d.comb += self.ram.addr.eq(prow + pcw + col)
+            m.d.comb += self.ram.addr.eq(prow + soff)
             m.d.sync += [sk.eq(sk + 1), cap.eq(1), cap_term.eq(term), cap_col.eq(col), cap_j.eq(sj)]
         with m.Else():
             m.d.sync += cap.eq(0)
@@ -243,7 +268,7 @@ class TailRowEngine(wiring.Component):
         m.d.sync += inflight.eq(issue)
         with m.If(issue):
             with m.If(inside):
-                m.d.comb += self.ram.addr.eq(job.feat[fky] + xcol * C + fc)
+                m.d.comb += self.ram.addr.eq(job.feat[fky] + memmap.feature_offset(xcol, fc, C))
             # (the pixel's last value: tap (2, 2), channel C - 1)
             m.d.sync += [inf_zero.eq(~inside), inf_last.eq((fky == 2) & (fkx == 2) & (fc == C - 1))]
             with m.If(fc == C - 1):
