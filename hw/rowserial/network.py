@@ -197,10 +197,15 @@ class RowSerialCore(wiring.Component):
         plan = [self._entry_plan(jd) for jd in self.jobs]
         NA = 4 + 2 * r
         q = Signal(range(len(self.jobs) + 1))
-        IDLE, WAITROWS, ISSUE, RUN = 0, 1, 2, 3
-        state = Signal(range(4))
-        active = Signal(range(3))           # 0 head, 1 bin, 2 tail
-        issue_valid = Signal()
+        IDLE, WAITROWS, ISSUE, LAUNCH, RUN = 0, 1, 2, 3, 4
+        state = Signal(range(5))
+        # the engine of job q: 0 head, 1 bin, 2 tail (active_c from the table; active registered,
+        # one cycle behind q: a job is issued SETTLE cycles after q moves, and the engines' ports
+        # and the lent multiplier follow it only while the job runs)
+        active_c, active = Signal(range(3)), Signal(range(3))
+        m.d.sync += active.eq(active_c)
+        # each engine's job.valid is a flip-flop: set in ISSUE, taken in LAUNCH
+        issue_valid = {name: Signal(name=f"{name}_valid") for name in ("head", "bin", "tail")}
         c_row = Signal(range(4 * (n + 4) * r + 8))
         c_m1 = Signal(range(-1, 4 * (n + 4) * r + 8))     # c_row - 1
         hr_row, wide = Signal(), Signal()
@@ -209,7 +214,7 @@ class RowSerialCore(wiring.Component):
         with m.Switch(q):
             for k, pl in enumerate(plan):
                 with m.Case(k):
-                    m.d.comb += [active.eq(pl["active"]), c_row.eq(pl["c"]), c_m1.eq(pl["c"] - 1),
+                    m.d.comb += [active_c.eq(pl["active"]), c_row.eq(pl["c"]), c_m1.eq(pl["c"] - 1),
                                  hr_row.eq(pl["hr"]), wide.eq(pl["wide"]),
                                  k_param.eq(pl.get("param", 0)), k_sa.eq(pl.get("sa", 0)), k_ss.eq(pl.get("ss", 0)),
                                  k_up.eq(pl.get("up", 0)), k_dst_en.eq(pl.get("dst_en", 0)),
@@ -334,7 +339,7 @@ class RowSerialCore(wiring.Component):
                      tj.pix[0].eq(addrs[3]), tj.pix[1].eq(addrs[4]), tj.phase.eq(k_phase)]
 
         for name, e in eng.items():
-            m.d.comb += e.job.valid.eq(issue_valid & (active == {"head": 0, "bin": 1, "tail": 2}[name]))
+            m.d.comb += e.job.valid.eq(issue_valid[name])
         done = Signal()
         m.d.comb += done.eq(head.done | tail.done | (eng["bin"].done if "bin" in eng else 0))
 
@@ -360,11 +365,14 @@ class RowSerialCore(wiring.Component):
                     with m.If(rem == -(n + 1)):
                         m.d.sync += [state.eq(IDLE), self.frame_done.eq(1)]
                 with m.Elif(exists):
-                    m.d.comb += issue_valid.eq(1)
-                    with m.If(head.job.ready & tail.job.ready & (eng["bin"].job.ready if "bin" in eng else 1)):
-                        m.d.sync += state.eq(RUN)
+                    # (every engine is idle here: the previous job is done)
+                    m.d.sync += [issue_valid[name].eq(active == k) for k, name in enumerate(("head", "bin", "tail"))]
+                    m.d.sync += state.eq(LAUNCH)
                 with m.Else():
                     m.d.sync += [q.eq(q + 1), step.eq(0)]
+            with m.Case(LAUNCH):
+                # the engine takes the job now
+                m.d.sync += [v.eq(0) for v in issue_valid.values()] + [state.eq(RUN)]
             with m.Case(RUN):
                 with m.If(done):
                     m.d.sync += [state.eq(ISSUE), q.eq(q + 1), step.eq(0)]
@@ -432,8 +440,8 @@ class RowSerialNetwork(wiring.Component):
     def param_image(self):
         return self.nmap.param_image(self.prog)
 
-    #: sequencer cycles per issued job (ISSUE -> RUN -> done -> ISSUE) and per period
-    JOB_GAP, PERIOD_GAP = 2, 3
+    #: sequencer cycles per issued job (ISSUE -> LAUNCH -> RUN -> done -> ISSUE) and per period
+    JOB_GAP, PERIOD_GAP = 3, 3
 
     def cycles_per_frame(self, width: int, height: int) -> int:
         from .schedule import period_jobs
