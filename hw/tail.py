@@ -296,7 +296,9 @@ class TailConv(wiring.Component):
             p2, r2v, req_lat, (r2l, r2k) = serial_mul(m, radv, go, a_live, m_k, "req",
                                                       along=(k_last, k), live_a=True, addend=s_k)
             s2 = Const(0, 1)                 # (the bias and skip are in p2 already; the DSP path adds them)
-            m.d.comb += a_live.eq(select(r2k, snap))
+            # a_live is a register, loaded each cycle with the colour the multiplier works on from
+            # the next cycle on (k at a load, else the held index): no colour select before its adder
+            m.d.sync += a_live.eq(select(Mux(go, k, r2k), snap))
             inflight = Signal()
             m.d.comb += free.eq(~inflight | r2v)
             with m.If(go):
