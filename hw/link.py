@@ -624,8 +624,19 @@ class LinkCore(wiring.Component):
             pix_avail, pix_data = hold_full, hold
             m.d.comb += row_ready.eq(pix_avail & (geo_wait == 0))
 
-        tx_byte = Signal(8)
-        m.d.comb += self.tx.payload.eq(tx_byte)
+        # the transmitter FSM names the byte to send (tx_byte) and whether it may go (tx_valid).
+        # serial_crc: both through registers (the byte index -> byte select -> CRC / UART path and
+        # the valid's sources -> every `sent` user were the UP5K link's longest paths): a byte
+        # goes once it was valid in the previous cycle with nothing sent since, so the registered
+        # byte is the current one (tidx and the FSM state move only with a sent byte or in cycles
+        # without a valid one); without the serial CRC (a byte per cycle) they are direct
+        tx_byte, tx_valid = Signal(8), Signal()
+        if self.serial_crc:
+            tx_q, tx_vq = Signal(8), Signal()
+            m.d.sync += [tx_q.eq(tx_byte), tx_vq.eq(tx_valid & ~(self.tx.valid & self.tx.ready) & ~self.net_rst)]
+            m.d.comb += [self.tx.payload.eq(tx_q), self.tx.valid.eq(tx_vq)]
+        else:
+            m.d.comb += [self.tx.payload.eq(tx_byte), self.tx.valid.eq(tx_valid)]
         sent = self.tx.valid & self.tx.ready
         # The CRC-32 takes a sent byte one cycle later, from a register (byte select -> CRC update
         # -> tcrc in one cycle was the ECP5 critical path). Updates stay in order even for
@@ -639,7 +650,7 @@ class LinkCore(wiring.Component):
         m.d.comb += tx_ok.eq(~(txc.busy | crc_go) if self.serial_crc else 1)
 
         def crc_take():
-            return [crc_byte.eq(tx_byte), crc_go.eq(1)]
+            return [crc_byte.eq(self.tx.payload), crc_go.eq(1)]
 
         # the transmitter's compares as registered flags (tidx / tlen -> compare -> transmitter FSM
         # -> row counter -> stripe state was the longest path after row 61). row_idx moves only at
@@ -664,7 +675,7 @@ class LinkCore(wiring.Component):
                     m.next = "HEAD"
             with m.State("HEAD"):
                 hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
-                m.d.comb += [tx_byte.eq(hdr[tidx[:3]]), self.tx.valid.eq(tx_ok)]
+                m.d.comb += [tx_byte.eq(hdr[tidx[:3]]), tx_valid.eq(tx_ok)]
                 with m.If(sent):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 1):
@@ -681,16 +692,16 @@ class LinkCore(wiring.Component):
                 with m.Elif(tkind == K_RESULT):
                     # 2 bytes row index, then cropped pixels of one row (from the row FIFO), byte by byte
                     with m.If(lt_const(tidx, 2)):
-                        m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), self.tx.valid.eq(tx_ok)]
+                        m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), tx_valid.eq(tx_ok)]
                     with m.Else():
                         # the pixel's bytes straight from the source (a stream holds its payload
                         # until taken): it is taken with its last byte
                         with m.If(pix_avail):
                             if self.byte_stream:        # (a byte of the pixel per transfer)
-                                m.d.comb += [tx_byte.eq(pix_data), self.tx.valid.eq(tx_ok), pix_take.eq(sent)]
+                                m.d.comb += [tx_byte.eq(pix_data), tx_valid.eq(tx_ok), pix_take.eq(sent)]
                             else:
                                 m.d.comb += [tx_byte.eq(Value.cast(pix_data).word_select(opix_n, 8)),
-                                             self.tx.valid.eq(tx_ok)]
+                                             tx_valid.eq(tx_ok)]
                                 with m.If(sent):
                                     m.d.sync += opix_n.eq(Mux(opix_n == colors - 1, 0, opix_n + 1))
                                     with m.If(opix_n == colors - 1):
@@ -709,16 +720,18 @@ class LinkCore(wiring.Component):
                         with m.Case(K_STATUS):
                             field = Cat(field_snap, Const(0, 32 - self.counter_bits))
                             m.d.comb += small.eq(Mux(tidx[:2] == 0, field_live[:8], field.word_select(tidx[:2], 8)))
-                            with m.If(sent & (tidx[:2] == 0)):
+                            # the field's copy is the value its first byte goes out with: taken
+                            # with the registered byte (serial_crc), or as the byte goes
+                            with m.If(((~sent) if self.serial_crc else sent) & (tidx[:2] == 0)):
                                 m.d.sync += field_snap.eq(field_live)
                     # (a STATUS field's first byte waits until the counter value is read)
                     m.d.comb += [tx_byte.eq(small),
-                                 self.tx.valid.eq(tx_ok & (field_ok | (tkind != K_STATUS) | (tidx[:2] != 0)))]
+                                 tx_valid.eq(tx_ok & (field_ok | (tkind != K_STATUS) | (tidx[:2] != 0)))]
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
             with m.State("CRC"):
                 fin = ~tcrc
-                m.d.comb += [tx_byte.eq(fin.word_select(tidx[:2], 8)), self.tx.valid.eq(tx_ok)]
+                m.d.comb += [tx_byte.eq(fin.word_select(tidx[:2], 8)), tx_valid.eq(tx_ok)]
                 with m.If(sent):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 3):
