@@ -211,11 +211,14 @@ class RowSerialCore(wiring.Component):
         hr_row, wide = Signal(), Signal()
         k_param, k_sa, k_ss, k_up, k_dst_en, k_phase = (Signal(16), Signal(6), Signal(6), Signal(), Signal(),
                                                           Signal(range(max(r, 2))))
+        # (the payload's constants are registered, a cycle behind q, like active: they are read
+        # only once the job is issued)
         with m.Switch(q):
             for k, pl in enumerate(plan):
                 with m.Case(k):
                     m.d.comb += [active_c.eq(pl["active"]), c_row.eq(pl["c"]), c_m1.eq(pl["c"] - 1),
-                                 hr_row.eq(pl["hr"]), wide.eq(pl["wide"]),
+                                 hr_row.eq(pl["hr"])]
+                    m.d.sync += [wide.eq(pl["wide"]),
                                  k_param.eq(pl.get("param", 0)), k_sa.eq(pl.get("sa", 0)), k_ss.eq(pl.get("ss", 0)),
                                  k_up.eq(pl.get("up", 0)), k_dst_en.eq(pl.get("dst_en", 0)),
                                  k_phase.eq(pl.get("phase", 0))]
