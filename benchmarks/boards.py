@@ -55,7 +55,7 @@ def main():
     ap.add_argument("--fold", default="auto")
     ap.add_argument("--out", default=None, help="build folder (default build/boards/<board>-<name>)")
     ap.add_argument("--router", default=None, choices=("router1", "router2"),
-                    help="nextpnr router (router2 for the ECP5 base presets)")
+                    help="nextpnr router (default router1)")
     a = ap.parse_args()
     reports = json.loads(JSON.read_text()) if JSON.exists() else []
     rep = None

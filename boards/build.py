@@ -278,8 +278,9 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     arguments of the board top (e.g. {"pmod_leds": False} for the iCEBreaker).
     pack_only: stop nextpnr after packing (`--pack-only`): utilisation in a minute or two, no
     placement, timing or bitstream (the resource-model calibration, benchmarks/fold_calibration.py).
-    router: nextpnr's router ("router1" | "router2"; None: nextpnr's default, router1). router2
-    routes the ECP5 base presets (40k+ LUT) in minutes where router1 needs hours here.
+    router: nextpnr's router ("router1" | "router2"; None: nextpnr's default, router1), recorded in
+    the report. On the ECP5 base presets router1 takes hours here; router2 is the other option to try
+    (neither has routed x2-base yet: docs/boards.md "Sizing the base models").
     Raises BuildError (after writing the report) when the design does not fit, misses timing, or a
     tool fails; with raise_on_failure=False it only returns the report (fits / meets_timing /
     failure say what happened). Raises ValueError before building for an unknown board, an
