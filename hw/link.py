@@ -631,13 +631,13 @@ class LinkCore(wiring.Component):
         # byte is the current one (tidx and the FSM state move only with a sent byte or in cycles
         # without a valid one); without the serial CRC (a byte per cycle) they are direct
         tx_byte, tx_valid = Signal(8), Signal()
+        sent = self.tx.valid & self.tx.ready
         if self.serial_crc:
             tx_q, tx_vq = Signal(8), Signal()
-            m.d.sync += [tx_q.eq(tx_byte), tx_vq.eq(tx_valid & ~(self.tx.valid & self.tx.ready) & ~self.net_rst)]
+            m.d.sync += [tx_q.eq(tx_byte), tx_vq.eq(tx_valid & ~sent & ~self.net_rst)]
             m.d.comb += [self.tx.payload.eq(tx_q), self.tx.valid.eq(tx_vq)]
         else:
             m.d.comb += [self.tx.payload.eq(tx_byte), self.tx.valid.eq(tx_valid)]
-        sent = self.tx.valid & self.tx.ready
         # The CRC-32 takes a sent byte one cycle later, from a register (byte select -> CRC update
         # -> tcrc in one cycle was the ECP5 critical path). Updates stay in order even for
         # back-to-back bytes, and the CRC state reads tcrc at least one cycle after the last

@@ -226,7 +226,7 @@ class HeadRowEngine(wiring.Component):
                 m.d.sync += cols[2].eq(Cat(cols[2][8:], self.ram.rdata[:8]))
             shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
         with m.If(busy & (state == FETCH) & (rk == NF) & ~cap & ~cap2):
-            # column fc has landed in cols[2]; column 0 moves on to make room for column 1
+            # column fcw / colors has landed in cols[2]; column 0 moves on to make room for column 1
             m.d.sync += [rk.eq(0), fcw.eq(fcw + colors), roff.eq(fcw + colors)]
             if port:
                 m.d.sync += fslot.eq(Mux(fslot == 2, 0, fslot + 1))

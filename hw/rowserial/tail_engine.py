@@ -190,7 +190,7 @@ class TailRowEngine(wiring.Component):
             n_neg = sum(o < 0 for o in self.col_off)
             base = Signal(range(-1, self.max_width + 1))
             m.d.comb += base.eq((sx + 1) // r - ((sx + 1) % r < n_neg))
-            base0 = -int(0 < n_neg)                  # pixel 0's
+            base0 = -int(0 < n_neg)                  # pixel 0's base
 
             def clampc(v):
                 return Mux(v < 0, 0, Mux(v >= job.lr_width, job.lr_width - 1, v))
@@ -199,11 +199,12 @@ class TailRowEngine(wiring.Component):
                 return const_mul(clampc(v), colors)
             scw = [Signal(range(colors * (self.max_width // r) + 1), name=f"scw{b}") for b in range(2)]
             soff = Signal.like(scw[0])
+            first = [cw(Const(base0 + b, signed(2))) for b in range(2)]     # pixel 0's
+            nxt = [cw(base + b) for b in range(2)]                           # pixel sx + 1's
             with m.If(~busy):
-                m.d.sync += [scw[0].eq(cw(Const(base0, signed(2)))), scw[1].eq(cw(Const(base0 + 1, signed(2)))),
-                             soff.eq(cw(Const(base0, signed(2))))]
+                m.d.sync += [scw[0].eq(first[0]), scw[1].eq(first[1]), soff.eq(first[0])]
             with m.Elif(conv.skip.valid & conv.skip.ready):
-                m.d.sync += [scw[0].eq(cw(base)), scw[1].eq(cw(base + 1)), soff.eq(cw(base))]
+                m.d.sync += [scw[0].eq(nxt[0]), scw[1].eq(nxt[1]), soff.eq(nxt[0])]
             with m.Elif(skip_reading):
                 # terms (a, b) in the order (0, 0), (0, 1), (1, 0), (1, 1): the next term's b is ~b
                 with m.If(col == colors - 1):
