@@ -211,9 +211,13 @@ class BinRowEngine(wiring.Component):
                 m.d.sync += [state.eq(ROW), x.eq(0), ky.eq(0), kx.eq(0), tap.eq(0)]
         with m.If(~busy | (state != LOAD)):
             m.d.sync += [w_tap.eq(0), w_lane.eq(0)]
-        # word k is on rdata in cycle k + 2 (memmap.READ_LATENCY): the d_* one cycle on
-        e_w, e_c, e_tap, e_lane, e_j = Signal(), Signal(), Signal.like(d_tap), Signal.like(d_lane), Signal.like(d_j)
-        m.d.sync += [e_w.eq(d_w), e_c.eq(d_c), e_tap.eq(d_tap), e_lane.eq(d_lane), e_j.eq(d_j)]
+        # word k is on rdata in cycle k + READ_LATENCY (memmap): the d_* delayed to then (e_*)
+        e_w, e_c, e_tap, e_lane, e_j = d_w, d_c, d_tap, d_lane, d_j
+        for q_ in range(2, memmap.READ_LATENCY + 1):
+            nxt = [Signal.like(v, name=f"{n}_{q_}") for v, n in zip((e_w, e_c, e_tap, e_lane, e_j),
+                                                                    ("ld_w", "ld_c", "ld_tap", "ld_lane", "ld_j"))]
+            m.d.sync += [a.eq(b) for a, b in zip(nxt, (e_w, e_c, e_tap, e_lane, e_j))]
+            e_w, e_c, e_tap, e_lane, e_j = nxt
         m.d.comb += [taps.waddr.eq(e_tap), taps.wdata.eq(self.ram.rdata.replicate(TW)),
                      taps.wen.eq(Mux(e_w, Const((1 << WORD) - 1, WORD * TW) << (WORD * e_lane), 0))]
         # each constant word into its own register (its unused bits then need no flip-flop)
@@ -296,18 +300,23 @@ class BinRowEngine(wiring.Component):
                      yd.eq(y), yneg.eq(y < 0),                                # 4 (prod = y*S)
                      q.eq(Mux(yneg, _round_shift_by(prod, job.ss, self.ss_values), yd)),        # 5
                      v.eq(saturate(q + Z, fmt.y_lo, fmt.y_hi))]                   # 6
-        # stage 5 requests the residual read (memmap.READ_LATENCY)
+        # the residual read is requested READ_LATENCY + 1 cycles before stage 7 adds its word (stage 3
+        # at memmap.READ_LATENCY = 2): the word goes through a register (res_q) first, so no RAM
+        # output select lies before the adder
         res_ptr = Signal(self.ram_aw)
         out_ptr = Signal(self.ram_aw)
         dst_ptr = Signal(self.bits_aw)
         ch = Signal(range(C))
-        with m.If(v4):
+        res_req = (v1, v2, v3, v4)[4 - memmap.READ_LATENCY]
+        with m.If(res_req):
             m.d.comb += self.ram.addr.eq(res_ptr)
             m.d.sync += res_ptr.eq(res_ptr + C)
-        # stage 7 adds the residual as it arrives (the RAM's output mux, then the adder); stage 8
-        # saturates and compares with the threshold
+        # stage 7 adds the residual from its register; stage 8 saturates and compares with the
+        # threshold
         osum = Signal(signed(max(yw, 16) + 1))
-        m.d.sync += [osum.eq(v + self.ram.rdata.as_signed()),                        # 7
+        res_q = Signal(signed(16))
+        m.d.sync += res_q.eq(self.ram.rdata)
+        m.d.sync += [osum.eq(v + res_q),                                             # 7
                      o.eq(saturate(osum, fmt.lo, fmt.hi)),                            # 8
                      obit.eq(saturate(osum, fmt.lo, fmt.hi) >= T)]
         with m.If(v8):

@@ -24,10 +24,10 @@ Structure
   writer  features to RAM (sequential addresses) and, as each goes by, its bit of the first
           binary layer (x >= T[c], sw.golden.threshold) into bit c of the pixel's bits.0 word
   The writer has the RAM port whenever it has a feature; the reader reads in the other cycles.
-Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 2 with F = 3*colors + 2: a column
-is fetched after HeadConv takes the window (the slot it overwrites is column x-1's), so the fetch
-is not hidden (2.1 % for x2-tiny: 512 + 11 cycles per pixel); a write that delays a read adds a
-cycle.
+Cycle model: cycles_per_job(W) = F + W*(C*steps + F) + latency + 2 with F = 3*colors +
+memmap.READ_LATENCY + 1: a column is fetched after HeadConv takes the window (the slot it
+overwrites is column x-1's), so the fetch is not hidden (2.3 % for x2-tiny: 512 + 12 cycles per
+pixel); a write that delays a read adds a cycle.
 Golden twin: sw.golden.head + sw.golden.threshold on the rows (hw.rowserial.schedule.run).
 """
 from __future__ import annotations
@@ -96,7 +96,7 @@ class HeadRowEngine(wiring.Component):
     def cycles_per_job(self, width: int) -> int:
         conv = self._conv()
         throwaway(conv)
-        fetch = 3 * self.colors + 3          # reads, the last word's two cycles (READ_LATENCY), the step to OFFER
+        fetch = 3 * self.colors + memmap.READ_LATENCY + 1   # reads, the last word's latency, the step to OFFER
         # a pixel's last feature write lands in the next pixel's fetch (counted in `fetch`); with a
         # latency over `steps` (the serial requantiser), (latency - 1) // steps more writes do
         extra = (conv.latency - 1) // conv.steps
@@ -198,8 +198,14 @@ class HeadRowEngine(wiring.Component):
             if port:
                 m.d.sync += [fslot.eq(0), wslot.eq(2)]
 
-        cap2 = Signal()                             # cap one cycle on: the word is on rdata
-        m.d.sync += [cap.eq(0), cap2.eq(cap)]
+        # cap delayed: caps[-1] is high when the word of a read is on rdata (memmap.READ_LATENCY)
+        caps = [cap]
+        for q in range(2, memmap.READ_LATENCY + 1):
+            caps.append(Signal(name=f"cap{q}"))
+            m.d.sync += caps[-1].eq(caps[-2])
+        m.d.sync += cap.eq(0)
+        landing = caps[-1]
+        reading = Cat(*caps).any()                  # a read's word still to come
         # read k of the column is pixel row rky = k // colors, colour rcol = k % colors: word
         # pix[rky] + roff with roff = fc*colors + rcol kept as a counter (fcw = fc*colors), so no
         # multiplier or second adder lies before the RAM port
@@ -214,18 +220,21 @@ class HeadRowEngine(wiring.Component):
                 m.d.sync += cap_b.eq(rk)
         # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
         if port:
-            cap_b2 = Signal.like(cap_b)
-            m.d.sync += cap_b2.eq(cap_b)
-            m.d.comb += [wwr.addr.eq(fslot * CW + (cap_b2 >> 1)), wwr.data.eq(Cat(self.ram.rdata[:8], self.ram.rdata[:8])),
-                         wwr.en.eq(Mux(cap2, Mux(cap_b2[0], 0b10, 0b01), 0))]
+            b_l = cap_b                             # cap_b delayed as cap is
+            for q in range(2, memmap.READ_LATENCY + 1):
+                b_q = Signal.like(cap_b, name=f"cap_b{q}")
+                m.d.sync += b_q.eq(b_l)
+                b_l = b_q
+            m.d.comb += [wwr.addr.eq(fslot * CW + (b_l >> 1)), wwr.data.eq(Cat(self.ram.rdata[:8], self.ram.rdata[:8])),
+                         wwr.en.eq(Mux(landing, Mux(b_l[0], 0b10, 0b01), 0))]
             shift = [wslot.eq(Mux(wslot == 2, 0, wslot + 1))]
         else:
-            with m.If(cap2):
+            with m.If(landing):
                 # the words come in order k = 0 .. NF-1 and shift in from the top, so after NF of
                 # them byte k sits at [8k, 8k+8): no per-byte write select
                 m.d.sync += cols[2].eq(Cat(cols[2][8:], self.ram.rdata[:8]))
             shift = [cols[0].eq(cols[1]), cols[1].eq(cols[2])]
-        with m.If(busy & (state == FETCH) & (rk == NF) & ~cap & ~cap2):
+        with m.If(busy & (state == FETCH) & (rk == NF) & ~reading):
             # column fcw / colors has landed in cols[2]; column 0 moves on to make room for column 1
             m.d.sync += [rk.eq(0), fcw.eq(fcw + colors), roff.eq(fcw + colors)]
             if port:

@@ -15,7 +15,7 @@ Cycle model: one access per cycle, read latency 1.
 """
 from __future__ import annotations
 
-from amaranth import ClockSignal, Instance, Module, Mux, Signal
+from amaranth import Array, ClockSignal, Instance, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -48,9 +48,7 @@ class SinglePortRAM(wiring.Component):
                 outs.append(dout)
             read_q, bank_q, held = Signal(), Signal.like(bank), Signal(16)
             m.d.sync += [read_q.eq(self.re & ~self.we), bank_q.eq(bank)]
-            data = outs[0]
-            for b in range(1, banks):
-                data = Mux(bank_q == b, outs[b], data)
+            data = Array(outs)[bank_q]       # (a balanced mux tree: two LUT levels for four banks)
             m.d.comb += self.rdata.eq(Mux(read_q, data, held))
             m.d.sync += held.eq(self.rdata)
         else:

@@ -18,9 +18,9 @@ top/bot say whether h-1 / h+1 exist); the skip's pixel rows at pix[0..1]:
 Structure
   feature reader  9*C values per pixel, tap outer and channel inner (TailConv's order): a RAM read
                   per value inside the image, a zero without a read outside it; reads go through
-                  a 3-word FIFO (lib.fifo; a read is issued only while the words held and in
-                  flight, less the one TailConv takes, leave a slot), so TailConv's back-pressure
-                  never loses a word.
+                  a FIFO of READ_LATENCY + 1 words (lib.fifo; a read is issued only while the
+                  words held and in flight, less the one TailConv takes, leave a slot), so
+                  TailConv's back-pressure never loses a word.
   skip reader     per pixel, the bilinear sum over 2 x 2 LR pixels (weights wv[phase][a] *
                   wh[column phase][b], the golden model's, as one constant per term) per colour,
                   or p << 16 (identity): 4*colors (1*colors) reads; it has the RAM port first.
@@ -77,7 +77,7 @@ def skip_product(p, table: list[int], idx):
 
 
 class TailRowEngine(wiring.Component):
-    FIFO_DEPTH = 3
+    FIFO_DEPTH = memmap.READ_LATENCY + 1
 
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool | None = None,
                  ext_act: bool = False):
@@ -135,8 +135,8 @@ class TailRowEngine(wiring.Component):
             # pixel's skip reads: they start when the last colour takes this pixel's skip word,
             # req_latency cycles before the stall ends, and what they need beyond that, less
             # what the FIFO holds, delays the next pixel's values); a read's word arrives
-            # READ_LATENCY cycles after it (the FIFO's third slot covers the feature reads' second
-            # cycle, not the skip word's)
+            # READ_LATENCY cycles after it (the FIFO's slots cover the feature reads' latency but
+            # one cycle, not the skip word's)
             rl = memmap.READ_LATENCY
             assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
             late = max(0, self.skip_reads() + rl - conv.req_latency - self.FIFO_DEPTH + 1)
@@ -179,7 +179,9 @@ class TailRowEngine(wiring.Component):
         col = Signal(range(max(colors, 2)))
         m.d.comb += [term.eq(sk // colors), col.eq(sk % colors)]
         skip_reading = Signal()
-        m.d.comb += skip_reading.eq(busy & (sx < job.width) & ~held & lt_const(sk, self.skip_reads()))
+        # sx < width as a flag set with sx (the pixel counters' compares end at flip-flops)
+        sx_more = Signal()
+        m.d.comb += skip_reading.eq(busy & sx_more & ~held & lt_const(sk, self.skip_reads()))
         # the read's word offset in its pixel row, soff (a counter: no multiplier or second adder
         # before the RAM port): column * colors + colour of the current term
         if self.bilinear:
@@ -226,25 +228,33 @@ class TailRowEngine(wiring.Component):
             m.d.sync += [sk.eq(sk + 1), cap.eq(1), cap_term.eq(term), cap_col.eq(col), cap_j.eq(sj)]
         with m.Else():
             m.d.sync += cap.eq(0)
-        # the read's word is on rdata a cycle after cap (memmap.READ_LATENCY): cap2
-        cap2, cap_term2, cap_col2, cap_j2 = Signal(), Signal.like(cap_term), Signal.like(cap_col), Signal.like(cap_j)
-        m.d.sync += [cap2.eq(cap), cap_term2.eq(cap_term), cap_col2.eq(cap_col), cap_j2.eq(cap_j)]
+        # the read's word is on rdata READ_LATENCY - 1 cycles after cap (memmap) and goes through a
+        # register (sdata) before its product and sum (no RAM output select before them): cap and
+        # its term, colour and phase delayed to then (cap_l ...); skip_landing: a word still to come
+        sdata = Signal(8)
+        m.d.sync += sdata.eq(self.ram.rdata[:8])
+        caps = [(cap, cap_term, cap_col, cap_j)]
+        for q in range(2, memmap.READ_LATENCY + 2):
+            caps.append(tuple(Signal.like(v, name=f"{n}{q}") for v, n in zip(caps[-1], ("cap", "cap_term", "cap_col", "cap_j"))))
+            m.d.sync += [a.eq(b) for a, b in zip(caps[-1], caps[-2])]
+        cap_l, cap_term_l, cap_col_l, cap_j_l = caps[-1]
+        skip_landing = Cat(*[c[0] for c in caps]).any()
         # the term's weight: the golden wv[phase][a] * wh[j][b], from a constant table
         table = [self.weights[i][j][t] for i in range(len(self.weights)) for j in range(len(self.weights[0]))
                  for t in range(self.terms)]
         widx = Signal(range(len(table)))
-        m.d.comb += widx.eq((job.phase * len(self.weights[0]) + cap_j2) * self.terms + cap_term2)
+        m.d.comb += widx.eq((job.phase * len(self.weights[0]) + cap_j_l) * self.terms + cap_term_l)
         prod = Signal(range(max(table) * 255 + 1))
-        m.d.comb += prod.eq(skip_product(self.ram.rdata[:8], table, widx))
-        with m.If(cap2):
+        m.d.comb += prod.eq(skip_product(sdata, table, widx))
+        with m.If(cap_l):
             for k in range(colors):
-                with m.If(cap_col2 == k):
-                    m.d.sync += acc[k].eq(Mux(cap_term2 == 0, prod, acc[k] + prod))
-        with m.If(busy & (sx < job.width) & ~held & (sk == self.skip_reads()) & ~cap & ~cap2):
+                with m.If(cap_col_l == k):
+                    m.d.sync += acc[k].eq(Mux(cap_term_l == 0, prod, acc[k] + prod))
+        with m.If(busy & sx_more & ~held & (sk == self.skip_reads()) & ~skip_landing):
             m.d.sync += held.eq(1)
         m.d.comb += [conv.skip.valid.eq(held), conv.skip.payload.eq(Cat(*acc))]
         with m.If(conv.skip.valid & conv.skip.ready):
-            m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1)]
+            m.d.sync += [held.eq(0), sk.eq(0), sx.eq(sx + 1), sx_more.eq(sx + 1 < job.width)]
 
         # ---------------- feature reader (through a FIFO)
         m.submodules.q = q = fifo.SyncFIFO(width=fmt.bits + 1, depth=self.FIFO_DEPTH)
@@ -252,20 +262,30 @@ class TailRowEngine(wiring.Component):
         fc = Signal(range(C))
         fkx, fky = Signal(range(3)), Signal(range(3))
         inflight, inf_zero, inf_last = Signal(), Signal(), Signal()
-        inflight2, inf_zero2, inf_last2 = Signal(), Signal(), Signal()
-        m.d.sync += [inflight2.eq(inflight), inf_zero2.eq(inf_zero), inf_last2.eq(inf_last)]
-        # a read lands two cycles after its issue (memmap.READ_LATENCY): issue while the words held
-        # and in flight, less the one TailConv takes now, leave a slot (three slots keep one value
-        # per cycle going)
+        flights = [(inflight, inf_zero, inf_last)]
+        for k in range(2, memmap.READ_LATENCY + 1):
+            flights.append(tuple(Signal(name=f"{n}{k}") for n in ("inflight", "inf_zero", "inf_last")))
+            m.d.sync += [a.eq(b) for a, b in zip(flights[-1], flights[-2])]
+        land, land_zero, land_last = flights[-1]       # the read's word is on rdata
+        # a read lands READ_LATENCY cycles after its issue (memmap): issue while the words held and
+        # in flight, less the one TailConv takes now, leave a slot (READ_LATENCY + 1 slots keep one
+        # value per cycle going); the words held and in flight (q.level + the flights) counted in
+        # `pend`, so no adder lies between TailConv's ready and the RAM request
+        issue, take = Signal(), Signal()
+        pend = Signal(range(self.FIFO_DEPTH + 1))
+        m.d.comb += take.eq(q.r_rdy & conv.i.ready)
+        m.d.sync += pend.eq(pend + issue - take)
         space = Signal()
-        m.d.comb += space.eq(q.level + inflight + inflight2 - (q.r_rdy & conv.i.ready) < self.FIFO_DEPTH)
-        issue = Signal()
-        m.d.comb += issue.eq(busy & (fx < job.width) & space & ~skip_reading)
+        m.d.comb += space.eq((pend != self.FIFO_DEPTH) | take)
+        # fx < width, fx == 0 and fx + 1 < width as flags set with fx
+        fx_more, fx_first, fx_nl = Signal(), Signal(), Signal()
+        m.d.comb += issue.eq(busy & fx_more & space & ~skip_reading)
         xcol = Signal(range(-1, self.max_width + 2))
         m.d.comb += xcol.eq(fx + fkx - 1)
         row_ok = Mux(fky == 0, job.top, Mux(fky == 1, 1, job.bot))
+        col_ok = Mux(fkx == 0, ~fx_first, Mux(fkx == 1, 1, fx_nl))
         inside = Signal()
-        m.d.comb += inside.eq(row_ok & (xcol >= 0) & (xcol < job.width))
+        m.d.comb += inside.eq(row_ok & col_ok)
         m.d.sync += inflight.eq(issue)
         with m.If(issue):
             with m.If(inside):
@@ -277,19 +297,24 @@ class TailRowEngine(wiring.Component):
                 with m.If(fkx == 2):
                     m.d.sync += fkx.eq(0)
                     with m.If(fky == 2):
-                        m.d.sync += [fky.eq(0), fx.eq(fx + 1)]
+                        m.d.sync += [fky.eq(0), fx.eq(fx + 1), fx_more.eq(fx_nl), fx_first.eq(0),
+                                     fx_nl.eq(fx + 2 < job.width)]
                     with m.Else():
                         m.d.sync += fky.eq(fky + 1)
                 with m.Else():
                     m.d.sync += fkx.eq(fkx + 1)
             with m.Else():
                 m.d.sync += fc.eq(fc + 1)
-        m.d.comb += [q.w_en.eq(inflight2),
-                     q.w_data.eq(Cat(Mux(inf_zero2, 0, self.ram.rdata[:fmt.bits]), inf_last2))]
+        m.d.comb += [q.w_en.eq(land),
+                     q.w_data.eq(Cat(Mux(land_zero, 0, self.ram.rdata[:fmt.bits]), land_last))]
         m.d.comb += [conv.i.valid.eq(q.r_rdy), conv.i.payload.value.eq(q.r_data[:fmt.bits]),
                      conv.i.payload.last.eq(q.r_data[fmt.bits]), q.r_en.eq(conv.i.ready)]
 
         # ---------------- job start / end
+        with m.If(~busy):
+            # (the job's width is there in the cycle it is taken)
+            m.d.sync += [sx_more.eq(job.width != 0), fx_more.eq(job.width != 0), fx_first.eq(1),
+                         fx_nl.eq(job.width > 1)]
         with m.If(self.job.valid & ~busy):
             m.d.sync += [busy.eq(1), sx.eq(0), sk.eq(0),
                          held.eq(0), fx.eq(0), fc.eq(0), fkx.eq(0), fky.eq(0), outs.eq(0)]
