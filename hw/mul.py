@@ -96,10 +96,13 @@ def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = F
     # A negative digit adds the ones' complement of the magnitude plus a carry-in, and the carry-in
     # rides in an extra low bit of both operands (1 + neg carries into bit 1 exactly when neg), so
     # the step is one adder: no negation adders ahead of it
-    trip = br[:3]
+    # The digit is decoded into registers (one, two, neg) as br is loaded or shifted (the decode
+    # of the triplet br will hold), so the step's adder starts from flip-flops and one select.
     one, two, neg = Signal(name=f"{name}_one"), Signal(name=f"{name}_two"), Signal(name=f"{name}_neg")
-    m.d.comb += [one.eq(trip[0] ^ trip[1]), two.eq((trip == 0b011) | (trip == 0b100)),
-                 neg.eq(trip[2] & ~(trip[0] & trip[1]))]
+
+    def digit(trip):
+        return [one.eq(trip[0] ^ trip[1]), two.eq((trip == 0b011) | (trip == 0b100)),
+                neg.eq(trip[2] & ~(trip[0] & trip[1]))]
     mag = Signal(signed(wa + 2), name=f"{name}_mag")
     m.d.comb += mag.eq(Mux(two, aa << 1, Mux(one, aa, 0)))
     dx = Signal(signed(wa + 2), name=f"{name}_dx")
@@ -112,12 +115,14 @@ def serial_mul(m, en, load, a, b, name: str = "smul", along=(), live_a: bool = F
         m.d.sync += done.eq(0)
         with m.If(load):
             bs = b.as_signed()
-            m.d.sync += ([] if live_a else [aa.eq(a)]) + [br.eq(Cat(Const(0, 1), bs, bs[-1].replicate(w - wb))),
+            br0 = Cat(Const(0, 1), bs, bs[-1].replicate(w - wb))
+            m.d.sync += ([] if live_a else [aa.eq(a)]) + [br.eq(br0),
                          acc.eq(0 if addend is None else addend),
-                         cnt.eq(steps)] + [h.eq(v) for h, v in zip(held, along)]
+                         cnt.eq(steps)] + [h.eq(v) for h, v in zip(held, along)] + digit(br0[:3])
         with m.Elif(cnt != 0):
-            m.d.sync += [acc.eq(t >> 2), low.eq(Cat(low[2:], t[:2])), br.eq(Cat(br[2:], br[-1], br[-1])),
-                         cnt.eq(cnt - 1)]
+            br1 = Cat(br[2:], br[-1], br[-1])
+            m.d.sync += [acc.eq(t >> 2), low.eq(Cat(low[2:], t[:2])), br.eq(br1),
+                         cnt.eq(cnt - 1)] + digit(br1[:3])
             with m.If(cnt == 1):
                 m.d.sync += done.eq(1)
     p = Signal(signed(w + wacc), name=f"{name}_p")
