@@ -312,6 +312,19 @@ class LinkCore(wiring.Component):
             m.d.sync += [params_bad.eq(lt_const(flen, P.PARAMS.size + 2) | flen[0] | (f0 + nwords > self.param_words)),
                          params_end.eq(f0 + nwords == self.param_words)]
 
+        # CHECK's frame tests as flags registered every cycle (CRC residue compare, type decode ->
+        # the state's priority chain -> receiver FSM was the longest link path): CHECK acts once
+        # it has seen the CRC unit idle for a cycle (crc_idle, set below), so the residue flag is
+        # the final register's; ftype and flen are settled since their header bytes
+        crc_good, crc_idle = Signal(), Signal()
+        m.d.sync += crc_good.eq(rxc.value == RESIDUE)
+        types = [P.T.IDENTIFY, P.T.STATUS, P.T.RESET, P.T.STRIPE_BEGIN, P.T.STRIPE_ROWS] + (
+            [P.T.PARAMS] if self.param_words else [])
+        is_type = {t: Signal(name=f"is_{P.T(t).name.lower()}") for t in types}
+        stripe_len_bad, len_zero = Signal(), Signal()
+        m.d.sync += [is_type[t].eq(ftype == t) for t in types]
+        m.d.sync += [stripe_len_bad.eq(flen != P.STRIPE.size), len_zero.eq(flen == 0)]
+
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
                 # every receiving state: take bytes at once; inside a frame, time out if it stalls
@@ -403,23 +416,23 @@ class LinkCore(wiring.Component):
                     with m.If(count == 3):
                         m.next = "CHECK"
             with m.State("CHECK"):
-                with m.If(rxc.busy):
+                with m.If(~crc_idle):
                     pass
-                with m.Elif(rxc.value != RESIDUE):
+                with m.Elif(~crc_good):
                     m.d.sync += bump(CRC_ERRORS) + reply(K_NACK, P.Nack.BAD_CRC)
                     m.next = "REPLY_WAIT"
-                with m.Elif(ftype == P.T.IDENTIFY):
+                with m.Elif(is_type[P.T.IDENTIFY]):
                     m.d.sync += bump(FRAMES_OK) + reply(K_IDENT)
                     m.next = "REPLY_WAIT"
-                with m.Elif(ftype == P.T.STATUS):
+                with m.Elif(is_type[P.T.STATUS]):
                     m.d.sync += bump(FRAMES_OK) + reply(K_STATUS)
                     m.next = "REPLY_WAIT"
-                with m.Elif(ftype == P.T.RESET):
+                with m.Elif(is_type[P.T.RESET]):
                     m.d.comb += rst_req.eq(1)
                     m.d.sync += [*bump(FRAMES_OK), stripe_active.eq(0), bytes_left.eq(0)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
-                with m.Elif(ftype == P.T.STRIPE_BEGIN):
-                    with m.If(flen != P.STRIPE.size):
+                with m.Elif(is_type[P.T.STRIPE_BEGIN]):
+                    with m.If(stripe_len_bad):
                         m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                     with m.Elif(stripe_active | ~params_ok):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
@@ -430,18 +443,18 @@ class LinkCore(wiring.Component):
                         m.d.sync += [*bump(FRAMES_OK), width.eq(f0), stripe_active.eq(1),
                                      stripe_seq.eq(fseq), bytes_left.eq(area_bytes), geo_wait.eq(3)] + reply(K_ACK)
                     m.next = "REPLY_WAIT"
-                with m.Elif(ftype == P.T.STRIPE_ROWS):
+                with m.Elif(is_type[P.T.STRIPE_ROWS]):
                     with m.If(~stripe_active | rows_over):
                         m.d.sync += reply(K_NACK, P.Nack.BAD_STATE)
                         m.next = "REPLY_WAIT"
-                    with m.Elif(flen == 0):
+                    with m.Elif(len_zero):
                         m.d.sync += bump(FRAMES_OK) + reply(K_ACK)
                         m.next = "REPLY_WAIT"
                     with m.Else():
                         m.d.sync += [*bump(FRAMES_OK), primed.eq(0), count.eq(0)]
                         m.next = "DRAIN"
                 if self.param_words:
-                    with m.Elif(ftype == P.T.PARAMS):
+                    with m.Elif(is_type[P.T.PARAMS]):
                         with m.If(params_bad):
                             m.d.sync += bump(MALFORMED) + reply(K_NACK, P.Nack.BAD_LENGTH)
                             m.next = "REPLY_WAIT"
@@ -520,6 +533,7 @@ class LinkCore(wiring.Component):
                 m.d.sync += idle_rearm
                 with m.If(~rep_pending):
                     m.next = "HUNT"
+        m.d.sync += crc_idle.eq(rx_fsm.ongoing("CHECK") & ~rxc.busy)
 
         # ------------------------------------------------------------------ transmitter
         # cropped output row width in pixels and the RESULT_ROW payload length, registered in two
