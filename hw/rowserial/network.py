@@ -271,19 +271,24 @@ class RowSerialCore(wiring.Component):
         ctr_arr = Array(counters)
         rowv = Signal(range(-c_max, self.t_max + 1))
         m.d.comb += rowv.eq(t - s1crow)
+        # (the tables on (q, field) are read a stage before their values are used: q is stable while
+        # the fields go through, so a table's select ends at a flip-flop)
+        depth = Signal(range(dmax + 1))
         m.d.sync += [s2v.eq(s1v), s2a.eq(s1a), dv.eq(ctr_arr[s1ctr] - s1cm),
-                     lo.eq(s1clamp & (rowv < 0)), hi.eq(s1clamp & (rowv >= H))]
+                     lo.eq(s1clamp & (rowv < 0)), hi.eq(s1clamp & (rowv >= H)),
+                     depth.eq(lookup(s1a, lambda sp: sp[0].depth, range(dmax + 1)))]
         # stage 3: the slot, mod depth after +-1 for a clamped row
         s3v, s3a = Signal(), Signal(range(NA))
         w = Signal(range(-dmax - 1, dmax + 1))
-        depth = lookup(s2a, lambda sp: sp[0].depth, range(dmax + 1))
         slot = Signal(range(dmax))
+        base = Signal(RAM_AW)
+        sh = Signal(range(len(strides)))
         m.d.comb += w.eq(dv + Mux(lo, 1, Mux(hi, -1, 0)))
-        m.d.sync += [s3v.eq(s2v), s3a.eq(s2a), slot.eq(Mux(w < 0, w + depth, Mux(w >= depth, w - depth, w)))]
+        m.d.sync += [s3v.eq(s2v), s3a.eq(s2a), slot.eq(Mux(w < 0, w + depth, Mux(w >= depth, w - depth, w))),
+                     base.eq(lookup(s2a, lambda sp: sp[0].base, RAM_AW)),
+                     sh.eq(lookup(s2a, lambda sp: strides.index(sp[0].stride), range(len(strides))))]
         # stage 4: base + slot * stride into the field's payload register. A bit that no address of
         # the field ever changes is a constant, not a flip-flop.
-        base = lookup(s3a, lambda sp: sp[0].base, RAM_AW)
-        sh = lookup(s3a, lambda sp: strides.index(sp[0].stride), range(len(strides)))
         if pow2:
             terms = [Mux(sh == k, slot << (st.bit_length() - 1), 0) for k, st in enumerate(strides)]
             off = terms[0]
