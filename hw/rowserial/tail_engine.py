@@ -135,8 +135,8 @@ class TailRowEngine(wiring.Component):
             # pixel's skip reads: they start when the last colour takes this pixel's skip word,
             # req_latency cycles before the stall ends, and what they need beyond that, less
             # what the FIFO holds, delays the next pixel's values); a read's word arrives
-            # READ_LATENCY cycles after it (the FIFO's slots cover the feature reads' latency but
-            # one cycle, not the skip word's)
+            # READ_LATENCY cycles after it (FIFO_DEPTH = READ_LATENCY + 1 slots keep the feature
+            # reads going one per cycle; nothing covers the skip word's latency)
             rl = memmap.READ_LATENCY
             assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
             late = max(0, self.skip_reads() + rl - conv.req_latency - self.FIFO_DEPTH + 1)
