@@ -212,12 +212,7 @@ class BinRowEngine(wiring.Component):
         with m.If(~busy | (state != LOAD)):
             m.d.sync += [w_tap.eq(0), w_lane.eq(0)]
         # word k is on rdata in cycle k + READ_LATENCY (memmap): the d_* delayed to then (e_*)
-        e_w, e_c, e_tap, e_lane, e_j = d_w, d_c, d_tap, d_lane, d_j
-        for q_ in range(2, memmap.READ_LATENCY + 1):
-            nxt = [Signal.like(v, name=f"{n}_{q_}") for v, n in zip((e_w, e_c, e_tap, e_lane, e_j),
-                                                                    ("ld_w", "ld_c", "ld_tap", "ld_lane", "ld_j"))]
-            m.d.sync += [a.eq(b) for a, b in zip(nxt, (e_w, e_c, e_tap, e_lane, e_j))]
-            e_w, e_c, e_tap, e_lane, e_j = nxt
+        e_w, e_c, e_tap, e_lane, e_j = memmap.delay_line(m, [d_w, d_c, d_tap, d_lane, d_j], memmap.READ_LATENCY)[-1]
         m.d.comb += [taps.waddr.eq(e_tap), taps.wdata.eq(self.ram.rdata.replicate(TW)),
                      taps.wen.eq(Mux(e_w, Const((1 << WORD) - 1, WORD * TW) << (WORD * e_lane), 0))]
         # each constant word into its own register (its unused bits then need no flip-flop)

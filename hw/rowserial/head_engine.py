@@ -199,10 +199,7 @@ class HeadRowEngine(wiring.Component):
                 m.d.sync += [fslot.eq(0), wslot.eq(2)]
 
         # cap delayed: caps[-1] is high when the word of a read is on rdata (memmap.READ_LATENCY)
-        caps = [cap]
-        for q in range(2, memmap.READ_LATENCY + 1):
-            caps.append(Signal(name=f"cap{q}"))
-            m.d.sync += caps[-1].eq(caps[-2])
+        caps = [c for c, in memmap.delay_line(m, [cap], memmap.READ_LATENCY)]
         m.d.sync += cap.eq(0)
         landing = caps[-1]
         reading = Cat(*caps).any()                  # a read's word still to come
@@ -220,11 +217,7 @@ class HeadRowEngine(wiring.Component):
                 m.d.sync += cap_b.eq(rk)
         # word k of the column fetch is row k // colors, colour k % colors: byte k of the column
         if port:
-            b_l = cap_b                             # cap_b delayed as cap is
-            for q in range(2, memmap.READ_LATENCY + 1):
-                b_q = Signal.like(cap_b, name=f"cap_b{q}")
-                m.d.sync += b_q.eq(b_l)
-                b_l = b_q
+            b_l, = memmap.delay_line(m, [cap_b], memmap.READ_LATENCY)[-1]     # cap_b delayed as cap is
             m.d.comb += [wwr.addr.eq(fslot * CW + (b_l >> 1)), wwr.data.eq(Cat(self.ram.rdata[:8], self.ram.rdata[:8])),
                          wwr.en.eq(Mux(landing, Mux(b_l[0], 0b10, 0b01), 0))]
             shift = [wslot.eq(Mux(wslot == 2, 0, wslot + 1))]

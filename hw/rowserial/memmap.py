@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from math import ceil
 
 import numpy as np
-from amaranth import Cat
+from amaranth import Cat, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -160,6 +160,17 @@ def feature_offset(x, c, C: int):
     if C & (C - 1) == 0:
         return Cat(c[:(C - 1).bit_length()], x)
     return x * C + c
+
+
+def delay_line(m, values, stages: int) -> list[tuple]:
+    """`values` (signals) and copies of them 1 .. stages - 1 cycles later, through registers:
+    entry q is the tuple q cycles behind (entry 0 is `values`); the copies are named after the
+    originals with the delay appended."""
+    line = [tuple(values)]
+    for q in range(1, stages):
+        line.append(tuple(Signal.like(v, name=f"{v.name}_d{q}") for v in line[0]))
+        m.d.sync += [a.eq(b) for a, b in zip(line[-1], line[-2])]
+    return line
 
 
 def addr_bits(depth: int) -> int:

@@ -233,10 +233,7 @@ class TailRowEngine(wiring.Component):
         # its term, colour and phase delayed to then (cap_l ...); skip_landing: a word still to come
         sdata = Signal(8)
         m.d.sync += sdata.eq(self.ram.rdata[:8])
-        caps = [(cap, cap_term, cap_col, cap_j)]
-        for q in range(2, memmap.READ_LATENCY + 2):
-            caps.append(tuple(Signal.like(v, name=f"{n}{q}") for v, n in zip(caps[-1], ("cap", "cap_term", "cap_col", "cap_j"))))
-            m.d.sync += [a.eq(b) for a, b in zip(caps[-1], caps[-2])]
+        caps = memmap.delay_line(m, [cap, cap_term, cap_col, cap_j], memmap.READ_LATENCY + 1)
         cap_l, cap_term_l, cap_col_l, cap_j_l = caps[-1]
         skip_landing = Cat(*[c[0] for c in caps]).any()
         # the term's weight: the golden wv[phase][a] * wh[j][b], from a constant table
@@ -262,10 +259,7 @@ class TailRowEngine(wiring.Component):
         fc = Signal(range(C))
         fkx, fky = Signal(range(3)), Signal(range(3))
         inflight, inf_zero, inf_last = Signal(), Signal(), Signal()
-        flights = [(inflight, inf_zero, inf_last)]
-        for k in range(2, memmap.READ_LATENCY + 1):
-            flights.append(tuple(Signal(name=f"{n}{k}") for n in ("inflight", "inf_zero", "inf_last")))
-            m.d.sync += [a.eq(b) for a, b in zip(flights[-1], flights[-2])]
+        flights = memmap.delay_line(m, [inflight, inf_zero, inf_last], memmap.READ_LATENCY)
         land, land_zero, land_last = flights[-1]       # the read's word is on rdata
         # a read lands READ_LATENCY cycles after its issue (memmap): issue while the words held and
         # in flight, less the one TailConv takes now, leave a slot (READ_LATENCY + 1 slots keep one
