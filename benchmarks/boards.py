@@ -1,7 +1,7 @@
 """Board builds -> docs/boards.json (the list of build reports) and the table in docs/boards.md.
 
   python benchmarks/boards.py --run ulx3s:x2-tiny --max-width 64 --freq 60 --note "..."   # build, then add
-  python benchmarks/boards.py --run ulx3s:x2-base --max-width 64 --freq 125 --router router2 --note "..."
+  python benchmarks/boards.py --run ulx3s:x2-base --max-width 64 --freq 125 --router router2 --placer static --note "..."
   python benchmarks/boards.py --add build/boards/ulx_small_skid/build_report.json --note "..."
   python benchmarks/boards.py                                   # only regenerate the table
 
@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--out", default=None, help="build folder (default build/boards/<board>-<name>)")
     ap.add_argument("--router", default=None, choices=("router1", "router2"),
                     help="nextpnr router (default router1)")
+    ap.add_argument("--placer", default=None, choices=("heap", "static", "sa"),
+                    help="nextpnr placer (default heap)")
     a = ap.parse_args()
     reports = json.loads(JSON.read_text()) if JSON.exists() else []
     rep = None
@@ -63,7 +65,8 @@ def main():
         board, prog = a.run.split(":", 1)
         out = a.out or str(ROOT / "build" / "boards" / f"{board}-{Path(prog).stem}")
         rep = build(board, prog, out, fold=a.fold, freq_mhz=a.freq, max_width=a.max_width, raise_on_failure=False,
-                    log=lambda s: print(s, file=sys.stderr), router=a.router)
+                    log=lambda s: print(s, file=sys.stderr), router=a.router,
+                    placer=a.placer)
     elif a.add:
         rep = json.loads(Path(a.add).read_text())
     if rep is not None:

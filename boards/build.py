@@ -258,11 +258,14 @@ def _sha256(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- build
+PLACERS = (None, "heap", "static", "sa")      # nextpnr --placer (None: its default, heap)
+
+
 def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None = None, seed: int = 1,
           max_width: int | None = None, baud: int | None = None, dsp: bool = True,
           lut_mul_width: int | None = None, max_height: int = 2048, max_payload: int = 1024,
           top_options: dict | None = None, raise_on_failure: bool = True, log=None,
-          pack_only: bool = False, router: str | None = None) -> dict:
+          pack_only: bool = False, router: str | None = None, placer: str | None = None) -> dict:
     """Build the bitstream of `program_path` (a program file, model folder/name, or Program) for
     `board` ("icebreaker" | "ulx3s") in `out_dir`; returns the report (also out_dir/build_report.json).
 
@@ -280,7 +283,10 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     placement, timing or bitstream (the resource-model calibration, benchmarks/fold_calibration.py).
     router: nextpnr's router ("router1" | "router2"; None: nextpnr's default, router1), recorded in
     the report. On the ECP5 base presets router1 takes hours here; router2 is the other option to try
-    (neither has routed x2-base yet: docs/boards.md "Sizing the base models").
+    (docs/boards.md "Sizing the base models").
+    placer: nextpnr's placer ("heap" | "static" | "sa"; None: nextpnr's default, heap), recorded in
+    the report. On the ECP5 base presets heap's strict legalisation takes half an hour here and
+    leaves 2.7x the wirelength of the electrostatic "static" placer (docs/boards.md).
     Raises BuildError (after writing the report) when the design does not fit, misses timing, or a
     tool fails; with raise_on_failure=False it only returns the report (fits / meets_timing /
     failure say what happened). Raises ValueError before building for an unknown board, an
@@ -289,6 +295,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     info = board_info(board)
     if router not in (None, "router1", "router2"):
         raise ValueError(f"router must be router1 or router2, not {router!r}")
+    if placer not in PLACERS:
+        raise ValueError(f"placer must be one of {', '.join(p for p in PLACERS if p)}, not {placer!r}")
     mod = info["module"]()
     family = info["family"]
     log = log or (lambda msg: None)
@@ -323,6 +331,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
         nextpnr_opts += " --pack-only"
     if router is not None:
         nextpnr_opts += f" --router {router}"
+    if placer is not None:
+        nextpnr_opts += f" --placer {placer}"
     yo = yosys_options(board, dsp, lut_mul_width, spram=(top_options or {}).get("arch") == "rowserial")
     lut_mul_width = yo["lut_mul_width"]
     plan = plat.prepare(top, "top", nextpnr_opts=nextpnr_opts, synth_opts=yo["synth_opts"],
@@ -352,6 +362,7 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
         "fmax_mhz": {}, "fits": None, "meets_timing": None, "utilisation": {},
         "failure": None,
         "tools": tool_versions(board), "seed": seed, "router": router or "router1",
+        "placer": placer or "heap",
         "build_seconds": None, "bitstream": None,
         "files": {"yosys_log": str(out / "top.rpt"), "nextpnr_log": str(out / "top.tim"),
                   "nextpnr_report": str(out / "report.json")},

@@ -131,3 +131,9 @@ def test_unknown_router_is_refused_before_building(tmp_path):
     with pytest.raises(ValueError, match="router must be router1 or router2"):
         build("ulx3s", "x2-tiny", tmp_path / "b", router="router3")
     assert not (tmp_path / "b").exists()
+
+
+def test_unknown_placer_is_refused_before_building(tmp_path):
+    with pytest.raises(ValueError, match="placer must be one of heap, static, sa"):
+        build("ulx3s", "x2-tiny", tmp_path / "b", placer="annealing")
+    assert not (tmp_path / "b").exists()
