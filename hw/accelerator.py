@@ -28,6 +28,7 @@ from .fold import FoldConfig, auto_fold
 from .stream_fifo import StreamFIFO
 from .link import LinkCore
 from .network import Network, receptive_halo
+from .reset_tree import cleared
 from .estimate import throwaway, total
 from .skid import SkidBuffer
 from .uart import UartRx, UartTx
@@ -134,7 +135,17 @@ class AcceleratorCore(wiring.Component):
         b = self.build
         m.submodules.link = link = self.make_link()
         net = make_network(self.prog, b, self.fold)
-        m.submodules.net = net = ResetInserter(link.net_rst)(net)
+        if b.arch == "rowserial":
+            m.submodules.net = net = ResetInserter(link.net_rst)(net)
+        else:
+            # the dataflow network resets each unit from its own copy of the request (reset tree,
+            # hw/reset_tree.py), in the same cycle as net_rst
+            m.submodules.net = net
+            m.d.comb += net.clear.eq(link.net_clear)
+
+        def clear_with_net(name, unit):
+            return ResetInserter(link.net_rst)(unit) if b.arch == "rowserial" else \
+                cleared(m, link.net_clear, name, unit)
         if self.identity.param_words:
             if b.arch == "rowserial":
                 m.d.comb += net.i_param.eq(link.net_i_param)
@@ -144,7 +155,7 @@ class AcceleratorCore(wiring.Component):
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
         if self.input_fifo_depth:
             q = StreamFIFO(link.net_i.payload.shape(), self.input_fifo_depth)
-            m.submodules.inq = q = ResetInserter(link.net_rst)(q)
+            m.submodules.inq = q = clear_with_net("inq", q)
             wiring.connect(m, link.net_i, q.i)
             wiring.connect(m, q.o, net.i)
         else:
@@ -157,7 +168,7 @@ class AcceleratorCore(wiring.Component):
             # the network's pipeline enables (ECP5 critical path of the small network after the
             # other cuts)
             cut = SkidBuffer(net.o.payload.shape())
-            m.submodules.cut_out = cut = ResetInserter(link.net_rst)(cut)
+            m.submodules.cut_out = cut = cleared(m, link.net_clear, "cut_out", cut)
             wiring.connect(m, net.o, cut.i)
             wiring.connect(m, cut.o, link.net_o)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),

@@ -10,6 +10,8 @@ Stream signature
                                         (byte_stream: their bytes one by one)
   width, height: Out                    stripe geometry for the network, stable during a stripe
   net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on RESET
+  net_clear: Out(1)                     net_rst one cycle ahead (combinational): for units that register
+                                        their own copy of it (hw/reset_tree.py, the dataflow network)
   load:  Out(stream of param words)     (param_words > 0) PARAMS words with their RAM addresses
   net_i_param: Out(1)                   (param_words > 0 and byte_stream, instead of load) high while a
                                         PARAMS payload (u16 address, u16 words) goes out on net_i
@@ -111,6 +113,7 @@ class LinkCore(wiring.Component):
             "width": Out(16),
             "height": Out(16),
             "net_rst": Out(1),
+            "net_clear": Out(1),
             "stripe_active": Out(1),
             "error_event": Out(1),
             "net_o_pixel": Out(1),    # a whole pixel was taken from net_o (its last byte, byte_stream)
@@ -197,6 +200,7 @@ class LinkCore(wiring.Component):
         # reset (the ECP5 critical path once the handshakes were cut)
         rst_req = Signal()
         m.d.sync += self.net_rst.eq(rst_req)
+        m.d.comb += self.net_clear.eq(rst_req)
         geo_wait = Signal(2)          # cycles until the derived row geometry registers are valid
         with m.If(geo_wait != 0):     # (before the receiver FSM: its STRIPE_BEGIN load takes priority)
             m.d.sync += geo_wait.eq(geo_wait - 1)

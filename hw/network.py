@@ -29,6 +29,7 @@ from .feature_window import FeatureWindow
 from .fold import FoldConfig, auto_fold, throughput
 from .fork import Broadcast
 from .head import HeadConv
+from .reset_tree import COPY_FF, cleared
 from .estimate import throwaway, total
 from .skid import SkidBuffer, pipe
 from .tail import TailConv
@@ -67,6 +68,9 @@ class Network(wiring.Component):
             "o": Out(stream.Signature(layouts.pixel(cfg.colors))),
             "width": In(16),
             "height": In(16),
+            # a clear request: every unit (and skid buffer) is reset in the next cycle, each from its
+            # own registered copy (hw/reset_tree.py; the accelerator drives it from the link)
+            "clear": In(1),
         })
 
     def model(self) -> dict:
@@ -95,29 +99,31 @@ class Network(wiring.Component):
         return u
 
     def resource_estimate(self) -> dict:
-        """Sum of the units' estimates plus the network's four SkidBuffers (boards/fit.py
-        scales it to a device with the calibration of boards/calibration.json)."""
+        """Sum of the units' estimates plus the network's four SkidBuffers and a reset copy for
+        each (boards/fit.py scales it to a device with the calibration of boards/calibration.json)."""
         u = self.units()
         fmt = self.prog.fmt
         skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors)),
                  SkidBuffer(layouts.window(8 * self.colors))]
         throwaway(*u.values(), *skids)
-        return total([x.resource_estimate() for x in [*u.values(), *skids]])
+        copies = {"ff": COPY_FF * (len(u) + len(skids))}
+        return total([x.resource_estimate() for x in [*u.values(), *skids]] + [copies])
 
     def elaborate(self, platform):
         m = Module()
         prog, cfg = self.prog, self.prog.config
         u = self.units()
-        m.submodules.fork = fork = u["fork"]
-        m.submodules.pwin = pwin = u["pwin"]
-        m.submodules.head = head = u["head"]
-        m.submodules.skipq = skipq = u["skipq"]
-        m.submodules.bil = bil = u["bil"]
+
+        def add(name):
+            m.submodules[name] = cleared(m, self.clear, name, u[name])
+            return u[name]
+        fork, pwin, head, skipq, bil = (add(k) for k in ("fork", "pwin", "head", "skipq", "bil"))
 
         wiring.connect(m, wiring.flipped(self.i), fork.i)
         # pixel words: colour k at bits [8k, 8k+8) (layouts.pixel), window elements are the same bits
         m.d.comb += [pwin.i.payload.eq(fork.a.payload), pwin.i.valid.eq(fork.a.valid), fork.a.ready.eq(pwin.i.ready)]
-        pipe(m, "cut_head", pwin.o, head.i)      # (head counters -> ready -> window step was an ECP5 critical path)
+        # (head counters -> ready -> window step was an ECP5 critical path)
+        pipe(m, "cut_head", pwin.o, head.i, clear=self.clear)
         wiring.connect(m, fork.b, skipq.i)
         wiring.connect(m, skipq.o, bil.i)
         m.d.comb += [pwin.width.eq(self.width), pwin.height.eq(self.height),
@@ -127,24 +133,22 @@ class Network(wiring.Component):
         w, h = self.width, self.height
         res = 1
         for i, layer in enumerate(prog.binary_layers):
-            unit = u[f"layer{i}"]
-            m.submodules[f"layer{i}"] = unit
+            unit = add(f"layer{i}")
             wiring.connect(m, src, unit.i)
             m.d.comb += [unit.width.eq(w * res), unit.height.eq(h * res)]
             res *= layer.r
             src = unit.o
 
-        m.submodules.fwin = fwin = u["fwin"]
-        m.submodules.tail = tail = u["tail"]
+        fwin, tail = add("fwin"), add("tail")
         # SkidBuffers (hw/skid.py) cut the handshake between stages (every BBCULayer cuts its own)
-        pipe(m, "cut_fwin", src, fwin.i)
+        pipe(m, "cut_fwin", src, fwin.i, clear=self.clear)
         m.d.comb += [fwin.width.eq(w * res), fwin.height.eq(h * res)]
-        pipe(m, "cut_tail", fwin.o, tail.i)
-        pipe(m, "cut_skip", bil.o, tail.skip)
+        pipe(m, "cut_tail", fwin.o, tail.i, clear=self.clear)
+        pipe(m, "cut_skip", bil.o, tail.skip, clear=self.clear)
         wiring.connect(m, tail.o, wiring.flipped(self.o))
         # the stages, for profiling (benchmarks/stage_profile.py)
         self.stages = {"pwin": pwin, "head": head, "skipq": skipq, "bil": bil, "fwin": fwin, "tail": tail,
-                       **{f"layer{i}": m.submodules[f"layer{i}"] for i in range(len(prog.binary_layers))}}
+                       **{f"layer{i}": u[f"layer{i}"] for i in range(len(prog.binary_layers))}}
         assert res == cfg.scale, (res, cfg.scale)
         assert formats.BILINEAR_FRAC == 16
         return m

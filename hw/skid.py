@@ -21,6 +21,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .reset_tree import cleared
+
 
 class SkidBuffer(wiring.Component):
     def __init__(self, shape):
@@ -54,13 +56,14 @@ class SkidBuffer(wiring.Component):
         return m
 
 
-def pipe(m: Module, name: str, src, dst, enabled: bool = True):
-    """Connect stream `src` to `dst` through a SkidBuffer named `name` (or directly)."""
+def pipe(m: Module, name: str, src, dst, enabled: bool = True, clear=None):
+    """Connect stream `src` to `dst` through a SkidBuffer named `name` (or directly). `clear`: a
+    clear request that resets the buffer a cycle later from its own copy (hw/reset_tree.py)."""
     if not enabled:
         wiring.connect(m, src, dst)
         return None
     sb = SkidBuffer(src.payload.shape())
-    m.submodules[name] = sb
+    m.submodules[name] = sb if clear is None else cleared(m, clear, name, sb)
     wiring.connect(m, src, sb.i)
     wiring.connect(m, sb.o, dst)
     return sb

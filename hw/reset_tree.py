@@ -1,0 +1,37 @@
+"""Reset tree: a clear request fanned out through one register per unit.
+
+The link clears the dataflow network before every stripe (hw/link.py `net_rst`). As one register
+driving the synchronous reset of every flip-flop of the network (40k on the ECP5 base presets) it
+was the critical path of the first routed x2-base (docs/boards.md: 16.8 ns of routing alone).
+Here the link's request one cycle ahead (`net_clear`, combinational) is registered once per unit,
+and each unit is reset from its own copy: the same cycle as `net_rst`, so the behaviour is
+unchanged, with a net per unit that stays inside the unit's placement.
+
+The copies are identical flip-flops, which yosys's opt_merge would fold back into one: the board
+build marks them `keep` (YOSYS_KEEP, in boards/build.yosys_options after read_rtlil).
+
+Stream signature: none (a helper for the network and the accelerator core).
+Cycle model: no cycles; a unit is reset in the cycle after `early`.
+Resource estimate: one flip-flop per copy (COPY_FF).
+"""
+from __future__ import annotations
+
+from amaranth import Module, Signal
+from amaranth.hdl import ResetInserter
+
+COPY_PREFIX = "rst_copy_"
+#: yosys: the cells driving the copies (their $dff) kept, so that opt_merge leaves one per unit
+YOSYS_KEEP = f"setattr -set keep 1 w:{COPY_PREFIX}* %ci1 c:* %i"
+COPY_FF = 1
+
+
+def reset_copy(m: Module, early, name: str) -> Signal:
+    """A registered copy of `early` (reset_less: a reset copy must not clear itself)."""
+    r = Signal(name=COPY_PREFIX + name, reset_less=True)
+    m.d.sync += r.eq(early)
+    return r
+
+
+def cleared(m: Module, early, name: str, unit):
+    """`unit` with its sync domain also reset from its own copy of `early` (one cycle later)."""
+    return ResetInserter(reset_copy(m, early, name))(unit)
