@@ -73,10 +73,10 @@ def _ulx3s():
 BOARDS = {
     "icebreaker": {"module": _icebreaker, "top": "ICEBreakerTop", "family": "ice40", "device": "iCE40UP5K-SG48",
                    "tools": ["yosys", "nextpnr-ice40", "icepack"], "bitstream": "top.bin",
-                   "default_max_width": 32, "default_lut_mul_width": LUT_MUL_WIDTH},
+                   "default_max_width": 32, "default_lut_mul_width": LUT_MUL_WIDTH, "default_placer": "static"},
     "ulx3s": {"module": _ulx3s, "top": "ULX3STop", "family": "ecp5", "device": "LFE5U-85F-6BG381C",
               "tools": ["yosys", "nextpnr-ecp5", "ecppack"], "bitstream": "top.bit",
-              "default_max_width": 64, "default_lut_mul_width": 0},
+              "default_max_width": 64, "default_lut_mul_width": 0, "default_placer": "static"},
 }
 
 # nextpnr bel types -> the resource names of docs/boards.md
@@ -261,7 +261,7 @@ def _sha256(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- build
-PLACERS = (None, "heap", "static", "sa")      # nextpnr --placer (None: its default, heap)
+PLACERS = (None, "heap", "static", "sa")      # nextpnr --placer (None: the board's default_placer)
 
 
 def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None = None, seed: int = 1,
@@ -287,9 +287,11 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     router: nextpnr's router ("router1" | "router2"; None: nextpnr's default, router1), recorded in
     the report. On the ECP5 base presets router1 takes hours here; router2 is the other option to try
     (docs/boards.md "Sizing the base models").
-    placer: nextpnr's placer ("heap" | "static" | "sa"; None: nextpnr's default, heap), recorded in
-    the report. On the ECP5 base presets heap's strict legalisation takes half an hour here and
-    leaves 2.7x the wirelength of the electrostatic "static" placer (docs/boards.md).
+    placer: nextpnr's placer ("heap" | "static" | "sa"; None: the board's default_placer, "static"
+    on both boards), recorded in the report. On the ECP5 base presets heap's strict legalisation
+    takes half an hour here and leaves 2.6x the wirelength of the electrostatic "static" placer, which
+    routes where heap's placement did not; on the UP5K row-serial x2-tiny static closes 1-3 MHz
+    higher (docs/boards.md "Placer").
     Raises BuildError (after writing the report) when the design does not fit, misses timing, or a
     tool fails; with raise_on_failure=False it only returns the report (fits / meets_timing /
     failure say what happened). Raises ValueError before building for an unknown board, an
@@ -334,8 +336,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
         nextpnr_opts += " --pack-only"
     if router is not None:
         nextpnr_opts += f" --router {router}"
-    if placer is not None:
-        nextpnr_opts += f" --placer {placer}"
+    placer = placer or info["default_placer"]
+    nextpnr_opts += f" --placer {placer}"
     yo = yosys_options(board, dsp, lut_mul_width, spram=(top_options or {}).get("arch") == "rowserial")
     lut_mul_width = yo["lut_mul_width"]
     plan = plat.prepare(top, "top", nextpnr_opts=nextpnr_opts, synth_opts=yo["synth_opts"],
@@ -365,7 +367,7 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
         "fmax_mhz": {}, "fits": None, "meets_timing": None, "utilisation": {},
         "failure": None,
         "tools": tool_versions(board), "seed": seed, "router": router or "router1",
-        "placer": placer or "heap",
+        "placer": placer,
         "build_seconds": None, "bitstream": None,
         "files": {"yosys_log": str(out / "top.rpt"), "nextpnr_log": str(out / "top.tim"),
                   "nextpnr_report": str(out / "report.json")},
