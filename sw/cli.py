@@ -187,9 +187,13 @@ def serve(model_spec, port):
 @click.option("--arch", type=click.Choice(["dataflow", "rowserial"]), default="dataflow", show_default=True,
               help="dataflow: one hardware unit per layer, parameters in the bitstream; rowserial: one "
                    "shared datapath, parameters loaded by the host (hw/rowserial, for the iCE40UP5K).")
+@click.option("--placer", type=click.Choice(["static", "heap", "sa"]), default=None,
+              help="nextpnr placer (default: the board's, static).")
+@click.option("--router", type=click.Choice(["router1", "router2"]), default=None,
+              help="nextpnr router (default router1; the ULX3S base presets route with router2).")
 @click.option("--json", "as_json", is_flag=True)
 @_fail_clean
-def build_cmd(board, model_spec, out_dir, fold, freq_mhz, max_width, seed, arch, as_json):
+def build_cmd(board, model_spec, out_dir, fold, freq_mhz, max_width, seed, arch, placer, router, as_json):
     """Build a bitstream with the open toolchain (YoWASP) and report utilisation and Fmax."""
     from boards.build import BuildError, build
 
@@ -202,7 +206,8 @@ def build_cmd(board, model_spec, out_dir, fold, freq_mhz, max_width, seed, arch,
     out_dir = out_dir or f"build/boards/{board}"
     try:
         rep = build(board, str(ref.program), out_dir, fold=fold, freq_mhz=freq_mhz, seed=seed, max_width=max_width,
-                    top_options={"arch": arch} if arch != "dataflow" else None, log=lambda m: click.echo(m, err=True))
+                    top_options={"arch": arch} if arch != "dataflow" else None, log=lambda m: click.echo(m, err=True),
+                    placer=placer, router=router)
     except BuildError as e:
         click.echo(json.dumps(e.report, indent=1) if as_json else str(e), err=not as_json)
         raise SystemExit(1) from None

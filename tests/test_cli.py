@@ -114,6 +114,8 @@ def test_progress_bar_goes_to_stderr(tiny_model, tmp_path, capsys):
     (["restore", "--sample", "astronaut", "-o", "x.png", "--model", "nonexistent-model"], "unknown model"),
     (["restore", "-o", "x.png", "--model", "MODEL"], "give INPUT files"),
     (["compile", "pyproject.toml"], "not a loadable"),
+    (["build", "--board", "ulx3s-85f", "--placer", "annealing"], "Invalid value for '--placer'"),
+    (["build", "--board", "ulx3s-85f", "--router", "router3"], "Invalid value for '--router'"),
 ])
 def test_clean_errors(tiny_model, tmp_path, args, msg):
     args = [str(tiny_model) if a == "MODEL" else a for a in args]
