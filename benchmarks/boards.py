@@ -57,7 +57,7 @@ def main():
     ap.add_argument("--router", default=None, choices=("router1", "router2"),
                     help="nextpnr router (default router1)")
     ap.add_argument("--placer", default=None, choices=("heap", "static", "sa"),
-                    help="nextpnr placer (default: the board's, static)")
+                    help="nextpnr placer (default: the board's: static on the ULX3S, heap on the iCEBreaker)")
     a = ap.parse_args()
     reports = json.loads(JSON.read_text()) if JSON.exists() else []
     rep = None

@@ -73,7 +73,7 @@ def _ulx3s():
 BOARDS = {
     "icebreaker": {"module": _icebreaker, "top": "ICEBreakerTop", "family": "ice40", "device": "iCE40UP5K-SG48",
                    "tools": ["yosys", "nextpnr-ice40", "icepack"], "bitstream": "top.bin",
-                   "default_max_width": 32, "default_lut_mul_width": LUT_MUL_WIDTH, "default_placer": "static"},
+                   "default_max_width": 32, "default_lut_mul_width": LUT_MUL_WIDTH, "default_placer": "heap"},
     "ulx3s": {"module": _ulx3s, "top": "ULX3STop", "family": "ecp5", "device": "LFE5U-85F-6BG381C",
               "tools": ["yosys", "nextpnr-ecp5", "ecppack"], "bitstream": "top.bit",
               "default_max_width": 64, "default_lut_mul_width": 0, "default_placer": "static"},
@@ -287,11 +287,11 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     router: nextpnr's router ("router1" | "router2"; None: nextpnr's default, router1), recorded in
     the report. On the ECP5 base presets router1 takes hours here; router2 is the other option to try
     (docs/boards.md "Sizing the base models").
-    placer: nextpnr's placer ("heap" | "static" | "sa"; None: the board's default_placer, "static"
-    on both boards), recorded in the report. On the ECP5 base presets heap's strict legalisation
-    takes half an hour here and leaves 2.6x the wirelength of the electrostatic "static" placer, which
-    routes where heap's placement did not; on the UP5K row-serial x2-tiny static closes 1-3 MHz
-    higher (docs/boards.md "Placer").
+    placer: nextpnr's placer ("heap" | "static" | "sa"; None: the board's default_placer: "static"
+    on the ULX3S, "heap" on the iCEBreaker), recorded in the report. On the ECP5 base presets heap's
+    strict legalisation takes half an hour here and leaves 2.6x the wirelength of the electrostatic
+    "static" placer, which routes where heap's placement did not; on the UP5K row-serial x2-tiny
+    the two are within the seed-to-seed spread (docs/boards.md "Placer").
     Raises BuildError (after writing the report) when the design does not fit, misses timing, or a
     tool fails; with raise_on_failure=False it only returns the report (fits / meets_timing /
     failure say what happened). Raises ValueError before building for an unknown board, an

@@ -188,7 +188,7 @@ def serve(model_spec, port):
               help="dataflow: one hardware unit per layer, parameters in the bitstream; rowserial: one "
                    "shared datapath, parameters loaded by the host (hw/rowserial, for the iCE40UP5K).")
 @click.option("--placer", type=click.Choice(["static", "heap", "sa"]), default=None,
-              help="nextpnr placer (default: the board's, static).")
+              help="nextpnr placer (default: the board's: static on the ULX3S, heap on the iCEBreaker).")
 @click.option("--router", type=click.Choice(["router1", "router2"]), default=None,
               help="nextpnr router (default router1; the ULX3S base presets route with router2).")
 @click.option("--json", "as_json", is_flag=True)

