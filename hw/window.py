@@ -142,6 +142,10 @@ class WindowGen(wiring.Component):
         m.d.sync += [wm2.eq(W - 2), w_one.eq(W == 1)]
         last_col = Signal()
         next_col = Mux(last_col, 0, col + 1)
+        # "col is 0", a register too (a step enters column 0 exactly when it leaves the last one):
+        # its compare sat in front of the step logic, whose enable reaches every column register
+        # (the ECP5 critical path of x2-base once the reset tree was in, docs/boards.md)
+        col_zero = Signal(init=1)
 
         # ---------------------------------------------------------------- column registers
         c0 = Signal(3 * E)                               # (top, mid, bottom) rows, oldest column
@@ -175,7 +179,7 @@ class WindowGen(wiring.Component):
         # sub-words: phase ph = 0..Q+1 since the last step (Q+1: gathered, ready to step)
         ph = Signal(range(Q + 2), init=Q + 1)
         gathered = Const(1) if Q == 1 else (ph == Q + 1)
-        m.d.comb += can.eq((~pa | emit_a) & (((col == 0) & ~last_col) | ~pe | emit_e) & ~hold & gathered)
+        m.d.comb += can.eq((~pa | emit_a) & ((col_zero & ~last_col) | ~pe | emit_e) & ~hold & gathered)
         step = Signal()
         m.d.comb += [self.i.ready.eq(live & can), step.eq(can & (self.i.valid | ~live))]
 
@@ -251,15 +255,15 @@ class WindowGen(wiring.Component):
             m.d.sync += hold.eq(step & live & w_one)
         with m.If(step):
             m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(new_lanes), c2_in.eq(Mux(live, self.i.payload, 0)),
-                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col),
+                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col), col_zero.eq(last_col),
                          last_col.eq(Mux(last_col, w_one, col == wm2))]
-            with m.If(emits & (col != 0)):
+            with m.If(emits & ~col_zero):
                 m.d.sync += [pa.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]
             with m.If(pe & ~emit_e):
                 m.d.sync += esh.eq(1)
             with m.If(last_col):
                 with m.If(emits):
-                    m.d.sync += [pe.eq(1), esh.eq(0), e_top.eq(cur_top), e_bot.eq(cur_bot), e_left.eq(col != 0)]
+                    m.d.sync += [pe.eq(1), esh.eq(0), e_top.eq(cur_top), e_bot.eq(cur_bot), e_left.eq(~col_zero)]
                 # next pass (the flags are selected, not recomputed from the next s: short paths)
                 h2 = H >= 2
                 s1_lt_h = (s + 1) < H
@@ -274,6 +278,6 @@ class WindowGen(wiring.Component):
                 with m.Else():                           # s -> s + 1
                     m.d.sync += [s.eq(s + 1), p.eq(0), rot.eq(Mux(rot == K - 1, 0, rot + 1)),
                                  live.eq(s1_lt_h), cur_top.eq(1), cur_bot.eq(s1_lt_h)]
-        with m.Elif(col == 0):                           # idle at column 0: follow W == 1
+        with m.Elif(col_zero):                           # idle at column 0: follow W == 1
             m.d.sync += last_col.eq(w_one)
         return m
