@@ -134,18 +134,20 @@ class AcceleratorCore(wiring.Component):
         m = Module()
         b = self.build
         m.submodules.link = link = self.make_link()
+
+        def with_net(name, unit):
+            """`unit` reset with the network, in the cycle of link.net_rst: the row-serial network
+            (the UP5K's, every flip-flop counts) from net_rst itself; the dataflow one through the
+            reset tree (hw/reset_tree.py), a registered copy of the request per unit."""
+            if b.arch == "rowserial":
+                return ResetInserter(link.net_rst)(unit)
+            return cleared(m, link.net_clear, name, unit)
         net = make_network(self.prog, b, self.fold)
         if b.arch == "rowserial":
-            m.submodules.net = net = ResetInserter(link.net_rst)(net)
+            m.submodules.net = net = with_net("net", net)
         else:
-            # the dataflow network resets each unit from its own copy of the request (reset tree,
-            # hw/reset_tree.py), in the same cycle as net_rst
-            m.submodules.net = net
+            m.submodules.net = net                       # (its units take their own copies)
             m.d.comb += net.clear.eq(link.net_clear)
-
-        def clear_with_net(name, unit):
-            return ResetInserter(link.net_rst)(unit) if b.arch == "rowserial" else \
-                cleared(m, link.net_clear, name, unit)
         if self.identity.param_words:
             if b.arch == "rowserial":
                 m.d.comb += net.i_param.eq(link.net_i_param)
@@ -155,7 +157,7 @@ class AcceleratorCore(wiring.Component):
         wiring.connect(m, link.tx, wiring.flipped(self.tx))
         if self.input_fifo_depth:
             q = StreamFIFO(link.net_i.payload.shape(), self.input_fifo_depth)
-            m.submodules.inq = q = clear_with_net("inq", q)
+            m.submodules.inq = q = with_net("inq", q)
             wiring.connect(m, link.net_i, q.i)
             wiring.connect(m, q.o, net.i)
         else:
@@ -168,7 +170,7 @@ class AcceleratorCore(wiring.Component):
             # the network's pipeline enables (ECP5 critical path of the small network after the
             # other cuts)
             cut = SkidBuffer(net.o.payload.shape())
-            m.submodules.cut_out = cut = cleared(m, link.net_clear, "cut_out", cut)
+            m.submodules.cut_out = cut = with_net("cut_out", cut)
             wiring.connect(m, net.o, cut.i)
             wiring.connect(m, cut.o, link.net_o)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
