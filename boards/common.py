@@ -4,10 +4,12 @@ A board top (boards/icebreaker.py, boards/ulx3s.py) is a `BoardTop` subclass tha
 `clock(m, platform)` (the on-board oscillator through the PLL: the `sync` clock signal and the
 PLL lock) and `leds(m, platform, status)`. Everything else is common:
 
-  reset    a power-on reset counter in a reset-less domain on the PLL output: `sync` is held in
+  reset    a power-on reset counter in a reset-less domain on the PLL output: the design is held in
            reset until the PLL has locked and RESET_US microseconds have passed (this also covers
            the iCE40 block RAM read-as-zero window after configuration), and while the reset
-           button is pressed (synchronised; the counter restarts on release)
+           button is pressed (synchronised; the counter restarts on release). `sync` itself is
+           reset-less: the accelerator takes the reset as its `por` (hw/accelerator.py: the
+           dataflow network then through its reset tree only), the status logic by ResetInserter
   UART     the USB-serial chip's rx/tx pins (resource "uart") to hw.accelerator.Accelerator
   status   heartbeat (~1 Hz toggle while out of reset), rx / tx activity, busy, and error; the
            activity and error pulses are stretched (ACT_MS, ERROR_MS) to be visible
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from amaranth import ClockDomain, Elaboratable, Module, Mux, ResetSignal, Signal
+from amaranth import ClockDomain, Elaboratable, Module, Mux, ResetInserter, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import FFSynchronizer
 
@@ -171,7 +173,8 @@ class BoardTop(Elaboratable):
         self.baud = baud
         self.build_config = BuildConfig(max_width=max_width, max_height=max_height, max_payload=max_payload,
                                         clock_hz=self.clock_hz, baud=baud, arch=arch)
-        self.accel = Accelerator(prog, self.build_config, fold)
+        self.power_on_reset = Signal()
+        self.accel = Accelerator(prog, self.build_config, fold, por=self.power_on_reset)
         self.fold = self.accel.core.fold
         self.reset_button = reset_button and self.BUTTON is not None
 
@@ -194,7 +197,7 @@ class BoardTop(Elaboratable):
 
         # power-on reset: reset-less "por" domain on the PLL clock
         m.domains.por = cd_por = ClockDomain("por", reset_less=True, local=True)
-        m.domains.sync = cd_sync = ClockDomain("sync")
+        m.domains.sync = cd_sync = ClockDomain("sync", reset_less=True)     # (module docstring)
         m.d.comb += [cd_por.clk.eq(clk), cd_sync.clk.eq(clk)]
         platform.add_clock_constraint(cd_sync.clk, self.clock_hz)
 
@@ -217,7 +220,8 @@ class BoardTop(Elaboratable):
             m.d.por += ready.eq(1)
         with m.Else():
             m.d.por += timer.eq(timer + 1)
-        m.d.comb += ResetSignal("sync").eq(~ready)
+        por = self.power_on_reset
+        m.d.comb += por.eq(~ready)
 
         # UART pins
         uart = platform.request("uart", 0, dir="-")
@@ -226,21 +230,23 @@ class BoardTop(Elaboratable):
         m.submodules.accel = accel = self.accel
         m.d.comb += [accel.rx.eq(rx.i), tx.o.eq(accel.tx)]
 
-        # status
+        # status (its own module, reset by the power-on reset)
+        st = Module()
+        m.submodules.status = ResetInserter(por)(st)
         rx_act, tx_act = Signal(), Signal()
-        m.submodules.rx_act_sync = FFSynchronizer(~rx.i, rx_act)
-        m.d.sync += tx_act.eq(~accel.tx)
+        st.submodules.rx_act_sync = FFSynchronizer(~rx.i, rx_act)
+        st.d.sync += tx_act.eq(~accel.tx)
         # one shared millisecond strobe for the heartbeat and the stretchers
         per_ms = max(2, int(round(self.clock_hz / 1000)))
         pre = Signal(range(per_ms))
         ms_tick = Signal()
-        m.d.comb += ms_tick.eq(pre == per_ms - 1)
-        m.d.sync += pre.eq(Mux(ms_tick, 0, pre + 1))
+        st.d.comb += ms_tick.eq(pre == per_ms - 1)
+        st.d.sync += pre.eq(Mux(ms_tick, 0, pre + 1))
         hb = Signal(10)                                  # bit 9 toggles every 512 ms (~1 Hz blink)
-        with m.If(ms_tick):
-            m.d.sync += hb.eq(hb + 1)
+        with st.If(ms_tick):
+            st.d.sync += hb.eq(hb + 1)
         self._ms_tick = ms_tick
-        stretch = lambda name, src, ms: self._stretch(m, name, src, ms)  # noqa: E731
+        stretch = lambda name, src, ms: self._stretch(st, name, src, ms)  # noqa: E731
         status = {
             "heartbeat": hb[-1],
             "blink_fast": hb[6],                         # ~8 Hz

@@ -6,6 +6,14 @@ Accelerator      AcceleratorCore behind a UART (what the board tops instantiate)
 The network is held in reset for one cycle at the start of every stripe (and on RESET), so a
 stripe never sees state left by an earlier, aborted one.
 
+Power-on reset: by default the sync domain's reset resets everything (the simulation tops and the
+virtual board). A board top instead gives its power-on reset as `por` and a reset-less sync domain
+(boards/common.py): the link and the UART are reset by `por` (ResetInserter), the network through
+the same tree as its clear (hw/reset_tree.py: `por` joins the link's clear request, so every
+network flip-flop is reset by its unit's registered copy alone, one cycle after `por`). A reset
+shared with the power-on reset needs a LUT per unit that combines the two, fed by one net across
+the die: the x2-base ECP5 critical path once the clear had its tree (docs/boards.md row 70).
+
 Between the link and the network sits an input FIFO of one frame's pixels (`input_fifo_depth`,
 cleared with the network). The link answers a STRIPE_ROWS frame with ACK once its pixels are in
 that FIFO, so the host sends the next frame while the network still computes this one: the
@@ -77,8 +85,15 @@ def identity_for(prog: Program, build: BuildConfig) -> P.Identity:
                       param_words(prog, build))
 
 
+def with_por(por, unit):
+    """`unit` reset by the board's power-on reset `por` (None: by the sync domain's reset alone)."""
+    return unit if por is None else ResetInserter(por)(unit)
+
+
 class AcceleratorCore(wiring.Component):
-    def __init__(self, prog: Program, build: BuildConfig | None = None, fold: FoldConfig | None = None):
+    def __init__(self, prog: Program, build: BuildConfig | None = None, fold: FoldConfig | None = None,
+                 por=None):
+        self.por = por          # the module docstring says when a board top gives one
         self.prog = prog
         self.build = build or BuildConfig()
         self.fold = fold or auto_fold(prog)
@@ -133,21 +148,26 @@ class AcceleratorCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         b = self.build
-        m.submodules.link = link = self.make_link()
+        link = self.make_link()
+        m.submodules.link = with_por(self.por, link)
+        # the network's reset request: the link's, and the board's power-on reset
+        net_clear, net_rst = link.net_clear, link.net_rst
+        if self.por is not None:
+            net_clear, net_rst = net_clear | self.por, net_rst | self.por
 
         def with_net(name, unit):
             """`unit` reset with the network, in the cycle of link.net_rst: the row-serial network
             (the UP5K's, every flip-flop counts) from net_rst itself; the dataflow one through the
             reset tree (hw/reset_tree.py), a registered copy of the request per unit."""
             if b.arch == "rowserial":
-                return ResetInserter(link.net_rst)(unit)
-            return cleared(m, link.net_clear, name, unit)
+                return ResetInserter(net_rst)(unit)
+            return cleared(m, net_clear, name, unit)
         net = make_network(self.prog, b, self.fold)
         if b.arch == "rowserial":
             m.submodules.net = net = with_net("net", net)
         else:
             m.submodules.net = net                       # (its units take their own copies)
-            m.d.comb += net.clear.eq(link.net_clear)
+            m.d.comb += net.clear.eq(net_clear)
         if self.identity.param_words:
             if b.arch == "rowserial":
                 m.d.comb += net.i_param.eq(link.net_i_param)
@@ -185,10 +205,12 @@ class AcceleratorCore(wiring.Component):
 
 
 class Accelerator(wiring.Component):
-    """AcceleratorCore behind an 8N1 UART at `build.baud`."""
+    """AcceleratorCore behind an 8N1 UART at `build.baud` (`por`: the module docstring)."""
 
-    def __init__(self, prog: Program, build: BuildConfig | None = None, fold: FoldConfig | None = None):
-        self.core = AcceleratorCore(prog, build, fold)
+    def __init__(self, prog: Program, build: BuildConfig | None = None, fold: FoldConfig | None = None,
+                 por=None):
+        self.por = por
+        self.core = AcceleratorCore(prog, build, fold, por)
         self.build = self.core.build
         self.divisor = round(self.build.clock_hz / self.build.baud)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1), "error": Out(1),
@@ -201,8 +223,9 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.core = core = self.core
-        m.submodules.urx = urx = UartRx(self.divisor)
-        m.submodules.utx = utx = UartTx(self.divisor)
+        urx, utx = UartRx(self.divisor), UartTx(self.divisor)
+        m.submodules.urx = with_por(self.por, urx)
+        m.submodules.utx = with_por(self.por, utx)
         wiring.connect(m, urx.o, core.rx)
         wiring.connect(m, core.tx, utx.i)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(core.busy), self.error.eq(core.error),

@@ -2,7 +2,13 @@
 same cycle as one reset from a registered pulse (the link's net_rst), and the board build's yosys
 script keeps one flip-flop per copy (opt_merge would fold identical registers into one).
 The end-to-end proof is the accelerator's: tests/test_postsynth.py (the dataflow netlist on both
-families) and tests/test_virtual_board.py resets the network before every stripe."""
+families) and tests/test_virtual_board.py resets the network before every stripe.
+
+Reset as a board top resets it (hw/accelerator.py `por`), the dataflow network's flip-flops are
+reset by their unit's copy alone: the power-on reset's combinational fan-out reaches the link, the
+UART and the copies, and no other flip-flop of the network (the x2-base ECP5 critical path was the
+power-on reset combined with each unit's copy in front of its flip-flops)."""
+import collections
 import json
 import shutil
 import subprocess
@@ -13,8 +19,18 @@ from amaranth.back import rtlil
 from amaranth.hdl import ResetInserter
 from amaranth.sim import Simulator
 
+import torch
+
 from boards.build import tool_env, yosys_options
+from hw.accelerator import Accelerator, BuildConfig
+from hw.estimate import throwaway
+from hw.fold import auto_fold
+from hw.network import Network
 from hw.reset_tree import COPY_PREFIX, cleared
+from sw.compiler import compile_model
+from sw.config import ModelConfig
+
+from conftest import BoardReset, random_network
 
 
 class Counter(Elaboratable):
@@ -92,3 +108,81 @@ def test_synthesis_keeps_one_register_per_copy(tmp_path, family):
     # n counters of 8 bits and n copies (merged into one copy, the counters merge as well: 9)
     assert ffs == 8 * n + n, cells
     assert COPY_PREFIX == "rst_copy_"
+
+
+# --------------------------------------------------------------------------- the power-on reset
+NET_PARTS = ("\\core.\\net.", "\\core.\\inq.", "\\core.\\cut_out.")   # reset with the network
+FF_TYPES = {"$dff", "$adff", "$sdff", "$dffe", "$sdffe", "$sdffce", "$aldff", "$dffsr"}
+
+
+def reset_fanout(top, tmp_path) -> dict:
+    """The flip-flops (and memory ports) in the combinational fan-out of `top`'s `rst` port, after
+    yosys proc + flatten: {"copies": n, "network": [other network flip-flops], "outside": n}."""
+    yosys = tool_env("ulx3s")["YOSYS"]
+    if not shutil.which(yosys):
+        pytest.skip(f"{yosys} not installed")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "top.il").write_text(rtlil.convert(top, name="top"))
+    (tmp_path / "s.ys").write_text("read_rtlil top.il\nhierarchy -top top\nproc\nflatten\nopt_clean\n"
+                                   "write_json top.json\n")
+    r = subprocess.run([yosys, "-q", "s.ys"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    mod = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]
+    cells = mod["cells"]
+    readers = collections.defaultdict(list)
+    for name, c in cells.items():
+        for port, direction in c["port_directions"].items():
+            if direction == "input":
+                for bit in c["connections"][port]:
+                    if isinstance(bit, int):
+                        readers[bit].append(name)
+    names = collections.defaultdict(list)
+    for name, net in mod["netnames"].items():
+        for bit in net["bits"]:
+            if isinstance(bit, int):
+                names[bit].append(name)
+    todo = list(mod["ports"]["rst"]["bits"])
+    seen, sinks = set(todo), set()
+    while todo:
+        for name in readers[todo.pop()]:
+            c = cells[name]
+            if c["type"] in FF_TYPES or c["type"].startswith("$mem"):
+                sinks.add(name)
+                continue
+            for port, direction in c["port_directions"].items():
+                if direction == "output":
+                    new = [b for b in c["connections"][port] if isinstance(b, int) and b not in seen]
+                    seen.update(new)
+                    todo.extend(new)
+    out = {"copies": 0, "network": [], "outside": 0}
+    for name in sinks:
+        q = cells[name]["connections"].get("Q", [None])[0]
+        if any(COPY_PREFIX in n for n in names.get(q, [])):
+            out["copies"] += 1
+        elif any(part in name for part in NET_PARTS):
+            out["network"].append(name)
+        else:
+            out["outside"] += 1
+    return out
+
+
+def small_program():
+    cfg = ModelConfig("denoise", 1, 2, 1, colors=1)
+    return compile_model(random_network(cfg, 5), [torch.rand(1, 1, 16, 16)])
+
+
+def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
+    prog = small_program()
+    build = BuildConfig(max_width=9, max_height=64, max_payload=24)
+    fold = auto_fold(prog)
+    got = reset_fanout(BoardReset(prog, build, fold), tmp_path / "board")
+    # one copy per unit and skid buffer of the network, one each for the input FIFO and output cut
+    net = Network(prog, fold)
+    units = net.units()
+    throwaway(net, *units.values())
+    n_net = len(units) + 4                     # (and the skid buffers cut_head, cut_fwin, cut_tail, cut_skip)
+    assert got["network"] == [] and got["copies"] == n_net + 2, got
+    assert got["outside"] > 50, got             # the link and the UART: reset by it directly
+    # control: with the sync domain's reset (the simulation tops) it reaches the network's flip-flops
+    plain = reset_fanout(Accelerator(prog, build, fold), tmp_path / "plain")
+    assert len(plain["network"]) > 100, {k: (len(v) if isinstance(v, list) else v) for k, v in plain.items()}

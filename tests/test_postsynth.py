@@ -5,7 +5,9 @@ input after reset stops the run); the UP5K row-serial netlist (synth_ice40 -dff)
 concrete power-up states instead of X (sim/postsynth.py power_up says why).
 
 - the UART end-to-end testbench (sim/tb_accel_uart.py, the one the RTL runs in test_e2e_uart.py)
-  on the whole accelerator: identify, an image in three stripes (the seams), a corrupted frame ->
+  on the whole accelerator, reset as a board top resets it (BoardReset: a reset-less sync domain,
+  the power-on reset as the accelerator's `por`, so the dataflow network is reset through its
+  reset tree alone and strict mode would stop on any of its flip-flops left X): identify, an image in three stripes (the seams), a corrupted frame ->
   NACK -> resent frame ACKed, STATUS; every output pixel equal to the golden model, and the run
   as many cycles long as the RTL's;
 - controls showing that strict mode does catch what it claims to catch (a register that relies on
@@ -33,7 +35,7 @@ from sw import golden
 from sw.compiler import compile_model
 from sw.config import ModelConfig
 
-from conftest import random_network
+from conftest import BoardReset, random_network
 
 CLK = 100_000_000
 FAMILIES = ["ice40", "ecp5"]
@@ -41,7 +43,7 @@ FAMILIES = ["ice40", "ecp5"]
 
 # --------------------------------------------------------------------------- end to end
 def e2e_case(task="denoise", scale=1, channels=2, units=1, colors=1, shape=(4, 12), max_width=9, max_payload=24,
-             seed=5, arch="dataflow"):
+             seed=5, arch="dataflow", board_reset=False):
     """A small accelerator (UART at clk/4) and one noise image of `shape` that needs >= 2 stripes
     and >= 2 frames per stripe (the corrupted one is the second). The default is the design that
     fits the iCEBreaker (docs/boards.md): a grayscale denoiser, C = 2, one BBCU-B unit; the image
@@ -56,7 +58,8 @@ def e2e_case(task="denoise", scale=1, channels=2, units=1, colors=1, shape=(4, 1
         from hw.rowserial.memmap import NetworkMap
         vectors["param_image"] = NetworkMap(prog, max_width).param_image(prog)
     params = {"baud": CLK // 4, "hash": prog.content_hash, "images": ["img"]}
-    return Accelerator(prog, build, auto_fold(prog)), vectors, params
+    top = (BoardReset if board_reset else Accelerator)(prog, build, auto_fold(prog))
+    return top, vectors, params
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,7 @@ def rtl_e2e():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_accelerator_netlist_end_to_end(family, rtl_e2e):
-    top, vectors, params = e2e_case()
+    top, vectors, params = e2e_case(board_reset=True)
     res = run_postsynth(top, "accel", family, "sim.tb_accel_uart", vectors, params)
     ps = res["postsynth"]
     assert res["status"]["crc_errors"] == 1
@@ -100,7 +103,7 @@ def test_rowserial_netlist_end_to_end(seed, rowserial_rtl):
     testbench loads the parameter image over the UART (a stripe before it is refused), then restores
     an x2 image in stripes, bit-exact with the golden model, in as many cycles as the RTL."""
     rtl = rowserial_rtl
-    top, vectors, params = e2e_case(**ROWSERIAL)
+    top, vectors, params = e2e_case(**ROWSERIAL, board_reset=True)
     res = run_postsynth(top, "accel_rs", "ice40", "sim.tb_accel_uart", vectors, params, spram=True, power_up=seed)
     ps = res["postsynth"]
     assert ps["cells"].get("SB_SPRAM256KA", 0) >= 1, ps["cells"]
