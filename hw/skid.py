@@ -16,7 +16,7 @@ Golden twin: the identity (a FIFO of depth 2).
 """
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.hdl import Shape
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -44,15 +44,17 @@ class SkidBuffer(wiring.Component):
         m.d.comb += [self.o.valid.eq(main_valid), self.o.payload.eq(main), self.i.ready.eq(~skid_valid)]
         load = ~main_valid | self.o.ready          # the main register is free (or being emptied)
         take = self.i.valid & ~skid_valid
+        # The data registers' enables are as short as they can be: the skid register follows the
+        # input while it is empty (its own flag, no o.ready in front of its enable), the main one
+        # loads whenever it is free, valid or not; only the two flags decide. (o.ready, comb from
+        # the next unit, can come from across the die: ECP5 x2-base, docs/boards.md row 71)
+        with m.If(~skid_valid):
+            m.d.sync += skid.eq(self.i.payload)
         with m.If(load):
-            with m.If(skid_valid):
-                m.d.sync += [main.eq(skid), main_valid.eq(1), skid_valid.eq(0)]
-            with m.Else():
-                m.d.sync += main_valid.eq(take)
-                with m.If(take):
-                    m.d.sync += main.eq(self.i.payload)
+            m.d.sync += [main.eq(Mux(skid_valid, skid, self.i.payload)), main_valid.eq(skid_valid | take),
+                         skid_valid.eq(0)]
         with m.Elif(take):
-            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+            m.d.sync += skid_valid.eq(1)
         return m
 
 

@@ -8,7 +8,6 @@ Reset as a board top resets it (hw/accelerator.py `por`), the dataflow network's
 reset by their unit's copy alone: the power-on reset's combinational fan-out reaches the link, the
 UART and the copies, and no other flip-flop of the network (the x2-base ECP5 critical path was the
 power-on reset combined with each unit's copy in front of its flip-flops)."""
-import collections
 import json
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from hw.estimate import throwaway
 from hw.fold import auto_fold
 from hw.network import Network
 from hw.reset_tree import COPY_PREFIX, cleared
+from sim.fanout import NoYosys, register_fanout
 from sw.compiler import compile_model
 from sw.config import ModelConfig
 
@@ -112,52 +112,18 @@ def test_synthesis_keeps_one_register_per_copy(tmp_path, family):
 
 # --------------------------------------------------------------------------- the power-on reset
 NET_PARTS = ("\\core.\\net.", "\\core.\\inq.", "\\core.\\cut_out.")   # reset with the network
-FF_TYPES = {"$dff", "$adff", "$sdff", "$dffe", "$sdffe", "$sdffce", "$aldff", "$dffsr"}
 
 
 def reset_fanout(top, tmp_path) -> dict:
-    """The flip-flops (and memory ports) in the combinational fan-out of `top`'s `rst` port, after
-    yosys proc + flatten: {"copies": n, "network": [other network flip-flops], "outside": n}."""
-    yosys = tool_env("ulx3s")["YOSYS"]
-    if not shutil.which(yosys):
-        pytest.skip(f"{yosys} not installed")
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "top.il").write_text(rtlil.convert(top, name="top"))
-    (tmp_path / "s.ys").write_text("read_rtlil top.il\nhierarchy -top top\nproc\nflatten\nopt_clean\n"
-                                   "write_json top.json\n")
-    r = subprocess.run([yosys, "-q", "s.ys"], cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    mod = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]
-    cells = mod["cells"]
-    readers = collections.defaultdict(list)
-    for name, c in cells.items():
-        for port, direction in c["port_directions"].items():
-            if direction == "input":
-                for bit in c["connections"][port]:
-                    if isinstance(bit, int):
-                        readers[bit].append(name)
-    names = collections.defaultdict(list)
-    for name, net in mod["netnames"].items():
-        for bit in net["bits"]:
-            if isinstance(bit, int):
-                names[bit].append(name)
-    todo = list(mod["ports"]["rst"]["bits"])
-    seen, sinks = set(todo), set()
-    while todo:
-        for name in readers[todo.pop()]:
-            c = cells[name]
-            if c["type"] in FF_TYPES or c["type"].startswith("$mem"):
-                sinks.add(name)
-                continue
-            for port, direction in c["port_directions"].items():
-                if direction == "output":
-                    new = [b for b in c["connections"][port] if isinstance(b, int) and b not in seen]
-                    seen.update(new)
-                    todo.extend(new)
+    """The registers in the combinational fan-out of `top`'s `rst` port (sim/fanout.py):
+    {"copies": n, "network": [other network flip-flops], "outside": n}."""
+    try:
+        regs = register_fanout(top, "rst", tmp_path)
+    except NoYosys as e:
+        pytest.skip(str(e))
     out = {"copies": 0, "network": [], "outside": 0}
-    for name in sinks:
-        q = cells[name]["connections"].get("Q", [None])[0]
-        if any(COPY_PREFIX in n for n in names.get(q, [])):
+    for name, nets in regs.items():
+        if any(COPY_PREFIX in n for n in nets):
             out["copies"] += 1
         elif any(part in name for part in NET_PARTS):
             out["network"].append(name)
