@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from benchmarks.netlist_depth import LUT, ROUTE, analyse, main
+from benchmarks.netlist_depth import (ECP5_CARRY, ECP5_LUT, ECP5_MUL, ECP5_ROUTE, LUT, ROUTE, analyse,
+                                      main)
 
 
 def _netlist(cells: dict, netnames: dict) -> dict:
@@ -60,3 +61,41 @@ def test_cli(tmp_path, capsys):
     assert main([str(p), "--threshold", "5", "--trace", "1"]) == 0
     out = capsys.readouterr().out
     assert "ns to SB_DFF.D -> v.b[0]:" in out and "    u.a[0]" in out
+
+
+def _tff(d, q, ce=None):
+    con = {"CLK": [1], "DI": [d], "LSR": ["0"], "Q": [q]}
+    if ce is not None:
+        con["CE"] = [ce]
+    return {"type": "TRELLIS_FF", "parameters": {}, "connections": con}
+
+
+def test_ecp5_cells_and_endpoint_summary(tmp_path, capsys):
+    """ECP5: FF -> LUT4 -> MULT18X18D -> CCU2C chain -> FF, and an enable through two LUT4s; the
+    per-unit endpoint counts (--summary)."""
+    lut = lambda i, o: {"type": "LUT4", "parameters": {},  # noqa: E731
+                        "connections": {"A": [i], "B": ["0"], "C": ["0"], "D": ["0"], "Z": [o]}}
+    mul = {"type": "MULT18X18D", "parameters": {},
+           "connections": {**{f"A{k}": [11] for k in range(18)}, **{f"B{k}": ["0"] for k in range(18)},
+                           "P0": [12]}}
+    ccu = {f"c{i}": {"type": "CCU2C", "parameters": {},
+                     "connections": {"A0": [12], "B0": ["0"], "C0": ["0"], "D0": ["0"], "A1": ["0"], "B1": ["0"],
+                                     "C1": ["0"], "D1": ["0"], "CIN": [40 + i], "COUT": [41 + i], "S0": [60 + i],
+                                     "S1": [80 + i]}} for i in range(4)}
+    cells = {"ffa": _tff(99, 10), "l1": lut(10, 11), "m": mul, **ccu, "ffb": _tff(63, 20),
+             "l2": lut(10, 13), "l3": lut(13, 14), "ffc": _tff(98, 21, ce=14)}
+    net = _netlist(cells, {"u.a": [10], "v.b": [20], "w.c": [21]})
+    counts = {}
+    rows = analyse(net, 0.0, counts)
+    b = [r for r in rows if r["endpoint"] == "TRELLIS_FF.DI -> v.b[0]"][0]
+    hop = ECP5_ROUTE + ECP5_LUT
+    assert b["estimate_ns"] == pytest.approx(0.5 + hop + ECP5_ROUTE + ECP5_MUL + hop + 0.2 + 3 * ECP5_CARRY
+                                             + ECP5_ROUTE + 0.1, abs=0.05)
+    c = [r for r in rows if r["endpoint"] == "TRELLIS_FF.CE -> w.c[0]"][0]
+    assert c["estimate_ns"] == pytest.approx(0.5 + 2 * hop + ECP5_ROUTE + 0.1, abs=0.05)
+    assert counts["v"] == 1 and counts["w"] == 2          # (w.c: its CE and its undriven DI)
+    p = tmp_path / "top.json"
+    p.write_text(json.dumps(net))
+    assert main([str(p), "--threshold", "3", "--summary", "5", "--json", str(tmp_path / "o.json")]) == 0
+    assert "endpoints over 3.0 ns per endpoint unit" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o.json").read_text())["endpoints_per_unit"]["v"] == 1
