@@ -394,8 +394,12 @@ class PopcountEngine(wiring.Component):
         f = Signal(range(max(F, 2)))
         g = Signal(range(max(G, 2)))
         addr = Signal(range(max(r * G * F, 2)))
-        last_f = f == F - 1
-        last_step = last_f & (g == G - 1)
+        # "f is the last fold" and "g is the last group" as registers set with f and g: the compares
+        # sat in front of i.ready, whose fan-out is the window generator's step logic (the deepest
+        # logic of every ECP5 x2-base layer window, benchmarks/netlist_depth.py)
+        last_f = Signal(init=F == 1)
+        last_g = Signal(init=G == 1)
+        last_step = last_f & last_g
         issue = en & wvalid
         m.d.comb += self.i.ready.eq(~wvalid | (issue & last_step))
         in_fire = self.i.valid & self.i.ready
@@ -425,7 +429,9 @@ class PopcountEngine(wiring.Component):
                     m.d.sync += xcnt.eq(xcnt + 1)
             m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
         with m.If(issue):
-            m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(g == G - 1, 0, g + 1), g))]
+            m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(last_g, 0, g + 1), g)),
+                         last_f.eq(Mux(last_f, F == 1, f == F - 2)),
+                         last_g.eq(Mux(last_f, Mux(last_g, G == 1, g == G - 2), last_g))]
             m.d.sync += addr.eq(Mux(last_step, pbase_next, addr + 1))
         m.d.comb += [rd.addr.eq(addr), rd.en.eq(en)]
 
