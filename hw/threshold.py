@@ -58,7 +58,9 @@ class Threshold(wiring.Component):
 
         step = Signal(range(max(steps, 2)))
         acc = Signal(self.channels)
-        last = step == steps - 1
+        # "step is the last" as a register set with step: its compare sat in front of i.ready, the
+        # BBCU layer's input fork and skid (ECP5 x2-base critical path, docs/boards.md row 73)
+        last = Signal(init=steps == 1)
         in_fire = self.i.valid & self.i.ready
         nxt = Mux(last, 0, step + 1)
         m.d.comb += rd.addr.eq(Mux(in_fire, nxt, step))
@@ -72,7 +74,7 @@ class Threshold(wiring.Component):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(in_fire):
-            m.d.sync += step.eq(nxt)
+            m.d.sync += [step.eq(nxt), last.eq(Mux(last, steps == 1, step == steps - 2))]
             if steps == 1:
                 m.d.sync += [self.o.payload.eq(bits), self.o.valid.eq(1)]
             else:
