@@ -19,7 +19,7 @@ Folding and cycle model
   K = cout / passes channels per window, computed `pe` at a time (G = K / pe channel groups), each
   group over F = 9*cin / simd folds of `simd` window bits: one (group, fold) step per cycle, so a
   window takes G*F cycles; the next window is accepted while the last step of the previous one
-  issues. The pe dots of a group are serialised (one per transfer, from a shift register) while
+  issues (or earlier, into a skid register: i.ready is a flag, no function of the pipeline). The pe dots of a group are serialised (one per transfer, from a shift register) while
   the next group computes, so the steady state is max(G*F, K) cycles per window (= G*F when
   F >= pe). For N = width*height*passes windows (cycle_model):
       cycles = (N - 1) * max(G*F, K) + G*F + pe - 1 + 3 + Lp
@@ -368,7 +368,8 @@ class PopcountEngine(wiring.Component):
         ctrl = 60 + 3 * (max(self.G, 1).bit_length() + max(self.F, 1).bit_length()) + 30 * (self.passes > 1)
         lut = pop + mux + pe * (2 * db + 4) + ctrl
         ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]
-        ff = n + 9 + simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 60
+        ff = 2 * (n + 9) + simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61   # (window + its skid)
+        lut += n + 9                                                                # (the skid select)
         return {"lut": lut, "ff": ff, "bram_bits": self.passes * self.G * self.F * pe * simd, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -401,12 +402,24 @@ class PopcountEngine(wiring.Component):
         last_g = Signal(init=G == 1)
         last_step = last_f & last_g
         issue = en & wvalid
-        m.d.comb += self.i.ready.eq(~wvalid | (issue & last_step))
-        in_fire = self.i.valid & self.i.ready
-        with m.If(in_fire):
-            m.d.sync += [win.eq(self.i.payload.bits), wmask.eq(self.i.payload.mask), wvalid.eq(1)]
-        with m.Elif(issue & last_step):
-            m.d.sync += wvalid.eq(0)
+        # the window register's input side is a skid buffer (hw/skid.py's scheme, with `win` as
+        # its main register): i.ready is a flag (~sk_valid), so the window generator's step logic
+        # does not wait on this engine's pipeline enable (en <- the output skid <- the next unit:
+        # the ECP5 x2-base critical path, docs/boards.md row 74). A window that arrives while
+        # `win` is busy waits in `sk`; in the steady state windows still go straight into `win`.
+        sk = Signal(n, reset_less=True)
+        sk_mask = Signal(formats.TAPS, reset_less=True)
+        sk_valid = Signal()
+        free = ~wvalid | (issue & last_step)            # win is empty or leaves this cycle
+        m.d.comb += self.i.ready.eq(~sk_valid)
+        with m.If(~sk_valid):
+            m.d.sync += [sk.eq(self.i.payload.bits), sk_mask.eq(self.i.payload.mask)]
+        with m.If(free):
+            m.d.sync += [win.eq(Mux(sk_valid, sk, self.i.payload.bits)),
+                         wmask.eq(Mux(sk_valid, sk_mask, self.i.payload.mask)),
+                         wvalid.eq(sk_valid | self.i.valid), sk_valid.eq(0)]
+        with m.Elif(self.i.valid & ~sk_valid):
+            m.d.sync += sk_valid.eq(1)
 
         # pass bookkeeping (ROM base address of the current pass)
         stride = G * F
