@@ -5,7 +5,9 @@ driving the synchronous reset of every flip-flop of the network (40k on the ECP5
 was the critical path of the first routed x2-base (docs/boards.md: 16.8 ns of routing alone).
 Here the link's request one cycle ahead (`net_clear`, combinational) is registered once per unit,
 and each unit is reset from its own copy: the same cycle as `net_rst`, so the behaviour is
-unchanged, with a net per unit that stays inside the unit's placement.
+unchanged, with a net per unit that stays inside the unit's placement. On a board the request
+also carries the power-on reset (hw/accelerator.py `por`; the board's sync domain is reset-less),
+so a copy is the only reset of its unit's flip-flops.
 
 The copies are identical flip-flops, which yosys's opt_merge would fold back into one: the board
 build marks them `keep` (YOSYS_KEEP, in boards/build.yosys_options after read_rtlil).
