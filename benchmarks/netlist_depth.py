@@ -94,7 +94,8 @@ def analyse(netlist: dict, threshold: float, counts: dict | None = None) -> list
         elif t == "DP16KD":
             for k, bits in con.items():
                 if k.startswith("DO"):
-                    starts[bits[0]] = ECP5_EBR if "NOREG" in str(c["parameters"].get(f"REGMODE_{k[2]}", "NOREG")) else 1.0
+                    unreg = "NOREG" in str(c["parameters"].get(f"REGMODE_{k[2]}", "NOREG"))
+                    starts[bits[0]] = ECP5_EBR if unreg else 1.0
                 elif not k.startswith("CLK"):
                     ends.append((bits[0], ECP5_ROUTE + 0.5, f"RAM {cn}.{k}"))
         elif t == "TRELLIS_DPR16X4":

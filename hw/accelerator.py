@@ -15,10 +15,11 @@ shared with the power-on reset needs a LUT per unit that combines the two, fed b
 the die: the x2-base ECP5 critical path once the clear had its tree (docs/boards.md row 70).
 
 Between the link and the network sits an input FIFO of one frame's pixels (`input_fifo_depth`,
-cleared with the network). The link answers a STRIPE_ROWS frame with ACK once its pixels are in
-that FIFO, so the host sends the next frame while the network still computes this one: the
-line and the fabric work at the same time (time per frame ~ max(transfer, compute), not their
-sum), and on the virtual board the network is never starved by the host's round trip.
+cleared with the network; on the dataflow network through a SkidBuffer, as its output). The link
+answers a STRIPE_ROWS frame with ACK once its pixels are in that FIFO, so the host sends the next
+frame while the network still computes this one: the line and the fabric work at the same time
+(time per frame ~ max(transfer, compute), not their sum), and on the virtual board the network is
+never starved by the host's round trip.
 """
 from __future__ import annotations
 
@@ -138,8 +139,9 @@ class AcceleratorCore(wiring.Component):
         """Link + input FIFO + network (analytical, before the device calibration of boards/fit.py)."""
         b = self.build
         units = [self.make_link(), make_network(self.prog, b, self.fold)]
-        if b.arch != "rowserial":
-            units.append(SkidBuffer(unsigned(8 * self.prog.config.colors)))
+        if b.arch != "rowserial":                 # (cut_out, and cut_in behind the input FIFO)
+            pixel = unsigned(8 * self.prog.config.colors)
+            units += [SkidBuffer(pixel) for _ in range(1 + bool(self.input_fifo_depth))]
         if self.input_fifo_depth:
             units.append(StreamFIFO(unsigned(8 * self.prog.config.colors), self.input_fifo_depth))
         throwaway(*units)
@@ -179,7 +181,15 @@ class AcceleratorCore(wiring.Component):
             q = StreamFIFO(link.net_i.payload.shape(), self.input_fifo_depth)
             m.submodules.inq = q = with_net("inq", q)
             wiring.connect(m, link.net_i, q.i)
-            wiring.connect(m, q.o, net.i)
+            if b.arch == "rowserial":
+                wiring.connect(m, q.o, net.i)
+            else:
+                # a SkidBuffer (cleared with the network) cuts the FIFO's read enable (a block RAM
+                # clock enable) from the pixel window generator's step logic behind the fork
+                cut = SkidBuffer(q.o.payload.shape())
+                m.submodules.cut_in = cut = with_net("cut_in", cut)
+                wiring.connect(m, q.o, cut.i)
+                wiring.connect(m, cut.o, net.i)
         else:
             wiring.connect(m, link.net_i, net.i)
         if b.arch == "rowserial":

@@ -19,8 +19,9 @@ Folding and cycle model
   K = cout / passes channels per window, computed `pe` at a time (G = K / pe channel groups), each
   group over F = 9*cin / simd folds of `simd` window bits: one (group, fold) step per cycle, so a
   window takes G*F cycles; the next window is accepted while the last step of the previous one
-  issues (or earlier, into a skid register: i.ready is a flag, no function of the pipeline). The pe dots of a group are serialised (one per transfer, from a shift register) while
-  the next group computes, so the steady state is max(G*F, K) cycles per window (= G*F when
+  issues (or earlier, into a skid register: i.ready is a flag, no function of the pipeline). The
+  pe dots of a group are serialised (one per transfer, from a shift register) while the next
+  group computes, so the steady state is max(G*F, K) cycles per window (= G*F when
   F >= pe). For N = width*height*passes windows (cycle_model):
       cycles = (N - 1) * max(G*F, K) + G*F + pe - 1 + 3 + Lp
   Lp = popcount pipeline depth (popcount_latency(); e.g. 11 for simd=576 "carry", 4 for simd=9 "tree").

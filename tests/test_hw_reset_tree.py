@@ -111,7 +111,7 @@ def test_synthesis_keeps_one_register_per_copy(tmp_path, family):
 
 
 # --------------------------------------------------------------------------- the power-on reset
-NET_PARTS = ("\\core.\\net.", "\\core.\\inq.", "\\core.\\cut_out.")   # reset with the network
+NET_PARTS = ("\\core.\\net.", "\\core.\\inq.", "\\core.\\cut_in.", "\\core.\\cut_out.")   # reset with the network
 
 
 def reset_fanout(top, tmp_path) -> dict:
@@ -142,12 +142,13 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     build = BuildConfig(max_width=9, max_height=64, max_payload=24)
     fold = auto_fold(prog)
     got = reset_fanout(BoardReset(prog, build, fold), tmp_path / "board")
-    # one copy per unit and skid buffer of the network, one each for the input FIFO and output cut
+    # one copy per unit and skid buffer of the network, one each for the input FIFO, the input cut
+    # and the output cut
     net = Network(prog, fold)
     units = net.units()
     throwaway(net, *units.values())
     n_net = len(units) + 4                     # (and the skid buffers cut_head, cut_fwin, cut_tail, cut_skip)
-    assert got["network"] == [] and got["copies"] == n_net + 2, got
+    assert got["network"] == [] and got["copies"] == n_net + 3, got
     assert got["outside"] > 50, got             # the link and the UART: reset by it directly
     # control: with the sync domain's reset (the simulation tops) it reaches the network's flip-flops
     plain = reset_fanout(Accelerator(prog, build, fold), tmp_path / "plain")
