@@ -39,7 +39,7 @@ from .link import LinkCore
 from .network import Network, receptive_halo
 from .reset_tree import cleared
 from .estimate import throwaway, total
-from .skid import SkidBuffer
+from .skid import SkidBuffer, pipe
 from .uart import UartRx, UartTx
 
 
@@ -150,6 +150,7 @@ class AcceleratorCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         b = self.build
+        dataflow = b.arch != "rowserial"
         link = self.make_link()
         m.submodules.link = with_por(self.por, link)
         # the network's reset request: the link's, and the board's power-on reset
@@ -181,28 +182,16 @@ class AcceleratorCore(wiring.Component):
             q = StreamFIFO(link.net_i.payload.shape(), self.input_fifo_depth)
             m.submodules.inq = q = with_net("inq", q)
             wiring.connect(m, link.net_i, q.i)
-            if b.arch == "rowserial":
-                wiring.connect(m, q.o, net.i)
-            else:
-                # a SkidBuffer (cleared with the network) cuts the FIFO's read enable (a block RAM
-                # clock enable) from the pixel window generator's step logic behind the fork
-                cut = SkidBuffer(q.o.payload.shape())
-                m.submodules.cut_in = cut = with_net("cut_in", cut)
-                wiring.connect(m, q.o, cut.i)
-                wiring.connect(m, cut.o, net.i)
+            # (dataflow) a SkidBuffer, cleared with the network, cuts the FIFO's read enable (a block
+            # RAM clock enable) from the pixel window generator's step logic behind the fork
+            pipe(m, "cut_in", q.o, net.i, enabled=dataflow, clear=net_clear)
         else:
             wiring.connect(m, link.net_i, net.i)
-        if b.arch == "rowserial":
-            # the tail's registered output straight into the link (the UP5K at 48 MHz; 50 FF less)
-            wiring.connect(m, net.o, link.net_o)
-        else:
-            # a SkidBuffer (cleared with the network) cuts the link's crop-filter / FIFO ready from
-            # the network's pipeline enables (ECP5 critical path of the small network after the
-            # other cuts)
-            cut = SkidBuffer(net.o.payload.shape())
-            m.submodules.cut_out = cut = with_net("cut_out", cut)
-            wiring.connect(m, net.o, cut.i)
-            wiring.connect(m, cut.o, link.net_o)
+        # (dataflow) a SkidBuffer, cleared with the network, cuts the link's crop-filter / FIFO
+        # ready from the network's pipeline enables (ECP5 critical path of the small network after
+        # the other cuts); the row-serial tail's registered output goes straight into the link (the
+        # UP5K at 48 MHz; 50 FF less)
+        pipe(m, "cut_out", net.o, link.net_o, enabled=dataflow, clear=net_clear)
         m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
                      self.busy.eq(link.stripe_active), self.error.eq(link.error_event)]
         if b.arch == "rowserial":
