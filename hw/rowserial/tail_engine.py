@@ -18,9 +18,9 @@ top/bot say whether h-1 / h+1 exist); the skip's pixel rows at pix[0..1]:
 Structure
   feature reader  9*C values per pixel, tap outer and channel inner (TailConv's order): a RAM read
                   per value inside the image, a zero without a read outside it; reads go through
-                  a FIFO of READ_LATENCY + 2 words (lib.fifo; a read is issued only while the
-                  words held and in flight leave a slot), so TailConv's back-pressure never
-                  loses a word.
+                  a FIFO of READ_LATENCY + 1 words (lib.fifo; a read is issued only while the
+                  words held and in flight, less the one TailConv takes, leave a slot), so
+                  TailConv's back-pressure never loses a word.
   skip reader     per pixel, the bilinear sum over 2 x 2 LR pixels (weights wv[phase][a] *
                   wh[column phase][b], the golden model's, as one constant per term) per colour,
                   or p << 16 (identity): 4*colors (1*colors) reads; it has the RAM port first.
@@ -28,7 +28,7 @@ Structure
 Cycle model: width * (9*C + skip reads) + TailConv latency (cycles_per_job; the skip reads
 of a pixel stall the feature reader, ~4 % for x2-tiny); with TailConv's serial requantiser (the
 UP5K) its pixel period 9*C + colors * req_latency + 1 covers the skip reads instead, but for
-the reads that do not fit in the last req_latency cycles and the FIFO (1 cycle per pixel for
+the reads that do not fit in the last req_latency cycles and the FIFO (2 cycles per pixel for
 x2-tiny).
 Golden twin: golden.tail_conv / tail_skip / tail_output on the rows (hw.rowserial.schedule.run).
 """
@@ -77,9 +77,7 @@ def skip_product(p, table: list[int], idx):
 
 
 class TailRowEngine(wiring.Component):
-    # READ_LATENCY words in flight and the one TailConv takes, plus one: a read is issued without
-    # looking at TailConv's ready (below)
-    FIFO_DEPTH = memmap.READ_LATENCY + 2
+    FIFO_DEPTH = memmap.READ_LATENCY + 1
 
     def __init__(self, prog: Program, max_width: int, ram_aw: int = 16, serial_req: bool | None = None,
                  ext_act: bool = False):
@@ -137,7 +135,7 @@ class TailRowEngine(wiring.Component):
             # pixel's skip reads: they start when the last colour takes this pixel's skip word,
             # req_latency cycles before the stall ends, and what they need beyond that, less
             # what the FIFO holds, delays the next pixel's values); a read's word arrives
-            # READ_LATENCY cycles after it (FIFO_DEPTH = READ_LATENCY + 2 slots keep the feature
+            # READ_LATENCY cycles after it (FIFO_DEPTH = READ_LATENCY + 1 slots keep the feature
             # reads going one per cycle; nothing covers the skip word's latency)
             rl = memmap.READ_LATENCY
             assert conv.cycles_per_pixel() >= conv.n + self.skip_reads()
@@ -264,16 +262,15 @@ class TailRowEngine(wiring.Component):
         flights = memmap.delay_line(m, [inflight, inf_zero, inf_last], memmap.READ_LATENCY)
         land, land_zero, land_last = flights[-1]       # the read's word is on rdata
         # a read lands READ_LATENCY cycles after its issue (memmap): issue while the words held and
-        # in flight leave a slot; the words held and in flight (q.level + the flights) counted in
-        # `pend`. TailConv's ready (its MAC pipeline enable, deep logic) does not reach the request:
-        # the FIFO has one slot more instead (READ_LATENCY + 2 keep one value per cycle going;
-        # through the ready, the UP5K critical path: 35 ns at r22)
+        # in flight, less the one TailConv takes now, leave a slot (READ_LATENCY + 1 slots keep one
+        # value per cycle going); the words held and in flight (q.level + the flights) counted in
+        # `pend`, so no adder lies between TailConv's ready and the RAM request
         issue, take = Signal(), Signal()
         pend = Signal(range(self.FIFO_DEPTH + 1))
         m.d.comb += take.eq(q.r_rdy & conv.i.ready)
         m.d.sync += pend.eq(pend + issue - take)
         space = Signal()
-        m.d.comb += space.eq(pend != self.FIFO_DEPTH)
+        m.d.comb += space.eq((pend != self.FIFO_DEPTH) | take)
         # fx < width, fx == 0 and fx + 1 < width as flags set with fx
         fx_more, fx_first, fx_nl = Signal(), Signal(), Signal()
         m.d.comb += issue.eq(busy & fx_more & space & ~skip_reading)
