@@ -105,6 +105,12 @@ def lt_const(v, k: int):
     return Const(0, 1) if k <= 0 else ~gt_const(v, k - 1)
 
 
+def next_is_last(last, count, n: int):
+    """The value of a registered "count == n - 1" flag once a counter of period n (0..n-1,
+    wrapping) has advanced: no compare with the counter's value in front of what the flag drives."""
+    return Mux(last, n == 1, count == n - 2)
+
+
 def tree_sum(values):
     """Balanced adder tree (a Python sum() would build a linear chain)."""
     values = list(values)

@@ -62,6 +62,7 @@ from amaranth.lib.wiring import In, Out
 from sw import formats
 
 from . import layouts
+from .head import next_is_last
 
 POPCOUNT_KINDS = ("carry", "compressor", "tree")
 
@@ -444,8 +445,8 @@ class PopcountEngine(wiring.Component):
             m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
         with m.If(issue):
             m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(last_g, 0, g + 1), g)),
-                         last_f.eq(Mux(last_f, F == 1, f == F - 2)),
-                         last_g.eq(Mux(last_f, Mux(last_g, G == 1, g == G - 2), last_g))]
+                         last_f.eq(next_is_last(last_f, f, F)),
+                         last_g.eq(Mux(last_f, next_is_last(last_g, g, G), last_g))]
             m.d.sync += addr.eq(Mux(last_step, pbase_next, addr + 1))
         m.d.comb += [rd.addr.eq(addr), rd.en.eq(en)]
 

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 from sw.formats import FeatureFormat
 
 from . import layouts
+from .head import next_is_last
 
 
 class Threshold(wiring.Component):
@@ -74,7 +75,7 @@ class Threshold(wiring.Component):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(in_fire):
-            m.d.sync += [step.eq(nxt), last.eq(Mux(last, steps == 1, step == steps - 2))]
+            m.d.sync += [step.eq(nxt), last.eq(next_is_last(last, step, steps))]
             if steps == 1:
                 m.d.sync += [self.o.payload.eq(bits), self.o.valid.eq(1)]
             else:
