@@ -38,6 +38,7 @@ from pathlib import Path
 from hw.fold import FoldConfig, throughput
 from hw.mul import LUT_MUL_WIDTH
 from hw.reset_tree import YOSYS_KEEP
+from hw.static_copy import YOSYS_KEEP as GEO_KEEP
 
 from .common import baud_error
 
@@ -156,7 +157,8 @@ def _lut_mul_script(width: int) -> str:
 def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None, spram: bool = False) -> dict:
     """What build() gives yosys for `board` (also used by sim/postsynth.py, so that the simulated
     netlist is synthesised exactly as the bitstream's): `synth_opts` for synth_ice40 / synth_ecp5,
-    `script_after_read` (run after read_rtlil: the reset-tree copies kept, hw/reset_tree.py, and the
+    `script_after_read` (run after read_rtlil: the reset-tree and geometry copies kept, hw/reset_tree.py
+    and hw/static_copy.py, and the
     LUT multiplier script), `script_after_synth`
     (the rest of the synthesis, see below) and the `lut_mul_width` in effect (the board's default
     when None).
@@ -177,7 +179,7 @@ def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None
     opts = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
     if spram and family == "ice40":
         opts += " -spram -dff"
-    after_read = [YOSYS_KEEP] + ([_lut_mul_script(lut_mul_width)] if dsp and lut_mul_width else [])
+    after_read = [YOSYS_KEEP, GEO_KEEP] + ([_lut_mul_script(lut_mul_width)] if dsp and lut_mul_width else [])
     return {"synth_opts": f"{opts} -run begin:map_luts".strip(),
             "script_after_synth": f"splitnets\nsynth_{family} {opts} -run map_luts:".replace("  ", " "),
             "script_after_read": "\n".join(after_read),

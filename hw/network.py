@@ -8,7 +8,8 @@ denoise/JPEG: the same without the up-sampling units; the skip is the input itse
 Stream signature
   i: In(stream of pixels)   the stripe, LR raster order
   o: Out(stream of pixels)  the restored stripe, HR raster order (width*r x height*r)
-  width, height: In         LR stripe geometry, stable during a stripe
+  width, height: In         LR stripe geometry, stable during a stripe and from 3 cycles before its
+                            first pixel (each unit registers its own copy, hw/static_copy.py)
 Cycle model: hw/fold.py throughput() (cycles per LR pixel of the slowest stage) x pixels + fill.
 Golden twin: sw.golden.run_features(...)["out"].
 """
@@ -32,6 +33,7 @@ from .head import HeadConv
 from .reset_tree import COPY_FF, cleared
 from .estimate import throwaway, total
 from .skid import SkidBuffer, pipe
+from .static_copy import GEO_FF, geometry_copy
 from .tail import TailConv
 from .window import WindowGen
 
@@ -99,14 +101,15 @@ class Network(wiring.Component):
         return u
 
     def resource_estimate(self) -> dict:
-        """Sum of the units' estimates plus the network's four SkidBuffers and a reset copy for
-        each (boards/fit.py scales it to a device with the calibration of boards/calibration.json)."""
+        """Sum of the units' estimates plus the network's four SkidBuffers, a reset copy for each
+        and the geometry copies (boards/fit.py scales it to a device with the calibration of boards/calibration.json)."""
         u = self.units()
         fmt = self.prog.fmt
         skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors)),
                  SkidBuffer(layouts.window(8 * self.colors))]
         throwaway(*u.values(), *skids)
-        copies = {"ff": COPY_FF * (len(u) + len(skids))}
+        geo_users = 3 + len(self.prog.binary_layers)          # pwin, bil, fwin, the layers
+        copies = {"ff": COPY_FF * (len(u) + len(skids)) + GEO_FF * geo_users}
         return total([x.resource_estimate() for x in [*u.values(), *skids]] + [copies])
 
     def elaborate(self, platform):
@@ -126,8 +129,10 @@ class Network(wiring.Component):
         pipe(m, "cut_head", pwin.o, head.i, clear=self.clear)
         wiring.connect(m, fork.b, skipq.i)
         wiring.connect(m, skipq.o, bil.i)
-        m.d.comb += [pwin.width.eq(self.width), pwin.height.eq(self.height),
-                     bil.width.eq(self.width), bil.height.eq(self.height)]
+        # each unit reads its own registered copy of the geometry (hw/static_copy.py)
+        for name, unit in (("pwin", pwin), ("bil", bil)):
+            w_c, h_c = geometry_copy(m, self.width, self.height, name)
+            m.d.comb += [unit.width.eq(w_c), unit.height.eq(h_c)]
 
         src = head.o
         w, h = self.width, self.height
@@ -135,14 +140,16 @@ class Network(wiring.Component):
         for i, layer in enumerate(prog.binary_layers):
             unit = add(f"layer{i}")
             wiring.connect(m, src, unit.i)
-            m.d.comb += [unit.width.eq(w * res), unit.height.eq(h * res)]
+            w_c, h_c = geometry_copy(m, w * res, h * res, f"layer{i}")
+            m.d.comb += [unit.width.eq(w_c), unit.height.eq(h_c)]
             res *= layer.r
             src = unit.o
 
         fwin, tail = add("fwin"), add("tail")
         # SkidBuffers (hw/skid.py) cut the handshake between stages (every BBCULayer cuts its own)
         pipe(m, "cut_fwin", src, fwin.i, clear=self.clear)
-        m.d.comb += [fwin.width.eq(w * res), fwin.height.eq(h * res)]
+        w_c, h_c = geometry_copy(m, w * res, h * res, "fwin")
+        m.d.comb += [fwin.width.eq(w_c), fwin.height.eq(h_c)]
         pipe(m, "cut_tail", fwin.o, tail.i, clear=self.clear)
         pipe(m, "cut_skip", bil.o, tail.skip, clear=self.clear)
         wiring.connect(m, tail.o, wiring.flipped(self.o))
