@@ -175,11 +175,16 @@ class WindowGen(wiring.Component):
         emit_e = ~pa & pe & out_free
         # a step shifts the columns: a pending window must leave first (or now), except that the
         # first step of a pass may shift the edge window once (esh)
+        # `step` enables every column register (~6E flip-flops), so it is computed from few
+        # registers in few levels (the ECP5 critical path of x4-base row 78 ran through five LUTs
+        # to it): "col is 0 and not the last" (the edge window may still shift once) and "may
+        # step" (no W = 1 hold cycle, sub-words gathered) are registers of their own.
         can = Signal()
         # sub-words: phase ph = 0..Q+1 since the last step (Q+1: gathered, ready to step)
         ph = Signal(range(Q + 2), init=Q + 1)
-        gathered = Const(1) if Q == 1 else (ph == Q + 1)
-        m.d.comb += can.eq((~pa | emit_a) & ((col_zero & ~last_col) | ~pe | emit_e) & ~hold & gathered)
+        go = Signal(init=1)                              # ~hold (Q = 1) / ph == Q + 1 (Q > 1)
+        edge_free = Signal(init=1)                       # col_zero & ~last_col
+        m.d.comb += can.eq((~pa | out_free) & (edge_free | ~pe | (~pa & out_free)) & go)
         step = Signal()
         m.d.comb += [self.i.ready.eq(live & can), step.eq(can & (self.i.valid | ~live))]
 
@@ -218,10 +223,11 @@ class WindowGen(wiring.Component):
             ]
             for k in range(K):
                 m.d.comb += wr.en[k].eq((ph < Q) & c2_live & (c2_rot == k))
+            gathered = ph == Q + 1
             with m.If(step):
-                m.d.sync += [ph.eq(0), wcol.eq(col), wbuf.eq(self.i.payload)]
+                m.d.sync += [ph.eq(0), wcol.eq(col), wbuf.eq(self.i.payload), go.eq(0)]
             with m.Elif(~gathered):
-                m.d.sync += [ph.eq(ph + 1), wbuf.eq(wbuf >> S)]
+                m.d.sync += [ph.eq(ph + 1), wbuf.eq(wbuf >> S), go.eq(ph == Q)]
             with m.If((ph >= 2) & (ph <= Q)):
                 m.d.sync += gat.eq(Cat(gat[K * S:], rd.data)) if Q > 2 else gat.eq(rd.data)
             words = Cat(gat, rd.data)                    # sub-word j at [j*K*S, (j+1)*K*S)
@@ -252,11 +258,38 @@ class WindowGen(wiring.Component):
 
         # ---------------------------------------------------------------- step
         if Q == 1:
-            m.d.sync += hold.eq(step & live & w_one)
+            m.d.sync += [hold.eq(step & live & w_one), go.eq(~(step & live & w_one))]
+        col_zero_n, last_col_n = Signal(), Signal()      # next values of col_zero / last_col
+        m.d.comb += [col_zero_n.eq(col_zero), last_col_n.eq(last_col)]
+        with m.If(step):
+            m.d.comb += [col_zero_n.eq(last_col), last_col_n.eq(Mux(last_col, w_one, col == wm2))]
+        with m.Elif(col_zero):                           # idle at column 0: follow W == 1
+            m.d.comb += last_col_n.eq(w_one)
+        m.d.sync += [col_zero.eq(col_zero_n), last_col.eq(last_col_n), edge_free.eq(col_zero_n & ~last_col_n)]
+
+        # the next pass's state, from registers only (H is stable within a frame, and the values
+        # at s = 0 do not depend on it); it is loaded by the last step of a pass, so each pass
+        # register has that step as its only enable
+        h2 = H >= 2
+        s1_lt_h = (s + 1) < H
+        nxt = {k: Signal.like(v, name=f"n_{k}") for k, v in
+               dict(s=s, p=p, rot=rot, live=live, emits=emits, cur_top=cur_top, cur_bot=cur_bot).items()}
+        cur = dict(s=s, p=p, rot=rot, live=live, emits=emits, cur_top=cur_top, cur_bot=cur_bot)
+
+        def next_pass(**v):
+            m.d.comb += [nxt[k].eq(v.get(k, cur[k])) for k in nxt]
+        with m.If(~emits):                               # s == 0 -> s = 1
+            next_pass(s=1, p=0, rot=1, live=h2, emits=1, cur_top=0, cur_bot=h2)
+        with m.Elif(p != R - 1):                         # next replay pass of the same row
+            next_pass(p=p + 1, live=0)
+        with m.Elif(~cur_bot):                           # s == H: frame done -> s = 0
+            next_pass(s=0, p=0, rot=0, live=1, emits=0, cur_top=0, cur_bot=1)
+        with m.Else():                                   # s -> s + 1
+            next_pass(s=s + 1, p=0, rot=Mux(rot == K - 1, 0, rot + 1), live=s1_lt_h, cur_top=1, cur_bot=s1_lt_h)
+
         with m.If(step):
             m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(new_lanes), c2_in.eq(Mux(live, self.i.payload, 0)),
-                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col), col_zero.eq(last_col),
-                         last_col.eq(Mux(last_col, w_one, col == wm2))]
+                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col)]
             with m.If(emits & ~col_zero):
                 m.d.sync += [pa.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]
             with m.If(pe & ~emit_e):
@@ -264,20 +297,5 @@ class WindowGen(wiring.Component):
             with m.If(last_col):
                 with m.If(emits):
                     m.d.sync += [pe.eq(1), esh.eq(0), e_top.eq(cur_top), e_bot.eq(cur_bot), e_left.eq(~col_zero)]
-                # next pass (the flags are selected, not recomputed from the next s: short paths)
-                h2 = H >= 2
-                s1_lt_h = (s + 1) < H
-                with m.If(~emits):                       # s == 0 -> s = 1
-                    m.d.sync += [s.eq(1), p.eq(0), rot.eq(1), live.eq(h2), emits.eq(1), cur_top.eq(0),
-                                 cur_bot.eq(h2)]
-                with m.Elif(p != R - 1):                 # next replay pass of the same row
-                    m.d.sync += [p.eq(p + 1), live.eq(0)]
-                with m.Elif(~cur_bot):                   # s == H: frame done -> s = 0
-                    m.d.sync += [s.eq(0), p.eq(0), rot.eq(0), live.eq(1), emits.eq(0), cur_top.eq(0),
-                                 cur_bot.eq(1)]
-                with m.Else():                           # s -> s + 1
-                    m.d.sync += [s.eq(s + 1), p.eq(0), rot.eq(Mux(rot == K - 1, 0, rot + 1)),
-                                 live.eq(s1_lt_h), cur_top.eq(1), cur_bot.eq(s1_lt_h)]
-        with m.Elif(col_zero):                           # idle at column 0: follow W == 1
-            m.d.sync += last_col.eq(w_one)
+                m.d.sync += [cur[k].eq(nxt[k]) for k in nxt]
         return m
