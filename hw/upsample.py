@@ -4,9 +4,10 @@ Stream signature
   i: In(stream of signed FW bits)    LR raster order, C features per pixel, channel-serial
   o: Out(stream of signed FW bits)   HR raster order: for LR row y: for i in 0..r-1: for x in
                                      0..W-1: for j in 0..r-1: for c in 0..C-1: feature (c, y, x)
-  width, height: In(unsigned)        LR geometry, stable for the whole frame.  Only width is
-                                     used (the reorder works row by row; frames follow each
-                                     other back to back), height is part of the uniform interface.
+  width, height: In(unsigned)        LR geometry, stable for the whole frame and from 2 cycles
+                                     before its first input. Only width is used (the reorder works
+                                     row by row; frames follow each other back to back), height is
+                                     part of the uniform interface.
 Line buffer: one lib.memory of 2 * max_width * C words = two banks of one LR row each; it
 DOUBLE-BUFFERS: the writer fills bank (y+1) % 2 with LR row y+1 while the reader replays row y
 (r passes) from bank y % 2, and may even start row y+2 into bank y % 2 once the reader has
@@ -69,6 +70,10 @@ class NearestUpsample(wiring.Component):
 
         # rows the writer is ahead of the reader: 0 (same row), 1, 2 (writer blocked)
         ahead = Signal(range(3))
+        # W - 1 registered (the width is stable within a frame and set long before its first
+        # pixel): a subtract in front of both row-end compares was an ECP5 path over 8 ns
+        wm1 = Signal.like(self.width)
+        m.d.sync += wm1.eq(self.width - 1)
 
         # ---------------------------------------------------------- writer
         waddr = Signal(range(depth))
@@ -81,12 +86,12 @@ class NearestUpsample(wiring.Component):
             self.i.ready.eq(ahead != 2),
             wfire.eq(self.i.valid & self.i.ready),
             wr.addr.eq(waddr), wr.data.eq(self.i.payload), wr.en.eq(wfire),
-            w_row_end.eq(wfire & (wc == C - 1) & (wx == self.width - 1)),
+            w_row_end.eq(wfire & (wc == C - 1) & (wx == wm1)),
         ]
         with m.If(wfire):
             with m.If(wc != C - 1):
                 m.d.sync += [wc.eq(wc + 1), waddr.eq(waddr + 1)]
-            with m.Elif(wx != self.width - 1):
+            with m.Elif(wx != wm1):
                 m.d.sync += [wc.eq(0), wx.eq(wx + 1), waddr.eq(waddr + 1)]
             with m.Else():
                 m.d.sync += [wc.eq(0), wx.eq(0), wb.eq(~wb), waddr.eq(Mux(wb, 0, rowlen))]
@@ -108,14 +113,14 @@ class NearestUpsample(wiring.Component):
             en.eq(~self.o.valid | self.o.ready),
             issue.eq(en & avail),
             rd.addr.eq(raddr), rd.en.eq(en),
-            r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & (rx == self.width - 1) & (ri == r - 1)),
+            r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & (rx == wm1) & (ri == r - 1)),
         ]
         with m.If(issue):
             with m.If(rc != C - 1):
                 m.d.sync += [rc.eq(rc + 1), raddr.eq(raddr + 1)]
             with m.Elif(rj != r - 1):
                 m.d.sync += [rc.eq(0), rj.eq(rj + 1), raddr.eq(rpix)]
-            with m.Elif(rx != self.width - 1):
+            with m.Elif(rx != wm1):
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(rx + 1), raddr.eq(raddr + 1), rpix.eq(raddr + 1)]
             with m.Elif(ri != r - 1):
                 base = Mux(rb, rowlen, 0)
