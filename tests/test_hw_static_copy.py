@@ -1,0 +1,80 @@
+"""Geometry copies (hw/static_copy.py): each unit's copy follows the link's geometry one cycle
+later, and the board build's yosys script keeps one register set per copy (opt_merge would fold
+the identical copies, and the subtracts behind them, into one shared by every unit). The
+end-to-end proof is the network's and the accelerator's (tests/test_hw_network.py,
+tests/test_postsynth.py), which run with the copies in place."""
+import json
+import shutil
+import subprocess
+
+import pytest
+from amaranth import Elaboratable, Module, Signal
+from amaranth.back import rtlil
+from amaranth.sim import Simulator
+
+from boards.build import tool_env, yosys_options
+from hw.static_copy import GEO_BITS, GEO_FF, geometry_copy
+
+
+class Users(Elaboratable):
+    """n units, each deriving W - 2 and H - 1 from its own copy of (width, height)."""
+
+    def __init__(self, n=3):
+        self.width, self.height = Signal(GEO_BITS), Signal(GEO_BITS)
+        self.outs = Signal(2 * GEO_BITS * n)
+        self.n = n
+
+    def elaborate(self, platform):
+        m = Module()
+        for k in range(self.n):
+            w, h = geometry_copy(m, self.width, self.height, f"u{k}")
+            m.d.comb += self.outs[2 * GEO_BITS * k:2 * GEO_BITS * (k + 1)].eq(
+                ((w - 2)[:GEO_BITS]) | ((h - 1)[:GEO_BITS] << GEO_BITS))
+        return m
+
+
+def test_copies_follow_one_cycle_later():
+    dut = Users(2)
+    seen = []
+
+    async def bench(ctx):
+        for w, h in [(5, 7), (5, 7), (64, 3), (9, 1), (9, 1)]:
+            ctx.set(dut.width, w)
+            ctx.set(dut.height, h)
+            await ctx.tick()
+            seen.append(((w, h), ctx.get(dut.outs)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    for (w, h), outs in seen:
+        word = ((w - 2) % (1 << GEO_BITS)) | ((h - 1) << GEO_BITS)
+        assert outs == word | (word << 2 * GEO_BITS), (w, h, hex(outs))
+
+
+def synth_ffs(tmp_path, family, keep: bool, n: int) -> int:
+    board = {"ice40": "icebreaker", "ecp5": "ulx3s"}[family]
+    yosys = tool_env(board)["YOSYS"]
+    if not shutil.which(yosys):
+        pytest.skip(f"{yosys} not installed")
+    dut = Users(n)
+    tmp_path.mkdir()
+    (tmp_path / "top.il").write_text(rtlil.convert(dut, name="top", ports=[dut.width, dut.height, dut.outs]))
+    yo = yosys_options(board)
+    script = "\n".join(["read_rtlil top.il", yo["script_after_read"] if keep else "",
+                        f"synth_{family} {yo['synth_opts']} -top top", yo["script_after_synth"],
+                        "tee -q -o stat.json stat -json"])
+    (tmp_path / "s.ys").write_text(script + "\n")
+    r = subprocess.run([yosys, "-q", "s.ys"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    return sum(v for k, v in cells.items() if k.startswith(("SB_DFF", "TRELLIS_FF")))
+
+
+@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+def test_synthesis_keeps_one_copy_per_unit(tmp_path, family):
+    n = 3
+    assert synth_ffs(tmp_path / "keep", family, True, n) == n * GEO_FF
+    # control: without the board build's keep the copies merge into one
+    assert synth_ffs(tmp_path / "plain", family, False, n) == GEO_FF
