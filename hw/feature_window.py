@@ -10,9 +10,9 @@ Stream signature
                                                         tap lies outside the image; last = 1 on the
                                                         final value of each pixel
   width, height: In(unsigned)                          frame geometry (1..max_width, 1..max_height),
-                                                        stable during a frame and valid one cycle
+                                                        stable during a frame and valid two cycles
                                                         before its first transfer (registered
-                                                        flags; both sides wait one cycle after
+                                                        flags; both sides wait two cycles after
                                                         reset); frames back to back
 Structure. A line buffer in lib.memory (FW-bit words) holds three rows in a ring of row slots
 (depth (3*max_width + 2)*C: slot s, column x, channel c at s*max_width*C + (x+1)*C + c; the
@@ -96,8 +96,9 @@ class FeatureWindow(wiring.Component):
     def resource_estimate(self) -> dict:
         a = bits_for(self.depth)
         ctr = 2 * (bits_for(self.max_width) + bits_for(self.max_height) + bits_for(self.channels) + 1) + 4
-        ff = 6 * a + ctr + self.fmt.bits + 12         # addresses, slot offsets, counters, output
-        lut = 10 * a + self.fmt.bits + 3 * ctr + 60   # address adders/muxes, flags, control
+        geo = 2 * (bits_for(self.max_width) + bits_for(self.max_height)) + 4   # W - 1, W - 2, H - 1, H - 2, ...
+        ff = 6 * a + ctr + geo + self.fmt.bits + 12   # addresses, slot offsets, counters, output
+        lut = 10 * a + self.fmt.bits + 3 * ctr + geo + 60   # address adders/muxes, flags, control
         if self.banks > 1:                            # bank output registers + bank select
             ff += self.banks * self.fmt.bits + bits_for(self.banks) + 3
             lut += 3 * self.banks * self.fmt.bits // 4 + self.banks
@@ -142,10 +143,18 @@ class FeatureWindow(wiring.Component):
 
         # ---------------------------------------------------------------- dependencies
         # Registered flags, recomputed every cycle from the next positions (short paths to the
-        # memory ports); `init` blocks both sides in the first cycle after reset, while the
-        # geometry flags are computed. Geometry must be valid one cycle before a frame starts.
+        # memory ports); `init` blocks both sides in the first two cycles after reset, while the
+        # geometry registers and then the flags are computed. Geometry must be valid two cycles
+        # before a frame starts. The compares with W - 1 / H - 1 are against registers (W - 1,
+        # W - 2, W == 1, the same for H), so no subtract sits in front of a flag.
+        wait = Signal(2, init=2)
         init = Signal()
-        m.d.sync += init.eq(1)
+        with m.If(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
+        m.d.comb += init.eq(wait == 0)
+        wm1, wm2, hm1, hm2 = Signal.like(W), Signal.like(W), Signal.like(H), Signal.like(H)
+        w_one, h_one = Signal(), Signal()
+        m.d.sync += [wm1.eq(W - 1), wm2.eq(W - 2), hm1.eq(H - 1), hm2.eq(H - 2), w_one.eq(W == 1), h_one.eq(H == 1)]
         ci_last = Signal()                            # ci == W-1
         xo_last = Signal()                            # xo == W-1
         yo_last = Signal()                            # yo == H-1
@@ -171,9 +180,9 @@ class FeatureWindow(wiring.Component):
             m.d.comb += [wr.addr.eq(wa[:ob] if NB > 1 else wa), wr.data.eq(self.i.payload),
                          wr.en.eq(wfire & ((wa[ob:] == k) if NB > 1 else 1))]
         with m.If(ipix):
-            m.d.sync += [ci.eq(ci_adv), ci_last.eq(ci_adv == W - 1)]
+            m.d.sync += [ci.eq(ci_adv), ci_last.eq(Mux(ci_last, w_one, ci == wm2))]
         with m.Else():
-            m.d.sync += ci_last.eq(ci == W - 1)
+            m.d.sync += ci_last.eq(ci == wm1)
         with m.If(wfire):
             m.d.sync += [wa.eq(wa + 1), ki.eq(Mux(ki == C - 1, 0, ki + 1))]
             with m.If(in_row_done):
@@ -242,13 +251,13 @@ class FeatureWindow(wiring.Component):
         xo_adv, yo_adv = Signal.like(xo), Signal.like(yo)
         m.d.comb += [xo_adv.eq(Mux(xo_last, 0, xo + 1)), yo_adv.eq(Mux(yo_last, 0, yo + 1))]
         with m.If(opix):
-            m.d.sync += [xo.eq(xo_adv), xo_last.eq(xo_adv == W - 1)]
+            m.d.sync += [xo.eq(xo_adv), xo_last.eq(Mux(xo_last, w_one, xo == wm2))]
         with m.Else():
-            m.d.sync += xo_last.eq(xo == W - 1)
+            m.d.sync += xo_last.eq(xo == wm1)
         with m.If(out_row_done):
-            m.d.sync += [yo.eq(yo_adv), yo_last.eq(yo_adv == H - 1)]
+            m.d.sync += [yo.eq(yo_adv), yo_last.eq(Mux(yo_last, h_one, yo == hm2))]
         with m.Else():
-            m.d.sync += yo_last.eq(yo == H - 1)
+            m.d.sync += yo_last.eq(yo == hm1)
         # gap = xo - ci at the next positions: candidates from registers, selected by the controls
         with m.If(opix & ~xo_last):
             with m.If(ipix & ci_last):
