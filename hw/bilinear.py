@@ -4,6 +4,7 @@ Stream signature
   i: In(stream of layouts.pixel(colors))                 LR pixels, raster order
   o: Out(stream of ArrayLayout(unsigned(24), colors))    HR skip words, raster order (H*r rows of W*r)
   width, height: In(unsigned)                             LR frame geometry, stable during a frame
+                                                          and from 3 cycles before its first input
 
 Arithmetic (docs/arithmetic.md section 4): separable, rows then columns, per 1-D phase j the
 weights (off, w0, w1) of golden.bilinear_weights_1d(r), w0 + w1 = 256, indices clamped to the
@@ -142,12 +143,19 @@ class BilinearSkip(wiring.Component):
         in_x, in_y = Signal(xs), Signal(ys)
         py = Signal(ys)                         # producer's LR row
         in_fire = Signal()
-        m.d.comb += [self.i.ready.eq((in_y <= hm1) & (in_y <= py + 2)),
+        # ready = (in_y <= H - 1) & (in_y <= py + 2), as a register computed from the next values of
+        # in_y and py (in_y_n, py_n: the same updates as the registers'): the compares behind it
+        # reached the skip FIFO's block-RAM read enable (an ECP5 path over 8 ns by the depth map)
+        in_y_n, py_n = Signal(ys), Signal(ys)
+        in_room = Signal(init=1)
+        m.d.comb += [self.i.ready.eq(in_room),
                      in_fire.eq(self.i.valid & self.i.ready),
                      wp.addr.eq(addr(in_x, in_y)), wp.data.eq(self.i.payload), wp.en.eq(in_fire)]
+        m.d.comb += in_y_n.eq(in_y)
         with m.If(in_fire):
             with m.If(in_x == wm1):
                 m.d.sync += [in_x.eq(0), in_y.eq(in_y + 1)]
+                m.d.comb += in_y_n.eq(in_y + 1)
             with m.Else():
                 m.d.sync += in_x.eq(in_x + 1)
 
@@ -171,6 +179,7 @@ class BilinearSkip(wiring.Component):
                      p_go.eq(padv & rows_in & ~settle),
                      rp.addr.eq(addr(px, Mux(pab, row_b, row_a))), rp.en.eq(padv)]
         m.d.sync += settle.eq(p_go & pab & (px == wm1))
+        m.d.comb += py_n.eq(py)
         with m.If(p_go):
             m.d.sync += pab.eq(~pab)
             with m.If(pab):
@@ -180,12 +189,16 @@ class BilinearSkip(wiring.Component):
                         m.d.sync += pi.eq(0)
                         with m.If(py == hm1):
                             m.d.sync += [py.eq(0), in_y.eq(0)]      # frame read: the next may come in
+                            m.d.comb += [py_n.eq(0), in_y_n.eq(0)]
                         with m.Else():
                             m.d.sync += py.eq(py + 1)
+                            m.d.comb += py_n.eq(py + 1)
                     with m.Else():
                         m.d.sync += pi.eq(pi + 1)
                 with m.Else():
                     m.d.sync += px.eq(px + 1)
+
+        m.d.sync += in_room.eq((in_y_n <= hm1) & (in_y_n <= py_n + 2))
 
         # stage 1: the read data arrive; stage 2: registered (no arithmetic behind the block RAM's
         # output, which is slow on the ECP5: 5.6 ns clock-to-out without its output register)

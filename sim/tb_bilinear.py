@@ -19,6 +19,8 @@ async def bilinear_matches_golden(dut):
     for gi, (w, h, nframes) in enumerate(p["groups"]):
         await RisingEdge(dut.clk)              # leave the read-only phase of the previous run
         dut.width.value, dut.height.value = w, h
+        for _ in range(3):                     # the geometry is stable 3 cycles before the first input
+            await RisingEdge(dut.clk)
         n_in = w * h * nframes
         n_out = n_in * outs_per_in
         items = [pack(row, 8) for row in pix[i0:i0 + n_in]]
