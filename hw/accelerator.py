@@ -216,8 +216,18 @@ class Accelerator(wiring.Component):
                           "activity": Out(1)})
 
     def resource_estimate(self) -> dict:
-        uarts = throwaway(UartRx(self.divisor)), throwaway(UartTx(self.divisor))
-        return total([self.core.resource_estimate()] + [u.resource_estimate() for u in uarts])
+        units = [throwaway(UartRx(self.divisor)), throwaway(UartTx(self.divisor))]
+        if self._tx_cut:
+            units.append(throwaway(SkidBuffer(unsigned(8))))
+        return total([self.core.resource_estimate()] + [u.resource_estimate() for u in units])
+
+    @property
+    def _tx_cut(self) -> bool:
+        """A SkidBuffer between the link's transmitter and the UART (the dataflow link sends a byte
+        per cycle, straight from its result row FIFO's block RAM and the frame's byte select: that
+        path into the UART's shift register was over 8 ns on the ECP5 by the depth map). The
+        row-serial link's bytes already leave through a register (serial_crc)."""
+        return self.build.arch != "rowserial"
 
     def elaborate(self, platform):
         m = Module()
@@ -226,7 +236,13 @@ class Accelerator(wiring.Component):
         m.submodules.urx = with_por(self.por, urx)
         m.submodules.utx = with_por(self.por, utx)
         wiring.connect(m, urx.o, core.rx)
-        wiring.connect(m, core.tx, utx.i)
+        if self._tx_cut:
+            cut_tx = SkidBuffer(unsigned(8))
+            m.submodules.cut_tx = with_por(self.por, cut_tx)
+            wiring.connect(m, core.tx, cut_tx.i)
+            wiring.connect(m, cut_tx.o, utx.i)
+        else:
+            wiring.connect(m, core.tx, utx.i)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(core.busy), self.error.eq(core.error),
                      self.activity.eq(~self.rx | ~utx.tx)]
         return m
