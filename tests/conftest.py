@@ -64,3 +64,35 @@ class BoardReset(wiring.Component):
         m.d.comb += [a.rx.eq(self.rx), self.tx.eq(a.tx), self.busy.eq(a.busy), self.error.eq(a.error),
                      self.activity.eq(a.activity)]
         return m
+
+
+def synth_cell_counts(tmp_path: Path, family: str, dut, ports, keep: bool = True) -> dict:
+    """`dut` synthesised as the board build synthesises (boards/build.yosys_options; keep=False
+    leaves out its script after read_rtlil, i.e. the keep of the reset and geometry copies):
+    {cell type: count}. Skips when the board's yosys is not installed."""
+    import json
+    import shutil
+    import subprocess
+
+    from amaranth.back import rtlil
+
+    from boards.build import tool_env, yosys_options
+
+    board = {"ice40": "icebreaker", "ecp5": "ulx3s"}[family]
+    yosys = tool_env(board)["YOSYS"]
+    if not shutil.which(yosys):
+        pytest.skip(f"{yosys} not installed")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "top.il").write_text(rtlil.convert(dut, name="top", ports=ports))
+    yo = yosys_options(board)
+    script = "\n".join(["read_rtlil top.il", yo["script_after_read"] if keep else "",
+                        f"synth_{family} {yo['synth_opts']} -top top", yo["script_after_synth"],
+                        "tee -q -o stat.json stat -json"])
+    (tmp_path / "s.ys").write_text(script + "\n")
+    r = subprocess.run([yosys, "-q", "s.ys"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+
+
+def flip_flops(cells: dict) -> int:
+    return sum(v for k, v in cells.items() if k.startswith(("SB_DFF", "TRELLIS_FF")))

@@ -8,19 +8,13 @@ Reset as a board top resets it (hw/accelerator.py `por`), the dataflow network's
 reset by their unit's copy alone: the power-on reset's combinational fan-out reaches the link, the
 UART and the copies, and no other flip-flop of the network (the x2-base ECP5 critical path was the
 power-on reset combined with each unit's copy in front of its flip-flops)."""
-import json
-import shutil
-import subprocess
-
 import pytest
 from amaranth import Elaboratable, Module, Signal
-from amaranth.back import rtlil
 from amaranth.hdl import ResetInserter
 from amaranth.sim import Simulator
 
 import torch
 
-from boards.build import tool_env, yosys_options
 from hw.accelerator import Accelerator, BuildConfig
 from hw.estimate import throwaway
 from hw.fold import auto_fold
@@ -30,7 +24,7 @@ from sim.fanout import NoYosys, register_fanout
 from sw.compiler import compile_model
 from sw.config import ModelConfig
 
-from conftest import BoardReset, random_network
+from conftest import BoardReset, flip_flops, random_network, synth_cell_counts
 
 
 class Counter(Elaboratable):
@@ -89,22 +83,10 @@ def test_units_reset_in_the_cycle_of_the_registered_pulse():
 
 @pytest.mark.parametrize("family", ["ice40", "ecp5"])
 def test_synthesis_keeps_one_register_per_copy(tmp_path, family):
-    board = {"ice40": "icebreaker", "ecp5": "ulx3s"}[family]
-    yosys = tool_env(board)["YOSYS"]
-    if not shutil.which(yosys):
-        pytest.skip(f"{yosys} not installed")
     n = 4
     dut = Tree(n, with_ref=False)
-    (tmp_path / "top.il").write_text(rtlil.convert(dut, name="top", ports=[dut.early, dut.qs]))
-    yo = yosys_options(board)
-    script = "\n".join(["read_rtlil top.il", yo["script_after_read"],
-                        f"synth_{family} {yo['synth_opts']} -top top", yo["script_after_synth"],
-                        "tee -q -o stat.json stat -json"])
-    (tmp_path / "s.ys").write_text(script + "\n")
-    r = subprocess.run([yosys, "-q", "s.ys"], cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
-    ffs = sum(v for k, v in cells.items() if k.startswith(("SB_DFF", "TRELLIS_FF")))
+    cells = synth_cell_counts(tmp_path, family, dut, [dut.early, dut.qs])
+    ffs = flip_flops(cells)
     # n counters of 8 bits and n copies (merged into one copy, the counters merge as well: 9)
     assert ffs == 8 * n + n, cells
     assert COPY_PREFIX == "rst_copy_"

@@ -3,17 +3,13 @@ later, and the board build's yosys script keeps one register set per copy (opt_m
 the identical copies, and the subtracts behind them, into one shared by every unit). The
 end-to-end proof is the network's and the accelerator's (tests/test_hw_network.py,
 tests/test_postsynth.py), which run with the copies in place."""
-import json
-import shutil
-import subprocess
-
 import pytest
 from amaranth import Elaboratable, Module, Signal
-from amaranth.back import rtlil
 from amaranth.sim import Simulator
 
-from boards.build import tool_env, yosys_options
 from hw.static_copy import GEO_BITS, GEO_FF, geometry_copy
+
+from conftest import flip_flops, synth_cell_counts
 
 
 class Users(Elaboratable):
@@ -54,22 +50,8 @@ def test_copies_follow_one_cycle_later():
 
 
 def synth_ffs(tmp_path, family, keep: bool, n: int) -> int:
-    board = {"ice40": "icebreaker", "ecp5": "ulx3s"}[family]
-    yosys = tool_env(board)["YOSYS"]
-    if not shutil.which(yosys):
-        pytest.skip(f"{yosys} not installed")
     dut = Users(n)
-    tmp_path.mkdir()
-    (tmp_path / "top.il").write_text(rtlil.convert(dut, name="top", ports=[dut.width, dut.height, dut.outs]))
-    yo = yosys_options(board)
-    script = "\n".join(["read_rtlil top.il", yo["script_after_read"] if keep else "",
-                        f"synth_{family} {yo['synth_opts']} -top top", yo["script_after_synth"],
-                        "tee -q -o stat.json stat -json"])
-    (tmp_path / "s.ys").write_text(script + "\n")
-    r = subprocess.run([yosys, "-q", "s.ys"], cwd=tmp_path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-2000:]
-    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
-    return sum(v for k, v in cells.items() if k.startswith(("SB_DFF", "TRELLIS_FF")))
+    return flip_flops(synth_cell_counts(tmp_path, family, dut, [dut.width, dut.height, dut.outs], keep=keep))
 
 
 @pytest.mark.parametrize("family", ["ice40", "ecp5"])
