@@ -554,11 +554,16 @@ class LinkCore(wiring.Component):
                      keep_lo.eq(const_mul(crop_l, r)), keep_hi.eq(const_mul(width - crop_r, r))]
 
         in_x = Signal(range(hr_w + 1))     # pixel index within the network's output row (uncropped)
+        in_x_last = Signal.like(in_x)      # width * r - 1
+        m.d.sync += in_x_last.eq(const_mul(width, r) - 1)
         row_idx = Signal(range(self.max_height * r + 1))
         # the stripe's result rows: row_idx counts them from the network's reset, so the rows
         # left are rows_total - row_idx (no down-counter beside it)
         rows_total = Signal.like(row_idx)
-        m.d.comb += rows_total.eq(const_mul(height, r))
+        # (registered, as is the last column index below: the stripe geometry is set long before
+        # the network's first output, and the multiply-subtract-compare in front of in_x reached
+        # the network's output ready; over 8 ns on the ECP5 by the depth map)
+        m.d.sync += rows_total.eq(const_mul(height, r))
         tcrc = txc.value
         tlen = Signal(range(max(hr_w * colors + P.RESULT.size, P.IDENT.size, P.STATUS.size, P.NACK.size) + 1))
         tidx = Signal.like(tlen)
@@ -598,9 +603,9 @@ class LinkCore(wiring.Component):
             if self.byte_stream:
                 m.d.sync += in_c.eq(Mux(in_c == colors - 1, 0, in_c + 1))
                 with m.If(in_c == colors - 1):
-                    m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
+                    m.d.sync += in_x.eq(Mux(in_x == in_x_last, 0, in_x + 1))
             else:
-                m.d.sync += in_x.eq(Mux(in_x == width * r - 1, 0, in_x + 1))
+                m.d.sync += in_x.eq(Mux(in_x == in_x_last, 0, in_x + 1))
         with m.If(self.net_rst):
             m.d.sync += [in_x.eq(0), row_idx.eq(0), in_c.eq(0)]
         # the transmitter's pixel source: pix_avail (a kept pixel can be taken), pix_data, pix_take
