@@ -12,14 +12,6 @@ so a copy is the only reset of its unit's flip-flops.
 The copies are identical flip-flops, which yosys's opt_merge would fold back into one: the board
 build marks them `keep` (YOSYS_KEEP, in boards/build.yosys_options after read_rtlil).
 
-A copy still drives every flip-flop of its unit, ~1,850 on an ECP5 x2-base layer (12.5 ns of one
-route, the critical path of docs/boards.md row 79). Data registers whose contents are read only
-under flags the reset clears are therefore reset-less: the window generator's columns and output
-bits, the SkidBuffer's two data registers, the threshold unit's accumulator and output. Where
-yosys turns a data-dependent mux into a flip-flop's synchronous set / reset (the scale unit's
-saturation, the binary engine behind the window mask), the data feeding it keep their reset: the
-strict post-synthesis run (sim/postsynth.py) stops on an X at any such control input.
-
 Stream signature: none (a helper for the network and the accelerator core).
 Cycle model: no cycles; a unit is reset in the cycle after `early`.
 Resource estimate: one flip-flop per copy (COPY_FF).

@@ -39,9 +39,7 @@ class SkidBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width = Shape.cast(self.shape).width
-        # the data registers are reset-less (only the two flags are state): a clear resets the
-        # flags alone, which keeps the reset tree's fan-out to the control (hw/reset_tree.py)
-        main, skid = Signal(width, reset_less=True), Signal(width, reset_less=True)
+        main, skid = Signal(width), Signal(width)
         main_valid, skid_valid = Signal(), Signal()
         m.d.comb += [self.o.valid.eq(main_valid), self.o.payload.eq(main), self.i.ready.eq(~skid_valid)]
         load = ~main_valid | self.o.ready          # the main register is free (or being emptied)

@@ -58,11 +58,7 @@ class Threshold(wiring.Component):
         rd = rom.read_port(domain="sync")
 
         step = Signal(range(max(steps, 2)))
-        # data registers reset-less (every lane of acc is written by the steps of each pixel, the
-        # output register is read only while valid): the unit's reset reaches its control alone
-        acc = Signal(self.channels, reset_less=True)
-        out = Signal(self.channels, reset_less=True)
-        m.d.comb += self.o.payload.eq(out)
+        acc = Signal(self.channels)
         # "step is the last" as a register set with step: its compare sat in front of i.ready, the
         # BBCU layer's input fork and skid (ECP5 x2-base critical path, docs/boards.md row 73)
         last = Signal(init=steps == 1)
@@ -81,11 +77,11 @@ class Threshold(wiring.Component):
         with m.If(in_fire):
             m.d.sync += [step.eq(nxt), last.eq(next_is_last(last, step, steps))]
             if steps == 1:
-                m.d.sync += [out.eq(bits), self.o.valid.eq(1)]
+                m.d.sync += [self.o.payload.eq(bits), self.o.valid.eq(1)]
             else:
                 m.d.sync += acc.word_select(step, lanes).eq(bits)
                 with m.If(last):
                     full = Signal(self.channels)
                     m.d.comb += [full.eq(acc), full.word_select(step, lanes).eq(bits)]
-                    m.d.sync += [out.eq(full), self.o.valid.eq(1)]
+                    m.d.sync += [self.o.payload.eq(full), self.o.valid.eq(1)]
         return m

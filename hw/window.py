@@ -148,15 +148,10 @@ class WindowGen(wiring.Component):
         col_zero = Signal(init=1)
 
         # ---------------------------------------------------------------- column registers
-        # The data registers (columns, gather and write buffers, the output window) are reset-less:
-        # what they hold is only used under the flags, which the reset clears (a frame after a
-        # reset sees stale columns as a frame after another frame does). The reset then reaches
-        # the control alone: the window generators were ~1,000 of the ~1,850 flip-flops on each
-        # ECP5 layer's reset copy (x2-base, 12.5 ns of one route after row 78's cuts).
-        c0 = Signal(3 * E, reset_less=True)              # (top, mid, bottom) rows, oldest column
-        c1 = Signal(3 * E, reset_less=True)
-        c2_lanes = Signal(K * E, reset_less=True)        # newest column: memory lanes as read
-        c2_in = Signal(E, reset_less=True)               # newest column: input pixel (live) or 0
+        c0 = Signal(3 * E)                               # (top, mid, bottom) rows, oldest column
+        c1 = Signal(3 * E)
+        c2_lanes = Signal(K * E)                         # newest column: memory lanes as read
+        c2_in = Signal(E)                                # newest column: input pixel (live) or 0
         c2_rot = Signal(range(max(K, 2)))
         c2_live = Signal()
         lanes = [c2_lanes[k * E:(k + 1) * E] for k in range(K)]
@@ -215,8 +210,8 @@ class WindowGen(wiring.Component):
             # gather register; the last sub-word stays on the read port (en low) until the step
             # (the step's lane and liveness are c2_rot / c2_live, registered with the column)
             wcol = Signal.like(col)
-            wbuf = Signal(E, reset_less=True)
-            gat = Signal(K * S * (Q - 1), reset_less=True)
+            wbuf = Signal(E)
+            gat = Signal(K * S * (Q - 1))
             sub_w = ph[:qb]
             sub_r = Signal(qb)
             m.d.comb += sub_r.eq(ph - 1)
@@ -251,11 +246,9 @@ class WindowGen(wiring.Component):
                 m.d.comb += ok.eq(row_ok[ky] & col_ok[kx])
                 mask.append(ok)
                 taps.append(Mux(ok, cols[kx][ky * E:(ky + 1) * E], 0))
-        out_bits = Signal(len(self.o.payload.bits), reset_less=True)
-        out_mask = Signal(len(self.o.payload.mask))      # (reset: the engine derives enables from it)
-        m.d.comb += [self.o.payload.bits.eq(out_bits), self.o.payload.mask.eq(out_mask)]
         with m.If(emit_a | emit_e):
-            m.d.sync += [out_bits.eq(Cat(*taps)), out_mask.eq(Cat(*mask)), self.o.valid.eq(1)]
+            m.d.sync += [self.o.payload.bits.eq(Cat(*taps)), self.o.payload.mask.eq(Cat(*mask)),
+                         self.o.valid.eq(1)]
         with m.Elif(self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(emit_a):
