@@ -143,19 +143,20 @@ class BilinearSkip(wiring.Component):
         in_x, in_y = Signal(xs), Signal(ys)
         py = Signal(ys)                         # producer's LR row
         in_fire = Signal()
-        # ready = (in_y <= H - 1) & (in_y <= py + 2), as a register computed from the next values of
-        # in_y and py (in_y_n, py_n: the same updates as the registers'): the compares behind it
-        # reached the skip FIFO's block-RAM read enable (an ECP5 path over 8 ns by the depth map)
-        in_y_n, py_n = Signal(ys), Signal(ys)
+        # ready = (in_y <= H - 1) & (in_y <= py + 2), as a register for the next in_y and py: the
+        # compares behind it reached the skip FIFO's block-RAM read enable (an ECP5 path over 8 ns
+        # by the depth map). Every candidate (in_y or in_y + 1, py or py + 1) is compared from
+        # registers and the late controls only select (compares after the increments were x2-base
+        # row 81's critical path, 22 ns)
         in_room = Signal(init=1)
+        y_inc, p_inc, f_read = Signal(), Signal(), Signal()   # in_y + 1, py + 1, frame read (both 0)
         m.d.comb += [self.i.ready.eq(in_room),
                      in_fire.eq(self.i.valid & self.i.ready),
                      wp.addr.eq(addr(in_x, in_y)), wp.data.eq(self.i.payload), wp.en.eq(in_fire)]
-        m.d.comb += in_y_n.eq(in_y)
         with m.If(in_fire):
             with m.If(in_x == wm1):
                 m.d.sync += [in_x.eq(0), in_y.eq(in_y + 1)]
-                m.d.comb += in_y_n.eq(in_y + 1)
+                m.d.comb += y_inc.eq(1)
             with m.Else():
                 m.d.sync += in_x.eq(in_x + 1)
 
@@ -179,7 +180,6 @@ class BilinearSkip(wiring.Component):
                      p_go.eq(padv & rows_in & ~settle),
                      rp.addr.eq(addr(px, Mux(pab, row_b, row_a))), rp.en.eq(padv)]
         m.d.sync += settle.eq(p_go & pab & (px == wm1))
-        m.d.comb += py_n.eq(py)
         with m.If(p_go):
             m.d.sync += pab.eq(~pab)
             with m.If(pab):
@@ -189,16 +189,24 @@ class BilinearSkip(wiring.Component):
                         m.d.sync += pi.eq(0)
                         with m.If(py == hm1):
                             m.d.sync += [py.eq(0), in_y.eq(0)]      # frame read: the next may come in
-                            m.d.comb += [py_n.eq(0), in_y_n.eq(0)]
+                            m.d.comb += f_read.eq(1)
                         with m.Else():
                             m.d.sync += py.eq(py + 1)
-                            m.d.comb += py_n.eq(py + 1)
+                            m.d.comb += p_inc.eq(1)
                     with m.Else():
                         m.d.sync += pi.eq(pi + 1)
                 with m.Else():
                     m.d.sync += px.eq(px + 1)
 
-        m.d.sync += in_room.eq((in_y_n <= hm1) & (in_y_n <= py_n + 2))
+        # in_y + a <= H - 1 and in_y + a <= py + b + 2, for a, b in {0, 1}
+        y_ok = [Signal(name=f"y_ok{a}") for a in range(2)]
+        p_ok = [[Signal(name=f"p_ok{a}{b}") for b in range(2)] for a in range(2)]
+        m.d.comb += [y_ok[0].eq(in_y <= hm1), y_ok[1].eq(in_y < hm1)]
+        for a in range(2):
+            for b in range(2):
+                m.d.comb += p_ok[a][b].eq(in_y + a <= py + (b + 2))
+        room = Mux(y_inc, y_ok[1] & Mux(p_inc, p_ok[1][1], p_ok[1][0]), y_ok[0] & Mux(p_inc, p_ok[0][1], p_ok[0][0]))
+        m.d.sync += in_room.eq(f_read | room)
 
         # stage 1: the read data arrive; stage 2: registered (no arithmetic behind the block RAM's
         # output, which is slow on the ECP5: 5.6 ns clock-to-out without its output register)
