@@ -55,7 +55,7 @@ import math
 from math import gcd
 
 import numpy as np
-from amaranth import Array, C, Cat, Const, Module, Mux, Shape, Signal, unsigned
+from amaranth import Array, C, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -462,22 +462,18 @@ class PopcountEngine(wiring.Component):
                 m.d.comb += segm[s].eq(wmask[taps[0]])
             else:
                 m.d.comb += segm[s].eq(Array([wmask[t] for t in taps])[f])
-        cnt = Signal(4)                                   # popcount(mask)
+        nvalid = Signal(dshape)                          # -cin * popcount(mask)
+        cnt = Signal(4)
         m.d.comb += cnt.eq(sum(wmask[t] for t in range(formats.TAPS)))
-
-        def nvalid_of(c):
-            # -cin * popcount(mask) from a table of the ten products, one LUT per bit (as `cnt * cin`
-            # yosys put a MULT18X18D per engine behind the mask adder, 14.5 ns of logic, the deepest
-            # path of the ECP5 x2-base). It is looked up one stage after the count is registered
-            # (mask adder and table in one cycle were over 8 ns by the depth map).
-            return Array([C(-k * cin, dshape) for k in range(formats.TAPS + 1)])[c]
-        nbits = Shape.cast(dshape).width
+        # (a table of the ten products, one LUT per bit: as `cnt * cin`, yosys put a MULT18X18D per
+        # engine behind the mask adder, 14.5 ns of logic, the deepest path of the ECP5 x2-base)
+        m.d.comb += nvalid.eq(Array([C(-k * cin, dshape) for k in range(formats.TAPS + 1)])[cnt])
 
         # ---------------- stage 1: registered slice + side band, ROM data arrives
         pipe = _Pipe(m, en, "pc")
         a1 = pipe.reg(slice_, "a")
         m1 = pipe.reg(segm, "msk")
-        side0 = Cat(issue, f == 0, last_f, cnt)
+        side0 = Cat(issue, f == 0, last_f, nvalid)
         side = pipe.reg(side0, "side")
         v1 = Signal()                                     # valid bit needs a reset
         with m.If(en):
@@ -504,12 +500,10 @@ class PopcountEngine(wiring.Component):
             with m.If(en):
                 m.d.sync += nv.eq(vd)
             vd = nv
-            sd = pipe.reg(Cat(sd[:3], nvalid_of(sd[3:7])) if k == 0 else sd, "sd")
-        if lat == 0:
-            sd = Cat(sd[:3], nvalid_of(sd[3:7]))
+            sd = pipe.reg(sd, "sd")
         a_valid = vd
         a_first, a_last = sd[1], sd[2]
-        a_nvalid = sd[3:3 + nbits].as_signed()
+        a_nvalid = sd[3:3 + len(nvalid)].as_signed()
 
         # ---------------- accumulate over folds, result register + serialiser
         res = [Signal(dshape, name=f"res{p}", reset_less=True) for p in range(pe)]
