@@ -102,7 +102,8 @@ class Network(wiring.Component):
 
     def resource_estimate(self) -> dict:
         """Sum of the units' estimates plus the network's four SkidBuffers, a reset copy for each
-        and the geometry copies (boards/fit.py scales it to a device with the calibration of boards/calibration.json)."""
+        and the geometry copies (boards/fit.py scales it to a device with the calibration of
+        boards/calibration.json)."""
         u = self.units()
         fmt = self.prog.fmt
         skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors)),

@@ -22,8 +22,15 @@ from amaranth import Module, Signal
 from amaranth.hdl import ResetInserter
 
 COPY_PREFIX = "rst_copy_"
-#: yosys: the cells driving the copies (their $dff) kept, so that opt_merge leaves one per unit
-YOSYS_KEEP = f"setattr -set keep 1 w:{COPY_PREFIX}* %ci1 c:* %i"
+
+
+def keep_script(prefix: str) -> str:
+    """yosys: the cells driving the wires named `prefix`* (their $dff) kept, so that opt_merge
+    leaves one per unit (also for the geometry copies, hw/static_copy.py)."""
+    return f"setattr -set keep 1 w:{prefix}* %ci1 c:* %i"
+
+
+YOSYS_KEEP = keep_script(COPY_PREFIX)
 COPY_FF = 1
 
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from amaranth import Module, Signal
 
+from .reset_tree import keep_script
+
 GEO_PREFIX = "geo_copy_"
 GEO_BITS = 16
 GEO_FF = 2 * GEO_BITS
-#: yosys: the cells driving the copies kept, so that opt_merge leaves one per unit
-YOSYS_KEEP = f"setattr -set keep 1 w:{GEO_PREFIX}* %ci1 c:* %i"
+YOSYS_KEEP = keep_script(GEO_PREFIX)
 
 
 def geometry_copy(m: Module, width, height, name: str) -> tuple[Signal, Signal]:
