@@ -272,9 +272,8 @@ class WindowGen(wiring.Component):
         # register has that step as its only enable
         h2 = H >= 2
         s1_lt_h = (s + 1) < H
-        nxt = {k: Signal.like(v, name=f"n_{k}") for k, v in
-               dict(s=s, p=p, rot=rot, live=live, emits=emits, cur_top=cur_top, cur_bot=cur_bot).items()}
         cur = dict(s=s, p=p, rot=rot, live=live, emits=emits, cur_top=cur_top, cur_bot=cur_bot)
+        nxt = {k: Signal.like(v, name=f"n_{k}") for k, v in cur.items()}
 
         def next_pass(**v):
             m.d.comb += [nxt[k].eq(v.get(k, cur[k])) for k in nxt]
