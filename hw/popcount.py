@@ -462,22 +462,28 @@ class PopcountEngine(wiring.Component):
                 m.d.comb += segm[s].eq(wmask[taps[0]])
             else:
                 m.d.comb += segm[s].eq(Array([wmask[t] for t in taps])[f])
-        nvalid = Signal(dshape)                          # -cin * popcount(mask)
-        cnt = Signal(4)
+        cnt = Signal(4)                                  # popcount(mask)
         m.d.comb += cnt.eq(sum(wmask[t] for t in range(formats.TAPS)))
-        # (a table of the ten products, one LUT per bit: as `cnt * cin`, yosys put a MULT18X18D per
-        # engine behind the mask adder, 14.5 ns of logic, the deepest path of the ECP5 x2-base)
-        m.d.comb += nvalid.eq(Array([C(-k * cin, dshape) for k in range(formats.TAPS + 1)])[cnt])
+
+        def nvalid_of(c):
+            # -cin * popcount(mask) from a table of the ten products, one LUT per bit (as `cnt * cin`
+            # yosys put a MULT18X18D per engine behind the mask adder, 14.5 ns of logic, the deepest
+            # path of the ECP5 x2-base). It is looked up one stage after the count is registered
+            # (mask adder and table in one cycle were over 8 ns by the ECP5 depth map).
+            return Array([C(-k * cin, dshape) for k in range(formats.TAPS + 1)])[c]
 
         # ---------------- stage 1: registered slice + side band, ROM data arrives
         pipe = _Pipe(m, en, "pc")
         a1 = pipe.reg(slice_, "a")
         m1 = pipe.reg(segm, "msk")
-        side0 = Cat(issue, f == 0, last_f, nvalid)
-        side = pipe.reg(side0, "side")
+        side = pipe.reg(Cat(issue, f == 0, last_f), "side")
         v1 = Signal()                                     # valid bit needs a reset
+        # the count register is reset and takes the count only with a window issued (else 0): yosys
+        # may turn the table behind it into the next register's synchronous reset, which must not
+        # be X from a window generator's mask before its first window (tests/test_postsynth.py)
+        cnt1 = Signal(4)
         with m.If(en):
-            m.d.sync += v1.eq(issue)
+            m.d.sync += [v1.eq(issue), cnt1.eq(Mux(issue, cnt, 0))]
 
         # ---------------- popcount pipelines (one per PE)
         counts = []
@@ -500,10 +506,12 @@ class PopcountEngine(wiring.Component):
             with m.If(en):
                 m.d.sync += nv.eq(vd)
             vd = nv
-            sd = pipe.reg(sd, "sd")
+            sd = pipe.reg(Cat(sd, nvalid_of(cnt1)) if k == 0 else sd, "sd")
+        if lat == 0:
+            sd = Cat(sd, nvalid_of(cnt1))
         a_valid = vd
         a_first, a_last = sd[1], sd[2]
-        a_nvalid = sd[3:3 + len(nvalid)].as_signed()
+        a_nvalid = sd[3:].as_signed()
 
         # ---------------- accumulate over folds, result register + serialiser
         res = [Signal(dshape, name=f"res{p}", reset_less=True) for p in range(pe)]
