@@ -10,7 +10,7 @@ Power-on reset: by default the sync domain's reset resets everything (the simula
 virtual board). A board top instead gives its power-on reset as `por` and a reset-less sync domain
 (boards/common.py): the link and the UART are reset by `por` (ResetInserter), the network through
 the same tree as its clear (hw/reset_tree.py: `por` joins the link's clear request, so every
-network flip-flop is reset by its unit's registered copy alone, one cycle after `por`). A reset
+network flip-flop is reset by its unit's registered copy alone, two cycles after `por`). A reset
 shared with the power-on reset needs a LUT per unit that combines the two, fed by one net across
 the die: the x2-base ECP5 critical path once the clear had its tree (docs/boards.md row 70).
 
@@ -37,7 +37,8 @@ from .fold import FoldConfig, auto_fold
 from .stream_fifo import StreamFIFO
 from .link import LinkCore
 from .network import Network, receptive_halo
-from .reset_tree import cleared
+from .reset_tree import COPY_FF, TREE_LEVELS, cleared, reset_copy
+from .static_copy import GEO_FF, geometry_copy
 from .estimate import throwaway, total
 from .skid import SkidBuffer, pipe
 from .uart import UartRx, UartTx
@@ -128,7 +129,7 @@ class AcceleratorCore(wiring.Component):
             return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True,
                             counters_ram=True, byte_stream=True,
                             area_dsp=lrelu_sharing(self.prog)[1])
-        return LinkCore(self.identity, self.timeout_cycles)
+        return LinkCore(self.identity, self.timeout_cycles, reset_latency=TREE_LEVELS)
 
     @property
     def timeout_cycles(self) -> int:
@@ -145,7 +146,8 @@ class AcceleratorCore(wiring.Component):
         if self.input_fifo_depth:
             units.append(StreamFIFO(unsigned(8 * self.prog.config.colors), self.input_fifo_depth))
         throwaway(*units)
-        return total([u.resource_estimate() for u in units])
+        tree = [] if b.arch == "rowserial" else [{"ff": COPY_FF + GEO_FF}]       # the trees' first level
+        return total([u.resource_estimate() for u in units] + tree)
 
     def elaborate(self, platform):
         m = Module()
@@ -158,10 +160,22 @@ class AcceleratorCore(wiring.Component):
         if self.por is not None:
             net_clear, net_rst = net_clear | self.por, net_rst | self.por
 
+        if dataflow:
+            # the trees' first level (one register each, which the placer puts between the link and
+            # the network): the network's units register their own copies from it, so no route
+            # goes from the link to a far unit in one cycle (a register-to-register route of 12.7
+            # ns from the link's width to a far layer's copy was the x2-base ECP5 critical path,
+            # docs/boards.md row 83). The link clears its side of the network with the second
+            # level (reset_latency = TREE_LEVELS), the geometry follows a cycle later as before.
+            net_clear = reset_copy(m, net_clear, "tree")
+            net_w, net_h = geometry_copy(m, link.width, link.height, "tree")
+        else:
+            net_w, net_h = link.width, link.height
+
         def with_net(name, unit):
             """`unit` reset with the network, in the cycle of link.net_rst: the row-serial network
             (the UP5K's, every flip-flop counts) from net_rst itself; the dataflow one through the
-            reset tree (hw/reset_tree.py), a registered copy of the request per unit."""
+            reset tree (hw/reset_tree.py), a registered copy of the first level per unit."""
             if b.arch == "rowserial":
                 return ResetInserter(net_rst)(unit)
             return cleared(m, net_clear, name, unit)
@@ -192,7 +206,7 @@ class AcceleratorCore(wiring.Component):
         # the other cuts); the row-serial tail's registered output goes straight into the link (the
         # UP5K at 48 MHz; 50 FF less)
         pipe(m, "cut_out", net.o, link.net_o, enabled=dataflow, clear=net_clear)
-        m.d.comb += [net.width.eq(link.width), net.height.eq(link.height),
+        m.d.comb += [net.width.eq(net_w), net.height.eq(net_h),
                      self.busy.eq(link.stripe_active), self.error.eq(link.error_event)]
         if b.arch == "rowserial":
             # (the network's output comes byte by byte, straight into the link, which counts the

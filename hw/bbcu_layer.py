@@ -7,6 +7,9 @@ Stream signature
   i: In(stream of features)   layer input, raster order, C per pixel (channel-serial)
   o: Out(stream of features)  layer output: same geometry (BBCU-B) or x r (BBCU-U), C per pixel
   width, height: In            input geometry
+  clear: In(1)                 a clear request: every sub-unit (and skid buffer) is reset in the next
+                               cycle from its own registered copy (hw/reset_tree.py: one copy for the
+                               whole layer drove ~1,850 synchronous resets, an ECP5 critical path)
 The residual FIFO holds the features that enter while the window generator waits for the next
 row: (max_width + 4) pixels x C words (sized from the window latency; see docs/architecture.md).
 Cycle model: the slowest of its units (hw/fold.py: throughput).
@@ -25,6 +28,7 @@ from . import layouts
 from .fold import LayerFold
 from .fork import Broadcast
 from .estimate import throwaway, total
+from .reset_tree import COPY_FF, cleared
 from .skid import SkidBuffer, pipe
 from .stream_fifo import StreamFIFO
 from .popcount import PopcountEngine
@@ -74,6 +78,10 @@ def replay_fifo_depth(channels: int, max_width: int) -> int:
     return channels * (max_width // 2 + 8) + 64
 
 
+#: the layer's SkidBuffers (elaborate's `pipe` calls)
+SKIDS = ("cut_in", "cut_thr", "cut_eng", "cut_res")
+
+
 class BBCULayer(wiring.Component):
     def __init__(self, layer: BinaryLayer, fmt: FeatureFormat, fold: LayerFold, max_width: int,
                  max_height: int, scale_mult: str = "dsp"):
@@ -86,6 +94,7 @@ class BBCULayer(wiring.Component):
             "o": Out(stream.Signature(layouts.feature(fmt))),
             "width": In(16),
             "height": In(16),
+            "clear": In(1),
         })
 
     def resource_estimate(self) -> dict:
@@ -96,13 +105,14 @@ class BBCULayer(wiring.Component):
         est = total(parts)
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
-        for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt)):  # SkidBuffers
+        for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt)):  # SKIDS
             sk = throwaway(SkidBuffer(shape)).resource_estimate()
             est["lut"] += sk["lut"]
             est["ff"] += sk["ff"]
         if self.layer.r > 1:
             est["bram_bits"] += replay_fifo_depth(self.channels, self.max_width) * self.fmt.bits
             est["lut"] += 40
+        est["ff"] += COPY_FF * (len(units) + len(SKIDS))
         return est
 
     def _units(self):
@@ -125,28 +135,29 @@ class BBCULayer(wiring.Component):
         m = Module()
         u = self._units()
         self.stages = u           # for profiling (benchmarks/stage_profile.py)
+        clear = self.clear
         for k, v in u.items():
-            m.submodules[k] = v
+            m.submodules[k] = cleared(m, clear, k, v)
         # SkidBuffers (hw/skid.py) cut the handshake at the layer input and between the
         # channel-serial and the window stages, so no ready path crosses more than one unit
         if "inq" in u:
-            pipe(m, "cut_in", wiring.flipped(self.i), u["inq"].i)
+            pipe(m, "cut_in", wiring.flipped(self.i), u["inq"].i, clear=clear)
             wiring.connect(m, u["inq"].o, u["fork"].i)
         else:
-            pipe(m, "cut_in", wiring.flipped(self.i), u["fork"].i)
+            pipe(m, "cut_in", wiring.flipped(self.i), u["fork"].i, clear=clear)
         wiring.connect(m, u["fork"].a, u["thr"].i)
-        pipe(m, "cut_thr", u["thr"].o, u["win"].i)
+        pipe(m, "cut_thr", u["thr"].o, u["win"].i, clear=clear)
         wiring.connect(m, u["win"].o, u["eng"].i)
-        pipe(m, "cut_eng", u["eng"].o, u["scale"].i)
+        pipe(m, "cut_eng", u["eng"].o, u["scale"].i, clear=clear)
         wiring.connect(m, u["scale"].o, u["add"].v)
         wiring.connect(m, u["fork"].b, u["fifo"].i)
         if "up" in u:
-            pipe(m, "cut_res", u["fifo"].o, u["up"].i)
+            pipe(m, "cut_res", u["fifo"].o, u["up"].i, clear=clear)
             wiring.connect(m, u["up"].o, u["add"].x)
             m.d.comb += [u["up"].width.eq(self.width), u["up"].height.eq(self.height)]
         else:
             # the FIFO's block-RAM read data go through a register before the residual adder
-            pipe(m, "cut_res", u["fifo"].o, u["add"].x)
+            pipe(m, "cut_res", u["fifo"].o, u["add"].x, clear=clear)
         wiring.connect(m, u["add"].o, wiring.flipped(self.o))
         m.d.comb += [u["win"].width.eq(self.width), u["win"].height.eq(self.height),
                      u["eng"].width.eq(self.width)]

@@ -9,9 +9,12 @@ Stream signature
   net_o: In(stream of pixels)           restored pixels (HR raster, whole stripe width) from the network
                                         (byte_stream: their bytes one by one)
   width, height: Out                    stripe geometry for the network, stable during a stripe
-  net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on RESET
-  net_clear: Out(1)                     net_rst one cycle ahead (combinational): for units that register
-                                        their own copy of it (hw/reset_tree.py, the dataflow network)
+  net_rst: Out(1)                       one-cycle registered pulse: clears the network before a stripe / on
+                                        RESET, `reset_latency` cycles after the request (the link's own
+                                        network-side state is cleared with it)
+  net_clear: Out(1)                     the request, net_rst `reset_latency` cycles ahead (combinational):
+                                        for a tree of registered copies of it (hw/reset_tree.py, the
+                                        dataflow network: two levels, reset_latency 2)
   load:  Out(stream of param words)     (param_words > 0) PARAMS words with their RAM addresses
   net_i_param: Out(1)                   (param_words > 0 and byte_stream, instead of load) high while a
                                         PARAMS payload (u16 address, u16 words) goes out on net_i
@@ -78,7 +81,10 @@ class LinkCore(wiring.Component):
 
     def __init__(self, identity: P.Identity, timeout_cycles: int = 1_000_000, *, counter_bits: int = 32,
                  row_buffer: bool = True, serial_crc: bool = False, counters_ram: bool = False,
-                 byte_stream: bool = False, area_dsp: bool = False):
+                 byte_stream: bool = False, area_dsp: bool = False, reset_latency: int = 1):
+        if reset_latency < 1:
+            raise ValueError(f"reset_latency must be at least 1, not {reset_latency}")
+        self.reset_latency = reset_latency
         if not 8 <= counter_bits <= 32:
             raise ValueError(f"counter_bits must be 8..32, not {counter_bits}")
         self.counter_bits = counter_bits
@@ -136,7 +142,7 @@ class LinkCore(wiring.Component):
         # transmitter CRC byte register (9)
         cb = self.counter_bits
         crc = CRC32Unit.estimate(self.serial_crc)
-        ff = 12 * cb + 2 * crc["ff"] + 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 79
+        ff = 12 * cb + 2 * crc["ff"] + 32 + 4 * 16 + 64 + 8 * 16 + 3 * 8 * colors + tbits + lbits + 78 + self.reset_latency
         # LUTs: counter incrementers, two CRC-32 byte updates (~4 LUT4 per state bit), the STATUS
         # byte select (1 per input bit) and the IDENT constant bytes, the field capture, ~24
         # 16-bit adders/comparators (limits, crops, lengths), (de)serialisers, FSMs
@@ -199,7 +205,11 @@ class LinkCore(wiring.Component):
         # combinational output of the frame checks it fanned out to every network register's
         # reset (the ECP5 critical path once the handshakes were cut)
         rst_req = Signal()
-        m.d.sync += self.net_rst.eq(rst_req)
+        rst_q = rst_req
+        for k in range(self.reset_latency):      # (net_rst: as many registers as the tree has levels)
+            nxt = self.net_rst if k == self.reset_latency - 1 else Signal(name=f"net_rst_d{k}")
+            m.d.sync += nxt.eq(rst_q)
+            rst_q = nxt
         m.d.comb += self.net_clear.eq(rst_req)
         geo_wait = Signal(2)          # cycles until the derived row geometry registers are valid
         with m.If(geo_wait != 0):     # (before the receiver FSM: its STRIPE_BEGIN load takes priority)

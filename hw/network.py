@@ -110,7 +110,8 @@ class Network(wiring.Component):
                  SkidBuffer(layouts.window(8 * self.colors))]
         throwaway(*u.values(), *skids)
         geo_users = 3 + len(self.prog.binary_layers)          # pwin, bil, fwin, the layers
-        copies = {"ff": COPY_FF * (len(u) + len(skids)) + GEO_FF * geo_users}
+        # reset copies: one per unit but the layers (their sub-units have their own, in their estimate)
+        copies = {"ff": COPY_FF * (len(u) - len(self.prog.binary_layers) + len(skids)) + GEO_FF * geo_users}
         return total([x.resource_estimate() for x in [*u.values(), *skids]] + [copies])
 
     def elaborate(self, platform):
@@ -139,7 +140,9 @@ class Network(wiring.Component):
         w, h = self.width, self.height
         res = 1
         for i, layer in enumerate(prog.binary_layers):
-            unit = add(f"layer{i}")
+            # (a layer resets its sub-units from their own copies of the request: hw/bbcu_layer.py)
+            m.submodules[f"layer{i}"] = unit = u[f"layer{i}"]
+            m.d.comb += unit.clear.eq(self.clear)
             wiring.connect(m, src, unit.i)
             w_c, h_c = geometry_copy(m, w * res, h * res, f"layer{i}")
             m.d.comb += [unit.width.eq(w_c), unit.height.eq(h_c)]

@@ -3,9 +3,12 @@
 The link clears the dataflow network before every stripe (hw/link.py `net_rst`). As one register
 driving the synchronous reset of every flip-flop of the network (40k on the ECP5 base presets) it
 was the critical path of the first routed x2-base (docs/boards.md: 16.8 ns of routing alone).
-Here the link's request one cycle ahead (`net_clear`, combinational) is registered once per unit,
-and each unit is reset from its own copy: the same cycle as `net_rst`, so the behaviour is
-unchanged, with a net per unit that stays inside the unit's placement. On a board the request
+Here the link's request (`net_clear`, combinational) is registered once between the link and the
+network (the tree's first level, hw/accelerator.py), that copy again once per unit (and per sub-unit
+of a BBCU layer), and each unit is reset from its own copy: the same cycle as the link's `net_rst`
+(the link delays it by the tree's TREE_LEVELS), so link and network are cleared together, with a
+net per unit that stays inside the unit's placement and no route from the link to a far unit
+within one cycle. On a board the request
 also carries the power-on reset (hw/accelerator.py `por`; the board's sync domain is reset-less),
 so a copy is the only reset of its unit's flip-flops.
 
@@ -32,6 +35,9 @@ def keep_script(prefix: str) -> str:
 
 YOSYS_KEEP = keep_script(COPY_PREFIX)
 COPY_FF = 1
+#: levels of the dataflow accelerator's tree: a first-level copy between the link and the network
+#: (hw/accelerator.py), then a copy per unit (and per sub-unit of a BBCU layer, hw/bbcu_layer.py)
+TREE_LEVELS = 2
 
 
 def reset_copy(m: Module, early, name: str) -> Signal:

@@ -24,7 +24,8 @@ class NoYosys(RuntimeError):
 
 def register_fanout(component, port: str, workdir: Path, yosys: str | None = None) -> dict:
     """{cell name: [net names on its Q]} for every register (flip-flop or memory port) reached
-    from the top-level input `port` of `component` through combinational cells. Raises NoYosys if
+    from the top-level input `port` of `component` (or the net whose flattened name ends in
+    `port`) through combinational cells. Raises NoYosys if
     the yosys binary (default: the ULX3S flow's, boards.build.tool_env) is not installed."""
     from amaranth.back import rtlil
 
@@ -55,7 +56,14 @@ def register_fanout(component, port: str, workdir: Path, yosys: str | None = Non
         for bit in net["bits"]:
             if isinstance(bit, int):
                 names[bit].append(name)
-    todo = [b for b in mod["ports"][port]["bits"] if isinstance(b, int)]
+    if port in mod["ports"]:
+        bits = mod["ports"][port]["bits"]
+    else:                                       # an internal net: the one whose name ends in `port`
+        found = sorted(n for n in mod["netnames"] if n == port or n.endswith("." + port))
+        if len(found) != 1:
+            raise KeyError(f"{port!r}: {len(found)} nets match ({found[:5]})")
+        bits = mod["netnames"][found[0]]["bits"]
+    todo = [b for b in bits if isinstance(b, int)]
     seen, sinks = set(todo), set()
     while todo:
         for name in readers[todo.pop()]:

@@ -81,3 +81,38 @@ def test_link_result_row_never_waits_for_the_next_frame():
         run_cocotb(LinkLoop(ident, 4000, depth=2, every=8), "link_slow", "sim.tb_link", {"image": img},
                    {"identity": ident.__dict__, "timeout": 4000, "stripe": [w, h, cl, cr]},
                    testcase="link_rows_split_mid_row")
+
+
+@pytest.mark.parametrize("latency", [1, 2])
+def test_link_network_reset_follows_the_request_by_reset_latency(latency):
+    """net_rst is a one-cycle pulse `reset_latency` cycles after net_clear (the request that the
+    dataflow accelerator's two-level reset tree registers twice: hw/reset_tree.py), so the link
+    clears its side of the network in the cycle the network's units are cleared."""
+    from amaranth.sim import Simulator
+    ident = P.Identity(P.PROTOCOL_VERSION, "denoise", 1, 3, 16, 8, 64, 48_000_000, 16, 7, "ab" * 32)
+    dut = LinkCore(ident, 400, reset_latency=latency)
+    frame = P.encode(P.T.RESET, 0)
+    seen = {"clear": [], "rst": []}
+
+    async def bench(ctx):
+        ctx.set(dut.tx.ready, 1)
+        for cyc in range(len(frame) + 40):
+            if cyc < len(frame):
+                ctx.set(dut.rx.payload, frame[cyc])
+                ctx.set(dut.rx.valid, 1)
+            else:
+                ctx.set(dut.rx.valid, 0)
+            if ctx.get(dut.net_clear):
+                seen["clear"].append(cyc)
+            if ctx.get(dut.net_rst):
+                seen["rst"].append(cyc)
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(seen["clear"]) == 1, seen
+    assert seen["rst"] == [seen["clear"][0] + latency], seen
+    with pytest.raises(ValueError, match="reset_latency"):
+        LinkCore(ident, 400, reset_latency=0)

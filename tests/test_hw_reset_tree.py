@@ -6,7 +6,8 @@ families) and tests/test_virtual_board.py resets the network before every stripe
 
 Reset as a board top resets it (hw/accelerator.py `por`), the dataflow network's flip-flops are
 reset by their unit's copy alone: the power-on reset's combinational fan-out reaches the link, the
-UART and the copies, and no other flip-flop of the network (the x2-base ECP5 critical path was the
+UART and the first level of the tree (one copy); that copy reaches the per-unit copies and nothing
+else, and no other flip-flop of the network is reset but from them (the x2-base ECP5 critical path was the
 power-on reset combined with each unit's copy in front of its flip-flops)."""
 import pytest
 from amaranth import Elaboratable, Module, Signal
@@ -18,6 +19,7 @@ import torch
 from hw.accelerator import Accelerator, BuildConfig
 from hw.estimate import throwaway
 from hw.fold import auto_fold
+from hw.bbcu_layer import SKIDS
 from hw.network import Network
 from hw.reset_tree import COPY_PREFIX, cleared
 from sim.fanout import NoYosys, register_fanout
@@ -96,17 +98,17 @@ def test_synthesis_keeps_one_register_per_copy(tmp_path, family):
 NET_PARTS = ("\\core.\\net.", "\\core.\\inq.", "\\core.\\cut_in.", "\\core.\\cut_out.")   # reset with the network
 
 
-def reset_fanout(top, tmp_path) -> dict:
-    """The registers in the combinational fan-out of `top`'s `rst` port (sim/fanout.py):
-    {"copies": n, "network": [other network flip-flops], "outside": n}."""
+def reset_fanout(top, tmp_path, net="rst") -> dict:
+    """The registers in the combinational fan-out of `top`'s `rst` port, or of another net
+    (sim/fanout.py): {"copies": [their nets], "network": [other network flip-flops], "outside": n}."""
     try:
-        regs = register_fanout(top, "rst", tmp_path)
+        regs = register_fanout(top, net, tmp_path)
     except NoYosys as e:
         pytest.skip(str(e))
-    out = {"copies": 0, "network": [], "outside": 0}
+    out = {"copies": [], "network": [], "outside": 0}
     for name, nets in regs.items():
         if any(COPY_PREFIX in n for n in nets):
-            out["copies"] += 1
+            out["copies"].append(next(n for n in nets if COPY_PREFIX in n))
         elif any(part in name for part in NET_PARTS):
             out["network"].append(name)
         else:
@@ -124,14 +126,22 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     build = BuildConfig(max_width=9, max_height=64, max_payload=24)
     fold = auto_fold(prog)
     got = reset_fanout(BoardReset(prog, build, fold), tmp_path / "board")
-    # one copy per unit and skid buffer of the network, one each for the input FIFO, the input cut
-    # and the output cut
+    # the tree's first level (hw/accelerator.py), one flip-flop
+    assert got["network"] == [] and len(got["copies"]) == 1 and "tree" in got["copies"][0], got
+    assert got["outside"] > 50, got             # the link and the UART: reset by it directly
+    # the first level reaches one copy per unit and skid buffer of the network, per sub-unit and
+    # skid buffer of each BBCU layer, and one each for the input FIFO, the input cut and the output
+    # cut, and nothing else
     net = Network(prog, fold)
     units = net.units()
     throwaway(net, *units.values())
-    n_net = len(units) + 4                     # (and the skid buffers cut_head, cut_fwin, cut_tail, cut_skip)
-    assert got["network"] == [] and got["copies"] == n_net + 3, got
-    assert got["outside"] > 50, got             # the link and the UART: reset by it directly
+    layers = [k for k in units if k.startswith("layer")]
+    per_layer = [len(units[k]._units()) + len(SKIDS) for k in layers]
+    assert layers and all(n >= 10 for n in per_layer), per_layer
+    n_net = len(units) - len(layers) + 4 + sum(per_layer)   # (skid buffers cut_head, cut_fwin, cut_tail, cut_skip)
+    level2 = reset_fanout(BoardReset(prog, build, fold), tmp_path / "level2", net=COPY_PREFIX + "tree")
+    assert level2["network"] == [] and level2["outside"] == 0, level2
+    assert len(level2["copies"]) == n_net + 3, (n_net, level2["copies"])
     # control: with the sync domain's reset (the simulation tops) it reaches the network's flip-flops
     plain = reset_fanout(Accelerator(prog, build, fold), tmp_path / "plain")
     assert len(plain["network"]) > 100, {k: (len(v) if isinstance(v, list) else v) for k, v in plain.items()}
