@@ -56,8 +56,10 @@ from sw import protocol as P
 from . import layouts
 from .counters import CounterBank
 from .crc import RESIDUE, CRC32Unit
+from .estimate import throwaway
 from .head import const_mul, gt_const, lt_const, select
 from .mul import LUT_MUL_WIDTH, serial_mul
+from .skid import SkidBuffer
 
 
 class LinkCore(wiring.Component):
@@ -162,7 +164,10 @@ class LinkCore(wiring.Component):
             row_bits += 8 * colors * self.row_fifo_depth
             abits = self.row_fifo_depth.bit_length()
             ff += 3 * abits + 8 * colors + 1
-            lut += 6 * abits + 16 + abits      # pointer incrementers, level, compare with the row width
+            lut += 6 * abits + 16 + 2 * abits  # pointer incrementers, level (+ the skid's), compare with the row width
+            skid = throwaway(SkidBuffer(unsigned(8 * colors))).resource_estimate()   # (its output skid buffer)
+            ff += skid["ff"]
+            lut += skid["lut"]
         return {"lut": lut, "ff": ff, "bram_bits": 8 * self.max_payload + row_bits, "dsp": dsp}
 
     def elaborate(self, platform):
@@ -627,14 +632,23 @@ class LinkCore(wiring.Component):
             rowq = fifo.SyncFIFOBuffered(width=8 * colors, depth=self.row_fifo_depth)
             m.submodules.rowq = ResetInserter(self.net_rst)(rowq)
             m.d.comb += [self.net_o.ready.eq(stripe_active & (~keep | rowq.w_rdy)),
-                         rowq.w_data.eq(self.net_o.payload), rowq.w_en.eq(stripe_active & self.net_o.valid & keep),
-                         rowq.r_en.eq(pix_take)]
-            pix_avail, pix_data = rowq.r_rdy, rowq.r_data
-            # "a whole cropped row is in the FIFO", registered (FIFO level -> compare -> transmitter
-            # FSM was the ECP5 critical path). Only the transmitter pops the FIFO, and at least the
-            # four CRC bytes of a RESULT_ROW pass between its last pop and the next check, so the
-            # value it reads is never stale after a pop; while it waits the level only grows.
-            m.d.sync += row_ready.eq((rowq.level >= out_w) & (geo_wait == 0))
+                         rowq.w_data.eq(self.net_o.payload), rowq.w_en.eq(stripe_active & self.net_o.valid & keep)]
+            # the transmitter reads the pixels from a SkidBuffer behind the FIFO: the block RAM's
+            # data (a slow clock-to-out) go into a register, not through the byte select into the
+            # UART's skid buffer, and the FIFO's read enable (the RAM's clock enable) is the skid's
+            # registered ready, not the transmitter's FSM (both over 9.7 ns by the ECP5 depth map)
+            rowo = SkidBuffer(unsigned(8 * colors))
+            m.submodules.rowo = ResetInserter(self.net_rst)(rowo)
+            m.d.comb += [rowo.i.payload.eq(rowq.r_data), rowo.i.valid.eq(rowq.r_rdy), rowq.r_en.eq(rowo.i.ready),
+                         rowo.o.ready.eq(pix_take)]
+            pix_avail, pix_data = rowo.o.valid, rowo.o.payload
+            # "a whole cropped row is in the FIFO and its skid buffer" (main and skid register:
+            # o.valid and ~i.ready), registered (FIFO level -> compare -> transmitter FSM was the
+            # ECP5 critical path). Only the transmitter pops them, and at least the four CRC bytes
+            # of a RESULT_ROW pass between its last pop and the next check, so the value it reads
+            # is never stale after a pop; while it waits the count only grows.
+            held = rowq.level + rowo.o.valid + ~rowo.i.ready
+            m.d.sync += row_ready.eq((held >= out_w) & (geo_wait == 0))
         else:
             # no buffer: cropped pixels are dropped as they come, kept ones go into a one-entry
             # holding register that the transmitter sends from. The network's ready is a function
