@@ -28,6 +28,9 @@ Folding and cycle model
   Latency from a window's transfer to its first dot: 3 + Lp + F - 1 cycles.
   Back-pressure stalls the whole pipeline (one enable) only when a finished group finds the
   serialiser still busy.
+  Fold f's slice: window bits [f*simd, (f+1)*simd), an F:1 multiplexer on the fold counter; from
+  ROTATE_MIN_FOLDS folds on, the window register rotates by simd bits with every step instead and
+  the slice is its low bits (no multiplexer; F steps turn it full circle for the next group).
 Weights
   A ROM (amaranth.lib.memory.Memory, synchronous read, init = the weights) of pe*simd bits per
   word, one word per (pass, group, fold); PE p uses bits [p*simd, (p+1)*simd). rom_style="auto"
@@ -65,6 +68,8 @@ from . import layouts
 from .head import next_is_last
 
 POPCOUNT_KINDS = ("carry", "compressor", "tree")
+#: fewest folds for which PopcountEngine rotates its window register instead of multiplexing the slice
+ROTATE_MIN_FOLDS = 4
 
 
 # --------------------------------------------------------------------------- popcount builders
@@ -290,6 +295,10 @@ class PopcountEngine(wiring.Component):
         if self.K % pe:
             self._fail(f"pe={pe} must divide the {self.K} channels emitted per window")
         self.F = n // simd
+        #: the fold slice taken from a rotating window register instead of an F:1 multiplexer, from
+        #: ROTATE_MIN_FOLDS folds on (x4-base's simd = 3 engines, F = 144: the multiplexer was over
+        #: 1,000 LUTs each and the ECP5 critical path, 17.2 ns; docs/boards.md row 85)
+        self.rotate = self.F >= ROTATE_MIN_FOLDS
         self.G = self.K // pe
         self.seg = gcd(simd, cin)                    # lanes sharing one tap in every fold
         self.chbits = max(1, (self.cout - 1).bit_length())
@@ -365,8 +374,14 @@ class PopcountEngine(wiring.Component):
         lane_lut = {"carry": 2.7, "compressor": 3.1, "tree": 3.9}[self.popcount]   # ECP5/iCE40 mean, simd=576
         pop = int(lane_lut * simd) * pe
         # fold select (simd lanes x F:1 over the 9*cin-bit window): yosys builds it as a shifter,
-        # n bits through log2(F) levels of 2:1 muxes, ~0.4 LUT4 per 2:1 mux (iCE40 and ECP5 mean)
-        mux = 0 if self.F == 1 else int(0.4 * n * math.log2(self.F))
+        # n bits through log2(F) levels of 2:1 muxes, ~0.4 LUT4 per 2:1 mux (iCE40 and ECP5 mean);
+        # with `rotate`, one more input on every window bit's load select instead
+        if self.F == 1:
+            mux = 0
+        elif self.rotate:
+            mux = n
+        else:
+            mux = int(0.4 * n * math.log2(self.F))
         ctrl = 60 + 3 * (max(self.G, 1).bit_length() + max(self.F, 1).bit_length()) + 30 * (self.passes > 1)
         lut = pop + mux + pe * (2 * db + 4) + ctrl
         ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]
@@ -422,6 +437,11 @@ class PopcountEngine(wiring.Component):
                          wvalid.eq(sk_valid | self.i.valid), sk_valid.eq(0)]
         with m.Elif(self.i.valid & ~sk_valid):
             m.d.sync += sk_valid.eq(1)
+        if self.rotate:
+            # fold f's slice is always the register's low simd bits: every issue rotates the window
+            # by simd bits (F issues turn it full circle, so each group of outputs sees it whole)
+            with m.If(issue & ~free):
+                m.d.sync += win.eq(Cat(win[simd:], win[:simd]))
 
         # pass bookkeeping (ROM base address of the current pass)
         stride = G * F
@@ -453,6 +473,8 @@ class PopcountEngine(wiring.Component):
         # window slice and per-segment tap masks of fold f
         if F == 1:
             slice_ = win
+        elif self.rotate:
+            slice_ = win[:simd]
         else:
             slice_ = Array([win[k * simd:(k + 1) * simd] for k in range(F)])[f]
         segm = Signal(nseg)
