@@ -25,9 +25,11 @@ frame's input starts once the producer has read the old frame.
 
 Cycle model (no bubbles, no back-pressure, one frame): the first HR row needs LR row 0, then
 outputs flow one per cycle:
-  cycle_model(w, h) = w + r*r*w*h + 9 - (w == 1) (bilinear);  w*h + 1 (identity)
-(measured exactly for r = 2, 3, 4 and LR sizes 1x1 .. 8x8: the producer, at 2 cycles per column,
-keeps ahead of the consumer's r cycles per column, also across row and phase changes)
+  cycle_model(w, h) = w + r*r*w*h + 10 - (w == 1) + (r*h - 1) * max(0, 2*w + 2 - r*w) (bilinear);
+  w*h + 1 (identity)
+(measured exactly for r = 2, 3, 4 and the LR sizes of tests/test_hw_bilinear.py: the producer
+needs 2 cycles per column plus 2 settle cycles per row of V values, the consumer r per column; the
+last term is where the producer is the slower one)
 Golden twin: sw.golden.bilinear_skip (identity: pix << 16).
 """
 from __future__ import annotations
@@ -85,9 +87,10 @@ class BilinearSkip(wiring.Component):
     def cycle_model(self, width: int, height: int) -> int:
         if self.mode == "identity":
             return width * height + 1
-        # for r = 2 the producer (two line-buffer reads per V value) runs at the consumer's pace,
-        # so its settle cycle after every row of V values (r per LR row) adds one cycle each
-        extra = (self.r * height - 1) if self.r == 2 else 0
+        # a row of V values takes the producer 2 cycles per column (two line-buffer reads) plus its
+        # two settle cycles, the consumer r per column: where the producer is slower (r = 2; r = 3
+        # at width 1) each row of V values after the first adds the difference
+        extra = (self.r * height - 1) * max(0, 2 * width + 2 - self.r * width)
         return width + self.r * self.r * width * height + self.LATENCY - int(width == 1) + extra
 
     def resource_estimate(self) -> dict:
@@ -168,18 +171,23 @@ class BilinearSkip(wiring.Component):
         row_b = Signal(ys)
         m.d.comb += [row_a.eq(Mux(neg, Mux(py == 0, 0, py - 1), py)),
                      row_b.eq(Mux(neg, py, Mux(py == hm1, py, py + 1)))]
-        # "both source rows are in the line buffer", registered. in_y only grows within a frame,
-        # so a stale value is only late; row_b moves (and in_y is cleared) only when a row of
-        # V values is done, and the cycle after that (`settle`) issues nothing while it updates.
-        rows_in, settle = Signal(), Signal()
-        m.d.sync += rows_in.eq(in_y > row_b)
+        # the source rows as registers that follow row_a / row_b (the H - 1 compare, the increment
+        # and the select in front of the compare below and of the read address were over 8 ns on
+        # the ECP5 by the depth map), and "both source rows are in the line buffer", registered
+        # from them. in_y only grows within a frame, so a stale value is only late; row_b moves
+        # (and in_y is cleared) only when a row of V values is done, and the two cycles after that
+        # (`settle`: the row registers, then rows_in) issue nothing while they update.
+        row_a_r, row_b_r = Signal(ys), Signal(ys)
+        m.d.sync += [row_a_r.eq(row_a), row_b_r.eq(row_b)]
+        rows_in, settle = Signal(), Signal(2)
+        m.d.sync += rows_in.eq(in_y > row_b_r)
         vv = Signal()                            # V register valid (entering the FIFO)
         padv = Signal()
         p_go = Signal()
         m.d.comb += [padv.eq(~vv | vfifo.w_rdy),
-                     p_go.eq(padv & rows_in & ~settle),
-                     rp.addr.eq(addr(px, Mux(pab, row_b, row_a))), rp.en.eq(padv)]
-        m.d.sync += settle.eq(p_go & pab & (px == wm1))
+                     p_go.eq(padv & rows_in & (settle == 0)),
+                     rp.addr.eq(addr(px, Mux(pab, row_b_r, row_a_r))), rp.en.eq(padv)]
+        m.d.sync += settle.eq(Cat(p_go & pab & (px == wm1), settle[0]))
         with m.If(p_go):
             m.d.sync += pab.eq(~pab)
             with m.If(pab):
