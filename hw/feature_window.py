@@ -115,8 +115,11 @@ class FeatureWindow(wiring.Component):
         ob = BD.bit_length() - 1                      # offset bits within a bank
         wrs, rds = [], []
         for k in range(NB):
+            # (a short last bank as block RAM too: as LUT RAM its asynchronous read and address
+            # decode sat on the x4-base ECP5 critical path, 16.4 ns, docs/boards.md row 87)
+            attrs = {"no_rw_check": 1, **({"ram_style": "block"} if NB > 1 else {})}
             mem = memory.Memory(shape=layouts.feature(self.fmt), depth=min(BD, self.depth - k * BD), init=[],
-                                attrs={"no_rw_check": 1})
+                                attrs=attrs)
             m.submodules[f"mem{k}"] = mem
             wrs.append(mem.write_port())
             rds.append(mem.read_port(domain="sync", transparent_for=()))

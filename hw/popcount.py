@@ -29,8 +29,8 @@ Folding and cycle model
   Back-pressure stalls the whole pipeline (one enable) only when a finished group finds the
   serialiser still busy.
   Fold f's slice: window bits [f*simd, (f+1)*simd), an F:1 multiplexer on the fold counter; from
-  ROTATE_MIN_FOLDS folds on, the window register rotates by simd bits with every step instead and
-  the slice is its low bits (no multiplexer; F steps turn it full circle for the next group).
+  ONEHOT_MIN_FOLDS folds on, an AND-OR of the F slices with a one-hot fold register instead (no
+  decoder: each of its bits drives the simd lanes of one slice).
 Weights
   A ROM (amaranth.lib.memory.Memory, synchronous read, init = the weights) of pe*simd bits per
   word, one word per (pass, group, fold); PE p uses bits [p*simd, (p+1)*simd). rom_style="auto"
@@ -68,8 +68,8 @@ from . import layouts
 from .head import next_is_last
 
 POPCOUNT_KINDS = ("carry", "compressor", "tree")
-#: fewest folds for which PopcountEngine rotates its window register instead of multiplexing the slice
-ROTATE_MIN_FOLDS = 4
+#: fewest folds for which PopcountEngine selects the slice with a one-hot fold register (AND-OR)
+ONEHOT_MIN_FOLDS = 4
 
 
 # --------------------------------------------------------------------------- popcount builders
@@ -295,10 +295,12 @@ class PopcountEngine(wiring.Component):
         if self.K % pe:
             self._fail(f"pe={pe} must divide the {self.K} channels emitted per window")
         self.F = n // simd
-        #: the fold slice taken from a rotating window register instead of an F:1 multiplexer, from
-        #: ROTATE_MIN_FOLDS folds on (x4-base's simd = 3 engines, F = 144: the multiplexer was over
-        #: 1,000 LUTs each and the ECP5 critical path, 17.2 ns; docs/boards.md row 85)
-        self.rotate = self.F >= ROTATE_MIN_FOLDS
+        #: the fold slice as an AND-OR on a one-hot fold register instead of an F:1 multiplexer on
+        #: the fold counter, from ONEHOT_MIN_FOLDS folds on (x4-base's simd = 3 engines, F = 144:
+        #: the multiplexer was over 1,000 LUTs each and the ECP5 critical path, 17.2 ns, row 85; a
+        #: window register rotating with every issue instead put the pipeline enable on all its
+        #: bits, x2-base's critical path in row 86)
+        self.onehot = self.F >= ONEHOT_MIN_FOLDS
         self.G = self.K // pe
         self.seg = gcd(simd, cin)                    # lanes sharing one tap in every fold
         self.chbits = max(1, (self.cout - 1).bit_length())
@@ -375,11 +377,11 @@ class PopcountEngine(wiring.Component):
         pop = int(lane_lut * simd) * pe
         # fold select (simd lanes x F:1 over the 9*cin-bit window): yosys builds it as a shifter,
         # n bits through log2(F) levels of 2:1 muxes, ~0.4 LUT4 per 2:1 mux (iCE40 and ECP5 mean);
-        # with `rotate`, one more input on every window bit's load select instead
+        # with `onehot`, an AND-OR: ~2/3 LUT4 per window bit
         if self.F == 1:
             mux = 0
-        elif self.rotate:
-            mux = n
+        elif self.onehot:
+            mux = 2 * n // 3
         else:
             mux = int(0.4 * n * math.log2(self.F))
         ctrl = 60 + 3 * (max(self.G, 1).bit_length() + max(self.F, 1).bit_length()) + 30 * (self.passes > 1)
@@ -437,11 +439,6 @@ class PopcountEngine(wiring.Component):
                          wvalid.eq(sk_valid | self.i.valid), sk_valid.eq(0)]
         with m.Elif(self.i.valid & ~sk_valid):
             m.d.sync += sk_valid.eq(1)
-        if self.rotate:
-            # fold f's slice is always the register's low simd bits: every issue rotates the window
-            # by simd bits (F issues turn it full circle, so each group of outputs sees it whole)
-            with m.If(issue & ~free):
-                m.d.sync += win.eq(Cat(win[simd:], win[:simd]))
 
         # pass bookkeeping (ROM base address of the current pass)
         stride = G * F
@@ -473,8 +470,16 @@ class PopcountEngine(wiring.Component):
         # window slice and per-segment tap masks of fold f
         if F == 1:
             slice_ = win
-        elif self.rotate:
-            slice_ = win[:simd]
+        elif self.onehot:
+            # fold f as a one-hot register (rotated with every issue, like f counts) and the slice
+            # as an AND-OR over the folds: each select bit drives simd lanes, no decoder of f
+            oh = Signal(F, init=1, name="fold_oh")
+            with m.If(issue):
+                m.d.sync += oh.eq(Cat(oh[-1], oh[:-1]))
+            terms = [win[k * simd:(k + 1) * simd] & oh[k].replicate(simd) for k in range(F)]
+            while len(terms) > 1:
+                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+            slice_ = terms[0]
         else:
             slice_ = Array([win[k * simd:(k + 1) * simd] for k in range(F)])[f]
         segm = Signal(nseg)

@@ -84,3 +84,13 @@ def test_feature_window_unit(c, bits, bank_depth):
         if kind == "model":
             model = comp.cycle_model(w, h, frames=frames)
             assert abs(r["cycles"] - model) <= 0.02 * model, (case, r["cycles"], model)
+
+
+def test_every_bank_is_block_ram(tmp_path):
+    """A banked line buffer's short last bank is a block RAM too (as ECP5 LUT RAM its asynchronous
+    read and address decode were on the x4-base critical path)."""
+    from conftest import synth_cell_counts
+    fw = FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=256)
+    assert fw.banks == 5 and fw.depth % 256 != 0
+    cells = synth_cell_counts(tmp_path, "ecp5", fw, None)
+    assert cells.get("DP16KD") == fw.banks and "TRELLIS_DPR16X4" not in cells, cells

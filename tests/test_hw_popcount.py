@@ -112,21 +112,21 @@ def test_rejects_bad_folding():
         PopcountEngine(np.zeros((6, 36), dtype=np.uint8), 4, 4, 1, passes=2)   # cout % r^2
 
 
-def test_rotating_window_replaces_the_fold_multiplexer(tmp_path):
-    """From ROTATE_MIN_FOLDS folds on, the fold slice is the low bits of a rotating window register
-    (the cocotb cases above with F >= 4 run it, those with F <= 3 the multiplexer): on the ECP5 it
-    costs fewer logic cells than the F:1 multiplexer it replaces (x4-base's simd = 3 engines)."""
+def test_onehot_fold_select_replaces_the_fold_multiplexer(tmp_path):
+    """From ONEHOT_MIN_FOLDS folds on, the fold slice is an AND-OR on a one-hot fold register (the
+    cocotb cases above with F >= 4 run it, those with F <= 3 the multiplexer): on the ECP5 it costs
+    fewer logic cells than the F:1 multiplexer it replaces (x4-base's simd = 3 engines)."""
     from conftest import synth_cell_counts
     from hw.estimate import throwaway
-    from hw.popcount import ROTATE_MIN_FOLDS
+    from hw.popcount import ONEHOT_MIN_FOLDS
     rng = np.random.default_rng(3)
     wb = rng.integers(0, 2, (4, 9 * 16)).astype(np.uint8)
-    assert not throwaway(PopcountEngine(wb, 16, 48, 1)).rotate and throwaway(PopcountEngine(wb, 16, 36, 1)).rotate
-    assert 9 * 16 // 36 == ROTATE_MIN_FOLDS
+    assert not throwaway(PopcountEngine(wb, 16, 48, 1)).onehot and throwaway(PopcountEngine(wb, 16, 36, 1)).onehot
+    assert 9 * 16 // 36 == ONEHOT_MIN_FOLDS
     logic = {}
-    for rotate in (True, False):
+    for onehot in (True, False):
         eng = PopcountEngine(wb, 16, 3, 1, max_width=64)            # F = 48
-        eng.rotate = rotate
-        c = synth_cell_counts(tmp_path / str(rotate), "ecp5", eng, None)
-        logic[rotate] = sum(c.get(k, 0) for k in ("LUT4", "PFUMX", "L6MUX21"))
+        eng.onehot = onehot
+        c = synth_cell_counts(tmp_path / str(onehot), "ecp5", eng, None)
+        logic[onehot] = sum(c.get(k, 0) for k in ("LUT4", "PFUMX", "L6MUX21"))
     assert logic[True] < 0.75 * logic[False], logic
