@@ -27,7 +27,9 @@ address is a counter. Output pipeline: read address register -> memory read regi
 with the read enable under back-pressure) -> output register; masked taps are zeroed behind
 the output register. A line buffer deeper than `bank_depth` words (default 1024, one ECP5
 DP16KD) is split into banks, each with its own register right behind the memory (one more
-pipeline stage), so that no wide read multiplexer follows a block RAM output. The memories need
+pipeline stage), so that no wide read multiplexer follows a block RAM output; it takes its word
+only for a tap inside the image in its bank (one-hot, registered at issue), else 0, and the
+output register takes the OR of the bank registers (no bank number decoded behind them). The memories need
 no collision logic (no_rw_check): a read never needs a word written in the same cycle (only
 masked taps can collide).
 Cycle model (no bubbles, no back-pressure), first input to last output of one frame:
@@ -99,9 +101,9 @@ class FeatureWindow(wiring.Component):
         geo = 2 * (bits_for(self.max_width) + bits_for(self.max_height)) + 4   # W - 1, W - 2, H - 1, H - 2, ...
         ff = 6 * a + ctr + geo + self.fmt.bits + 12   # addresses, slot offsets, counters, output
         lut = 10 * a + self.fmt.bits + 3 * ctr + geo + 60   # address adders/muxes, flags, control
-        if self.banks > 1:                            # bank output registers + bank select
-            ff += self.banks * self.fmt.bits + bits_for(self.banks) + 3
-            lut += 3 * self.banks * self.fmt.bits // 4 + self.banks
+        if self.banks > 1:                            # bank registers + one-hot bank + OR tree
+            ff += self.banks * (self.fmt.bits + 1) + 2
+            lut += self.banks * self.fmt.bits // 3 + 2 * self.banks
         return {"lut": lut, "ff": ff, "bram_bits": self.depth * self.fmt.bits, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -198,31 +200,33 @@ class FeatureWindow(wiring.Component):
         b_valid = Signal()                            # B holds a value
         b_inside = Signal()
         b_last = Signal()
-        b_bank = Signal(range(max(NB, 2)))
+        b_sel = Signal(NB)                            # one-hot: the bank holding an inside tap
         c_val = Signal(layouts.feature(self.fmt))     # output register
         c_inside = Signal()
         c_last = Signal()
         c_free = ~self.o.valid | self.o.ready
         if NB > 1:
+            # each bank register takes its memory's word only when that bank holds the tap and the
+            # tap is inside the image, else 0 (yosys: the register's synchronous reset, so the word
+            # goes from block RAM to register with no logic between), and the output register
+            # takes the OR of all of them: no bank number decoded and no NB:1 multiplexer behind it
+            # (x4-base, 37 banks: d_bank -> 37-way select -> c_val was the ECP5 critical path,
+            # 13.97 ns, docs/boards.md row 89)
             d_valid = Signal()
-            d_inside = Signal()
             d_last = Signal()
-            d_bank = Signal(range(NB))
-            d_val = [Signal(layouts.feature(self.fmt), name=f"d_val{k}") for k in range(NB)]
+            d_val = [Signal(layouts.feature(self.fmt), name=f"d_val{k}", reset_less=True) for k in range(NB)]
             c_load = d_valid & c_free
             d_load = b_valid & (~d_valid | c_load)
             b_free = ~b_valid | d_load
             with m.If(d_load):
-                m.d.sync += [d_valid.eq(1), d_inside.eq(b_inside), d_last.eq(b_last), d_bank.eq(b_bank)]
-                m.d.sync += [d_val[k].eq(rd.data) for k, rd in enumerate(rds)]
+                m.d.sync += [d_valid.eq(1), d_last.eq(b_last)]
+                m.d.sync += [d_val[k].eq(Mux(b_sel[k], rd.data, 0)) for k, rd in enumerate(rds)]
             with m.Elif(c_load):
                 m.d.sync += d_valid.eq(0)
-            src_val = Signal.like(c_val)
-            with m.Switch(d_bank):
-                for k in range(NB):
-                    with m.Case(k):
-                        m.d.comb += src_val.eq(d_val[k])
-            src_inside, src_last = d_inside, d_last
+            terms = list(d_val)
+            while len(terms) > 1:
+                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+            src_val, src_inside, src_last = terms[0], 1, d_last
         else:
             c_load = b_valid & c_free
             b_free = ~b_valid | c_load
@@ -239,7 +243,7 @@ class FeatureWindow(wiring.Component):
             m.d.sync += [b_valid.eq(1), b_inside.eq(row_ok & col_ok),
                          b_last.eq((ky == 2) & (kx == 2) & (ko == C - 1))]
             if NB > 1:
-                m.d.sync += b_bank.eq(ra[ob:])
+                m.d.sync += [b_sel[k].eq((ra[ob:] == k) & row_ok & col_ok) for k in range(NB)]
         with m.Else():
             m.d.sync += b_valid.eq(~b_free)           # stays while not passed on
         with m.If(c_load):

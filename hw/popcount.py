@@ -26,8 +26,14 @@ Folding and cycle model
       cycles = (N - 1) * max(G*F, K) + G*F + pe - 1 + 3 + Lp
   Lp = popcount pipeline depth (popcount_latency(); e.g. 11 for simd=576 "carry", 4 for simd=9 "tree").
   Latency from a window's transfer to its first dot: 3 + Lp + F - 1 cycles.
-  Back-pressure stalls the whole pipeline (one enable) only when a finished group finds the
-  serialiser still busy.
+  Flow control by credits: the pipeline has no enable (every stage advances every cycle); a group
+  starts (its first fold issues) only while fewer than `depth` groups are between their start
+  and the serialiser's last dot of them (a registered flag), and a finished group goes into the
+  serialiser when it is free and nothing waits, else into a result FIFO (lib.fifo.SyncFIFO of
+  depth - 1 groups of pe dots, depth = result_depth()) that therefore never overflows. The credit loop
+  covers the pipeline, so without back-pressure it never throttles (same cycle model). (One
+  pipeline enable for every stage, cleared by a finished group finding the serialiser busy,
+  was a fan-out of thousands and on the ECP5 x2-base critical path, docs/boards.md row 88.)
   Fold f's slice: window bits [f*simd, (f+1)*simd), an F:1 multiplexer on the fold counter; from
   ONEHOT_MIN_FOLDS folds on, an AND-OR of the F slices with a one-hot fold register instead (no
   decoder: each of its bits drives the simd lanes of one slice).
@@ -59,7 +65,7 @@ from math import gcd
 
 import numpy as np
 from amaranth import Array, C, Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw import formats
@@ -363,6 +369,12 @@ class PopcountEngine(wiring.Component):
         """Pipeline cycles: window register, issue/ROM register, popcount stages, result register."""
         return 3 + self.popcount_latency()
 
+    def result_depth(self) -> int:
+        """Groups the credit loop admits: the groups that start within one round trip (first fold
+        issued -> its last dot taken -> credit visible), one per max(F, pe) cycles, plus one."""
+        trip = self.F + self.latency() + self.pe + 2
+        return -(-trip // max(self.F, self.pe)) + 1
+
     def cycle_model(self, width: int, height: int) -> int:
         """Cycles from the first input transfer to the last output transfer, inclusive, for one
         frame (width*height LR windows, each replayed `passes` times)."""
@@ -389,6 +401,9 @@ class PopcountEngine(wiring.Component):
         ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]
         ff = 2 * (n + 9) + simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61   # (window + its skid)
         lut += n + 9                                                                # (the skid select)
+        # result FIFO (LUT RAM on ECP5: ~1 LUT per bit per 16 words, plus the res input select) + credits
+        lut += 2 * pe * db * -(-(self.result_depth() - 1) // 16) + 16
+        ff += 3 * self.result_depth().bit_length() + 4
         return {"lut": lut, "ff": ff, "bram_bits": self.passes * self.G * self.F * pe * simd, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -405,7 +420,8 @@ class PopcountEngine(wiring.Component):
                                                attrs={"rom_style": style} if style else None)
         rd = rom.read_port(domain="sync")
 
-        en = Signal()                                  # global pipeline advance
+        always = Const(1, 1)                           # no pipeline enable: credits instead
+        D = self.result_depth()
 
         # ---------------- stage 0: window register and step counters
         win = Signal(n, reset_less=True)
@@ -420,11 +436,14 @@ class PopcountEngine(wiring.Component):
         last_f = Signal(init=F == 1)
         last_g = Signal(init=G == 1)
         last_step = last_f & last_g
-        issue = en & wvalid
+        first_f = Signal(init=1)                       # f == 0: a group starts and needs a credit
+        room = Signal(init=1)                          # a credit is free (inflight < D), registered
+        issue = Signal()
+        m.d.comb += issue.eq(wvalid & (room | ~first_f))
         # the window register's input side is a skid buffer (hw/skid.py's scheme, with `win` as
         # its main register): i.ready is a flag (~sk_valid), so the window generator's step logic
-        # does not wait on this engine's pipeline enable (en <- the output skid <- the next unit:
-        # the ECP5 x2-base critical path, docs/boards.md row 74). A window that arrives while
+        # does not wait on this engine's issue logic (then a pipeline enable <- the output skid <- the
+        # next unit: the ECP5 x2-base critical path, docs/boards.md row 74). A window that arrives while
         # `win` is busy waits in `sk`; in the steady state windows still go straight into `win`.
         sk = Signal(n, reset_less=True)
         sk_mask = Signal(formats.TAPS, reset_less=True)
@@ -462,10 +481,10 @@ class PopcountEngine(wiring.Component):
             m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
         with m.If(issue):
             m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(last_g, 0, g + 1), g)),
-                         last_f.eq(next_is_last(last_f, f, F)),
+                         last_f.eq(next_is_last(last_f, f, F)), first_f.eq(last_f),
                          last_g.eq(Mux(last_f, next_is_last(last_g, g, G), last_g))]
             m.d.sync += addr.eq(Mux(last_step, pbase_next, addr + 1))
-        m.d.comb += [rd.addr.eq(addr), rd.en.eq(en)]
+        m.d.comb += rd.addr.eq(addr)                   # read every cycle (en stays 1)
 
         # window slice and per-segment tap masks of fold f
         if F == 1:
@@ -500,7 +519,7 @@ class PopcountEngine(wiring.Component):
             return Array([C(-k * cin, dshape) for k in range(formats.TAPS + 1)])[c]
 
         # ---------------- stage 1: registered slice + side band, ROM data arrives
-        pipe = _Pipe(m, en, "pc")
+        pipe = _Pipe(m, always, "pc")
         a1 = pipe.reg(slice_, "a")
         m1 = pipe.reg(segm, "msk")
         side = pipe.reg(Cat(issue, f == 0, last_f), "side")
@@ -509,15 +528,14 @@ class PopcountEngine(wiring.Component):
         # may turn the table behind it into the next register's synchronous reset, which must not
         # be X from a window generator's mask before its first window (tests/test_postsynth.py)
         cnt1 = Signal(4)
-        with m.If(en):
-            m.d.sync += [v1.eq(issue), cnt1.eq(Mux(issue, cnt, 0))]
+        m.d.sync += [v1.eq(issue), cnt1.eq(Mux(issue, cnt, 0))]
 
         # ---------------- popcount pipelines (one per PE)
         counts = []
         lat = 0
         for p in range(pe):
             wp = rd.data[p * simd:(p + 1) * simd]
-            pp = _Pipe(m, en, f"pe{p}")
+            pp = _Pipe(m, always, f"pe{p}")
             if self.popcount == "tree":
                 lane_mask = Cat(*[m1[l // seg] for l in range(simd)])
                 cnt_p, lat = popcount_tree(m, pp, a1, wp, lane_mask)
@@ -530,8 +548,7 @@ class PopcountEngine(wiring.Component):
         vd, sd = v1, side
         for k in range(lat):
             nv = Signal(name=f"vd{k}")
-            with m.If(en):
-                m.d.sync += nv.eq(vd)
+            m.d.sync += nv.eq(vd)
             vd = nv
             sd = pipe.reg(Cat(sd, nvalid_of(cnt1)) if k == 0 else sd, "sd")
         if lat == 0:
@@ -540,14 +557,14 @@ class PopcountEngine(wiring.Component):
         a_first, a_last = sd[1], sd[2]
         a_nvalid = sd[3:].as_signed()
 
-        # ---------------- accumulate over folds, result register + serialiser
+        # ---------------- accumulate over folds, result FIFO, result register + serialiser
         res = [Signal(dshape, name=f"res{p}", reset_less=True) for p in range(pe)]
         res_valid = Signal()
         rcnt = Signal(range(max(pe, 2)))
         take = self.o.valid & self.o.ready
-        res_free = ~res_valid | (take & (rcnt == pe - 1))
-        m.d.comb += en.eq(~(a_valid & a_last & ~res_free))
-        load = en & a_valid & a_last
+        grp_done = take & (rcnt == pe - 1)              # the serialiser's last dot of a group leaves
+        res_free = ~res_valid | grp_done
+        done = a_valid & a_last                         # a group's dots are complete this cycle
         dots = []
         for p in range(pe):
             two = Cat(C(0, 1), counts[p]).as_unsigned()
@@ -556,17 +573,33 @@ class PopcountEngine(wiring.Component):
             else:
                 acc = Signal(dshape, name=f"acc{p}", reset_less=True)
                 tot = Mux(a_first, a_nvalid, acc) + two
-                with m.If(en & a_valid):
+                with m.If(a_valid):
                     m.d.sync += acc.eq(tot)
             dots.append(tot)
+        db = len(dots[0])
+        # at most D - 1 groups wait: whenever one does, another is in the serialiser (it takes the
+        # FIFO's head as soon as it is free), and credits bound all of them to D
+        m.submodules.rfifo = rfifo = fifo.SyncFIFO(width=pe * db, depth=D - 1)
+        direct = done & res_free & ~rfifo.r_rdy         # straight into the serialiser
+        m.d.comb += [rfifo.w_en.eq(done & ~direct), rfifo.w_data.eq(Cat(*dots)),
+                     rfifo.r_en.eq(res_free)]
+        load = res_free & (rfifo.r_rdy | done)
         with m.If(load):
             m.d.sync += [res_valid.eq(1), rcnt.eq(0)]
-            m.d.sync += [res[p].eq(dots[p]) for p in range(pe)]
+            m.d.sync += [res[p].eq(Mux(rfifo.r_rdy, rfifo.r_data[p * db:(p + 1) * db], dots[p]))
+                         for p in range(pe)]
         with m.Elif(take):
             m.d.sync += [res[p].eq(res[p + 1]) for p in range(pe - 1)]
             m.d.sync += rcnt.eq(rcnt + 1)
             with m.If(rcnt == pe - 1):
                 m.d.sync += res_valid.eq(0)
+        # credits: groups started and not yet fully taken, at most D (so the FIFO cannot overflow)
+        inflight = Signal(range(D + 1))
+        inc = issue & first_f
+        with m.If(inc & ~grp_done):
+            m.d.sync += [inflight.eq(inflight + 1), room.eq(inflight < D - 1)]
+        with m.Elif(grp_done & ~inc):
+            m.d.sync += [inflight.eq(inflight - 1), room.eq(1)]
         m.d.comb += [self.o.valid.eq(res_valid), self.o.payload.value.eq(res[0])]
 
         # ---------------- output channel tags (emission order counters)

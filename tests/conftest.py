@@ -69,7 +69,8 @@ class BoardReset(wiring.Component):
 def synth_cell_counts(tmp_path: Path, family: str, dut, ports, keep: bool = True) -> dict:
     """`dut` synthesised as the board build synthesises (boards/build.yosys_options; keep=False
     leaves out its script after read_rtlil, i.e. the keep of the reset and geometry copies):
-    {cell type: count}. Skips when the board's yosys is not installed."""
+    {cell type: count}; the netlist is left in tmp_path / "net.json" (yosys write_json). Skips when
+    the board's yosys is not installed."""
     import json
     import shutil
     import subprocess
@@ -87,7 +88,7 @@ def synth_cell_counts(tmp_path: Path, family: str, dut, ports, keep: bool = True
     yo = yosys_options(board)
     script = "\n".join(["read_rtlil top.il", yo["script_after_read"] if keep else "",
                         f"synth_{family} {yo['synth_opts']} -top top", yo["script_after_synth"],
-                        "tee -q -o stat.json stat -json"])
+                        "tee -q -o stat.json stat -json", "write_json net.json"])
     (tmp_path / "s.ys").write_text(script + "\n")
     r = subprocess.run([yosys, "-q", "s.ys"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]

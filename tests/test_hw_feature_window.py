@@ -94,3 +94,21 @@ def test_every_bank_is_block_ram(tmp_path):
     assert fw.banks == 5 and fw.depth % 256 != 0
     cells = synth_cell_counts(tmp_path, "ecp5", fw, None)
     assert cells.get("DP16KD") == fw.banks and "TRELLIS_DPR16X4" not in cells, cells
+
+
+def test_bank_select_is_an_or_of_zeroed_bank_registers(tmp_path):
+    """The banked output: each bank register is zeroed unless its bank holds the (inside) tap and
+    the output register takes their OR, so the select grows by a few LUTs per bank and bit and by no
+    wide multiplexers (an NB:1 multiplexer on a bank number was x4-base's critical path, 37 banks;
+    with it, 5 -> 19 banks added 656 LUT4 and 156 PFUMX here)."""
+    from conftest import synth_cell_counts
+    fmt = FeatureFormat(16, 6)
+    few = FeatureWindow(4, fmt, 100, 16, bank_depth=256)
+    many = FeatureWindow(4, fmt, 100, 16, bank_depth=64)
+    assert (few.banks, many.banks) == (5, 19)
+    a = synth_cell_counts(tmp_path / "few", "ecp5", few, None)
+    b = synth_cell_counts(tmp_path / "many", "ecp5", many, None)
+    per_bank_bit = (b["LUT4"] - a["LUT4"]) / ((many.banks - few.banks) * fmt.bits)
+    assert per_bank_bit < 2.0, (a, b)
+    wide = lambda c: c.get("PFUMX", 0) + c.get("L6MUX21", 0)      # noqa: E731
+    assert wide(b) <= wide(a), (a, b)

@@ -1,7 +1,8 @@
 """PopcountEngine in cocotb (Icarus) against the golden XNOR-popcount (sw.golden.xnor_popcount on
 sw.golden.window3x3 windows), whole tensors: several cin / simd / pe foldings, both popcount
 implementations, borders (corner / edge / 1-pixel images), all-ones / all-zeros windows and
-weights, BBCU-U passes=2 with a replayed window stream, bubbles and back-pressure, cycle model."""
+weights, BBCU-U passes=2 with a replayed window stream, bubbles and back-pressure (long stalls
+fill the credit-bounded result FIFO: a lost or repeated group fails the compare), cycle model."""
 import numpy as np
 import pytest
 import torch
@@ -82,6 +83,8 @@ CASES = [
     (4, 8, 12, 2, 2, "compressor", 0.0, 0.0),            # BBCU-U, C = 2, r = 2
     (4, 8, 36, 1, 2, "carry", 0.3, 0.3),
     (4, 8, 4, 2, 2, "tree", 0.2, 0.2),
+    (1, 4, 9, 1, 1, "tree", 0.0, 0.9),                   # long stalls: the credits fill the result FIFO
+    (16, 4, 48, 2, 1, "carry", 0.1, 0.9),
 ]
 
 
