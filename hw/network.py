@@ -9,7 +9,11 @@ Stream signature
   i: In(stream of pixels)   the stripe, LR raster order
   o: Out(stream of pixels)  the restored stripe, HR raster order (width*r x height*r)
   width, height: In         LR stripe geometry, stable during a stripe and from 3 cycles before its
-                            first pixel (each unit registers its own copy, hw/static_copy.py)
+                            first pixel (each unit registers its own copy, hw/static_copy.py: the
+                            pixel window and the bilinear skip from these inputs, every layer from
+                            the copy of the unit before it, the feature window from the last
+                            layer's: a chain along the dataflow, whose k-th copy settles k cycles
+                            after the first, long before the first pixel has passed k units)
 Cycle model: hw/fold.py throughput() (cycles per LR pixel of the slowest stage) x pixels + fill.
 Golden twin: sw.golden.run_features(...)["out"].
 """
@@ -131,28 +135,33 @@ class Network(wiring.Component):
         pipe(m, "cut_head", pwin.o, head.i, clear=self.clear)
         wiring.connect(m, fork.b, skipq.i)
         wiring.connect(m, skipq.o, bil.i)
-        # each unit reads its own registered copy of the geometry (hw/static_copy.py)
+        # each unit reads its own registered copy of the geometry (hw/static_copy.py), the layers
+        # and the feature window in a chain along the dataflow: each copy from the previous unit's
+        # (scaled by that unit's r), so every geometry net runs between neighbouring units (from
+        # one copy at the link to all of them, a 12.3 ns route was x4-base's critical path, row 91)
+        geo = {}
         for name, unit in (("pwin", pwin), ("bil", bil)):
-            w_c, h_c = geometry_copy(m, self.width, self.height, name)
-            m.d.comb += [unit.width.eq(w_c), unit.height.eq(h_c)]
+            geo[name] = geometry_copy(m, self.width, self.height, name)
+            m.d.comb += [unit.width.eq(geo[name][0]), unit.height.eq(geo[name][1])]
+        w_c, h_c = geo["pwin"]
 
         src = head.o
-        w, h = self.width, self.height
-        res = 1
+        res, r_prev = 1, 1
         for i, layer in enumerate(prog.binary_layers):
             # (a layer resets its sub-units from their own copies of the request: hw/bbcu_layer.py)
             m.submodules[f"layer{i}"] = unit = u[f"layer{i}"]
             m.d.comb += unit.clear.eq(self.clear)
             wiring.connect(m, src, unit.i)
-            w_c, h_c = geometry_copy(m, w * res, h * res, f"layer{i}")
+            w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, f"layer{i}")
             m.d.comb += [unit.width.eq(w_c), unit.height.eq(h_c)]
+            r_prev = layer.r
             res *= layer.r
             src = unit.o
 
         fwin, tail = add("fwin"), add("tail")
         # SkidBuffers (hw/skid.py) cut the handshake between stages (every BBCULayer cuts its own)
         pipe(m, "cut_fwin", src, fwin.i, clear=self.clear)
-        w_c, h_c = geometry_copy(m, w * res, h * res, "fwin")
+        w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, "fwin")
         m.d.comb += [fwin.width.eq(w_c), fwin.height.eq(h_c)]
         pipe(m, "cut_tail", fwin.o, tail.i, clear=self.clear)
         pipe(m, "cut_skip", bil.o, tail.skip, clear=self.clear)

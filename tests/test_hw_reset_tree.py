@@ -130,8 +130,8 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     assert got["network"] == [] and len(got["copies"]) == 1 and "tree" in got["copies"][0], got
     assert got["outside"] > 50, got             # the link and the UART: reset by it directly
     # the first level reaches one copy per unit and skid buffer of the network, per sub-unit and
-    # skid buffer of each BBCU layer, and one each for the input FIFO, the input cut and the output
-    # cut, and nothing else
+    # skid buffer of each BBCU layer, and one each for the input FIFO, the cuts before and behind it
+    # and the output cut, and nothing else
     net = Network(prog, fold)
     units = net.units()
     throwaway(net, *units.values())
@@ -141,7 +141,7 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     n_net = len(units) - len(layers) + 4 + sum(per_layer)   # (skid buffers cut_head, cut_fwin, cut_tail, cut_skip)
     level2 = reset_fanout(BoardReset(prog, build, fold), tmp_path / "level2", net=COPY_PREFIX + "tree")
     assert level2["network"] == [] and level2["outside"] == 0, level2
-    assert len(level2["copies"]) == n_net + 3, (n_net, level2["copies"])
+    assert len(level2["copies"]) == n_net + 4, (n_net, level2["copies"])
     # control: with the sync domain's reset (the simulation tops) it reaches the network's flip-flops
     plain = reset_fanout(Accelerator(prog, build, fold), tmp_path / "plain")
     assert len(plain["network"]) > 100, {k: (len(v) if isinstance(v, list) else v) for k, v in plain.items()}

@@ -60,3 +60,45 @@ def test_synthesis_keeps_one_copy_per_unit(tmp_path, family):
     assert synth_ffs(tmp_path / "keep", family, True, n) == n * GEO_FF
     # control: without the board build's keep the copies merge into one
     assert synth_ffs(tmp_path / "plain", family, False, n) == GEO_FF
+
+
+def test_network_geometry_is_a_chain_along_the_dataflow():
+    """In the network the pixel window and the bilinear skip copy the geometry inputs, each layer
+    copies the unit before it (scaled by that unit's r) and the feature window the last layer:
+    copy k settles k cycles after the first, each at its own resolution. (A single first-level copy
+    driving every unit's copy was a 12.3 ns route across the ECP5, docs/boards.md row 91.)"""
+    import torch
+    from hw.fold import auto_fold
+    from hw.network import Network
+    from sw.compiler import compile_model
+    from sw.config import ModelConfig
+
+    from conftest import random_network
+
+    cfg = ModelConfig("sr", 4, 2, 1)
+    prog = compile_model(random_network(cfg, 3), [torch.rand(1, cfg.colors, 8, 8)])
+    net = Network(prog, auto_fold(prog), max_width=8, max_height=8)
+    sim = Simulator(net)                               # (elaborates: net.stages are the units simulated)
+    layers = [net.stages[f"layer{i}"] for i in range(len(prog.binary_layers))]
+    order = [("pwin", net.stages["pwin"], 1, 1), ("bil", net.stages["bil"], 1, 1)]
+    res = 1
+    for i, (layer, unit) in enumerate(zip(prog.binary_layers, layers)):
+        order.append((f"layer{i}", unit, 2 + i, res))
+        res *= layer.r
+    order.append(("fwin", net.stages["fwin"], 2 + len(layers), res))
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(net.width, 5)
+        ctx.set(net.height, 3)
+        for cycle in range(1, len(layers) + 4):
+            await ctx.tick()
+            for name, unit, _, _ in order:
+                if (ctx.get(unit.width), ctx.get(unit.height)) != (0, 0):
+                    seen.setdefault(name, (cycle, ctx.get(unit.width), ctx.get(unit.height)))
+
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    for name, _, cycle, r in order:
+        assert seen.get(name) == (cycle, 5 * r, 3 * r), (name, seen.get(name))
