@@ -77,6 +77,7 @@ class NearestUpsample(wiring.Component):
 
         # ---------------------------------------------------------- writer
         waddr = Signal(range(depth))
+        waddr_n = Signal.like(waddr)         # its next value (waddr follows it one cycle later)
         wc = Signal(range(max(C, 2)))
         wx = Signal.like(self.width)
         wb = Signal()
@@ -88,16 +89,22 @@ class NearestUpsample(wiring.Component):
             wr.addr.eq(waddr), wr.data.eq(self.i.payload), wr.en.eq(wfire),
             w_row_end.eq(wfire & (wc == C - 1) & (wx == wm1)),
         ]
+        m.d.comb += waddr_n.eq(waddr)
+        m.d.sync += waddr.eq(waddr_n)
         with m.If(wfire):
             with m.If(wc != C - 1):
-                m.d.sync += [wc.eq(wc + 1), waddr.eq(waddr + 1)]
+                m.d.sync += wc.eq(wc + 1)
+                m.d.comb += waddr_n.eq(waddr + 1)
             with m.Elif(wx != wm1):
-                m.d.sync += [wc.eq(0), wx.eq(wx + 1), waddr.eq(waddr + 1)]
+                m.d.sync += [wc.eq(0), wx.eq(wx + 1)]
+                m.d.comb += waddr_n.eq(waddr + 1)
             with m.Else():
-                m.d.sync += [wc.eq(0), wx.eq(0), wb.eq(~wb), waddr.eq(Mux(wb, 0, rowlen))]
+                m.d.sync += [wc.eq(0), wx.eq(0), wb.eq(~wb)]
+                m.d.comb += waddr_n.eq(Mux(wb, 0, rowlen))
 
         # ---------------------------------------------------------- reader
         raddr = Signal(range(depth))
+        raddr_n = Signal.like(raddr)
         rpix = Signal(range(depth))      # address of channel 0 of the current pixel
         rc = Signal(range(max(C, 2)))
         rj = Signal(range(max(r, 2)))
@@ -108,31 +115,43 @@ class NearestUpsample(wiring.Component):
         issue = Signal()
         r_row_end = Signal()
         valid1 = Signal()
-        avail = (ahead != 0) | (waddr > raddr)
+        # "the word at raddr is written", a register computed from the next values of ahead, waddr
+        # and raddr (the compare, a carry chain, sat between raddr and every reader register)
+        avail = Signal()
+        ahead_n = Signal.like(ahead)
         m.d.comb += [
             en.eq(~self.o.valid | self.o.ready),
             issue.eq(en & avail),
             rd.addr.eq(raddr), rd.en.eq(en),
             r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & (rx == wm1) & (ri == r - 1)),
         ]
+        m.d.comb += raddr_n.eq(raddr)
+        m.d.sync += raddr.eq(raddr_n)
         with m.If(issue):
             with m.If(rc != C - 1):
-                m.d.sync += [rc.eq(rc + 1), raddr.eq(raddr + 1)]
+                m.d.sync += rc.eq(rc + 1)
+                m.d.comb += raddr_n.eq(raddr + 1)
             with m.Elif(rj != r - 1):
-                m.d.sync += [rc.eq(0), rj.eq(rj + 1), raddr.eq(rpix)]
+                m.d.sync += [rc.eq(0), rj.eq(rj + 1)]
+                m.d.comb += raddr_n.eq(rpix)
             with m.Elif(rx != wm1):
-                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(rx + 1), raddr.eq(raddr + 1), rpix.eq(raddr + 1)]
+                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(rx + 1), rpix.eq(raddr + 1)]
+                m.d.comb += raddr_n.eq(raddr + 1)
             with m.Elif(ri != r - 1):
                 base = Mux(rb, rowlen, 0)
-                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(ri + 1), raddr.eq(base), rpix.eq(base)]
+                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(ri + 1), rpix.eq(base)]
+                m.d.comb += raddr_n.eq(base)
             with m.Else():
                 base = Mux(rb, 0, rowlen)
-                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), raddr.eq(base), rpix.eq(base)]
+                m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), rpix.eq(base)]
+                m.d.comb += raddr_n.eq(base)
         with m.If(en):
             m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rd.data)]
 
+        m.d.comb += ahead_n.eq(ahead)
         with m.If(w_row_end & ~r_row_end):
-            m.d.sync += ahead.eq(ahead + 1)
+            m.d.comb += ahead_n.eq(ahead + 1)
         with m.Elif(r_row_end & ~w_row_end):
-            m.d.sync += ahead.eq(ahead - 1)
+            m.d.comb += ahead_n.eq(ahead - 1)
+        m.d.sync += [ahead.eq(ahead_n), avail.eq((ahead_n != 0) | (waddr_n > raddr_n))]
         return m

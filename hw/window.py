@@ -141,7 +141,13 @@ class WindowGen(wiring.Component):
         w_one = Signal()
         m.d.sync += [wm2.eq(W - 2), w_one.eq(W == 1)]
         last_col = Signal()
-        next_col = Mux(last_col, 0, col + 1)
+        # the column after col, Mux(last_col, 0, col + 1), with col + 1 as a register (recomputed
+        # every cycle from the next col): it is the read address (Q = 1), and the adder in front of
+        # the pixel window's LUT-RAM address was x2-base's critical path (docs/boards.md row 92).
+        # (Not the whole Mux as a register: yosys makes "last_col_n" its synchronous reset, X
+        # before the geometry copies settle: tests/test_postsynth.py.)
+        col_p1 = Signal.like(col, init=1)
+        next_col = Mux(last_col, 0, col_p1)
         # "col is 0", a register too (a step enters column 0 exactly when it leaves the last one):
         # its compare sat in front of the step logic, whose enable reaches every column register
         # (the ECP5 critical path of x2-base once the reset tree was in, docs/boards.md)
@@ -266,6 +272,8 @@ class WindowGen(wiring.Component):
         with m.Elif(col_zero):                           # idle at column 0: follow W == 1
             m.d.comb += last_col_n.eq(w_one)
         m.d.sync += [col_zero.eq(col_zero_n), last_col.eq(last_col_n), edge_free.eq(col_zero_n & ~last_col_n)]
+        col_n = Mux(step, next_col, col)                 # (col moves only with a step, to next_col)
+        m.d.sync += col_p1.eq(col_n + 1)
 
         # the next pass's state, from registers only (H is stable within a frame, and the values
         # at s = 0 do not depend on it); it is loaded by the last step of a pass, so each pass
