@@ -13,7 +13,8 @@ Stream signature
                             pixel window and the bilinear skip from these inputs, every layer from
                             the copy of the unit before it, the feature window from the last
                             layer's: a chain along the dataflow, whose k-th copy settles k cycles
-                            after the first, long before the first pixel has passed k units)
+                            after the first, long before the first pixel has passed k units; each
+                            of these units reads a copy of its chain copy, one cycle later)
 Cycle model: hw/fold.py throughput() (cycles per LR pixel of the slowest stage) x pixels + fill.
 Golden twin: sw.golden.run_features(...)["out"].
 """
@@ -113,7 +114,7 @@ class Network(wiring.Component):
         skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors)),
                  SkidBuffer(layouts.window(8 * self.colors))]
         throwaway(*u.values(), *skids)
-        geo_users = 3 + len(self.prog.binary_layers)          # pwin, bil, fwin, the layers
+        geo_users = 2 + 2 * (1 + len(self.prog.binary_layers))   # pwin, bil; fwin, the layers: two each
         # reset copies: one per unit but the layers (their sub-units have their own, in their estimate)
         copies = {"ff": COPY_FF * (len(u) - len(self.prog.binary_layers) + len(skids)) + GEO_FF * geo_users}
         return total([x.resource_estimate() for x in [*u.values(), *skids]] + [copies])
@@ -136,9 +137,12 @@ class Network(wiring.Component):
         wiring.connect(m, fork.b, skipq.i)
         wiring.connect(m, skipq.o, bil.i)
         # each unit reads its own registered copy of the geometry (hw/static_copy.py), the layers
-        # and the feature window in a chain along the dataflow: each copy from the previous unit's
-        # (scaled by that unit's r), so every geometry net runs between neighbouring units (from
-        # one copy at the link to all of them, a 12.3 ns route was x4-base's critical path, row 91)
+        # and the feature window through a chain along the dataflow: a transport copy per unit from
+        # the previous unit's (scaled by that unit's r), so every geometry net runs between
+        # neighbouring units (from one copy at the link to all of them, a 12.3 ns route was x4-base's
+        # critical path, row 91), and the unit's own copy from its transport copy (without it the
+        # chain drew the window generators' pass registers, which read the height, across the die:
+        # rows 92-95)
         geo = {}
         for name, unit in (("pwin", pwin), ("bil", bil)):
             geo[name] = geometry_copy(m, self.width, self.height, name)
@@ -152,8 +156,9 @@ class Network(wiring.Component):
             m.submodules[f"layer{i}"] = unit = u[f"layer{i}"]
             m.d.comb += unit.clear.eq(self.clear)
             wiring.connect(m, src, unit.i)
-            w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, f"layer{i}")
-            m.d.comb += [unit.width.eq(w_c), unit.height.eq(h_c)]
+            w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, f"chain_layer{i}")
+            w_u, h_u = geometry_copy(m, w_c, h_c, f"layer{i}")
+            m.d.comb += [unit.width.eq(w_u), unit.height.eq(h_u)]
             r_prev = layer.r
             res *= layer.r
             src = unit.o
@@ -161,8 +166,9 @@ class Network(wiring.Component):
         fwin, tail = add("fwin"), add("tail")
         # SkidBuffers (hw/skid.py) cut the handshake between stages (every BBCULayer cuts its own)
         pipe(m, "cut_fwin", src, fwin.i, clear=self.clear)
-        w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, "fwin")
-        m.d.comb += [fwin.width.eq(w_c), fwin.height.eq(h_c)]
+        w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, "chain_fwin")
+        w_u, h_u = geometry_copy(m, w_c, h_c, "fwin")
+        m.d.comb += [fwin.width.eq(w_u), fwin.height.eq(h_u)]
         pipe(m, "cut_tail", fwin.o, tail.i, clear=self.clear)
         pipe(m, "cut_skip", bil.o, tail.skip, clear=self.clear)
         wiring.connect(m, tail.o, wiring.flipped(self.o))

@@ -63,9 +63,10 @@ def test_synthesis_keeps_one_copy_per_unit(tmp_path, family):
 
 
 def test_network_geometry_is_a_chain_along_the_dataflow():
-    """In the network the pixel window and the bilinear skip copy the geometry inputs, each layer
-    copies the unit before it (scaled by that unit's r) and the feature window the last layer:
-    copy k settles k cycles after the first, each at its own resolution. (A single first-level copy
+    """In the network the pixel window and the bilinear skip copy the geometry inputs, each layer's
+    chain copy copies the unit before it (scaled by that unit's r) and the feature window's the last
+    layer's; each of them reads a copy of its chain copy: chain copy k settles k cycles after the
+    first, the unit one cycle later, each at its own resolution. (A single first-level copy
     driving every unit's copy was a 12.3 ns route across the ECP5, docs/boards.md row 91.)"""
     import torch
     from hw.fold import auto_fold
@@ -83,15 +84,15 @@ def test_network_geometry_is_a_chain_along_the_dataflow():
     order = [("pwin", net.stages["pwin"], 1, 1), ("bil", net.stages["bil"], 1, 1)]
     res = 1
     for i, (layer, unit) in enumerate(zip(prog.binary_layers, layers)):
-        order.append((f"layer{i}", unit, 2 + i, res))
+        order.append((f"layer{i}", unit, 3 + i, res))
         res *= layer.r
-    order.append(("fwin", net.stages["fwin"], 2 + len(layers), res))
+    order.append(("fwin", net.stages["fwin"], 3 + len(layers), res))
     seen = {}
 
     async def bench(ctx):
         ctx.set(net.width, 5)
         ctx.set(net.height, 3)
-        for cycle in range(1, len(layers) + 4):
+        for cycle in range(1, len(layers) + 5):
             await ctx.tick()
             for name, unit, _, _ in order:
                 if (ctx.get(unit.width), ctx.get(unit.height)) != (0, 0):
