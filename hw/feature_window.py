@@ -124,7 +124,8 @@ class FeatureWindow(wiring.Component):
                                 attrs=attrs)
             m.submodules[f"mem{k}"] = mem
             wrs.append(mem.write_port())
-            rds.append(mem.read_port(domain="sync", transparent_for=()))
+            rds.append(mem.read_port(domain="comb"))
+        rq = [Signal(layouts.feature(self.fmt), name=f"rq{k}", reset_less=True) for k in range(NB)]
 
         def ctr(n, name):
             return Signal(range(max(n, 2)), name=name)
@@ -220,7 +221,7 @@ class FeatureWindow(wiring.Component):
             b_free = ~b_valid | d_load
             with m.If(d_load):
                 m.d.sync += [d_valid.eq(1), d_last.eq(b_last)]
-                m.d.sync += [d_val[k].eq(Mux(b_sel[k], rd.data, 0)) for k, rd in enumerate(rds)]
+                m.d.sync += [d_val[k].eq(Mux(b_sel[k], q, 0)) for k, q in enumerate(rq)]
             with m.Elif(c_load):
                 m.d.sync += d_valid.eq(0)
             terms = list(d_val)
@@ -230,12 +231,19 @@ class FeatureWindow(wiring.Component):
         else:
             c_load = b_valid & c_free
             b_free = ~b_valid | c_load
-            src_val, src_inside, src_last = rds[0].data, b_inside, b_last
+            src_val, src_inside, src_last = rq[0], b_inside, b_last
         first = (ky == 0) & (kx == 0) & (ko == 0)
         issue = Signal()
         m.d.comb += issue.eq(b_free & (~first | start_ok))
-        for rd in rds:
-            m.d.comb += [rd.addr.eq(ra[:ob] if NB > 1 else ra), rd.en.eq(issue)]
+        # the read registers (B) behind asynchronous read ports: yosys's memory_dff merges them into
+        # synchronous block-RAM ports and honours `no_rw_check` there. (A synchronous Amaranth read
+        # port reaches yosys as read-first on a collision, which it emulates on the ECP5 with a
+        # bypass register shared by every bank and a LUT behind each block-RAM output: a 13.8 ns
+        # route was x4-base's critical path, docs/boards.md row 97.)
+        for rd, q in zip(rds, rq):
+            m.d.comb += rd.addr.eq(ra[:ob] if NB > 1 else ra)
+            with m.If(issue):
+                m.d.sync += q.eq(rd.data)
         row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
         col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
         m.d.comb += [self.o.payload.value.eq(Mux(c_inside, c_val, 0)), self.o.payload.last.eq(c_last)]

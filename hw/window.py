@@ -117,7 +117,15 @@ class WindowGen(wiring.Component):
         m.submodules.mem = mem = memory.Memory(shape=unsigned(K * S), depth=max(self.max_width, 2) * Q, init=[],
                                                attrs={"no_rw_check": 1})
         wr = mem.write_port(granularity=S)
-        rd = mem.read_port(domain="sync", transparent_for=())
+        # an asynchronous read port and its data register (rd_q, loaded with rd_en): yosys's
+        # memory_dff merges the register into a synchronous block-RAM port and honours `no_rw_check`
+        # (from a synchronous Amaranth port it emulates read-first collisions with a bypass register
+        # and a LUT behind the block RAM: hw/feature_window.py, docs/boards.md row 97)
+        rd = mem.read_port(domain="comb")
+        rd_q = Signal(K * S, reset_less=True)
+        rd_en = Signal()
+        with m.If(rd_en):
+            m.d.sync += rd_q.eq(rd.data)
 
         # ---------------------------------------------------------------- pass state
         col = Signal(range(max(self.max_width, 2)))      # column of the next step
@@ -203,13 +211,13 @@ class WindowGen(wiring.Component):
         if Q == 1:
             m.d.comb += [
                 rd.addr.eq(next_col),
-                rd.en.eq(step | hold),
+                rd_en.eq(step | hold),
                 wr.addr.eq(col),
                 wr.data.eq(Cat(*[self.i.payload] * K)),
             ]
             for k in range(K):
                 m.d.comb += wr.en[k].eq(step & live & (rot == k))
-            new_lanes = rd.data
+            new_lanes = rd_q
         else:
             # after a step at column wcol: cycle j = 0..Q-1 writes sub-word j of the accepted pixel
             # (shifted out of wbuf), cycle j+1 reads sub-word j of the next column (col) into the
@@ -225,7 +233,7 @@ class WindowGen(wiring.Component):
                 wr.addr.eq(Cat(sub_w, wcol)),
                 wr.data.eq(Cat(*[wbuf[:S]] * K)),
                 rd.addr.eq(Cat(sub_r, col)),
-                rd.en.eq((ph >= 1) & (ph <= Q)),
+                rd_en.eq((ph >= 1) & (ph <= Q)),
             ]
             for k in range(K):
                 m.d.comb += wr.en[k].eq((ph < Q) & c2_live & (c2_rot == k))
@@ -235,8 +243,8 @@ class WindowGen(wiring.Component):
             with m.Elif(~gathered):
                 m.d.sync += [ph.eq(ph + 1), wbuf.eq(wbuf >> S), go.eq(ph == Q)]
             with m.If((ph >= 2) & (ph <= Q)):
-                m.d.sync += gat.eq(Cat(gat[K * S:], rd.data)) if Q > 2 else gat.eq(rd.data)
-            words = Cat(gat, rd.data)                    # sub-word j at [j*K*S, (j+1)*K*S)
+                m.d.sync += gat.eq(Cat(gat[K * S:], rd_q)) if Q > 2 else gat.eq(rd_q)
+            words = Cat(gat, rd_q)                    # sub-word j at [j*K*S, (j+1)*K*S)
             new_lanes = Cat(*[words[j * K * S + k * S: j * K * S + (k + 1) * S]
                               for k in range(K) for j in range(Q)])
 

@@ -97,3 +97,33 @@ def synth_cell_counts(tmp_path: Path, family: str, dut, ports, keep: bool = True
 
 def flip_flops(cells: dict) -> int:
     return sum(v for k, v in cells.items() if k.startswith(("SB_DFF", "TRELLIS_FF")))
+
+
+def block_ram_output_loads(tmp_path: Path) -> tuple[int, int]:
+    """In the netlist synth_cell_counts left in tmp_path: (block-RAM data output bits whose every load
+    is a flip-flop's data input, those that reach logic first). Read after a write-port memory's
+    read: yosys puts a bypass LUT there when it emulates a read-first collision."""
+    import json
+
+    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
+    loads = {}
+    for cell in mod["cells"].values():
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"][pin] == "input":
+                for b in bits:
+                    loads.setdefault(b, []).append((cell["type"], pin))
+    direct = via_logic = 0
+    for cell in mod["cells"].values():
+        if cell["type"] not in ("DP16KD", "SB_RAM40_4K"):
+            continue
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"][pin] != "output":
+                continue
+            for b in bits:
+                sinks = loads.get(b, []) if not isinstance(b, str) else []
+                if sinks:
+                    if all(t in ("TRELLIS_FF",) and p == "DI" for t, p in sinks):
+                        direct += 1
+                    else:
+                        via_logic += 1
+    return direct, via_logic

@@ -112,3 +112,15 @@ def test_bank_select_is_an_or_of_zeroed_bank_registers(tmp_path):
     assert per_bank_bit < 2.0, (a, b)
     wide = lambda c: c.get("PFUMX", 0) + c.get("L6MUX21", 0)      # noqa: E731
     assert wide(b) <= wide(a), (a, b)
+
+
+def test_block_ram_data_go_straight_into_registers(tmp_path):
+    """The line buffer's read registers are merged into the block RAMs' ports with `no_rw_check`
+    honoured: every data output bit drives flip-flops only. (From a synchronous Amaranth read port
+    yosys emulated read-first collisions: a LUT behind every output and one bypass register for all
+    banks, whose 13.8 ns route was x4-base's critical path, docs/boards.md row 97.)"""
+    from conftest import block_ram_output_loads, synth_cell_counts
+    fw = FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=256)
+    synth_cell_counts(tmp_path, "ecp5", fw, None)
+    direct, via_logic = block_ram_output_loads(tmp_path)
+    assert direct >= fw.banks * 16 and via_logic == 0, (direct, via_logic)

@@ -111,3 +111,14 @@ def test_window_unit(e, replay, sub):
             assert len(r["in_cycles"]) == job["count"], case
             lag = r["out_cycles"][-1] - r["in_cycles"][-1]
             assert 1 <= lag <= 3 + (w * comp.step_cycles if case[3] == h - 1 else 0), (case, lag)
+
+
+def test_block_ram_data_go_straight_into_registers(tmp_path):
+    """As the feature window's (tests/test_hw_feature_window.py): the line buffer's data register is
+    merged into the block RAM's read port, with no collision bypass logic behind it."""
+    from conftest import block_ram_output_loads, synth_cell_counts
+    wg = WindowGen(48, 512, 64)
+    cells = synth_cell_counts(tmp_path, "ecp5", wg, None)
+    assert cells.get("DP16KD", 0) >= 1, cells
+    direct, via_logic = block_ram_output_loads(tmp_path)
+    assert direct > 0 and via_logic == 0, (direct, via_logic)
