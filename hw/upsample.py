@@ -64,9 +64,15 @@ class NearestUpsample(wiring.Component):
         m = Module()
         C, r, rowlen = self.channels, self.r, self.row_words
         depth = 2 * rowlen
-        m.submodules.mem = mem = memory.Memory(shape=layouts.feature(self.fmt), depth=depth, init=[])
+        # no_rw_check: the reader never reads the word written in the same cycle (other bank, or
+        # raddr < waddr). An asynchronous read port with its own data register (rd_q), which yosys
+        # merges into the block-RAM port honouring no_rw_check (a synchronous port gets read-first
+        # collision emulation: bypass logic behind the block RAM, hw/feature_window.py)
+        m.submodules.mem = mem = memory.Memory(shape=layouts.feature(self.fmt), depth=depth, init=[],
+                                               attrs={"no_rw_check": 1})
         wr = mem.write_port()
-        rd = mem.read_port(domain="sync")
+        rd = mem.read_port(domain="comb")
+        rd_q = Signal(layouts.feature(self.fmt), reset_less=True)
 
         # rows the writer is ahead of the reader: 0 (same row), 1, 2 (writer blocked)
         ahead = Signal(range(3))
@@ -122,7 +128,7 @@ class NearestUpsample(wiring.Component):
         m.d.comb += [
             en.eq(~self.o.valid | self.o.ready),
             issue.eq(en & avail),
-            rd.addr.eq(raddr), rd.en.eq(en),
+            rd.addr.eq(raddr),
             r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & (rx == wm1) & (ri == r - 1)),
         ]
         m.d.comb += raddr_n.eq(raddr)
@@ -146,7 +152,7 @@ class NearestUpsample(wiring.Component):
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), rpix.eq(base)]
                 m.d.comb += raddr_n.eq(base)
         with m.If(en):
-            m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rd.data)]
+            m.d.sync += [rd_q.eq(rd.data), valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rd_q)]
 
         m.d.comb += ahead_n.eq(ahead)
         with m.If(w_row_end & ~r_row_end):

@@ -63,3 +63,15 @@ def test_upsample_double_buffers(channels, r):
     res = run_cocotb(dut, "upsample", "sim.tb_upsample", {"sizes": np.array([(w, h, 1)]), "x": x, "out": out},
                      {"bits": fmt.bits}, testcase="upsample_double_buffers")
     assert res["accepted"] == 2 * w * channels
+
+
+def test_block_ram_data_go_straight_into_registers(tmp_path):
+    """The row buffer's data register is merged into the block-RAM read port with no_rw_check
+    honoured: no collision bypass logic behind the block RAM (tests/test_hw_feature_window.py).
+    (One block RAM deep: a deeper buffer is split over several, with a read multiplexer behind.)"""
+    from conftest import block_ram_output_loads, synth_cell_counts
+    up = NearestUpsample(8, 2, FeatureFormat(16, 6), 64, 64)
+    cells = synth_cell_counts(tmp_path, "ecp5", up, None)
+    assert cells.get("DP16KD", 0) == 1, cells
+    direct, via_logic = block_ram_output_loads(tmp_path)
+    assert direct > 0 and via_logic == 0, (direct, via_logic)
