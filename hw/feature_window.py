@@ -52,6 +52,7 @@ from amaranth.utils import bits_for
 from sw.formats import FeatureFormat
 
 from . import layouts
+from .ram_read import NO_RW_CHECK, registered_read
 
 
 def out_layout(fmt: FeatureFormat):
@@ -115,17 +116,20 @@ class FeatureWindow(wiring.Component):
 
         NB, BD = self.banks, self.bank_depth
         ob = BD.bit_length() - 1                      # offset bits within a bank
-        wrs, rds = [], []
+        issue = Signal()                              # a read address is issued (output pipeline)
+        wrs, rds, rq = [], [], []
         for k in range(NB):
             # (a short last bank as block RAM too: as LUT RAM its asynchronous read and address
             # decode sat on the x4-base ECP5 critical path, 16.4 ns, docs/boards.md row 87)
-            attrs = {"no_rw_check": 1, **({"ram_style": "block"} if NB > 1 else {})}
+            attrs = {**NO_RW_CHECK, **({"ram_style": "block"} if NB > 1 else {})}
             mem = memory.Memory(shape=layouts.feature(self.fmt), depth=min(BD, self.depth - k * BD), init=[],
                                 attrs=attrs)
             m.submodules[f"mem{k}"] = mem
             wrs.append(mem.write_port())
-            rds.append(mem.read_port(domain="comb"))
-        rq = [Signal(layouts.feature(self.fmt), name=f"rq{k}", reset_less=True) for k in range(NB)]
+            # the read registers (B), merged into the block-RAM ports (hw/ram_read.py)
+            rd, q = registered_read(m, mem, issue, f"rq{k}")
+            rds.append(rd)
+            rq.append(q)
 
         def ctr(n, name):
             return Signal(range(max(n, 2)), name=name)
@@ -233,17 +237,9 @@ class FeatureWindow(wiring.Component):
             b_free = ~b_valid | c_load
             src_val, src_inside, src_last = rq[0], b_inside, b_last
         first = (ky == 0) & (kx == 0) & (ko == 0)
-        issue = Signal()
         m.d.comb += issue.eq(b_free & (~first | start_ok))
-        # the read registers (B) behind asynchronous read ports: yosys's memory_dff merges them into
-        # synchronous block-RAM ports and honours `no_rw_check` there. (A synchronous Amaranth read
-        # port reaches yosys as read-first on a collision, which it emulates on the ECP5 with a
-        # bypass register shared by every bank and a LUT behind each block-RAM output: a 13.8 ns
-        # route was x4-base's critical path, docs/boards.md row 97.)
-        for rd, q in zip(rds, rq):
+        for rd in rds:
             m.d.comb += rd.addr.eq(ra[:ob] if NB > 1 else ra)
-            with m.If(issue):
-                m.d.sync += q.eq(rd.data)
         row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
         col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
         m.d.comb += [self.o.payload.value.eq(Mux(c_inside, c_val, 0)), self.o.payload.last.eq(c_last)]

@@ -28,6 +28,7 @@ from amaranth.lib.wiring import In, Out
 from sw.formats import FeatureFormat
 
 from . import layouts
+from .ram_read import NO_RW_CHECK, registered_read
 
 
 class NearestUpsample(wiring.Component):
@@ -65,14 +66,12 @@ class NearestUpsample(wiring.Component):
         C, r, rowlen = self.channels, self.r, self.row_words
         depth = 2 * rowlen
         # no_rw_check: the reader never reads the word written in the same cycle (other bank, or
-        # raddr < waddr). An asynchronous read port with its own data register (rd_q), which yosys
-        # merges into the block-RAM port honouring no_rw_check (a synchronous port gets read-first
-        # collision emulation: bypass logic behind the block RAM, hw/feature_window.py)
+        # raddr < waddr); the read data register is merged into the block-RAM port (hw/ram_read.py)
         m.submodules.mem = mem = memory.Memory(shape=layouts.feature(self.fmt), depth=depth, init=[],
-                                               attrs={"no_rw_check": 1})
+                                               attrs=NO_RW_CHECK)
         wr = mem.write_port()
-        rd = mem.read_port(domain="comb")
-        rd_q = Signal(layouts.feature(self.fmt), reset_less=True)
+        en = Signal()                    # the output pipeline advances
+        rd, rd_q = registered_read(m, mem, en, "rd_q")
 
         # rows the writer is ahead of the reader: 0 (same row), 1, 2 (writer blocked)
         ahead = Signal(range(3))
@@ -117,7 +116,6 @@ class NearestUpsample(wiring.Component):
         ri = Signal(range(max(r, 2)))
         rx = Signal.like(self.width)
         rb = Signal()
-        en = Signal()
         issue = Signal()
         r_row_end = Signal()
         valid1 = Signal()
@@ -152,7 +150,7 @@ class NearestUpsample(wiring.Component):
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), rpix.eq(base)]
                 m.d.comb += raddr_n.eq(base)
         with m.If(en):
-            m.d.sync += [rd_q.eq(rd.data), valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rd_q)]
+            m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rd_q)]
 
         m.d.comb += ahead_n.eq(ahead)
         with m.If(w_row_end & ~r_row_end):

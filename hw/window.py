@@ -61,6 +61,7 @@ from amaranth.utils import bits_for
 from sw import formats
 
 from . import layouts
+from .ram_read import NO_RW_CHECK, registered_read
 
 
 class WindowGen(wiring.Component):
@@ -115,17 +116,10 @@ class WindowGen(wiring.Component):
         S = E // Q                                       # bits of a lane per sub-word
         qb = Q.bit_length() - 1
         m.submodules.mem = mem = memory.Memory(shape=unsigned(K * S), depth=max(self.max_width, 2) * Q, init=[],
-                                               attrs={"no_rw_check": 1})
+                                               attrs=NO_RW_CHECK)
         wr = mem.write_port(granularity=S)
-        # an asynchronous read port and its data register (rd_q, loaded with rd_en): yosys's
-        # memory_dff merges the register into a synchronous block-RAM port and honours `no_rw_check`
-        # (from a synchronous Amaranth port it emulates read-first collisions with a bypass register
-        # and a LUT behind the block RAM: hw/feature_window.py, docs/boards.md row 97)
-        rd = mem.read_port(domain="comb")
-        rd_q = Signal(K * S, reset_less=True)
-        rd_en = Signal()
-        with m.If(rd_en):
-            m.d.sync += rd_q.eq(rd.data)
+        rd_en = Signal()                                 # the read data register's load (hw/ram_read.py)
+        rd, rd_q = registered_read(m, mem, rd_en, "rd_q")
 
         # ---------------------------------------------------------------- pass state
         col = Signal(range(max(self.max_width, 2)))      # column of the next step
