@@ -64,7 +64,7 @@ import math
 from math import gcd
 
 import numpy as np
-from amaranth import Array, C, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Array, C, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -80,17 +80,17 @@ ONEHOT_MIN_FOLDS = 4
 
 # --------------------------------------------------------------------------- popcount builders
 class _Pipe:
-    """Pipeline-register factory: every register advances when `en` is high."""
+    """Pipeline-register factory: every register advances every cycle (no enable: PopcountEngine's
+    flow control is by credits, the row-serial engine's pipeline never stalls)."""
 
-    def __init__(self, m: Module, en, prefix: str):
-        self.m, self.en, self.prefix, self.n = m, en, prefix, 0
+    def __init__(self, m: Module, prefix: str):
+        self.m, self.prefix, self.n = m, prefix, 0
 
     def reg(self, value, name: str | None = None):
         self.n += 1
         r = Signal(len(value) if not isinstance(value, int) else 1, name=f"{self.prefix}_{name or 'r'}{self.n}",
                    reset_less=True)
-        with self.m.If(self.en):
-            self.m.d.sync += r.eq(value)
+        self.m.d.sync += r.eq(value)
         return r
 
 
@@ -354,7 +354,7 @@ class PopcountEngine(wiring.Component):
     def popcount_latency(self) -> int:
         m = Module()
         m._MustUse__silence = True                     # a throw-away build to count the stages
-        pipe = _Pipe(m, Const(1), "probe")
+        pipe = _Pipe(m, "probe")
         a, w = Signal(self.simd), Signal(self.simd)
         nseg = self.simd // self.seg
         if self.popcount == "tree":
@@ -420,8 +420,7 @@ class PopcountEngine(wiring.Component):
                                                attrs={"rom_style": style} if style else None)
         rd = rom.read_port(domain="sync")
 
-        always = Const(1, 1)                           # no pipeline enable: credits instead
-        D = self.result_depth()
+        D = self.result_depth()                        # credits (no pipeline enable)
 
         # ---------------- stage 0: window register and step counters
         win = Signal(n, reset_less=True)
@@ -519,7 +518,7 @@ class PopcountEngine(wiring.Component):
             return Array([C(-k * cin, dshape) for k in range(formats.TAPS + 1)])[c]
 
         # ---------------- stage 1: registered slice + side band, ROM data arrives
-        pipe = _Pipe(m, always, "pc")
+        pipe = _Pipe(m, "pc")
         a1 = pipe.reg(slice_, "a")
         m1 = pipe.reg(segm, "msk")
         side = pipe.reg(Cat(issue, f == 0, last_f), "side")
@@ -535,7 +534,7 @@ class PopcountEngine(wiring.Component):
         lat = 0
         for p in range(pe):
             wp = rd.data[p * simd:(p + 1) * simd]
-            pp = _Pipe(m, always, f"pe{p}")
+            pp = _Pipe(m, f"pe{p}")
             if self.popcount == "tree":
                 lane_mask = Cat(*[m1[l // seg] for l in range(simd)])
                 cnt_p, lat = popcount_tree(m, pp, a1, wp, lane_mask)

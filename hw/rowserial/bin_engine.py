@@ -134,7 +134,7 @@ class BinRowEngine(wiring.Component):
     def _popcount_latency(self) -> int:
         m = Module()
         a, w = Signal(self.C), Signal(self.C)
-        _, lat = popcount_carry(m, _Pipe(m, Const(1), "probe"), a, w, [Const(1)], self.C, self.POPCOUNT_STRIDE)
+        _, lat = popcount_carry(m, _Pipe(m, "probe"), a, w, [Const(1)], self.C, self.POPCOUNT_STRIDE)
         throwaway(m)
         return lat
 
@@ -242,7 +242,7 @@ class BinRowEngine(wiring.Component):
         m.d.sync += s1.eq(busy & (state == ROW))
 
         # stage 1: the tap's C lanes
-        pipe = _Pipe(m, Const(1), "pc")
+        pipe = _Pipe(m, "pc")
         cnt, lat = popcount_carry(m, pipe, self.src.data, taps.rdata[:C], [s1_mask], C, self.POPCOUNT_STRIDE)
         assert lat == self.lp
         meta = Cat(s1, s1_first, s1_last, s1_mask)
