@@ -44,6 +44,7 @@ from sw.golden import bilinear_weights_1d
 
 from . import layouts
 from .head import const_mul, csd, select
+from .ram_read import NO_RW_CHECK, registered_read
 
 #: width of a skip word (2^-16 pixel units)
 SKIP_BITS = formats.PIXEL_BITS + formats.BILINEAR_FRAC
@@ -130,9 +131,12 @@ class BilinearSkip(wiring.Component):
         xs, ys, ps = range(max(self.max_width, 2)), range(self.max_height + 1), range(max(r, 2))
         one = formats.BILINEAR_FRAC_1D
 
-        m.submodules.lines = lines = memory.Memory(shape=layouts.pixel(colors), depth=4 << sbits, init=[])
+        # (NO_RW_CHECK: a read whose data are used never meets the write of its word; the rows
+        # read, row_a and row_b, lie below in_y and at most 3 rows below it, and the write row is
+        # in_y, modulo 4; the read data of a cycle without p_go are not used)
+        m.submodules.lines = lines = memory.Memory(shape=layouts.pixel(colors), depth=4 << sbits, init=[],
+                                                   attrs=NO_RW_CHECK)
         wp = lines.write_port()
-        rp = lines.read_port(domain="sync")
 
         def addr(x, row):
             return Cat(x[:sbits], row[:2]) if sbits else row[:2]
@@ -183,10 +187,11 @@ class BilinearSkip(wiring.Component):
         m.d.sync += rows_in.eq(in_y > row_b_r)
         vv = Signal()                            # V register valid (entering the FIFO)
         padv = Signal()
+        rp, line_q = registered_read(m, lines, padv, "line_q")
         p_go = Signal()
         m.d.comb += [padv.eq(~vv | vfifo.w_rdy),
                      p_go.eq(padv & rows_in & (settle == 0)),
-                     rp.addr.eq(addr(px, Mux(pab, row_b_r, row_a_r))), rp.en.eq(padv)]
+                     rp.addr.eq(addr(px, Mux(pab, row_b_r, row_a_r)))]
         m.d.sync += settle.eq(Cat(p_go & pab & (px == wm1), settle[0]))
         with m.If(p_go):
             m.d.sync += pab.eq(~pab)
@@ -224,7 +229,7 @@ class BilinearSkip(wiring.Component):
         pa = Signal(layouts.pixel(colors))
         vreg = [Signal(V_BITS, name=f"v{k}") for k in range(colors)]
         with m.If(padv):
-            m.d.sync += [v1.eq(p_go), ab1.eq(pab), ph1.eq(pi), v2.eq(v1), ab2.eq(ab1), ph2.eq(ph1), pd.eq(rp.data)]
+            m.d.sync += [v1.eq(p_go), ab1.eq(pab), ph1.eq(pi), v2.eq(v1), ab2.eq(ab1), ph2.eq(ph1), pd.eq(line_q)]
             with m.If(v2 & ~ab2):
                 m.d.sync += pa.eq(pd)
             m.d.sync += vv.eq(v2 & ab2)

@@ -48,16 +48,18 @@ from __future__ import annotations
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.hdl import ResetInserter, unsigned
-from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw import protocol as P
 
 from . import layouts
+from .bram_fifo import BlockRamFIFO
 from .counters import CounterBank
 from .crc import RESIDUE, CRC32Unit
 from .estimate import throwaway
 from .head import const_mul, gt_const, lt_const, select
+from .ram_read import NO_RW_CHECK, registered_read
 from .mul import LUT_MUL_WIDTH, serial_mul
 from .skid import SkidBuffer
 
@@ -175,9 +177,11 @@ class LinkCore(wiring.Component):
         colors, r = self.colors, self.scale
         maxp = self.max_payload
 
-        m.submodules.buf = buf = memory.Memory(shape=8, depth=max(maxp, 2), init=[])
+        # (NO_RW_CHECK: written only in PAYLOAD, read for use only in PDRAIN and DRAIN, which
+        # follow it after the four CRC bytes at the earliest)
+        m.submodules.buf = buf = memory.Memory(shape=8, depth=max(maxp, 2), init=[], attrs=NO_RW_CHECK)
         wr = buf.write_port()
-        rd = buf.read_port(domain="sync")
+        rd, rd_q = registered_read(m, buf, 1, "buf_q")       # rd_q: buf[rd.addr of the last cycle]
 
         # ------------------------------------------------------------------ counters (STATUS)
         # in registers, or (counters_ram) in a block RAM with one incrementer (hw/counters.py): the
@@ -234,7 +238,7 @@ class LinkCore(wiring.Component):
         ftype, fseq = Signal(8), Signal(8)
         flen = Signal(range(maxp + 1))     # (a longer frame is refused in LEN1)
         # payload byte index (PAYLOAD), CRC byte index (CRC), buffer read address (DRAIN / PDRAIN:
-        # the byte on rd.data once primed)
+        # the byte on rd_q once primed)
         count = Signal(range(maxp + 2))
         m.submodules.rx_crc = rxc = CRC32Unit(self.serial_crc)
         m.submodules.tx_crc = txc = CRC32Unit(self.serial_crc)
@@ -499,9 +503,9 @@ class LinkCore(wiring.Component):
                         with m.Case(0):
                             m.d.sync += [count.eq(count + 1), pstep.eq(1)]
                         with m.Case(1):
-                            m.d.sync += [plo.eq(rd.data), count.eq(count + 1), pstep.eq(2)]
+                            m.d.sync += [plo.eq(rd_q), count.eq(count + 1), pstep.eq(2)]
                         with m.Case(2):
-                            m.d.sync += [self.load.payload.addr.eq(paddr), self.load.payload.data.eq(Cat(plo, rd.data)),
+                            m.d.sync += [self.load.payload.addr.eq(paddr), self.load.payload.data.eq(Cat(plo, rd_q)),
                                          self.load.valid.eq(1), pstep.eq(3)]
                         with m.Case(3):
                             with m.If(self.load.ready):
@@ -512,7 +516,7 @@ class LinkCore(wiring.Component):
                                     m.d.sync += reply(K_ACK)
                                     m.next = "REPLY_WAIT"
             with m.State("DRAIN"):
-                # buffer -> bytes -> pixels -> network. rd.data holds buf[count] once primed.
+                # buffer -> bytes -> pixels -> network. rd_q holds buf[count] once primed.
                 stall = self.net_i.valid & ~self.net_i.ready
                 take = primed & ~stall
                 m.d.comb += rd.addr.eq(Mux(take, count + 1, count))
@@ -523,10 +527,10 @@ class LinkCore(wiring.Component):
                     # the bytes shift into net_i.payload (colour 0 first): a byte is only taken
                     # while no pixel is offered or the offered one goes this cycle
                     if self.byte_stream:
-                        m.d.sync += [count.eq(count + 1), self.net_i.payload.eq(rd.data), self.net_i.valid.eq(1)]
+                        m.d.sync += [count.eq(count + 1), self.net_i.payload.eq(rd_q), self.net_i.valid.eq(1)]
                     else:
                         m.d.sync += [count.eq(count + 1),
-                                     self.net_i.payload.eq(Cat(Value.cast(self.net_i.payload)[8:], rd.data))]
+                                     self.net_i.payload.eq(Cat(Value.cast(self.net_i.payload)[8:], rd_q))]
                         with m.If(pix_n == colors - 1):
                             m.d.sync += [self.net_i.valid.eq(1), pix_n.eq(0)]
                         with m.Else():
@@ -629,7 +633,7 @@ class LinkCore(wiring.Component):
         if self.row_buffer:
             # network output -> crop filter -> result row FIFO (cleared with the network); the
             # transmitter starts a RESULT_ROW only once the whole cropped row is in the FIFO
-            rowq = fifo.SyncFIFOBuffered(width=8 * colors, depth=self.row_fifo_depth)
+            rowq = BlockRamFIFO(width=8 * colors, depth=self.row_fifo_depth)
             m.submodules.rowq = ResetInserter(self.net_rst)(rowq)
             m.d.comb += [self.net_o.ready.eq(stripe_active & (~keep | rowq.w_rdy)),
                          rowq.w_data.eq(self.net_o.payload), rowq.w_en.eq(stripe_active & self.net_o.valid & keep)]

@@ -1,10 +1,11 @@
-"""StreamFIFO: a first-in first-out queue behind stream signatures (lib.fifo.SyncFIFOBuffered).
+"""StreamFIFO: a first-in first-out queue behind stream signatures (hw/bram_fifo.BlockRamFIFO, i.e.
+lib.fifo.SyncFIFOBuffered without yosys's collision logic behind the block RAM).
 
 Stream signature
   i: In(stream of shape)    items in
   o: Out(stream of shape)   the same items, in order
 A FIFO deeper than `bank_depth` (default 1024 words: one ECP5 DP16KD at up to 18 bits) is built as
-a chain of SyncFIFOBuffered stages of at most bank_depth memory words each, so that every block
+a chain of BlockRamFIFO stages of at most bank_depth memory words each, so that every block
 RAM's output goes straight into its stage's output register: one deep memory would be split by
 yosys into several blocks with a read multiplexer behind their (slow) clock-to-out, which was the
 ECP5 critical path of x2-tiny's HR residual FIFO (4,416 words over five DP16KD). The chain holds
@@ -22,13 +23,15 @@ from amaranth.hdl import Shape
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.bram_fifo import BlockRamFIFO
+
 
 class StreamFIFO(wiring.Component):
     def __init__(self, shape, depth: int, bank_depth: int = 1024):
         if depth < 1 or bank_depth < 2:
             raise ValueError("depth must be >= 1 and bank_depth >= 2")
         self.shape, self.depth, self.bank_depth = shape, depth, bank_depth
-        # SyncFIFOBuffered(depth=d) keeps d - 1 words in memory and one in its output register
+        # BlockRamFIFO / SyncFIFOBuffered(depth=d) keep d - 1 words in memory and one in its output register
         # (stages of equal size, each at most bank_depth + 1)
         per = bank_depth + 1
         n = max(1, -(-depth // per))
@@ -56,7 +59,9 @@ class StreamFIFO(wiring.Component):
         width = Shape.cast(self.shape).width
         prev = None
         for k, d in enumerate(self.stage_depths):
-            m.submodules[f"q{k}" if k else "q"] = q = fifo.SyncFIFOBuffered(width=width, depth=d)
+            # (a one-item stage is a register: lib.fifo's, which has no memory)
+            cls = BlockRamFIFO if d >= 2 else fifo.SyncFIFOBuffered
+            m.submodules[f"q{k}" if k else "q"] = q = cls(width=width, depth=d)
             if prev is None:
                 m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy)]
             else:

@@ -99,6 +99,36 @@ def flip_flops(cells: dict) -> int:
     return sum(v for k, v in cells.items() if k.startswith(("SB_DFF", "TRELLIS_FF")))
 
 
+def block_ram_output_depths(tmp_path: Path) -> dict:
+    """In the netlist synth_cell_counts left in tmp_path: {block-RAM cell name: the most logic
+    cells between one of its data outputs and the flip-flops (or block RAMs) they reach} (0: the
+    data go straight into registers)."""
+    import json
+    from functools import lru_cache
+
+    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
+    loads = {}
+    for cell in mod["cells"].values():
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"][pin] == "input":
+                for b in bits:
+                    loads.setdefault(b, []).append(cell)
+
+    @lru_cache(maxsize=None)
+    def depth(bit) -> int:
+        d = 0
+        for cell in loads.get(bit, []):
+            if cell["type"] in ("TRELLIS_FF", "DP16KD", "SB_RAM40_4K") or cell["type"].startswith("SB_DFF"):
+                continue
+            outs = [b for p, bits in cell["connections"].items() if cell["port_directions"][p] == "output" for b in bits]
+            d = max(d, 1 + max((depth(b) for b in outs if not isinstance(b, str)), default=0))
+        return d
+
+    return {name: max((depth(b) for p, bits in cell["connections"].items()
+                       if cell["port_directions"][p] == "output" for b in bits if not isinstance(b, str)), default=0)
+            for name, cell in mod["cells"].items() if cell["type"] in ("DP16KD", "SB_RAM40_4K")}
+
+
 def block_ram_output_loads(tmp_path: Path) -> tuple[int, int]:
     """In the netlist synth_cell_counts left in tmp_path: (block-RAM data output bits whose every load
     is a flip-flop's data input, those that reach logic first). Read after a write-port memory's

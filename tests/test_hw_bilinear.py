@@ -64,3 +64,14 @@ def test_bilinear_parameters():
         BilinearSkip(2, 3, 8, 8, "identity")
     est = BilinearSkip(2, 3, 100, 8).resource_estimate()
     assert set(est) == {"lut", "ff", "bram_bits", "dsp"} and est["bram_bits"] == 4 * 128 * 24
+
+
+def test_block_ram_data_go_straight_into_registers(tmp_path):
+    """The line buffer is read through hw/ram_read.registered_read with NO_RW_CHECK (its reads
+    never need the word written in the same cycle): no collision logic behind the block RAMs
+    (tests/test_hw_bram_fifo.py); 256 pixels wide, two DP16KD side by side."""
+    from conftest import block_ram_output_loads, synth_cell_counts
+    cells = synth_cell_counts(tmp_path, "ecp5", BilinearSkip(2, 3, 256, 64), None)
+    assert cells.get("DP16KD", 0) == 2, cells
+    direct, via_logic = block_ram_output_loads(tmp_path)
+    assert direct == 24 and via_logic == 0, (direct, via_logic)

@@ -116,3 +116,18 @@ def test_link_network_reset_follows_the_request_by_reset_latency(latency):
     assert seen["rst"] == [seen["clear"][0] + latency], seen
     with pytest.raises(ValueError, match="reset_latency"):
         LinkCore(ident, 400, reset_latency=0)
+
+
+def test_block_ram_data_go_straight_into_registers(tmp_path):
+    """The payload buffer is read through a data register with NO_RW_CHECK (hw/ram_read.py): its
+    block-RAM data drive flip-flops only; the result-row FIFO (hw/bram_fifo.BlockRamFIFO) feeds
+    one logic level, its SkidBuffer's input select (with lib.fifo's SyncFIFOBuffered, yosys's
+    collision logic came first; the payload buffer had it too)."""
+    from conftest import block_ram_output_depths, synth_cell_counts
+    ident = P.Identity(P.PROTOCOL_VERSION, "sr", 4, 3, 64, 64, 512, 48_000_000, 16, 7, "ab" * 32)
+    synth_cell_counts(tmp_path, "ecp5", LinkCore(ident, 4000), None)
+    depths = block_ram_output_depths(tmp_path)
+    buf = [d for n, d in depths.items() if n.startswith("buf.")]
+    rowq = [d for n, d in depths.items() if n.startswith("rowq.")]
+    assert buf and rowq, depths
+    assert max(buf) == 0 and max(rowq) <= 1, depths

@@ -1,0 +1,80 @@
+"""BlockRamFIFO: lib.fifo.SyncFIFOBuffered's queue, read so that yosys needs no collision logic.
+
+lib.fifo.SyncFIFOBuffered (Amaranth 0.5) reads its storage through a synchronous read port, which
+reaches yosys as read-first on a read/write collision; the ECP5 block RAM has no such mode between
+its two ports, so yosys emulates it with a LUT behind every data output and a bypass register
+(hw/ram_read.py tells the whole story). That FIFO never reads the word it writes (it reads only
+when its memory holds a word, i.e. consume != produce, and it writes produce), so the emulation is
+dead logic on the slowest wire of the block RAM: the critical path of x4-base in docs/boards.md
+row 98 ran through it in a layer's residual FIFO. This is the same queue, signal for signal and
+cycle for cycle (tests/test_hw_bram_fifo.py compares the two on every output in every cycle),
+with its storage marked NO_RW_CHECK and read through hw/ram_read.registered_read, so that every
+block-RAM data bit drives the output register's flip-flops only.
+
+Interface: lib.fifo.FIFOInterface (w_data, w_en, w_rdy, w_level, r_data, r_en, r_rdy, r_level)
+plus `level`, as SyncFIFOBuffered; depth >= 2 (depth - 1 words in memory, one in the output
+register).
+Cycle model: one word in and out per cycle; a word written into an empty queue is readable
+2 cycles later (memory, then the output register).
+Resource estimate: (depth - 1) x width bits of memory; two pointers and a level counter with
+their incrementers; the output register (merged into a block RAM's output port).
+"""
+from __future__ import annotations
+
+from amaranth import Elaboratable, Module, Mux, Signal
+from amaranth.lib import fifo, memory
+
+from hw.ram_read import NO_RW_CHECK, registered_read
+
+
+def _incr(v, modulo: int):
+    return (v + 1) if modulo == 1 << len(v) else Mux(v == modulo - 1, 0, v + 1)
+
+
+class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
+    def __init__(self, *, width: int, depth: int):
+        if depth < 2:
+            self._MustUse__silence = True         # refused, so never elaborated: no warning
+            raise ValueError(f"BlockRamFIFO depth must be >= 2, not {depth}")
+        super().__init__(width=width, depth=depth)
+        self.level = Signal(range(depth + 1))
+
+    latency = 2
+
+    def resource_estimate(self) -> dict:
+        abits = max(self.depth - 1, 2).bit_length()
+        return {"lut": 3 * abits + 10, "ff": 3 * abits + self.width + 2,
+                "bram_bits": self.width * (self.depth - 1), "dsp": 0}
+
+    def elaborate(self, platform):
+        m = Module()
+        inner_depth = self.depth - 1
+        inner_level = Signal(range(inner_depth + 1))
+        inner_r_rdy = Signal()
+        do_write = self.w_rdy & self.w_en
+        do_inner_read = inner_r_rdy & (~self.r_rdy | self.r_en)
+        m.d.comb += [self.w_rdy.eq(inner_level != inner_depth), inner_r_rdy.eq(inner_level != 0),
+                     self.level.eq(inner_level + self.r_rdy),
+                     self.w_level.eq(self.level), self.r_level.eq(self.level)]
+
+        m.submodules.storage = storage = memory.Memory(shape=self.width, depth=inner_depth, init=[],
+                                                       attrs=NO_RW_CHECK)
+        w_port = storage.write_port()
+        r_port, r_reg = registered_read(m, storage, do_inner_read, "r_reg")
+        produce = Signal(range(inner_depth))
+        consume = Signal(range(inner_depth))
+        m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
+                     r_port.addr.eq(consume), self.r_data.eq(r_reg)]
+        with m.If(do_write):
+            m.d.sync += produce.eq(_incr(produce, inner_depth))
+        with m.If(do_inner_read):
+            m.d.sync += consume.eq(_incr(consume, inner_depth))
+        with m.If(do_write & ~do_inner_read):
+            m.d.sync += inner_level.eq(inner_level + 1)
+        with m.If(do_inner_read & ~do_write):
+            m.d.sync += inner_level.eq(inner_level - 1)
+        with m.If(do_inner_read):
+            m.d.sync += self.r_rdy.eq(1)
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        return m
