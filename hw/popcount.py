@@ -23,9 +23,10 @@ Folding and cycle model
   pe dots of a group are serialised (one per transfer, from a shift register) while the next
   group computes, so the steady state is max(G*F, K) cycles per window (= G*F when
   F >= pe). For N = width*height*passes windows (cycle_model):
-      cycles = (N - 1) * max(G*F, K) + G*F + pe - 1 + 3 + Lp
+      cycles = (N - 1) * max(G*F, K) + G*F + pe - 1 + 4 + Lp
   Lp = popcount pipeline depth (popcount_latency(); e.g. 11 for simd=576 "carry", 4 for simd=9 "tree").
-  Latency from a window's transfer to its first dot: 3 + Lp + F - 1 cycles.
+  Latency from a window's transfer to its first dot: 4 + Lp + F - 1 cycles (the ROM's data are
+  registered before the popcount: stage 1 holds the slice, stage 2 slice and ROM data).
   Flow control by credits: the pipeline has no enable (every stage advances every cycle); a group
   starts (its first fold issues) only while fewer than `depth` groups are between their start
   and the serialiser's last dot of them (a registered flag), and a finished group goes into the
@@ -366,8 +367,9 @@ class PopcountEngine(wiring.Component):
         return lat
 
     def latency(self) -> int:
-        """Pipeline cycles: window register, issue/ROM register, popcount stages, result register."""
-        return 3 + self.popcount_latency()
+        """Pipeline cycles: window register, issue/ROM register, ROM data register, popcount
+        stages, result register."""
+        return 4 + self.popcount_latency()
 
     def result_depth(self) -> int:
         """Groups the credit loop admits: the groups that start within one round trip (first fold
@@ -399,7 +401,8 @@ class PopcountEngine(wiring.Component):
         ctrl = 60 + 3 * (max(self.G, 1).bit_length() + max(self.F, 1).bit_length()) + 30 * (self.passes > 1)
         lut = pop + mux + pe * (2 * db + 4) + ctrl
         ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]
-        ff = 2 * (n + 9) + simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61   # (window + its skid)
+        # (window + its skid; the slice over two stages; the ROM data register)
+        ff = 2 * (n + 9) + 2 * simd + pe * simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61
         lut += n + 9                                                                # (the skid select)
         # result FIFO (LUT RAM on ECP5: ~1 LUT per bit per 16 words, plus the res input select) + credits
         lut += 2 * pe * db * -(-(self.result_depth() - 1) // 16) + 16
@@ -517,23 +520,28 @@ class PopcountEngine(wiring.Component):
             # (mask adder and table in one cycle were over 8 ns by the ECP5 depth map).
             return Array([C(-k * cin, dshape) for k in range(formats.TAPS + 1)])[c]
 
-        # ---------------- stage 1: registered slice + side band, ROM data arrives
+        # ---------------- stage 1: registered slice + side band, ROM data arrive (block-RAM output)
+        # ---------------- stage 2: both registered, so the popcount starts at flip-flops
+        # (the ROM's data went straight into the XNOR and the first adders: on the ECP5 a block
+        # RAM without its output register has 5.8 ns clock-to-out, and those two logic levels
+        # made every engine's ROM a path over 8 ns, benchmarks/netlist_depth.py)
         pipe = _Pipe(m, "pc")
-        a1 = pipe.reg(slice_, "a")
-        m1 = pipe.reg(segm, "msk")
-        side = pipe.reg(Cat(issue, f == 0, last_f), "side")
-        v1 = Signal()                                     # valid bit needs a reset
-        # the count register is reset and takes the count only with a window issued (else 0): yosys
-        # may turn the table behind it into the next register's synchronous reset, which must not
+        a1 = pipe.reg(pipe.reg(slice_, "a"), "a")
+        m1 = pipe.reg(pipe.reg(segm, "msk"), "msk")
+        side = pipe.reg(pipe.reg(Cat(issue, f == 0, last_f), "side"), "side")
+        wq = pipe.reg(rd.data, "rom_q")
+        v0, v1 = Signal(), Signal()                      # valid bits need a reset
+        # the count registers are reset and take the count only with a window issued (else 0): yosys
+        # may turn the table behind them into the next register's synchronous reset, which must not
         # be X from a window generator's mask before its first window (tests/test_postsynth.py)
-        cnt1 = Signal(4)
-        m.d.sync += [v1.eq(issue), cnt1.eq(Mux(issue, cnt, 0))]
+        cnt0, cnt1 = Signal(4), Signal(4)
+        m.d.sync += [v0.eq(issue), cnt0.eq(Mux(issue, cnt, 0)), v1.eq(v0), cnt1.eq(cnt0)]
 
         # ---------------- popcount pipelines (one per PE)
         counts = []
         lat = 0
         for p in range(pe):
-            wp = rd.data[p * simd:(p + 1) * simd]
+            wp = wq[p * simd:(p + 1) * simd]
             pp = _Pipe(m, f"pe{p}")
             if self.popcount == "tree":
                 lane_mask = Cat(*[m1[l // seg] for l in range(simd)])

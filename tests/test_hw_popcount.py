@@ -133,3 +133,18 @@ def test_onehot_fold_select_replaces_the_fold_multiplexer(tmp_path):
         c = synth_cell_counts(tmp_path / str(onehot), "ecp5", eng, None)
         logic[onehot] = sum(c.get(k, 0) for k in ("LUT4", "PFUMX", "L6MUX21"))
     assert logic[True] < 0.75 * logic[False], logic
+
+
+def test_weight_rom_data_go_straight_into_registers(tmp_path):
+    """The weight ROM's block-RAM data go into a register before the XNOR and the popcount (an
+    ECP5 DP16KD without its output register has 5.8 ns clock-to-out): in the netlist of an engine
+    with a block-RAM ROM (x2-base's layer shape: cin = cout = 32, simd 36, pe 4) every ROM data
+    bit drives flip-flops only."""
+    from conftest import block_ram_output_depths, synth_cell_counts
+    rng = np.random.default_rng(5)
+    wb = rng.integers(0, 2, (32, 9 * 32)).astype(np.uint8)
+    eng = PopcountEngine(wb, 32, 36, 4, max_width=64)
+    cells = synth_cell_counts(tmp_path, "ecp5", eng, None)
+    depths = block_ram_output_depths(tmp_path)
+    assert cells.get("DP16KD", 0) >= 1 and depths, cells
+    assert max(depths.values()) == 0, depths
