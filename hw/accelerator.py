@@ -201,7 +201,8 @@ class AcceleratorCore(wiring.Component):
             pipe(m, "cut_q", link.net_i, q.i, enabled=dataflow, clear=net_clear)
             # (dataflow) a SkidBuffer, cleared with the network, cuts the FIFO's read enable (a block
             # RAM clock enable) from the pixel window generator's step logic behind the fork
-            pipe(m, "cut_in", q.o, net.i, enabled=dataflow, clear=net_clear)
+            # (the ring variant: nothing but registers behind the FIFO's block RAM)
+            pipe(m, "cut_in", q.o, net.i, enabled=dataflow, clear=net_clear, out_select=True)
         else:
             wiring.connect(m, link.net_i, net.i)
         # (dataflow) a SkidBuffer, cleared with the network, cuts the link's crop-filter / FIFO

@@ -63,11 +63,15 @@ def window_sub(elem_bits: int, lanes: int, max_step_cycles: int) -> int:
 
 
 def layer_window(layer: BinaryLayer, fold: LayerFold, max_width: int, max_height: int) -> WindowGen:
-    """The layer's window generator, with the sub-words window_sub allows beside its engine."""
+    """The layer's window generator, with the sub-words window_sub allows beside its engine, and
+    decoupled from the engine's ready when that costs no throughput."""
     eng = throwaway(PopcountEngine(layer.weight_bits(), layer.cin, fold.simd, fold.pe, passes=layer.r,
                                    max_width=max_width))
     sub = window_sub(layer.cin, 2 if layer.r == 1 else 3, min(eng.cycles_per_window(), layer.cin))
-    return WindowGen(layer.cin, max_width, max_height, replay=layer.r, sub=sub)
+    # decoupled (the engine's ready does not reach the step logic) costs nothing beside an engine
+    # that takes two or more cycles per window
+    return WindowGen(layer.cin, max_width, max_height, replay=layer.r, sub=sub,
+                     decoupled=eng.cycles_per_window() >= 2)
 
 
 def replay_fifo_depth(channels: int, max_width: int) -> int:
@@ -139,7 +143,9 @@ class BBCULayer(wiring.Component):
         for k, v in u.items():
             m.submodules[k] = cleared(m, clear, k, v)
         # SkidBuffers (hw/skid.py) cut the handshake at the layer input and between the
-        # channel-serial and the window stages, so no ready path crosses more than one unit
+        # channel-serial and the window stages, so no ready path crosses more than one unit; the
+        # one behind the residual FIFO is the ring variant (nothing but registers behind its
+        # block RAMs)
         if "inq" in u:
             pipe(m, "cut_in", wiring.flipped(self.i), u["inq"].i, clear=clear)
             wiring.connect(m, u["inq"].o, u["fork"].i)
@@ -152,12 +158,12 @@ class BBCULayer(wiring.Component):
         wiring.connect(m, u["scale"].o, u["add"].v)
         wiring.connect(m, u["fork"].b, u["fifo"].i)
         if "up" in u:
-            pipe(m, "cut_res", u["fifo"].o, u["up"].i, clear=clear)
+            pipe(m, "cut_res", u["fifo"].o, u["up"].i, clear=clear, out_select=True)
             wiring.connect(m, u["up"].o, u["add"].x)
             m.d.comb += [u["up"].width.eq(self.width), u["up"].height.eq(self.height)]
         else:
             # the FIFO's block-RAM read data go through a register before the residual adder
-            pipe(m, "cut_res", u["fifo"].o, u["add"].x, clear=clear)
+            pipe(m, "cut_res", u["fifo"].o, u["add"].x, clear=clear, out_select=True)
         wiring.connect(m, u["add"].o, wiring.flipped(self.o))
         m.d.comb += [u["win"].width.eq(self.width), u["win"].height.eq(self.height),
                      u["eng"].width.eq(self.width)]

@@ -641,7 +641,7 @@ class LinkCore(wiring.Component):
             # data (a slow clock-to-out) go into a register, not through the byte select into the
             # UART's skid buffer, and the FIFO's read enable (the RAM's clock enable) is the skid's
             # registered ready, not the transmitter's FSM (both over 9.7 ns by the ECP5 depth map)
-            rowo = SkidBuffer(unsigned(8 * colors))
+            rowo = SkidBuffer(unsigned(8 * colors), out_select=True)    # (its data registers only)
             m.submodules.rowo = ResetInserter(self.net_rst)(rowo)
             m.d.comb += [rowo.i.payload.eq(rowq.r_data), rowo.i.valid.eq(rowq.r_rdy), rowq.r_en.eq(rowo.i.ready),
                          rowo.o.ready.eq(pix_take)]

@@ -10,7 +10,14 @@ Why: every streaming unit passes back-pressure combinationally (pipeline enable
 `~o.valid | o.ready`), so without cuts the ready path runs from the tail of the network back to
 its input through every layer (docs/boards.md, "the handshake chain"): 71 ns, 14.1 MHz on the
 ECP5 with x2-tiny. The network and every BBCU unit put a SkidBuffer at their stage boundaries.
-Cycle model: latency 1 cycle, throughput 1 transfer per cycle.
+Variant `out_select=True` (a two-entry ring): the input goes into the two data registers only
+(alternately, each with its own enable), and `o.payload` selects between them, so nothing but
+flip-flops sits behind the source. For sources that are block-RAM outputs (the FIFOs of
+hw/bram_fifo.py): an ECP5 DP16KD without its output register has 5.8 ns clock-to-out, and the
+main register's input select behind it made every FIFO -> SkidBuffer boundary a path over 8 ns.
+The select moves to the consumer's side, behind flip-flops. i.ready and o.valid are registers
+there too.
+Cycle model: latency 1 cycle, throughput 1 transfer per cycle (both variants).
 Resources: 2 x width + 2 FFs, about width LUTs (the main register's input select).
 Golden twin: the identity (a FIFO of depth 2).
 """
@@ -25,8 +32,8 @@ from .reset_tree import cleared
 
 
 class SkidBuffer(wiring.Component):
-    def __init__(self, shape):
-        self.shape = shape
+    def __init__(self, shape, out_select: bool = False):
+        self.shape, self.out_select = shape, out_select
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
     def cycle_model(self, n: int) -> int:
@@ -37,6 +44,8 @@ class SkidBuffer(wiring.Component):
         return {"lut": w + 4, "ff": 2 * w + 2, "bram_bits": 0, "dsp": 0}
 
     def elaborate(self, platform):
+        if self.out_select:
+            return self._ring()
         m = Module()
         width = Shape.cast(self.shape).width
         main, skid = Signal(width), Signal(width)
@@ -57,14 +66,38 @@ class SkidBuffer(wiring.Component):
             m.d.sync += skid_valid.eq(1)
         return m
 
+    def _ring(self):
+        m = Module()
+        width = Shape.cast(self.shape).width
+        regs = [Signal(width, name=f"r{k}", reset_less=True) for k in range(2)]
+        wsel, rsel = Signal(), Signal()                 # entry written next / read next
+        count = Signal(range(3))
+        in_rdy, out_vld = Signal(init=1), Signal()      # count != 2, count != 0, registered
+        push = self.i.valid & in_rdy
+        pop = out_vld & self.o.ready
+        m.d.comb += [self.i.ready.eq(in_rdy), self.o.valid.eq(out_vld),
+                     self.o.payload.eq(Mux(rsel, regs[1], regs[0]))]
+        for k in range(2):
+            with m.If(push & (wsel == k)):
+                m.d.sync += regs[k].eq(self.i.payload)
+        count_n = Signal.like(count)
+        m.d.comb += count_n.eq(count + push - pop)
+        m.d.sync += [count.eq(count_n), in_rdy.eq(count_n != 2), out_vld.eq(count_n != 0)]
+        with m.If(push):
+            m.d.sync += wsel.eq(~wsel)
+        with m.If(pop):
+            m.d.sync += rsel.eq(~rsel)
+        return m
 
-def pipe(m: Module, name: str, src, dst, enabled: bool = True, clear=None):
+
+def pipe(m: Module, name: str, src, dst, enabled: bool = True, clear=None, out_select: bool = False):
     """Connect stream `src` to `dst` through a SkidBuffer named `name` (or directly). `clear`: a
-    clear request that resets the buffer a cycle later from its own copy (hw/reset_tree.py)."""
+    clear request that resets the buffer a cycle later from its own copy (hw/reset_tree.py).
+    out_select: the ring variant (behind a block-RAM FIFO)."""
     if not enabled:
         wiring.connect(m, src, dst)
         return None
-    sb = SkidBuffer(src.payload.shape())
+    sb = SkidBuffer(src.payload.shape(), out_select=out_select)
     m.submodules[name] = sb if clear is None else cleared(m, clear, name, sb)
     wiring.connect(m, src, sb.i)
     wiring.connect(m, sb.o, dst)

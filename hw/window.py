@@ -65,7 +65,8 @@ from .ram_read import NO_RW_CHECK, registered_read
 
 
 class WindowGen(wiring.Component):
-    def __init__(self, elem_bits: int, max_width: int, max_height: int, replay: int = 1, sub: int = 1):
+    def __init__(self, elem_bits: int, max_width: int, max_height: int, replay: int = 1, sub: int = 1,
+                 decoupled: bool = False):
         if elem_bits < 1 or max_width < 1 or max_height < 1 or replay < 1:
             raise ValueError("elem_bits, max_width, max_height and replay must be >= 1")
         if sub < 1 or sub & (sub - 1) or elem_bits % sub:
@@ -75,6 +76,7 @@ class WindowGen(wiring.Component):
         self.max_height = max_height
         self.replay = replay
         self.sub = sub
+        self.decoupled = decoupled
         self.lanes = 2 if replay == 1 else 3          # input rows held per line-buffer word
         super().__init__({
             "i": In(stream.Signature(unsigned(elem_bits))),
@@ -91,7 +93,14 @@ class WindowGen(wiring.Component):
 
     def cycle_model(self, width: int, height: int, frames: int = 1) -> int:
         P = self.step_cycles
+        if self.decoupled and P == 1:
+            # a step that makes a window pending waits for the output register to be empty: two
+            # cycles per window in the emitting passes (the W = 1 hold cycle is one of them), one
+            # less per frame for W > 1 (its first window row starts at the full rate)
+            per_frame = width + 2 * width * height * self.replay - (width > 1)
+            return frames * per_frame + (2 if width == 1 else 3)
         per_frame = P * width * (1 + height * self.replay) + (height if width == 1 and P == 1 else 0)
+        per_frame += int(self.decoupled and width > 1)   # (sub-words: a step every P >= 4 cycles anyway)
         return frames * per_frame + (2 if width == 1 else 3) - (P - 1)
 
     def resource_estimate(self) -> dict:
@@ -178,7 +187,12 @@ class WindowGen(wiring.Component):
         e_top, e_bot, e_left = Signal(), Signal(), Signal()
         esh = Signal()                                   # the edge window's columns moved to (c0, c1)
 
-        out_free = ~self.o.valid | self.o.ready
+        # decoupled: the output register counts as free only when empty, so o.ready (from the
+        # consumer, a flag of another unit that may sit far away) reaches o.valid alone, not the
+        # step logic and its fan-out (engine skid flag -> step -> pass and column registers was the
+        # ECP5 critical path of x2-base and x4-base, docs/boards.md rows 99-101). It costs a
+        # cycle per window, free beside an engine that takes two or more (hw/bbcu_layer.py).
+        out_free = ~self.o.valid if self.decoupled else ~self.o.valid | self.o.ready
         emit_a = pa & out_free
         emit_e = ~pa & pe & out_free
         # a step shifts the columns: a pending window must leave first (or now), except that the

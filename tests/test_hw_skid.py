@@ -12,6 +12,7 @@ from sim.runner import run_cocotb
 from sw.formats import FeatureFormat
 
 
+@pytest.mark.parametrize("out_select", [False, True])
 @pytest.mark.parametrize("name,shape,p_bubble,p_stall", [
     ("u1", unsigned(1), 0.0, 0.0),
     ("s16", layouts.feature(FeatureFormat(16, 6)), 0.0, 0.0),
@@ -19,14 +20,14 @@ from sw.formats import FeatureFormat
     ("u33", unsigned(33), 0.6, 0.2),
     ("u7", unsigned(7), 0.1, 0.8),
 ])
-def test_skid_unit(name, shape, p_bubble, p_stall):
+def test_skid_unit(name, shape, p_bubble, p_stall, out_select):
     w = Shape.cast(shape).width
     rng = np.random.default_rng(w)
     n = 400
     items = [int(x) for x in rng.integers(0, 1 << min(w, 62), n)]
     items[:3] = [0, (1 << w) - 1, 1 << (w - 1)]
-    comp = SkidBuffer(shape)
-    res = run_cocotb(comp, f"skid_{name}", "sim.tb_skid", {"items": np.array(items, dtype=np.int64)},
+    comp = SkidBuffer(shape, out_select=out_select)
+    res = run_cocotb(comp, f"skid_{name}{'_ring' if out_select else ''}", "sim.tb_skid", {"items": np.array(items, dtype=np.int64)},
                      {"p_bubble": p_bubble, "p_stall": p_stall, "seed": w + 3})
     assert res["o"] == items
     if p_stall >= 0.5:
@@ -36,11 +37,12 @@ def test_skid_unit(name, shape, p_bubble, p_stall):
         assert abs(res["cycles"] - model) <= 0.02 * model, (res["cycles"], model)
 
 
-def test_ready_is_registered():
+@pytest.mark.parametrize("out_select", [False, True])
+def test_ready_is_registered(out_select):
     """i.ready is driven by a flip-flop output only: no cell between o.ready and i.ready."""
     from amaranth.sim import Simulator
 
-    dut = SkidBuffer(unsigned(8))
+    dut = SkidBuffer(unsigned(8), out_select=out_select)
     seen = []
 
     async def bench(ctx):
@@ -81,3 +83,22 @@ def test_data_register_enables_do_not_wait_on_the_skid_decision(tmp_path):
     # control: i.payload reaches both data registers
     regs = register_fanout(SkidBuffer(unsigned(8)), "i__payload", tmp_path / "payload")
     assert {"o__payload", "skid"} <= reached(regs), regs
+
+
+@pytest.mark.parametrize("out_select", [False, True])
+def test_ring_variant_puts_nothing_behind_a_block_ram_fifo(tmp_path, out_select):
+    """Behind a block-RAM FIFO (hw/bram_fifo.py), the ring variant's data registers take the
+    block RAM's data straight (ECP5 netlist: no logic between DP16KD outputs and flip-flops);
+    the main register's input select of the default variant is one logic level there."""
+    from amaranth import Module
+    from conftest import block_ram_output_depths, synth_cell_counts
+    from hw.bram_fifo import BlockRamFIFO
+
+    m = Module()
+    m.submodules.q = q = BlockRamFIFO(width=18, depth=600)
+    m.submodules.sb = sb = SkidBuffer(unsigned(18), out_select=out_select)
+    m.d.comb += [sb.i.payload.eq(q.r_data), sb.i.valid.eq(q.r_rdy), q.r_en.eq(sb.i.ready)]
+    ports = [q.w_data, q.w_en, q.w_rdy, sb.o.payload, sb.o.valid, sb.o.ready]
+    synth_cell_counts(tmp_path, "ecp5", m, ports)
+    depths = block_ram_output_depths(tmp_path)
+    assert depths and max(depths.values()) == (0 if out_select else 1), depths
