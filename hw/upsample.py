@@ -14,14 +14,20 @@ DOUBLE-BUFFERS: the writer fills bank (y+1) % 2 with LR row y+1 while the reader
 finished row y.  The reader may also start replaying a row while it is still being written
 (pass 0 reads a word only after the writer has stored it), so the output never waits for a
 whole row.  The input is refused (ready low) only while the writer is two rows ahead.
+Banks: a line buffer deeper than `bank_depth` words (default 1024, one ECP5 DP16KD) is one memory
+per bank, each read into its own register (merged into the block-RAM port), then a register per
+bank straight from it that takes the word only when its bank was read (else 0), and the output
+register takes the OR of those (hw/feature_window.py's scheme). As one memory, yosys split it
+over the block RAMs with a read multiplexer behind their outputs (5.8 ns clock-to-out on the
+ECP5): x2-base's up-sampler, 6 DP16KD with two logic levels behind them, docs/boards.md row 100.
 Cycle model: the output is the bottleneck (r*r words out per word in): one output word per
-cycle, latency 3 (write, synchronous read, output register):
-  cycle_model(width, height) = width * height * C * r * r + 3.
+cycle, latency 3 (write, synchronous read, output register), 4 with banks:
+  cycle_model(width, height) = width * height * C * r * r + latency.
 Golden twin: sw.golden.nearest_up (the output is nearest_up(x, r) in raster order, channel-serial).
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -32,14 +38,17 @@ from .ram_read import NO_RW_CHECK, registered_read
 
 
 class NearestUpsample(wiring.Component):
-    LATENCY = 3
-
-    def __init__(self, channels: int, r: int, fmt: FeatureFormat, max_width: int, max_height: int):
+    def __init__(self, channels: int, r: int, fmt: FeatureFormat, max_width: int, max_height: int,
+                 bank_depth: int = 1024):
         if channels < 1 or r < 1 or max_width < 1 or max_height < 1:
             raise ValueError("channels, r, max_width and max_height must be >= 1")
+        if bank_depth < 2 or bank_depth & (bank_depth - 1):
+            raise ValueError("bank_depth must be a power of two >= 2")
         self.channels, self.r, self.fmt = channels, r, fmt
         self.max_width, self.max_height = max_width, max_height
         self.row_words = max_width * channels
+        self.bank_depth = bank_depth
+        self.banks = -(-2 * self.row_words // bank_depth)
         super().__init__({
             "i": In(stream.Signature(layouts.feature(fmt))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
@@ -48,8 +57,12 @@ class NearestUpsample(wiring.Component):
         })
 
     # ------------------------------------------------------------------ models
+    @property
+    def latency(self) -> int:
+        return 3 + (self.banks > 1)
+
     def cycle_model(self, width: int, height: int) -> int:
-        return width * height * self.channels * self.r * self.r + self.LATENCY
+        return width * height * self.channels * self.r * self.r + self.latency
 
     def resource_estimate(self) -> dict:
         aw = (2 * self.row_words - 1).bit_length()
@@ -58,6 +71,9 @@ class NearestUpsample(wiring.Component):
         counters = 2 * cw + 2 * xw + 8                                  # c, j, i, x of reader/writer, flags
         ff = 3 * aw + counters + self.fmt.bits + 2
         lut = 10 * aw + counters + 2 * xw + 12                           # incrementers, compare, address muxes
+        if self.banks > 1:                                              # bank registers + one-hot + OR tree
+            ff += self.banks * (self.fmt.bits + 1) + 1
+            lut += self.banks * self.fmt.bits // 3 + 2 * self.banks
         return {"lut": lut, "ff": ff, "bram_bits": 2 * self.row_words * self.fmt.bits, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -67,11 +83,19 @@ class NearestUpsample(wiring.Component):
         depth = 2 * rowlen
         # no_rw_check: the reader never reads the word written in the same cycle (other bank, or
         # raddr < waddr); the read data register is merged into the block-RAM port (hw/ram_read.py)
-        m.submodules.mem = mem = memory.Memory(shape=layouts.feature(self.fmt), depth=depth, init=[],
-                                               attrs=NO_RW_CHECK)
-        wr = mem.write_port()
-        en = Signal()                    # the output pipeline advances
-        rd, rd_q = registered_read(m, mem, en, "rd_q")
+        NB, BD = self.banks, self.bank_depth
+        ob = BD.bit_length() - 1                 # offset bits within a bank
+        en = Signal()                            # the output pipeline advances
+        wrs, rds, rqs = [], [], []
+        for k in range(NB):
+            attrs = {**NO_RW_CHECK, **({"ram_style": "block"} if NB > 1 else {})}
+            mem = memory.Memory(shape=layouts.feature(self.fmt), depth=min(BD, depth - k * BD) if NB > 1 else depth,
+                                init=[], attrs=attrs)
+            m.submodules[f"mem{k}" if NB > 1 else "mem"] = mem
+            wrs.append(mem.write_port())
+            rd, q = registered_read(m, mem, en, f"rd_q{k}" if NB > 1 else "rd_q")
+            rds.append(rd)
+            rqs.append(q)
 
         # rows the writer is ahead of the reader: 0 (same row), 1, 2 (writer blocked)
         ahead = Signal(range(3))
@@ -91,9 +115,11 @@ class NearestUpsample(wiring.Component):
         m.d.comb += [
             self.i.ready.eq(ahead != 2),
             wfire.eq(self.i.valid & self.i.ready),
-            wr.addr.eq(waddr), wr.data.eq(self.i.payload), wr.en.eq(wfire),
             w_row_end.eq(wfire & (wc == C - 1) & (wx == wm1)),
         ]
+        for k, wr in enumerate(wrs):
+            m.d.comb += [wr.addr.eq(waddr[:ob] if NB > 1 else waddr), wr.data.eq(self.i.payload),
+                         wr.en.eq(wfire & ((waddr[ob:] == k) if NB > 1 else 1))]
         m.d.comb += waddr_n.eq(waddr)
         m.d.sync += waddr.eq(waddr_n)
         with m.If(wfire):
@@ -126,9 +152,9 @@ class NearestUpsample(wiring.Component):
         m.d.comb += [
             en.eq(~self.o.valid | self.o.ready),
             issue.eq(en & avail),
-            rd.addr.eq(raddr),
             r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & (rx == wm1) & (ri == r - 1)),
         ]
+        m.d.comb += [rd.addr.eq(raddr[:ob] if NB > 1 else raddr) for rd in rds]
         m.d.comb += raddr_n.eq(raddr)
         m.d.sync += raddr.eq(raddr_n)
         with m.If(issue):
@@ -149,8 +175,23 @@ class NearestUpsample(wiring.Component):
                 base = Mux(rb, 0, rowlen)
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), rpix.eq(base)]
                 m.d.comb += raddr_n.eq(base)
-        with m.If(en):
-            m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rd_q)]
+        if NB == 1:
+            with m.If(en):
+                m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rqs[0])]
+        else:
+            # the bank read (one-hot, with the read registers), then the bank registers (a word or
+            # 0: yosys makes the select their synchronous reset, no logic behind the block RAMs),
+            # then the output register takes their OR
+            sel1 = Signal(NB)
+            valid2 = Signal()
+            d = [Signal(layouts.feature(self.fmt), name=f"d{k}", reset_less=True) for k in range(NB)]
+            terms = list(d)
+            while len(terms) > 1:
+                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+            with m.If(en):
+                m.d.sync += [valid1.eq(issue), sel1.eq(Cat(*[raddr[ob:] == k for k in range(NB)])),
+                             valid2.eq(valid1), self.o.valid.eq(valid2), self.o.payload.eq(terms[0])]
+                m.d.sync += [d[k].eq(Mux(sel1[k], q, 0)) for k, q in enumerate(rqs)]
 
         m.d.comb += ahead_n.eq(ahead)
         with m.If(w_row_end & ~r_row_end):

@@ -1,5 +1,6 @@
 """NearestUpsample in cocotb (Icarus) against golden.nearest_up: sizes (W, H) = (1,1), (1,5), (3,2),
-(2,4) and two frames back to back, C in {1, 4}, r in {2, 3}, bubbles and back-pressure, cycle model."""
+(2,4) and two frames back to back, C in {1, 4}, r in {2, 3}, bubbles and back-pressure, cycle model,
+one memory and banks."""
 import numpy as np
 import pytest
 import torch
@@ -33,15 +34,18 @@ def test_output_order_is_the_documented_loop_nest():
     assert flat == order
 
 
+@pytest.mark.parametrize("bank", [1024, 4])
 @pytest.mark.parametrize("channels,r", [(1, 2), (4, 2), (1, 3), (4, 3)])
 @pytest.mark.parametrize("p_bubble,p_stall", [(0.0, 0.0), (0.4, 0.3)])
-def test_upsample_unit(channels, r, p_bubble, p_stall):
+def test_upsample_unit(channels, r, p_bubble, p_stall, bank):
+    """bank 4: the line buffer (2 * 4 * C words) in 2 or 8 banks."""
     fmt = FeatureFormat(16, 6)
     rng = np.random.default_rng(channels * 10 + r)
     xs, outs = zip(*[_stream(rng, fmt, channels, r, w, h, f) for w, h, f in SIZES])
     in_off = np.cumsum([0] + [len(a) for a in xs])
     out_off = np.cumsum([0] + [len(a) for a in outs])
-    dut = NearestUpsample(channels, r, fmt, max_width=4, max_height=8)
+    dut = NearestUpsample(channels, r, fmt, max_width=4, max_height=8, bank_depth=bank)
+    assert (dut.banks > 1) == (bank == 4)
     res = run_cocotb(dut, "upsample", "sim.tb_upsample",
                      {"sizes": np.array(SIZES), "x": np.concatenate(xs), "out": np.concatenate(outs),
                       "in_off": in_off, "out_off": out_off},
@@ -75,3 +79,16 @@ def test_block_ram_data_go_straight_into_registers(tmp_path):
     assert cells.get("DP16KD", 0) == 1, cells
     direct, via_logic = block_ram_output_loads(tmp_path)
     assert direct > 0 and via_logic == 0, (direct, via_logic)
+
+
+def test_banked_block_ram_data_go_straight_into_registers(tmp_path):
+    """A line buffer over several block RAMs (C = 48, max_width 32: 3,072 words, 3 DP16KD) is one
+    memory per bank, so no read multiplexer sits behind the block RAMs: every data bit drives
+    flip-flops only (as one memory: a multiplexer, docs/boards.md row 100)."""
+    from conftest import block_ram_output_depths, synth_cell_counts
+    up = NearestUpsample(48, 2, FeatureFormat(16, 6), 32, 64)
+    assert up.banks == 3
+    cells = synth_cell_counts(tmp_path, "ecp5", up, None)
+    assert cells.get("DP16KD", 0) == 3, cells
+    depths = block_ram_output_depths(tmp_path)
+    assert max(depths.values()) == 0, depths
