@@ -35,7 +35,7 @@ Golden twin: sw.golden.bilinear_skip (identity: pix << 16).
 from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
@@ -43,6 +43,7 @@ from sw import formats
 from sw.golden import bilinear_weights_1d
 
 from . import layouts
+from .bram_fifo import BlockRamFIFO
 from .head import const_mul, csd, select
 from .ram_read import NO_RW_CHECK, registered_read
 
@@ -59,8 +60,9 @@ def skip_layout(colors: int):
 
 class BilinearSkip(wiring.Component):
     #: cycles from LR row 0 complete to the first output transfer (read V[0], V[1]: 2 cycles each,
-    #: read-data register, FIFO, prime, operand and output registers); one less for w = 1 (no V[1])
-    LATENCY = 10
+    #: read-data register, FIFO (memory, output register), prime, operand and output registers);
+    #: one less for w = 1 (no V[1])
+    LATENCY = 11
 
     def __init__(self, r: int, colors: int, max_width: int, max_height: int, mode: str = "bilinear"):
         if mode not in ("bilinear", "identity"):
@@ -100,6 +102,7 @@ class BilinearSkip(wiring.Component):
             return {"lut": 2, "ff": 8 * c + 1, "bram_bits": 0, "dsp": 0}
         cnt = 2 * (self.sbits + ceil_log2(self.max_height + 1) + ceil_log2(self.r)) + self.sbits + 8
         ff = cnt + 8 * c + 9 + (V_BITS * c + 1) + 2 * V_BITS * c + (2 * V_BITS + 1) * c + 9 + SKIP_BITS * c + 8
+        ff += V_BITS * c + 10                      # the V FIFO's output register and pointers
         # per lane: vertical (9-bit diff, one shift-add per phase term, mux, add) and horizontal
         # (17-bit diff, same) interpolators, operand muxes; FIFO in LUT RAM / registers
         terms = sum(max(1, len(csd(w1)) - 1) for _, _, w1 in self.weights)
@@ -168,7 +171,11 @@ class BilinearSkip(wiring.Component):
                 m.d.sync += in_x.eq(in_x + 1)
 
         # ================================================================ producer: V values -> FIFO
-        m.submodules.vfifo = vfifo = fifo.SyncFIFO(width=V_BITS * colors, depth=FIFO_DEPTH)
+        # (FIFO_DEPTH words in memory and one in an output register: the head the consumer computes
+        # with is a register. As lib.fifo.SyncFIFO its asynchronous read went from a LUT-RAM, whose
+        # read address yosys had merged with the pop logic in front, into the V registers: x2-base's
+        # ECP5 critical path in docs/boards.md row 96, 15.5 ns)
+        m.submodules.vfifo = vfifo = BlockRamFIFO(width=V_BITS * colors, depth=FIFO_DEPTH + 1)
         pi, px, pab = Signal(ps), Signal(xs), Signal()
         neg = select(pi, [Const(int(off == -1), 1) for off, _, _ in self.weights])
         row_a = Signal(ys)
