@@ -27,7 +27,7 @@ Golden twin: sw.golden.nearest_up (the output is nearest_up(x, r) in raster orde
 """
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, unsigned
+from amaranth import Array, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -101,22 +101,30 @@ class NearestUpsample(wiring.Component):
         ahead = Signal(range(3))
         # W - 1 registered (the width is stable within a frame and set long before its first
         # pixel): a subtract in front of both row-end compares was an ECP5 path over 8 ns
-        wm1 = Signal.like(self.width)
-        m.d.sync += wm1.eq(self.width - 1)
+        wm1, wm2, w_one = Signal.like(self.width), Signal.like(self.width), Signal()
+        m.d.sync += [wm1.eq(self.width - 1), wm2.eq(self.width - 2), w_one.eq(self.width == 1)]
 
         # ---------------------------------------------------------- writer
         waddr = Signal(range(depth))
         waddr_n = Signal.like(waddr)         # its next value (waddr follows it one cycle later)
+        wsel = Signal(2)                     # which candidate waddr_n is (see avail)
         wc = Signal(range(max(C, 2)))
         wx = Signal.like(self.width)
         wb = Signal()
+        wx_last = Signal()
         wfire = Signal()
         w_row_end = Signal()
         m.d.comb += [
             self.i.ready.eq(ahead != 2),
             wfire.eq(self.i.valid & self.i.ready),
-            w_row_end.eq(wfire & (wc == C - 1) & (wx == wm1)),
+            w_row_end.eq(wfire & (wc == C - 1) & wx_last),
         ]
+        # "wx is the last column" as a register (set with wx; the compare with W - 1 sat in front
+        # of the next-address logic)
+        with m.If(wfire & (wc == C - 1)):
+            m.d.sync += wx_last.eq(Mux(wx_last, w_one, wx == wm2))
+        with m.Else():
+            m.d.sync += wx_last.eq(wx == wm1)
         for k, wr in enumerate(wrs):
             m.d.comb += [wr.addr.eq(waddr[:ob] if NB > 1 else waddr), wr.data.eq(self.i.payload),
                          wr.en.eq(wfire & ((waddr[ob:] == k) if NB > 1 else 1))]
@@ -125,23 +133,25 @@ class NearestUpsample(wiring.Component):
         with m.If(wfire):
             with m.If(wc != C - 1):
                 m.d.sync += wc.eq(wc + 1)
-                m.d.comb += waddr_n.eq(waddr + 1)
-            with m.Elif(wx != wm1):
+                m.d.comb += [waddr_n.eq(waddr + 1), wsel.eq(1)]
+            with m.Elif(~wx_last):
                 m.d.sync += [wc.eq(0), wx.eq(wx + 1)]
-                m.d.comb += waddr_n.eq(waddr + 1)
+                m.d.comb += [waddr_n.eq(waddr + 1), wsel.eq(1)]
             with m.Else():
                 m.d.sync += [wc.eq(0), wx.eq(0), wb.eq(~wb)]
-                m.d.comb += waddr_n.eq(Mux(wb, 0, rowlen))
+                m.d.comb += [waddr_n.eq(Mux(wb, 0, rowlen)), wsel.eq(2)]
 
         # ---------------------------------------------------------- reader
         raddr = Signal(range(depth))
         raddr_n = Signal.like(raddr)
+        rsel = Signal(range(5))              # which candidate raddr_n is (see avail)
         rpix = Signal(range(depth))      # address of channel 0 of the current pixel
         rc = Signal(range(max(C, 2)))
         rj = Signal(range(max(r, 2)))
         ri = Signal(range(max(r, 2)))
         rx = Signal.like(self.width)
         rb = Signal()
+        rx_last = Signal()                   # rx == W - 1, a register like wx_last
         issue = Signal()
         r_row_end = Signal()
         valid1 = Signal()
@@ -152,29 +162,33 @@ class NearestUpsample(wiring.Component):
         m.d.comb += [
             en.eq(~self.o.valid | self.o.ready),
             issue.eq(en & avail),
-            r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & (rx == wm1) & (ri == r - 1)),
+            r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & rx_last & (ri == r - 1)),
         ]
+        with m.If(issue & (rc == C - 1) & (rj == r - 1)):
+            m.d.sync += rx_last.eq(Mux(rx_last, w_one, rx == wm2))
+        with m.Else():
+            m.d.sync += rx_last.eq(rx == wm1)
         m.d.comb += [rd.addr.eq(raddr[:ob] if NB > 1 else raddr) for rd in rds]
         m.d.comb += raddr_n.eq(raddr)
         m.d.sync += raddr.eq(raddr_n)
         with m.If(issue):
             with m.If(rc != C - 1):
                 m.d.sync += rc.eq(rc + 1)
-                m.d.comb += raddr_n.eq(raddr + 1)
+                m.d.comb += [raddr_n.eq(raddr + 1), rsel.eq(1)]
             with m.Elif(rj != r - 1):
                 m.d.sync += [rc.eq(0), rj.eq(rj + 1)]
-                m.d.comb += raddr_n.eq(rpix)
-            with m.Elif(rx != wm1):
+                m.d.comb += [raddr_n.eq(rpix), rsel.eq(2)]
+            with m.Elif(~rx_last):
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(rx + 1), rpix.eq(raddr + 1)]
-                m.d.comb += raddr_n.eq(raddr + 1)
+                m.d.comb += [raddr_n.eq(raddr + 1), rsel.eq(1)]
             with m.Elif(ri != r - 1):
                 base = Mux(rb, rowlen, 0)
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(ri + 1), rpix.eq(base)]
-                m.d.comb += raddr_n.eq(base)
+                m.d.comb += [raddr_n.eq(base), rsel.eq(3)]
             with m.Else():
                 base = Mux(rb, 0, rowlen)
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), rpix.eq(base)]
-                m.d.comb += raddr_n.eq(base)
+                m.d.comb += [raddr_n.eq(base), rsel.eq(4)]
         if NB == 1:
             with m.If(en):
                 m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rqs[0])]
@@ -198,5 +212,23 @@ class NearestUpsample(wiring.Component):
             m.d.comb += ahead_n.eq(ahead + 1)
         with m.Elif(r_row_end & ~w_row_end):
             m.d.comb += ahead_n.eq(ahead - 1)
-        m.d.sync += [ahead.eq(ahead_n), avail.eq((ahead_n != 0) | (waddr_n > raddr_n))]
+        # "waddr_n > raddr_n" as a selection among comparisons of the candidates, each from
+        # registers: the compare (a carry chain) behind the next-address multiplexers was x2-base's
+        # ECP5 critical path (docs/boards.md row 102: width compare -> raddr_n -> compare -> avail)
+        # (candidates: waddr, waddr + 1, Mux(wb, 0, rowlen); raddr, raddr + 1, rpix, Mux(rb, rowlen,
+        # 0), Mux(rb, 0, rowlen); "waddr + 1 > v" as "waddr >= v", raddr + 1 as a register, so every
+        # compare is one carry chain between registers or against a constant)
+        raddr_p1 = Signal(range(depth + 1), init=1)
+        m.d.sync += raddr_p1.eq(Array([raddr_p1, raddr_p1 + 1, rpix + 1, Mux(rb, rowlen + 1, 1),
+                                       Mux(rb, 1, rowlen + 1)])[rsel])
+        regs = [raddr, raddr_p1, rpix]
+        cmp = [[Signal(name=f"gt_w{a}_r{b}") for b in range(5)] for a in range(3)]
+        for b, rv in enumerate(regs):
+            m.d.comb += [cmp[0][b].eq(waddr > rv), cmp[1][b].eq(waddr >= rv), cmp[2][b].eq(~wb & (rv < rowlen))]
+        gt_row, ge_row, gt_0 = waddr > rowlen, waddr >= rowlen, waddr != 0
+        m.d.comb += [cmp[0][3].eq(Mux(rb, gt_row, gt_0)), cmp[0][4].eq(Mux(rb, gt_0, gt_row)),
+                     cmp[1][3].eq(Mux(rb, ge_row, 1)), cmp[1][4].eq(Mux(rb, 1, ge_row)),
+                     cmp[2][3].eq(~wb & ~rb), cmp[2][4].eq(~wb & rb)]
+        later = Array([Array(row) for row in cmp])[wsel][rsel]
+        m.d.sync += [ahead.eq(ahead_n), avail.eq((ahead_n != 0) | later)]
         return m
