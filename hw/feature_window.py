@@ -43,7 +43,7 @@ Golden twin: sw.golden.window3x3 applied to features (tap-major, channel-minor o
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.hdl import unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -138,6 +138,14 @@ class FeatureWindow(wiring.Component):
         ci = ctr(self.max_width, "ci")                # input column
         ki = ctr(C, "ki")                             # input channel
         wa = Signal(A, init=C)                        # write address
+        wa_n = Signal(A)                              # its next value
+        # the bank of wa, one-hot, as a register from wa_n (no decoder in front of the banks'
+        # write enables, tests/test_hw_feature_window.py)
+        wbank = Signal(NB, init=1 << (C // BD) if C // BD < NB else 1)
+        # the bank of each row slot's first write address (slot s: s * RW + C), constants
+        first_bank = [1 << ((s * RW + C) // BD) for s in range(3)]
+        m.d.comb += wa_n.eq(wa)
+        m.d.sync += wa.eq(wa_n)
         wso = Signal(A)                               # slot offset of the input row
 
         # ---------------------------------------------------------------- output side
@@ -176,7 +184,12 @@ class FeatureWindow(wiring.Component):
         m.d.comb += [ahead2.eq(~sign & (gu[1:] != 0)),              # gap >= 2
                      behind2.eq(sign & ((~gu) != 0))]              # ~gap = -gap-1 >= 1
         rowdiff = Signal(range(4))                    # input row - output row (0..2)
-        in_ok = init & ((rowdiff < 2) | ((rowdiff == 2) & ~ci_last & ahead2))
+        # in_ok (the input may be written) is a register computed from the next values of its
+        # operands, each selected among candidates from registers: as logic on gap, rowdiff and
+        # ci_last it sat in front of the write fire and so of the write enables of every bank
+        # (x4-base, 37 banks across the die: docs/boards.md row 103, 13.4 ns)
+        in_ok = Signal()
+        ahead2_n = Signal()                           # the next gap >= 2
         col_ready = ~xo_last & behind2                # input past (., min(xo+1, W-1))
         start_ok = init & Mux(yo_last, (rowdiff != 0) | col_ready, (rowdiff == 2) | ((rowdiff == 1) & col_ready))
 
@@ -188,16 +201,24 @@ class FeatureWindow(wiring.Component):
         m.d.comb += [self.i.ready.eq(in_ok), ci_adv.eq(Mux(ci_last, 0, ci + 1))]
         for k, wr in enumerate(wrs):
             m.d.comb += [wr.addr.eq(wa[:ob] if NB > 1 else wa), wr.data.eq(self.i.payload),
-                         wr.en.eq(wfire & ((wa[ob:] == k) if NB > 1 else 1))]
+                         wr.en.eq(wfire & (wbank[k] if NB > 1 else 1))]
+        ci_last_n = Signal()
+        m.d.comb += ci_last_n.eq(Mux(ipix, Mux(ci_last, w_one, ci == wm2), ci == wm1))
+        m.d.sync += ci_last.eq(ci_last_n)
         with m.If(ipix):
-            m.d.sync += [ci.eq(ci_adv), ci_last.eq(Mux(ci_last, w_one, ci == wm2))]
-        with m.Else():
-            m.d.sync += ci_last.eq(ci == wm1)
+            m.d.sync += ci.eq(ci_adv)
         with m.If(wfire):
-            m.d.sync += [wa.eq(wa + 1), ki.eq(Mux(ki == C - 1, 0, ki + 1))]
+            m.d.sync += ki.eq(Mux(ki == C - 1, 0, ki + 1))
+            m.d.comb += wa_n.eq(wa + 1)
+            if NB > 1:                                # the next bank when wa leaves this one
+                with m.If(wa[:ob] == BD - 1):
+                    m.d.sync += wbank.eq(Cat(wbank[-1], wbank[:-1]))
             with m.If(in_row_done):
                 nxt = Mux(wso == 2 * RW, 0, wso + RW)
-                m.d.sync += [wso.eq(nxt), wa.eq(nxt + C)]
+                m.d.sync += wso.eq(nxt)
+                m.d.comb += wa_n.eq(nxt + C)
+                if NB > 1:                            # (the row slots' first banks, from registers)
+                    m.d.sync += wbank.eq(Mux(wso == 2 * RW, first_bank[0], Mux(wso == 0, first_bank[1], first_bank[2])))
 
         # ---------------------------------------------------------------- output pipeline
         # issue (ra) -> B: memory read registers (held by the read enable) -> [banks > 1: D: one
@@ -269,13 +290,20 @@ class FeatureWindow(wiring.Component):
             m.d.sync += [yo.eq(yo_adv), yo_last.eq(Mux(yo_last, h_one, yo == hm2))]
         with m.Else():
             m.d.sync += yo_last.eq(yo == hm1)
-        # gap = xo - ci at the next positions: candidates from registers, selected by the controls
+        # gap = xo - ci at the next positions: candidates from registers, selected by the controls;
+        # ahead2_n (the next gap >= 2) likewise, from compares of the registers
+        def gap_ge(k):                                # gap >= k (k >= 1), from its bits
+            return ~sign & (gu >= k)
+        m.d.comb += ahead2_n.eq(ahead2)               # gap held
         with m.If(opix & ~xo_last):
             with m.If(ipix & ci_last):
                 m.d.sync += gap.eq(xo + 1)
+                m.d.comb += ahead2_n.eq(xo >= 1)
             with m.Elif(~ipix):
                 m.d.sync += gap.eq(gap + 1)
+                m.d.comb += ahead2_n.eq(gap_ge(1))
         with m.Elif(opix):                            # xo wraps to 0
+            m.d.comb += ahead2_n.eq(0)                # gap <= 0
             with m.If(ipix & ci_last):
                 m.d.sync += gap.eq(0)
             with m.Elif(ipix):
@@ -285,9 +313,14 @@ class FeatureWindow(wiring.Component):
         with m.Else():
             with m.If(ipix & ci_last):
                 m.d.sync += gap.eq(xo)
+                m.d.comb += ahead2_n.eq(xo >= 2)
             with m.Elif(ipix):
                 m.d.sync += gap.eq(gap - 1)
-        m.d.sync += rowdiff.eq(rowdiff + in_row_done - out_row_done)
+                m.d.comb += ahead2_n.eq(gap_ge(3))
+        rowdiff_n = Signal.like(rowdiff)
+        m.d.comb += rowdiff_n.eq(rowdiff + in_row_done - out_row_done)
+        m.d.sync += [rowdiff.eq(rowdiff_n),
+                     in_ok.eq((wait <= 1) & ((rowdiff_n < 2) | ((rowdiff_n == 2) & ~ci_last_n & ahead2_n)))]
         with m.If(issue):
             m.d.sync += [ko.eq(ko + 1), ra.eq(ra + 1)]
             with m.If(ko == C - 1):

@@ -129,6 +129,33 @@ def block_ram_output_depths(tmp_path: Path) -> dict:
             for name, cell in mod["cells"].items() if cell["type"] in ("DP16KD", "SB_RAM40_4K")}
 
 
+def block_ram_input_depths(tmp_path: Path, pins: tuple[str, ...]) -> dict:
+    """In the netlist synth_cell_counts left in tmp_path: {block-RAM cell name: the most logic cells
+    between flip-flops (or ports, constants) and its input pins named `pins` (e.g. ("WEA", "WEB"))}."""
+    import json
+    from functools import lru_cache
+
+    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
+    drivers = {}
+    for cell in mod["cells"].values():
+        for pin, bits in cell["connections"].items():
+            if cell["port_directions"][pin] == "output":
+                for b in bits:
+                    drivers[b] = cell
+
+    @lru_cache(maxsize=None)
+    def depth(bit) -> int:
+        cell = drivers.get(bit)
+        if cell is None or cell["type"] in ("TRELLIS_FF", "DP16KD", "SB_RAM40_4K") or cell["type"].startswith("SB_DFF"):
+            return 0
+        ins = [b for p, bits in cell["connections"].items() if cell["port_directions"][p] == "input" for b in bits]
+        return 1 + max((depth(b) for b in ins if not isinstance(b, str)), default=0)
+
+    return {name: max((depth(b) for p in pins for b in cell["connections"].get(p, []) if not isinstance(b, str)),
+                      default=0)
+            for name, cell in mod["cells"].items() if cell["type"] in ("DP16KD", "SB_RAM40_4K")}
+
+
 def block_ram_output_loads(tmp_path: Path) -> tuple[int, int]:
     """In the netlist synth_cell_counts left in tmp_path: (block-RAM data output bits whose every load
     is a flip-flop's data input, those that reach logic first). Read after a write-port memory's

@@ -124,3 +124,16 @@ def test_block_ram_data_go_straight_into_registers(tmp_path):
     synth_cell_counts(tmp_path, "ecp5", fw, None)
     direct, via_logic = block_ram_output_loads(tmp_path)
     assert direct >= fw.banks * 16 and via_logic == 0, (direct, via_logic)
+
+
+def test_bank_write_enables_are_two_logic_levels_from_registers(tmp_path):
+    """The input's "may write" flag is a register computed from next-state values and the write
+    address's bank a one-hot register, so each bank's write enable is an AND of flip-flops and the
+    input valid (abc builds it as two LUTs, the fire shared); as logic on gap, rowdiff and
+    ci_last (7 levels here) it sat in front of all 37 banks' enables (x4-base, docs/boards.md row
+    103). The cycle counts of every case above are unchanged by it (compared by hand)."""
+    from conftest import block_ram_input_depths, synth_cell_counts
+    fw = FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=256)
+    synth_cell_counts(tmp_path, "ecp5", fw, None)
+    depths = block_ram_input_depths(tmp_path, ("WEA", "WEB"))
+    assert len(depths) == fw.banks and max(depths.values()) <= 2, depths
