@@ -83,7 +83,7 @@ def replay_fifo_depth(channels: int, max_width: int) -> int:
 
 
 #: the layer's SkidBuffers (elaborate's `pipe` calls)
-SKIDS = ("cut_in", "cut_thr", "cut_eng", "cut_res")
+SKIDS = ("cut_in", "cut_thr", "cut_eng", "cut_res", "cut_out")
 
 
 class BBCULayer(wiring.Component):
@@ -109,7 +109,8 @@ class BBCULayer(wiring.Component):
         est = total(parts)
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
-        for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt)):  # SKIDS
+        for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt),
+                      layouts.feature(self.fmt)):                                       # SKIDS
             sk = throwaway(SkidBuffer(shape)).resource_estimate()
             est["lut"] += sk["lut"]
             est["ff"] += sk["ff"]
@@ -164,7 +165,10 @@ class BBCULayer(wiring.Component):
         else:
             # the FIFO's block-RAM read data go through a register before the residual adder
             pipe(m, "cut_res", u["fifo"].o, u["add"].x, clear=clear, out_select=True)
-        wiring.connect(m, u["add"].o, wiring.flipped(self.o))
+        # a SkidBuffer at the output too: the next layer's ready (a register of its cut_in, maybe
+        # far away) reaches only this one's flags, not the residual adder and the scale unit's
+        # handshake on the way to cut_eng (two die-crossing routes: x2-base, docs/boards.md row 104)
+        pipe(m, "cut_out", u["add"].o, wiring.flipped(self.o), clear=clear)
         m.d.comb += [u["win"].width.eq(self.width), u["win"].height.eq(self.height),
                      u["eng"].width.eq(self.width)]
         return m

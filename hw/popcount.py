@@ -95,6 +95,12 @@ class _Pipe:
         return r
 
 
+def _or_tree(values):
+    while len(values) > 1:
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i] for i in range(0, len(values), 2)]
+    return values[0]
+
+
 def _xnor(a, w):
     return ~(a ^ w)
 
@@ -403,6 +409,9 @@ class PopcountEngine(wiring.Component):
         ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]
         # (window + its skid; the slice over two stages; the ROM data register)
         ff = 2 * (n + 9) + 2 * simd + pe * simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61
+        if self.onehot and self.F > 1:                 # the group ORs' registers (about sqrt(F))
+            grp = 1 << max(0, math.ceil(math.log2(math.sqrt(self.F))))
+            ff += (-(-self.F // grp) - 1) * simd
         lut += n + 9                                                                # (the skid select)
         # result FIFO (LUT RAM on ECP5: ~1 LUT per bit per 16 words, plus the res input select) + credits
         lut += 2 * pe * db * -(-(self.result_depth() - 1) // 16) + 16
@@ -498,9 +507,13 @@ class PopcountEngine(wiring.Component):
             with m.If(issue):
                 m.d.sync += oh.eq(Cat(oh[-1], oh[:-1]))
             terms = [win[k * simd:(k + 1) * simd] & oh[k].replicate(simd) for k in range(F)]
-            while len(terms) > 1:
-                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
-            slice_ = terms[0]
+            # the OR in two halves with the first pipeline register between them: groups of about
+            # sqrt(F) folds, each group's OR registered (near its window bits), then the OR of the
+            # groups (the whole tree in one cycle gathered a 432-bit register from across a
+            # layer: x4-base's ECP5 critical path, docs/boards.md row 105)
+            grp = 1 << max(0, math.ceil(math.log2(math.sqrt(F))))
+            slice_parts = [_or_tree(terms[i:i + grp]) for i in range(0, F, grp)]
+            slice_ = None
         else:
             slice_ = Array([win[k * simd:(k + 1) * simd] for k in range(F)])[f]
         segm = Signal(nseg)
@@ -526,7 +539,10 @@ class PopcountEngine(wiring.Component):
         # RAM without its output register has 5.8 ns clock-to-out, and those two logic levels
         # made every engine's ROM a path over 8 ns, benchmarks/netlist_depth.py)
         pipe = _Pipe(m, "pc")
-        a1 = pipe.reg(pipe.reg(slice_, "a"), "a")
+        if slice_ is None:                               # one-hot: the OR split by the register
+            a1 = pipe.reg(_or_tree([pipe.reg(p, "ap") for p in slice_parts]), "a")
+        else:
+            a1 = pipe.reg(pipe.reg(slice_, "a"), "a")
         m1 = pipe.reg(pipe.reg(segm, "msk"), "msk")
         side = pipe.reg(pipe.reg(Cat(issue, f == 0, last_f), "side"), "side")
         wq = pipe.reg(rd.data, "rom_q")
