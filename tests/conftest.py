@@ -99,88 +99,84 @@ def flip_flops(cells: dict) -> int:
     return sum(v for k, v in cells.items() if k.startswith(("SB_DFF", "TRELLIS_FF")))
 
 
+RAM_CELLS = ("DP16KD", "SB_RAM40_4K")
+
+
+def _netlist(tmp_path: Path):
+    """(top module of tmp_path/net.json, {bit: [(cell, pin)] of the cells' input pins}, {bit: the
+    cell driving it})."""
+    import json
+
+    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
+    loads, drivers = {}, {}
+    for cell in mod["cells"].values():
+        for pin, bits in cell["connections"].items():
+            for b in bits:
+                if cell["port_directions"][pin] == "input":
+                    loads.setdefault(b, []).append((cell, pin))
+                else:
+                    drivers[b] = cell
+    return mod, loads, drivers
+
+
+def _stops_paths(cell) -> bool:
+    """A register or a RAM: where a logic path ends."""
+    return cell["type"] in ("TRELLIS_FF",) + RAM_CELLS or cell["type"].startswith("SB_DFF")
+
+
+def _pins(cell, direction: str, names=None) -> list:
+    return [b for p, bits in cell["connections"].items()
+            if cell["port_directions"][p] == direction and (names is None or p in names)
+            for b in bits if not isinstance(b, str)]
+
+
 def block_ram_output_depths(tmp_path: Path) -> dict:
     """In the netlist synth_cell_counts left in tmp_path: {block-RAM cell name: the most logic
     cells between one of its data outputs and the flip-flops (or block RAMs) they reach} (0: the
     data go straight into registers)."""
-    import json
     from functools import lru_cache
 
-    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
-    loads = {}
-    for cell in mod["cells"].values():
-        for pin, bits in cell["connections"].items():
-            if cell["port_directions"][pin] == "input":
-                for b in bits:
-                    loads.setdefault(b, []).append(cell)
+    mod, loads, _ = _netlist(tmp_path)
 
     @lru_cache(maxsize=None)
     def depth(bit) -> int:
-        d = 0
-        for cell in loads.get(bit, []):
-            if cell["type"] in ("TRELLIS_FF", "DP16KD", "SB_RAM40_4K") or cell["type"].startswith("SB_DFF"):
-                continue
-            outs = [b for p, bits in cell["connections"].items() if cell["port_directions"][p] == "output" for b in bits]
-            d = max(d, 1 + max((depth(b) for b in outs if not isinstance(b, str)), default=0))
-        return d
+        return max((1 + max((depth(b) for b in _pins(cell, "output")), default=0)
+                    for cell, _ in loads.get(bit, []) if not _stops_paths(cell)), default=0)
 
-    return {name: max((depth(b) for p, bits in cell["connections"].items()
-                       if cell["port_directions"][p] == "output" for b in bits if not isinstance(b, str)), default=0)
-            for name, cell in mod["cells"].items() if cell["type"] in ("DP16KD", "SB_RAM40_4K")}
+    return {name: max((depth(b) for b in _pins(cell, "output")), default=0)
+            for name, cell in mod["cells"].items() if cell["type"] in RAM_CELLS}
 
 
 def block_ram_input_depths(tmp_path: Path, pins: tuple[str, ...]) -> dict:
     """In the netlist synth_cell_counts left in tmp_path: {block-RAM cell name: the most logic cells
     between flip-flops (or ports, constants) and its input pins named `pins` (e.g. ("WEA", "WEB"))}."""
-    import json
     from functools import lru_cache
 
-    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
-    drivers = {}
-    for cell in mod["cells"].values():
-        for pin, bits in cell["connections"].items():
-            if cell["port_directions"][pin] == "output":
-                for b in bits:
-                    drivers[b] = cell
+    mod, _, drivers = _netlist(tmp_path)
 
     @lru_cache(maxsize=None)
     def depth(bit) -> int:
         cell = drivers.get(bit)
-        if cell is None or cell["type"] in ("TRELLIS_FF", "DP16KD", "SB_RAM40_4K") or cell["type"].startswith("SB_DFF"):
+        if cell is None or _stops_paths(cell):
             return 0
-        ins = [b for p, bits in cell["connections"].items() if cell["port_directions"][p] == "input" for b in bits]
-        return 1 + max((depth(b) for b in ins if not isinstance(b, str)), default=0)
+        return 1 + max((depth(b) for b in _pins(cell, "input")), default=0)
 
-    return {name: max((depth(b) for p in pins for b in cell["connections"].get(p, []) if not isinstance(b, str)),
-                      default=0)
-            for name, cell in mod["cells"].items() if cell["type"] in ("DP16KD", "SB_RAM40_4K")}
+    return {name: max((depth(b) for b in _pins(cell, "input", pins)), default=0)
+            for name, cell in mod["cells"].items() if cell["type"] in RAM_CELLS}
 
 
 def block_ram_output_loads(tmp_path: Path) -> tuple[int, int]:
     """In the netlist synth_cell_counts left in tmp_path: (block-RAM data output bits whose every load
     is a flip-flop's data input, those that reach logic first). Read after a write-port memory's
     read: yosys puts a bypass LUT there when it emulates a read-first collision."""
-    import json
-
-    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
-    loads = {}
-    for cell in mod["cells"].values():
-        for pin, bits in cell["connections"].items():
-            if cell["port_directions"][pin] == "input":
-                for b in bits:
-                    loads.setdefault(b, []).append((cell["type"], pin))
+    mod, loads, _ = _netlist(tmp_path)
     direct = via_logic = 0
     for cell in mod["cells"].values():
-        if cell["type"] not in ("DP16KD", "SB_RAM40_4K"):
-            continue
-        for pin, bits in cell["connections"].items():
-            if cell["port_directions"][pin] != "output":
-                continue
-            for b in bits:
-                sinks = loads.get(b, []) if not isinstance(b, str) else []
-                if sinks:
-                    if all(t in ("TRELLIS_FF",) and p == "DI" for t, p in sinks):
-                        direct += 1
-                    else:
-                        via_logic += 1
+        if cell["type"] in RAM_CELLS:
+            for b in _pins(cell, "output"):
+                sinks = loads.get(b, [])
+                if sinks and all(c["type"] == "TRELLIS_FF" and p == "DI" for c, p in sinks):
+                    direct += 1
+                elif sinks:
+                    via_logic += 1
     return direct, via_logic
