@@ -117,6 +117,9 @@ class FeatureWindow(wiring.Component):
         NB, BD = self.banks, self.bank_depth
         ob = BD.bit_length() - 1                      # offset bits within a bank
         issue = Signal()                              # a read address is issued (output pipeline)
+        # the read registers load whenever B is free, issued or not (a word read without an issue
+        # is never used: b_valid stays low), so the banks' clock enables do not wait on start_ok
+        b_free = Signal()
         wrs, rds, rq = [], [], []
         for k in range(NB):
             # (a short last bank as block RAM too: as LUT RAM its asynchronous read and address
@@ -127,7 +130,7 @@ class FeatureWindow(wiring.Component):
             m.submodules[f"mem{k}"] = mem
             wrs.append(mem.write_port())
             # the read registers (B), merged into the block-RAM ports (hw/ram_read.py)
-            rd, q = registered_read(m, mem, issue, f"rq{k}")
+            rd, q = registered_read(m, mem, b_free, f"rq{k}")
             rds.append(rd)
             rq.append(q)
 
@@ -243,7 +246,7 @@ class FeatureWindow(wiring.Component):
             d_val = [Signal(layouts.feature(self.fmt), name=f"d_val{k}", reset_less=True) for k in range(NB)]
             c_load = d_valid & c_free
             d_load = b_valid & (~d_valid | c_load)
-            b_free = ~b_valid | d_load
+            m.d.comb += b_free.eq(~b_valid | d_load)
             with m.If(d_load):
                 m.d.sync += [d_valid.eq(1), d_last.eq(b_last)]
                 m.d.sync += [d_val[k].eq(Mux(b_sel[k], q, 0)) for k, q in enumerate(rq)]
@@ -255,7 +258,7 @@ class FeatureWindow(wiring.Component):
             src_val, src_inside, src_last = terms[0], 1, d_last
         else:
             c_load = b_valid & c_free
-            b_free = ~b_valid | c_load
+            m.d.comb += b_free.eq(~b_valid | c_load)
             src_val, src_inside, src_last = rq[0], b_inside, b_last
         first = (ky == 0) & (kx == 0) & (ko == 0)
         m.d.comb += issue.eq(b_free & (~first | start_ok))

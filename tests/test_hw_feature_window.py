@@ -111,7 +111,9 @@ def test_bank_select_is_an_or_of_zeroed_bank_registers(tmp_path):
     per_bank_bit = (b["LUT4"] - a["LUT4"]) / ((many.banks - few.banks) * fmt.bits)
     assert per_bank_bit < 2.0, (a, b)
     wide = lambda c: c.get("PFUMX", 0) + c.get("L6MUX21", 0)      # noqa: E731
-    assert wide(b) <= wide(a), (a, b)
+    # (fewer than one PFUMX / L6MUX21 per added bank: abc places a few in the control logic, which
+    # varies; the multiplexer select added 11 per bank)
+    assert wide(b) - wide(a) < many.banks - few.banks, (a, b)
 
 
 def test_block_ram_data_go_straight_into_registers(tmp_path):
@@ -126,14 +128,18 @@ def test_block_ram_data_go_straight_into_registers(tmp_path):
     assert direct >= fw.banks * 16 and via_logic == 0, (direct, via_logic)
 
 
-def test_bank_write_enables_are_two_logic_levels_from_registers(tmp_path):
+def test_bank_enables_are_few_logic_levels_from_registers(tmp_path):
     """The input's "may write" flag is a register computed from next-state values and the write
     address's bank a one-hot register, so each bank's write enable is an AND of flip-flops and the
     input valid (abc builds it as two LUTs, the fire shared); as logic on gap, rowdiff and
     ci_last (7 levels here) it sat in front of all 37 banks' enables (x4-base, docs/boards.md row
-    103). The cycle counts of every case above are unchanged by it (compared by hand)."""
+    103). The read registers load whenever the read stage is free, issued or not: one level in
+    front of the banks' clock enables (5 when they waited on the issue). The cycle counts of every
+    case above are unchanged by both (compared by hand)."""
     from conftest import block_ram_input_depths, synth_cell_counts
     fw = FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=256)
     synth_cell_counts(tmp_path, "ecp5", fw, None)
     depths = block_ram_input_depths(tmp_path, ("WEA", "WEB"))
     assert len(depths) == fw.banks and max(depths.values()) <= 2, depths
+    depths = block_ram_input_depths(tmp_path, ("CEA", "CEB"))
+    assert max(depths.values()) <= 1, depths
