@@ -52,6 +52,7 @@ from amaranth.utils import bits_for
 from sw.formats import FeatureFormat
 
 from . import layouts
+from .head import or_tree
 from .ram_read import NO_RW_CHECK, registered_read
 
 
@@ -252,10 +253,7 @@ class FeatureWindow(wiring.Component):
                 m.d.sync += [d_val[k].eq(Mux(b_sel[k], q, 0)) for k, q in enumerate(rq)]
             with m.Elif(c_load):
                 m.d.sync += d_valid.eq(0)
-            terms = list(d_val)
-            while len(terms) > 1:
-                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
-            src_val, src_inside, src_last = terms[0], 1, d_last
+            src_val, src_inside, src_last = or_tree(d_val), 1, d_last
         else:
             c_load = b_valid & c_free
             m.d.comb += b_free.eq(~b_valid | c_load)

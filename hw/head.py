@@ -140,6 +140,15 @@ def select(index, values):
     return level[0]
 
 
+def or_tree(values):
+    """The OR of `values` as a balanced binary tree (the bank and fold selects that OR words
+    zeroed unless selected)."""
+    values = list(values)
+    while len(values) > 1:
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i] for i in range(0, len(values), 2)]
+    return values[0]
+
+
 def csd(c: int) -> list[tuple[int, int]]:
     """Canonical signed-digit form of an integer: [(sign, shift)] with c = sum(sign << shift)."""
     terms, shift = [], 0

@@ -72,7 +72,7 @@ from amaranth.lib.wiring import In, Out
 from sw import formats
 
 from . import layouts
-from .head import next_is_last
+from .head import next_is_last, or_tree
 
 POPCOUNT_KINDS = ("carry", "compressor", "tree")
 #: fewest folds for which PopcountEngine selects the slice with a one-hot fold register (AND-OR)
@@ -93,12 +93,6 @@ class _Pipe:
                    reset_less=True)
         self.m.d.sync += r.eq(value)
         return r
-
-
-def _or_tree(values):
-    while len(values) > 1:
-        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i] for i in range(0, len(values), 2)]
-    return values[0]
 
 
 def _xnor(a, w):
@@ -512,7 +506,7 @@ class PopcountEngine(wiring.Component):
             # groups (the whole tree in one cycle gathered a 432-bit register from across a
             # layer: x4-base's ECP5 critical path, docs/boards.md row 105)
             grp = 1 << max(0, math.ceil(math.log2(math.sqrt(F))))
-            slice_parts = [_or_tree(terms[i:i + grp]) for i in range(0, F, grp)]
+            slice_parts = [or_tree(terms[i:i + grp]) for i in range(0, F, grp)]
             slice_ = None
         else:
             slice_ = Array([win[k * simd:(k + 1) * simd] for k in range(F)])[f]
@@ -540,7 +534,7 @@ class PopcountEngine(wiring.Component):
         # made every engine's ROM a path over 8 ns, benchmarks/netlist_depth.py)
         pipe = _Pipe(m, "pc")
         if slice_ is None:                               # one-hot: the OR split by the register
-            a1 = pipe.reg(_or_tree([pipe.reg(p, "ap") for p in slice_parts]), "a")
+            a1 = pipe.reg(or_tree([pipe.reg(p, "ap") for p in slice_parts]), "a")
         else:
             a1 = pipe.reg(pipe.reg(slice_, "a"), "a")
         m1 = pipe.reg(pipe.reg(segm, "msk"), "msk")

@@ -27,13 +27,14 @@ Golden twin: sw.golden.nearest_up (the output is nearest_up(x, r) in raster orde
 """
 from __future__ import annotations
 
-from amaranth import Array, Cat, Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw.formats import FeatureFormat
 
 from . import layouts
+from .head import or_tree, select
 from .ram_read import NO_RW_CHECK, registered_read
 
 
@@ -199,12 +200,9 @@ class NearestUpsample(wiring.Component):
             sel1 = Signal(NB)
             valid2 = Signal()
             d = [Signal(layouts.feature(self.fmt), name=f"d{k}", reset_less=True) for k in range(NB)]
-            terms = list(d)
-            while len(terms) > 1:
-                terms = [terms[i] | terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
             with m.If(en):
                 m.d.sync += [valid1.eq(issue), sel1.eq(Cat(*[raddr[ob:] == k for k in range(NB)])),
-                             valid2.eq(valid1), self.o.valid.eq(valid2), self.o.payload.eq(terms[0])]
+                             valid2.eq(valid1), self.o.valid.eq(valid2), self.o.payload.eq(or_tree(d))]
                 m.d.sync += [d[k].eq(Mux(sel1[k], q, 0)) for k, q in enumerate(rqs)]
 
         m.d.comb += ahead_n.eq(ahead)
@@ -219,8 +217,8 @@ class NearestUpsample(wiring.Component):
         # 0), Mux(rb, 0, rowlen); "waddr + 1 > v" as "waddr >= v", raddr + 1 as a register, so every
         # compare is one carry chain between registers or against a constant)
         raddr_p1 = Signal(range(depth + 1), init=1)
-        m.d.sync += raddr_p1.eq(Array([raddr_p1, raddr_p1 + 1, rpix + 1, Mux(rb, rowlen + 1, 1),
-                                       Mux(rb, 1, rowlen + 1)])[rsel])
+        m.d.sync += raddr_p1.eq(select(rsel, [raddr_p1, raddr_p1 + 1, rpix + 1, Mux(rb, rowlen + 1, 1),
+                                              Mux(rb, 1, rowlen + 1)]))
         regs = [raddr, raddr_p1, rpix]
         cmp = [[Signal(name=f"gt_w{a}_r{b}") for b in range(5)] for a in range(3)]
         for b, rv in enumerate(regs):
@@ -229,6 +227,6 @@ class NearestUpsample(wiring.Component):
         m.d.comb += [cmp[0][3].eq(Mux(rb, gt_row, gt_0)), cmp[0][4].eq(Mux(rb, gt_0, gt_row)),
                      cmp[1][3].eq(Mux(rb, ge_row, 1)), cmp[1][4].eq(Mux(rb, 1, ge_row)),
                      cmp[2][3].eq(~wb & ~rb), cmp[2][4].eq(~wb & rb)]
-        later = Array([Array(row) for row in cmp])[wsel][rsel]
+        later = select(wsel, [select(rsel, row) for row in cmp])
         m.d.sync += [ahead.eq(ahead_n), avail.eq((ahead_n != 0) | later)]
         return m
