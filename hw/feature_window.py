@@ -52,7 +52,7 @@ from amaranth.utils import bits_for
 from sw.formats import FeatureFormat
 
 from . import layouts
-from .head import or_tree
+from .head import last_flag, or_tree, period_regs
 from .ram_read import NO_RW_CHECK, registered_read
 
 
@@ -174,9 +174,7 @@ class FeatureWindow(wiring.Component):
         with m.If(wait != 0):
             m.d.sync += wait.eq(wait - 1)
         m.d.comb += init.eq(wait == 0)
-        wm1, wm2, hm1, hm2 = Signal.like(W), Signal.like(W), Signal.like(H), Signal.like(H)
-        w_one, h_one = Signal(), Signal()
-        m.d.sync += [wm1.eq(W - 1), wm2.eq(W - 2), hm1.eq(H - 1), hm2.eq(H - 2), w_one.eq(W == 1), h_one.eq(H == 1)]
+        wper, hper = period_regs(m, W, "w"), period_regs(m, H, "h")
         ci_last = Signal()                            # ci == W-1
         xo_last = Signal()                            # xo == W-1
         yo_last = Signal()                            # yo == H-1
@@ -206,9 +204,7 @@ class FeatureWindow(wiring.Component):
         for k, wr in enumerate(wrs):
             m.d.comb += [wr.addr.eq(wa[:ob] if NB > 1 else wa), wr.data.eq(self.i.payload),
                          wr.en.eq(wfire & (wbank[k] if NB > 1 else 1))]
-        ci_last_n = Signal()
-        m.d.comb += ci_last_n.eq(Mux(ipix, Mux(ci_last, w_one, ci == wm2), ci == wm1))
-        m.d.sync += ci_last.eq(ci_last_n)
+        ci_last_n = last_flag(m, ci_last, ci, ipix, wper)
         with m.If(ipix):
             m.d.sync += ci.eq(ci_adv)
         with m.If(wfire):
@@ -283,14 +279,12 @@ class FeatureWindow(wiring.Component):
         # next-position flags: every candidate from registers, selected by the late controls
         xo_adv, yo_adv = Signal.like(xo), Signal.like(yo)
         m.d.comb += [xo_adv.eq(Mux(xo_last, 0, xo + 1)), yo_adv.eq(Mux(yo_last, 0, yo + 1))]
+        last_flag(m, xo_last, xo, opix, wper)
+        last_flag(m, yo_last, yo, out_row_done, hper)
         with m.If(opix):
-            m.d.sync += [xo.eq(xo_adv), xo_last.eq(Mux(xo_last, w_one, xo == wm2))]
-        with m.Else():
-            m.d.sync += xo_last.eq(xo == wm1)
+            m.d.sync += xo.eq(xo_adv)
         with m.If(out_row_done):
-            m.d.sync += [yo.eq(yo_adv), yo_last.eq(Mux(yo_last, h_one, yo == hm2))]
-        with m.Else():
-            m.d.sync += yo_last.eq(yo == hm1)
+            m.d.sync += yo.eq(yo_adv)
         # gap = xo - ci at the next positions: candidates from registers, selected by the controls;
         # ahead2_n (the next gap >= 2) likewise, from compares of the registers
         def gap_ge(k):                                # gap >= k (k >= 1), from its bits

@@ -111,6 +111,26 @@ def next_is_last(last, count, n: int):
     return Mux(last, n == 1, count == n - 2)
 
 
+def period_regs(m, n, prefix: str):
+    """(n - 1, n - 2, n == 1) as registers, for a period n set at run time (a frame's width or
+    height: stable long before it is used), so that no subtract sits in front of a compare."""
+    m1, m2, one = Signal.like(n, name=f"{prefix}m1"), Signal.like(n, name=f"{prefix}m2"), Signal(name=f"{prefix}_one")
+    m.d.sync += [m1.eq(n - 1), m2.eq(n - 2), one.eq(n == 1)]
+    return m1, m2, one
+
+
+def last_flag(m, last, count, advance, period):
+    """Drive the register `last` = "count == n - 1" of a counter that moves to its next value
+    (count + 1, or 0 after n - 1) in cycles with `advance`; `period` = period_regs(n). On an advance
+    the flag is set from the registered n - 2 and n == 1 (no compare with the counter's new value),
+    else recomputed from n - 1, so it also follows a new n between frames. Returns its next value."""
+    m1, m2, one = period
+    last_n = Signal(name=f"{last.name}_n")
+    m.d.comb += last_n.eq(Mux(advance, Mux(last, one, count == m2), count == m1))
+    m.d.sync += last.eq(last_n)
+    return last_n
+
+
 def tree_sum(values):
     """Balanced adder tree (a Python sum() would build a linear chain)."""
     values = list(values)

@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 from sw.formats import FeatureFormat
 
 from . import layouts
-from .head import or_tree, select
+from .head import last_flag, or_tree, period_regs, select
 from .ram_read import NO_RW_CHECK, registered_read
 
 
@@ -102,8 +102,7 @@ class NearestUpsample(wiring.Component):
         ahead = Signal(range(3))
         # W - 1 registered (the width is stable within a frame and set long before its first
         # pixel): a subtract in front of both row-end compares was an ECP5 path over 8 ns
-        wm1, wm2, w_one = Signal.like(self.width), Signal.like(self.width), Signal()
-        m.d.sync += [wm1.eq(self.width - 1), wm2.eq(self.width - 2), w_one.eq(self.width == 1)]
+        wper = period_regs(m, self.width, "w")
 
         # ---------------------------------------------------------- writer
         waddr = Signal(range(depth))
@@ -122,10 +121,7 @@ class NearestUpsample(wiring.Component):
         ]
         # "wx is the last column" as a register (set with wx; the compare with W - 1 sat in front
         # of the next-address logic)
-        with m.If(wfire & (wc == C - 1)):
-            m.d.sync += wx_last.eq(Mux(wx_last, w_one, wx == wm2))
-        with m.Else():
-            m.d.sync += wx_last.eq(wx == wm1)
+        last_flag(m, wx_last, wx, wfire & (wc == C - 1), wper)
         for k, wr in enumerate(wrs):
             m.d.comb += [wr.addr.eq(waddr[:ob] if NB > 1 else waddr), wr.data.eq(self.i.payload),
                          wr.en.eq(wfire & ((waddr[ob:] == k) if NB > 1 else 1))]
@@ -165,10 +161,7 @@ class NearestUpsample(wiring.Component):
             issue.eq(en & avail),
             r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & rx_last & (ri == r - 1)),
         ]
-        with m.If(issue & (rc == C - 1) & (rj == r - 1)):
-            m.d.sync += rx_last.eq(Mux(rx_last, w_one, rx == wm2))
-        with m.Else():
-            m.d.sync += rx_last.eq(rx == wm1)
+        last_flag(m, rx_last, rx, issue & (rc == C - 1) & (rj == r - 1), wper)
         m.d.comb += [rd.addr.eq(raddr[:ob] if NB > 1 else raddr) for rd in rds]
         m.d.comb += raddr_n.eq(raddr)
         m.d.sync += raddr.eq(raddr_n)
