@@ -45,15 +45,15 @@ from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal
 from amaranth.hdl import unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from sw.formats import FeatureFormat
 
 from . import layouts
-from .head import last_flag, or_tree, period_regs
-from .ram_read import NO_RW_CHECK, registered_read
+from .head import last_flag, period_regs
+from .ram_read import bank_select, banks
 
 
 def out_layout(fmt: FeatureFormat):
@@ -121,19 +121,8 @@ class FeatureWindow(wiring.Component):
         # the read registers load whenever B is free, issued or not (a word read without an issue
         # is never used: b_valid stays low), so the banks' clock enables do not wait on start_ok
         b_free = Signal()
-        wrs, rds, rq = [], [], []
-        for k in range(NB):
-            # (a short last bank as block RAM too: as LUT RAM its asynchronous read and address
-            # decode sat on the x4-base ECP5 critical path, 16.4 ns, docs/boards.md row 87)
-            attrs = {**NO_RW_CHECK, **({"ram_style": "block"} if NB > 1 else {})}
-            mem = memory.Memory(shape=layouts.feature(self.fmt), depth=min(BD, self.depth - k * BD), init=[],
-                                attrs=attrs)
-            m.submodules[f"mem{k}"] = mem
-            wrs.append(mem.write_port())
-            # the read registers (B), merged into the block-RAM ports (hw/ram_read.py)
-            rd, q = registered_read(m, mem, b_free, f"rq{k}")
-            rds.append(rd)
-            rq.append(q)
+        # the read registers (B), merged into the block-RAM ports (hw/ram_read.py)
+        wrs, rds, rq = banks(m, layouts.feature(self.fmt), self.depth, BD, b_free)
 
         def ctr(n, name):
             return Signal(range(max(n, 2)), name=name)
@@ -240,16 +229,15 @@ class FeatureWindow(wiring.Component):
             # 13.97 ns, docs/boards.md row 89)
             d_valid = Signal()
             d_last = Signal()
-            d_val = [Signal(layouts.feature(self.fmt), name=f"d_val{k}", reset_less=True) for k in range(NB)]
             c_load = d_valid & c_free
             d_load = b_valid & (~d_valid | c_load)
             m.d.comb += b_free.eq(~b_valid | d_load)
             with m.If(d_load):
                 m.d.sync += [d_valid.eq(1), d_last.eq(b_last)]
-                m.d.sync += [d_val[k].eq(Mux(b_sel[k], q, 0)) for k, q in enumerate(rq)]
             with m.Elif(c_load):
                 m.d.sync += d_valid.eq(0)
-            src_val, src_inside, src_last = or_tree(d_val), 1, d_last
+            src_val = bank_select(m, d_load, b_sel, rq, layouts.feature(self.fmt), "d_val")
+            src_inside, src_last = 1, d_last
         else:
             c_load = b_valid & c_free
             m.d.comb += b_free.eq(~b_valid | c_load)

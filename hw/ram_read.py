@@ -18,11 +18,45 @@ Resource estimate: the register's flip-flops, which the block RAM absorbs once m
 """
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import memory
+
+from .head import or_tree
 
 #: the memory attribute that says a read never needs the word written in the same cycle
 NO_RW_CHECK = {"no_rw_check": 1}
+
+
+def banks(m: Module, shape, depth: int, bank_depth: int, en):
+    """A line buffer of `depth` words of `shape` (NO_RW_CHECK) as one memory per `bank_depth`
+    words (a power of two: bank k holds the words k * bank_depth ..; submodules mem0, mem1, ..),
+    every bank block RAM once there are several (a short last bank as LUT RAM put its asynchronous
+    read and address decode on the x4-base critical path, docs/boards.md row 87), each read through
+    registered_read loaded with `en`: (write ports, read ports, read registers), one per bank. One
+    memory over several block RAMs would have a read multiplexer behind their outputs."""
+    n = -(-depth // bank_depth)
+    attrs = {**NO_RW_CHECK, **({"ram_style": "block"} if n > 1 else {})}
+    wrs, rds, rqs = [], [], []
+    for k in range(n):
+        mem = memory.Memory(shape=shape, depth=min(bank_depth, depth - k * bank_depth), init=[], attrs=attrs)
+        m.submodules[f"mem{k}"] = mem
+        wrs.append(mem.write_port())
+        rd, q = registered_read(m, mem, en, f"rq{k}")
+        rds.append(rd)
+        rqs.append(q)
+    return wrs, rds, rqs
+
+
+def bank_select(m: Module, load, sel, rqs, shape, prefix: str):
+    """The banks' read registers `rqs` to one word: a register per bank, loaded with `load`, takes
+    its bank's word when its bit of the one-hot `sel` is set and 0 otherwise (yosys makes that its
+    synchronous reset, so the block-RAM data go straight into it), and the result is their OR: no
+    bank number decoded and no multiplexer behind the block RAMs (x4-base's feature window, 37
+    banks: a 37-way select was the ECP5 critical path, docs/boards.md row 89). One cycle."""
+    regs = [Signal(shape, name=f"{prefix}{k}", reset_less=True) for k in range(len(rqs))]
+    with m.If(load):
+        m.d.sync += [r.eq(Mux(sel[k], q, 0)) for k, (r, q) in enumerate(zip(regs, rqs))]
+    return or_tree(regs)
 
 
 def registered_read(m: Module, mem: memory.Memory, en, name: str):

@@ -28,14 +28,14 @@ Golden twin: sw.golden.nearest_up (the output is nearest_up(x, r) in raster orde
 from __future__ import annotations
 
 from amaranth import Cat, Module, Mux, Signal, unsigned
-from amaranth.lib import memory, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from sw.formats import FeatureFormat
 
 from . import layouts
-from .head import last_flag, or_tree, period_regs, select
-from .ram_read import NO_RW_CHECK, registered_read
+from .head import last_flag, period_regs, select
+from .ram_read import bank_select, banks
 
 
 class NearestUpsample(wiring.Component):
@@ -87,16 +87,7 @@ class NearestUpsample(wiring.Component):
         NB, BD = self.banks, self.bank_depth
         ob = BD.bit_length() - 1                 # offset bits within a bank
         en = Signal()                            # the output pipeline advances
-        wrs, rds, rqs = [], [], []
-        for k in range(NB):
-            attrs = {**NO_RW_CHECK, **({"ram_style": "block"} if NB > 1 else {})}
-            mem = memory.Memory(shape=layouts.feature(self.fmt), depth=min(BD, depth - k * BD) if NB > 1 else depth,
-                                init=[], attrs=attrs)
-            m.submodules[f"mem{k}" if NB > 1 else "mem"] = mem
-            wrs.append(mem.write_port())
-            rd, q = registered_read(m, mem, en, f"rd_q{k}" if NB > 1 else "rd_q")
-            rds.append(rd)
-            rqs.append(q)
+        wrs, rds, rqs = banks(m, layouts.feature(self.fmt), depth, BD, en)
 
         # rows the writer is ahead of the reader: 0 (same row), 1, 2 (writer blocked)
         ahead = Signal(range(3))
@@ -192,11 +183,10 @@ class NearestUpsample(wiring.Component):
             # then the output register takes their OR
             sel1 = Signal(NB)
             valid2 = Signal()
-            d = [Signal(layouts.feature(self.fmt), name=f"d{k}", reset_less=True) for k in range(NB)]
+            word = bank_select(m, en, sel1, rqs, layouts.feature(self.fmt), "d")
             with m.If(en):
                 m.d.sync += [valid1.eq(issue), sel1.eq(Cat(*[raddr[ob:] == k for k in range(NB)])),
-                             valid2.eq(valid1), self.o.valid.eq(valid2), self.o.payload.eq(or_tree(d))]
-                m.d.sync += [d[k].eq(Mux(sel1[k], q, 0)) for k, q in enumerate(rqs)]
+                             valid2.eq(valid1), self.o.valid.eq(valid2), self.o.payload.eq(word)]
 
         m.d.comb += ahead_n.eq(ahead)
         with m.If(w_row_end & ~r_row_end):
