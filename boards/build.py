@@ -38,6 +38,7 @@ from pathlib import Path
 from hw.fold import FoldConfig, throughput
 from hw.mul import LUT_MUL_WIDTH
 from hw.reset_tree import YOSYS_KEEP
+from hw.replica import YOSYS_KEEP as REP_KEEP
 from hw.static_copy import YOSYS_KEEP as GEO_KEEP
 
 from .common import baud_error
@@ -179,7 +180,7 @@ def yosys_options(board: str, dsp: bool = True, lut_mul_width: int | None = None
     opts = ("-dsp" if dsp else "") if family == "ice40" else ("" if dsp else "-nodsp")
     if spram and family == "ice40":
         opts += " -spram -dff"
-    after_read = [YOSYS_KEEP, GEO_KEEP] + ([_lut_mul_script(lut_mul_width)] if dsp and lut_mul_width else [])
+    after_read = [YOSYS_KEEP, GEO_KEEP, REP_KEEP] + ([_lut_mul_script(lut_mul_width)] if dsp and lut_mul_width else [])
     return {"synth_opts": f"{opts} -run begin:map_luts".strip(),
             "script_after_synth": f"splitnets\nsynth_{family} {opts} -run map_luts:".replace("  ", " "),
             "script_after_read": "\n".join(after_read),

@@ -62,11 +62,16 @@ from sw import formats
 
 from . import layouts
 from .ram_read import NO_RW_CHECK, registered_read
+from .replica import Replicated, groups
+
+#: channels per enable group: the column and output registers of each group of this many channels
+#: take their step / emit enable from their own copy of the control flags (hw/replica.py)
+GROUP_CHANNELS = 16
 
 
 class WindowGen(wiring.Component):
     def __init__(self, elem_bits: int, max_width: int, max_height: int, replay: int = 1, sub: int = 1,
-                 decoupled: bool = False):
+                 decoupled: bool = False, group_channels: int = GROUP_CHANNELS):
         if elem_bits < 1 or max_width < 1 or max_height < 1 or replay < 1:
             raise ValueError("elem_bits, max_width, max_height and replay must be >= 1")
         if sub < 1 or sub & (sub - 1) or elem_bits % sub:
@@ -78,6 +83,7 @@ class WindowGen(wiring.Component):
         self.sub = sub
         self.decoupled = decoupled
         self.lanes = 2 if replay == 1 else 3          # input rows held per line-buffer word
+        self.groups = groups(elem_bits, group_channels)  # [lo, hi) channel ranges, one enable each
         super().__init__({
             "i": In(stream.Signature(unsigned(elem_bits))),
             "o": Out(stream.Signature(layouts.window(elem_bits))),
@@ -108,6 +114,7 @@ class WindowGen(wiring.Component):
         ctr = bits_for(self.max_width) + bits_for(self.max_height) + bits_for(self.replay) + 2
         win = formats.TAPS * e + formats.TAPS
         ff = 6 * e + (k + 1) * e + win + 2 * ctr + 16     # column registers, output register, control
+        ff += 8 * (len(self.groups) - 1)                  # replicated flags (hw/replica.py)
         per_bit = 1.3 if k == 2 else 1.9                  # LUTs per window bit (rotation, shift, mask)
         lut = int(per_bit * formats.TAPS * e) + 4 * ctr + 60
         if self.sub > 1:                                  # gather register, write shifter, phase
@@ -138,7 +145,11 @@ class WindowGen(wiring.Component):
         hold = Signal()                                  # W = 1: idle cycle after a live step
         # pass flags, registered (computed when the pass advances; H is stable within a frame and
         # the values at s = 0 do not depend on it)
-        live = Signal(init=1)                            # s < H and p == 0
+        NG = len(self.groups)
+        # flags read by the enables of the column and output registers: a copy per channel group
+        # (hw/replica.py), copy 0 also for the control logic
+        live_r = Replicated(NG, "live", init=1)          # s < H and p == 0
+        live = live_r[0]
         emits = Signal()                                 # s != 0 (input row 0 makes no window)
         cur_top = Signal()                               # s >= 2: window row y = s - 1 >= 1
         cur_bot = Signal(init=1)                         # s < H: window row y <= H - 2
@@ -169,46 +180,73 @@ class WindowGen(wiring.Component):
         c1 = Signal(3 * E)
         c2_lanes = Signal(K * E)                         # newest column: memory lanes as read
         c2_in = Signal(E)                                # newest column: input pixel (live) or 0
-        c2_rot = Signal(range(max(K, 2)))
-        c2_live = Signal()
-        lanes = [c2_lanes[k * E:(k + 1) * E] for k in range(K)]
-        c2 = Signal(3 * E)                               # newest column in (top, mid, bottom) order
-        if K == 2:     # lane rot holds row s-2 (top), lane 1-rot row s-1 (mid)
-            m.d.comb += c2.eq(Cat(Mux(c2_rot, lanes[1], lanes[0]), Mux(c2_rot, lanes[0], lanes[1]), c2_in))
-        else:          # top: lane (rot+1)%3, mid: lane (rot+2)%3, bottom: input or lane rot (replay)
+        c2_rot_r = Replicated(NG, "c2_rot", range(max(K, 2)))
+        c2_live_r = Replicated(NG, "c2_live")
+
+        def rows(v, lo, hi):
+            """channels [lo, hi) of the (top, mid, bottom) rows of a column value"""
+            return Cat(*[v[r * E + lo:r * E + hi] for r in range(3)])
+
+        def lanes_of(v, lo, hi):
+            """channels [lo, hi) of the K lanes of a line-buffer word"""
+            return Cat(*[v[k * E + lo:k * E + hi] for k in range(K)])
+
+        def c2_group(g):
+            """newest column, channels of group g, in (top, mid, bottom) order (from copy g of its
+            lane rotation)"""
+            lo, hi = self.groups[g]
+            lanes = [c2_lanes[k * E + lo:k * E + hi] for k in range(K)]
+            c2_rot, c2_live, inp = c2_rot_r[g], c2_live_r[g], c2_in[lo:hi]
+            if K == 2:     # lane rot holds row s-2 (top), lane 1-rot row s-1 (mid)
+                return Cat(Mux(c2_rot, lanes[1], lanes[0]), Mux(c2_rot, lanes[0], lanes[1]), inp)
+            # top: lane (rot+1)%3, mid: lane (rot+2)%3, bottom: input or lane rot (replay)
+
             def pick(off):
                 return Mux(c2_rot == 0, lanes[off % 3], Mux(c2_rot == 1, lanes[(1 + off) % 3], lanes[(2 + off) % 3]))
-            m.d.comb += c2.eq(Cat(pick(1), pick(2), Mux(c2_live, c2_in, pick(0))))
+            return Cat(pick(1), pick(2), Mux(c2_live, inp, pick(0)))
 
         # ---------------------------------------------------------------- pending windows
-        pa = Signal()                                    # window (y, x) from (c0, c1, c2)
+        pa_r = Replicated(NG, "pa")                      # window (y, x) from (c0, c1, c2)
         a_top, a_bot, a_left = Signal(), Signal(), Signal()
-        pe = Signal()                                    # right-edge window from (c1, c2) / (c0, c1)
+        pe_r = Replicated(NG, "pe")                      # right-edge window from (c1, c2) / (c0, c1)
         e_top, e_bot, e_left = Signal(), Signal(), Signal()
-        esh = Signal()                                   # the edge window's columns moved to (c0, c1)
+        esh_r = Replicated(NG, "esh")                    # the edge window's columns moved to (c0, c1)
+        ov_r = Replicated(NG, "ov")                      # copies of o.valid
+        pa, pe, esh = pa_r[0], pe_r[0], esh_r[0]
 
         # decoupled: the output register counts as free only when empty, so o.ready (from the
         # consumer, a flag of another unit that may sit far away) reaches o.valid alone, not the
         # step logic and its fan-out (engine skid flag -> step -> pass and column registers was the
         # ECP5 critical path of x2-base and x4-base, docs/boards.md rows 99-101). It costs a
         # cycle per window, free beside an engine that takes two or more (hw/bbcu_layer.py).
-        out_free = ~self.o.valid if self.decoupled else ~self.o.valid | self.o.ready
-        emit_a = pa & out_free
-        emit_e = ~pa & pe & out_free
+        def out_free(g):
+            return ~ov_r[g] if self.decoupled else ~ov_r[g] | self.o.ready
+
+        def emit_a(g):
+            return pa_r[g] & out_free(g)
+
+        def emit_e(g):
+            return ~pa_r[g] & pe_r[g] & out_free(g)
         # a step shifts the columns: a pending window must leave first (or now), except that the
         # first step of a pass may shift the edge window once (esh)
         # `step` enables every column register (~6E flip-flops), so it is computed from few
         # registers in few levels (the ECP5 critical path of x4-base row 78 ran through five LUTs
         # to it): "col is 0 and not the last" (the edge window may still shift once) and "may
         # step" (no W = 1 hold cycle, sub-words gathered) are registers of their own.
-        can = Signal()
+        # The step of channel group g (its column registers' enable) comes from copy g of these
+        # flags; copy 0's also drives the control (hw/replica.py: one ~1,000-load net was x4-base's
+        # critical path, docs/boards.md row 108).
         # sub-words: phase ph = 0..Q+1 since the last step (Q+1: gathered, ready to step)
         ph = Signal(range(Q + 2), init=Q + 1)
-        go = Signal(init=1)                              # ~hold (Q = 1) / ph == Q + 1 (Q > 1)
-        edge_free = Signal(init=1)                       # col_zero & ~last_col
-        m.d.comb += can.eq((~pa | out_free) & (edge_free | ~pe | (~pa & out_free)) & go)
-        step = Signal()
-        m.d.comb += [self.i.ready.eq(live & can), step.eq(can & (self.i.valid | ~live))]
+        go_r = Replicated(NG, "go", init=1)              # ~hold (Q = 1) / ph == Q + 1 (Q > 1)
+        edge_free_r = Replicated(NG, "edge_free", init=1)    # col_zero & ~last_col
+        steps = [Signal(name=f"step_{g}") for g in range(NG)]
+        for g in range(NG):
+            can = (~pa_r[g] | out_free(g)) & (edge_free_r[g] | ~pe_r[g] | (~pa_r[g] & out_free(g))) & go_r[g]
+            m.d.comb += steps[g].eq(can & (self.i.valid | ~live_r[g]))
+            if g == 0:
+                m.d.comb += self.i.ready.eq(live & can)
+        step = steps[0]
 
         # ---------------------------------------------------------------- line buffer
         # The read port prefetches the next step's column: it reads next_col at every step (and in
@@ -244,12 +282,12 @@ class WindowGen(wiring.Component):
                 rd_en.eq((ph >= 1) & (ph <= Q)),
             ]
             for k in range(K):
-                m.d.comb += wr.en[k].eq((ph < Q) & c2_live & (c2_rot == k))
+                m.d.comb += wr.en[k].eq((ph < Q) & c2_live_r[0] & (c2_rot_r[0] == k))
             gathered = ph == Q + 1
             with m.If(step):
-                m.d.sync += [ph.eq(0), wcol.eq(col), wbuf.eq(self.i.payload), go.eq(0)]
+                m.d.sync += [ph.eq(0), wcol.eq(col), wbuf.eq(self.i.payload), *go_r.eq(0)]
             with m.Elif(~gathered):
-                m.d.sync += [ph.eq(ph + 1), wbuf.eq(wbuf >> S), go.eq(ph == Q)]
+                m.d.sync += [ph.eq(ph + 1), wbuf.eq(wbuf >> S), *go_r.eq(ph == Q)]
             with m.If((ph >= 2) & (ph <= Q)):
                 m.d.sync += gat.eq(Cat(gat[K * S:], rd_q)) if Q > 2 else gat.eq(rd_q)
             words = Cat(gat, rd_q)                    # sub-word j at [j*K*S, (j+1)*K*S)
@@ -257,37 +295,47 @@ class WindowGen(wiring.Component):
                               for k in range(K) for j in range(Q)])
 
         # ---------------------------------------------------------------- output register
-        e_unshifted = ~pa & ~esh
-        cols = [Mux(e_unshifted, c1, c0), Mux(e_unshifted, c2, c1), c2]
-        row_ok = [Mux(pa, a_top, e_top), Const(1), Mux(pa, a_bot, e_bot)]
-        col_ok = [Mux(pa, a_left, e_left), Const(1), pa]
-        taps, mask = [], []
-        for ky in range(3):
-            for kx in range(3):
-                ok = Signal(name=f"ok{ky}{kx}")
-                m.d.comb += ok.eq(row_ok[ky] & col_ok[kx])
-                mask.append(ok)
-                taps.append(Mux(ok, cols[kx][ky * E:(ky + 1) * E], 0))
-        with m.If(emit_a | emit_e):
-            m.d.sync += [self.o.payload.bits.eq(Cat(*taps)), self.o.payload.mask.eq(Cat(*mask)),
-                         self.o.valid.eq(1)]
+        # per channel group g: the taps' channels [lo, hi) from copy g of the flags, loaded with
+        # copy g's emit
+        bits = self.o.payload.bits
+        for g, (lo, hi) in enumerate(self.groups):
+            pa_g = pa_r[g]
+            e_unshifted = ~pa_g & ~esh_r[g]
+            c0g, c1g, c2g = rows(c0, lo, hi), rows(c1, lo, hi), c2_group(g)
+            cols = [Mux(e_unshifted, c1g, c0g), Mux(e_unshifted, c2g, c1g), c2g]
+            row_ok = [Mux(pa_g, a_top, e_top), Const(1), Mux(pa_g, a_bot, e_bot)]
+            col_ok = [Mux(pa_g, a_left, e_left), Const(1), pa_g]
+            taps, mask = [], []
+            n = hi - lo
+            for ky in range(3):
+                for kx in range(3):
+                    ok = Signal(name=f"ok{ky}{kx}_{g}")
+                    m.d.comb += ok.eq(row_ok[ky] & col_ok[kx])
+                    mask.append(ok)
+                    taps.append(Mux(ok, cols[kx][ky * n:(ky + 1) * n], 0))
+            with m.If(emit_a(g) | emit_e(g)):
+                m.d.sync += Cat(*[bits[t * E + lo:t * E + hi] for t in range(formats.TAPS)]).eq(Cat(*taps))
+                if g == 0:
+                    m.d.sync += self.o.payload.mask.eq(Cat(*mask))
+        with m.If(emit_a(0) | emit_e(0)):
+            m.d.sync += [self.o.valid.eq(1), *ov_r.eq(1)]
         with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(emit_a):
-            m.d.sync += pa.eq(0)
-        with m.If(emit_e):
-            m.d.sync += [pe.eq(0), esh.eq(0)]
+            m.d.sync += [self.o.valid.eq(0), *ov_r.eq(0)]
+        with m.If(emit_a(0)):
+            m.d.sync += pa_r.eq(0)
+        with m.If(emit_e(0)):
+            m.d.sync += [*pe_r.eq(0), *esh_r.eq(0)]
 
         # ---------------------------------------------------------------- step
         if Q == 1:
-            m.d.sync += [hold.eq(step & live & w_one), go.eq(~(step & live & w_one))]
+            m.d.sync += [hold.eq(step & live & w_one), *go_r.eq(~(step & live & w_one))]
         col_zero_n, last_col_n = Signal(), Signal()      # next values of col_zero / last_col
         m.d.comb += [col_zero_n.eq(col_zero), last_col_n.eq(last_col)]
         with m.If(step):
             m.d.comb += [col_zero_n.eq(last_col), last_col_n.eq(Mux(last_col, w_one, col == wm2))]
         with m.Elif(col_zero):                           # idle at column 0: follow W == 1
             m.d.comb += last_col_n.eq(w_one)
-        m.d.sync += [col_zero.eq(col_zero_n), last_col.eq(last_col_n), edge_free.eq(col_zero_n & ~last_col_n)]
+        m.d.sync += [col_zero.eq(col_zero_n), last_col.eq(last_col_n), *edge_free_r.eq(col_zero_n & ~last_col_n)]
         col_n = Mux(step, next_col, col)                 # (col moves only with a step, to next_col)
         m.d.sync += col_p1.eq(col_n + 1)
 
@@ -310,15 +358,22 @@ class WindowGen(wiring.Component):
         with m.Else():                                   # s -> s + 1
             next_pass(s=s + 1, p=0, rot=Mux(rot == K - 1, 0, rot + 1), live=s1_lt_h, cur_top=1, cur_bot=s1_lt_h)
 
+        # the column registers, per channel group with that group's step
+        for g, (lo, hi) in enumerate(self.groups):
+            with m.If(steps[g]):
+                m.d.sync += [rows(c0, lo, hi).eq(rows(c1, lo, hi)), rows(c1, lo, hi).eq(c2_group(g)),
+                             lanes_of(c2_lanes, lo, hi).eq(lanes_of(new_lanes, lo, hi)),
+                             c2_in[lo:hi].eq(Mux(live_r[g], self.i.payload[lo:hi], 0))]
         with m.If(step):
-            m.d.sync += [c0.eq(c1), c1.eq(c2), c2_lanes.eq(new_lanes), c2_in.eq(Mux(live, self.i.payload, 0)),
-                         c2_rot.eq(rot), c2_live.eq(live), col.eq(next_col)]
+            m.d.sync += [*c2_rot_r.eq(rot), *c2_live_r.eq(live), col.eq(next_col)]
             with m.If(emits & ~col_zero):
-                m.d.sync += [pa.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]
-            with m.If(pe & ~emit_e):
-                m.d.sync += esh.eq(1)
+                m.d.sync += [*pa_r.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]
+            with m.If(pe & ~emit_e(0)):
+                m.d.sync += esh_r.eq(1)
             with m.If(last_col):
                 with m.If(emits):
-                    m.d.sync += [pe.eq(1), esh.eq(0), e_top.eq(cur_top), e_bot.eq(cur_bot), e_left.eq(~col_zero)]
+                    m.d.sync += [*pe_r.eq(1), *esh_r.eq(0), e_top.eq(cur_top), e_bot.eq(cur_bot),
+                                 e_left.eq(~col_zero)]
                 m.d.sync += [cur[k].eq(nxt[k]) for k in nxt]
+                m.d.sync += live_r.eq(nxt["live"])
         return m

@@ -180,3 +180,13 @@ def block_ram_output_loads(tmp_path: Path) -> tuple[int, int]:
                 elif sinks:
                     via_logic += 1
     return direct, via_logic
+
+
+def clock_enable_fanout(tmp_path: Path) -> dict:
+    """In the ECP5 netlist synth_cell_counts left in tmp_path: {net: the flip-flops whose clock
+    enable it drives}."""
+    from collections import Counter
+
+    mod, _, _ = _netlist(tmp_path)
+    return Counter(c["connections"]["CE"][0] for c in mod["cells"].values()
+                   if c["type"] == "TRELLIS_FF" and not isinstance(c["connections"].get("CE", ["-"])[0], str))

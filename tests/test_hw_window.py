@@ -141,7 +141,31 @@ def test_decoupled_step_does_not_see_the_consumers_ready(tmp_path, decoupled):
     except NoYosys as e:
         pytest.skip(str(e))
     reached = {n.lstrip("\\") for nets in regs.values() for n in nets}
-    if decoupled:
-        assert reached == {"o__valid"}, reached
+    if decoupled:       # (o.valid and its copies for the channel groups' enables, hw/replica.py)
+        assert reached == {"o__valid", "rep_ov_0"}, reached
     else:
-        assert {"o__valid", "col", "c0", "pa"} <= reached, reached
+        assert {"o__valid", "col", "c0", "rep_pa_0"} <= reached, reached
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_column_and_output_enables_are_split_per_channel_group(tmp_path, split):
+    """The step and emit enables reach ~1,150 flip-flops for 64 channels (column and output
+    registers). Each group of GROUP_CHANNELS channels takes them from its own copy of the flags
+    (hw/replica.py, kept by the board build's yosys script), so no clock-enable net of the ECP5
+    netlist drives much more than one group's registers; split=False (one group for all channels,
+    the unit before the split) shows the check fails without it."""
+    from conftest import clock_enable_fanout, synth_cell_counts
+
+    from hw.window import GROUP_CHANNELS
+
+    e = 64
+    wg = WindowGen(e, 512, 64, decoupled=True, group_channels=GROUP_CHANNELS if split else e)
+    synth_cell_counts(tmp_path, "ecp5", wg, None)
+    fan = clock_enable_fanout(tmp_path)
+    biggest = max(fan.values())
+    per_group = (3 + 3 + wg.lanes + 1) * GROUP_CHANNELS      # c0, c1, lanes, input: one step's loads
+    if split:
+        assert len(wg.groups) == e // GROUP_CHANNELS
+        assert biggest <= 2 * per_group, sorted(fan.values())[-8:]
+    else:
+        assert biggest > 3 * per_group, sorted(fan.values())[-8:]
