@@ -3,12 +3,17 @@
 Stream signature
   i: In(stream of `lanes` feature words)   C / lanes transfers per pixel, channel-serial
   o: Out(stream of one C-bit word)          one transfer per pixel, bit c = (x_c >= T_c)
-Cycle model: C / lanes cycles per pixel (throughput), latency 1 cycle.
+Cycle model: C / lanes cycles per pixel (throughput), latency 1 cycle (C = lanes), 2 cycles otherwise.
+Structure: a ROM of the thresholds (lanes per word, read one step ahead) and a compare per lane; with
+several steps per pixel the compare results are registered before they are written into the
+accumulator (a lane's bit reaches C / lanes accumulator bits: the compare -> accumulator route was
+x4-base's ECP5 critical path, docs/boards.md row 107), and the pixel's last step needs the output
+register free one cycle later.
 Golden twin: sw.golden.threshold.
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -37,13 +42,14 @@ class Threshold(wiring.Component):
         return self.steps
 
     def cycle_model(self, width: int, height: int) -> int:
-        return width * height * self.steps + 1
+        return width * height * self.steps + (1 if self.steps == 1 else 2)
 
     def resource_estimate(self) -> dict:
         tw = self.fmt.bits + 1
         # a threshold ROM of <= 32 words becomes LUTs in yosys (one LUT4 per bit per 16 words)
         rom_lut = self.lanes * tw * -(-self.steps // 16) if self.steps <= 32 else 0
-        return {"lut": self.lanes * (tw + 2) + self.channels + 8 + rom_lut, "ff": 2 * self.channels + 8,
+        stage = 0 if self.steps == 1 else self.lanes + self.steps.bit_length() + 2
+        return {"lut": self.lanes * (tw + 2) + self.channels + 8 + rom_lut, "ff": 2 * self.channels + 8 + stage,
                 "bram_bits": self.steps * self.lanes * tw, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -70,18 +76,31 @@ class Threshold(wiring.Component):
         for l in range(lanes):
             m.d.comb += bits[l].eq(self.i.payload[l] >= rd.data[l])
 
-        # the last step of a pixel needs the output register free (or being emptied)
-        m.d.comb += self.i.ready.eq(~last | ~self.o.valid | self.o.ready)
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(in_fire):
             m.d.sync += [step.eq(nxt), last.eq(next_is_last(last, step, steps))]
-            if steps == 1:
+        if steps == 1:
+            # the last (only) step of a pixel needs the output register free (or being emptied)
+            m.d.comb += self.i.ready.eq(~last | ~self.o.valid | self.o.ready)
+            with m.If(in_fire):
                 m.d.sync += [self.o.payload.eq(bits), self.o.valid.eq(1)]
-            else:
-                m.d.sync += acc.word_select(step, lanes).eq(bits)
-                with m.If(last):
-                    full = Signal(self.channels)
-                    m.d.comb += [full.eq(acc), full.word_select(step, lanes).eq(bits)]
-                    m.d.sync += [self.o.payload.eq(full), self.o.valid.eq(1)]
+            return m
+        # registered compare results (w_bits of step w_sel), written one cycle later
+        w_valid, w_last = Signal(), Signal()
+        w_bits = Signal(lanes)
+        w_sel = Signal.like(step)
+        m.d.sync += [w_valid.eq(in_fire), w_bits.eq(bits), w_sel.eq(step), w_last.eq(last)]
+        # a pixel's last step needs the output register free in the next cycle, when its bits are
+        # written: not being loaded by the stage now (two last steps are at least two cycles apart,
+        # so this costs no throughput) and empty now; only for steps == 2 also "being emptied now",
+        # o.ready, which otherwise does not reach i.ready (the consumer's flag -> i.ready -> the
+        # layer's input fork and skid was x2-base's ECP5 critical path, docs/boards.md row 106;
+        # with steps >= 3 the output register has emptied long before the next last step)
+        free = ~self.o.valid | self.o.ready if steps == 2 else ~self.o.valid
+        m.d.comb += self.i.ready.eq(~last | (~(w_valid & w_last) & free))
+        with m.If(w_valid):
+            m.d.sync += acc.word_select(w_sel, lanes).eq(w_bits)
+            with m.If(w_last):          # (w_sel == steps - 1)
+                m.d.sync += [self.o.payload.eq(Cat(acc[:self.channels - lanes], w_bits)), self.o.valid.eq(1)]
         return m

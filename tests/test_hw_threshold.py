@@ -11,7 +11,8 @@ from sw.formats import FeatureFormat
 
 
 @pytest.mark.parametrize("channels,lanes,bits,p_bubble,p_stall", [
-    (8, 1, 16, 0.0, 0.0), (8, 2, 16, 0.3, 0.3), (12, 4, 12, 0.5, 0.2), (5, 5, 8, 0.2, 0.5)])
+    (8, 1, 16, 0.0, 0.0), (8, 2, 16, 0.3, 0.3), (12, 4, 12, 0.5, 0.2), (5, 5, 8, 0.2, 0.5),
+    (6, 3, 12, 0.0, 0.0), (8, 4, 16, 0.3, 0.4), (12, 4, 12, 0.0, 0.0)])
 def test_threshold_unit(channels, lanes, bits, p_bubble, p_stall):
     rng = np.random.default_rng(channels * 7 + lanes)
     fmt = FeatureFormat(bits, 4)
@@ -29,3 +30,42 @@ def test_threshold_unit(channels, lanes, bits, p_bubble, p_stall):
     if p_bubble == 0 and p_stall == 0:
         model = throwaway(Threshold(t, fmt, lanes)).cycles_per_pixel() * npx
         assert abs(res["cycles"] - model) <= 0.02 * model + 1, (res["cycles"], model)
+
+
+@pytest.mark.parametrize("channels,lanes", [(48, 1), (12, 4)])
+def test_compare_results_are_registered_before_the_accumulator(tmp_path, channels, lanes):
+    """With several steps per pixel a lane's compare result is written to one of C / lanes
+    accumulator bits: the input feature reaches only the registered compare results (w_bits), not
+    the accumulator or the output register (their route was x4-base's ECP5 critical path,
+    docs/boards.md row 107). With one step per pixel the compare goes straight to the output."""
+    from sim.fanout import NoYosys, register_fanout
+
+    fmt = FeatureFormat(16, 4)
+    t = np.arange(channels) - channels // 2
+    try:
+        regs = register_fanout(Threshold(t, fmt, lanes), "i__payload", tmp_path)
+        one = register_fanout(Threshold(t[:lanes], fmt, lanes), "i__payload", tmp_path / "one")
+    except NoYosys as e:
+        pytest.skip(str(e))
+    reached = {n.lstrip("\\") for nets in regs.values() for n in nets}
+    assert reached == {"w_bits"}, reached
+    assert {n.lstrip("\\") for nets in one.values() for n in nets} == {"o__payload"}
+
+
+def test_input_ready_does_not_see_the_consumers_ready(tmp_path):
+    """With three or more steps per pixel, o.ready (the consumer's flag, a skid buffer the placer
+    may put far away) reaches only the output valid flag, not i.ready and the layer's input fork
+    behind it: the output register has emptied long before the next pixel's last step. (i.ready
+    would show as the step registers, which load on i.valid & i.ready; with two steps per pixel
+    o.ready does reach them, so the check sees such a path.)"""
+    from sim.fanout import NoYosys, register_fanout
+
+    def reached(channels, path):
+        regs = register_fanout(Threshold(np.arange(channels) - 2, FeatureFormat(16, 4), 1), "o__ready", path)
+        return {n.lstrip("\\") for nets in regs.values() for n in nets}
+
+    try:
+        assert reached(48, tmp_path) == {"o__valid"}
+        assert {"step", "last"} <= reached(2, tmp_path / "two")
+    except NoYosys as e:
+        pytest.skip(str(e))
