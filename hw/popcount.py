@@ -73,6 +73,12 @@ from sw import formats
 
 from . import layouts
 from .head import next_is_last, or_tree
+from .replica import Replicated, groups
+
+#: window bits per enable group: each group of this many bits of the window register (and its skid
+#: register) takes its load enable and skid select from its own copy of the stage-0 flags
+#: (hw/replica.py); the window register is 9 * cin bits (576 for 64 channels)
+WIN_GROUP_BITS = 128
 
 POPCOUNT_KINDS = ("carry", "compressor", "tree")
 #: fewest folds for which PopcountEngine selects the slice with a one-hot fold register (AND-OR)
@@ -280,7 +286,7 @@ class PopcountEngine(wiring.Component):
         raise ValueError(msg)
 
     def __init__(self, wbits, cin: int, simd: int, pe: int, passes: int = 1, max_width: int = 2048,
-                 popcount: str = "carry", rom_style: str = "auto"):
+                 popcount: str = "carry", rom_style: str = "auto", win_group_bits: int = WIN_GROUP_BITS):
         wb = np.asarray(wbits, dtype=np.uint8)
         n = formats.TAPS * cin
         if wb.ndim != 2 or wb.shape[1] != n:
@@ -292,6 +298,7 @@ class PopcountEngine(wiring.Component):
         self.simd, self.pe, self.passes, self.popcount = simd, pe, passes, popcount
         self.max_width = max_width
         self.rom_style = rom_style          # "auto": block RAM from 4 Kbit on; or a yosys rom_style
+        self.win_groups = groups(n, win_group_bits)   # [lo, hi) window bits per enable group
         if n % simd:
             self._fail(f"simd={simd} must divide 9*cin={n}")
         r = passes
@@ -403,6 +410,7 @@ class PopcountEngine(wiring.Component):
         ff_lane = {"carry": 2.6, "compressor": 3.6, "tree": 3.3}[self.popcount]
         # (window + its skid; the slice over two stages; the ROM data register)
         ff = 2 * (n + 9) + 2 * simd + pe * simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61
+        ff += 6 * (len(self.win_groups) - 1)          # replicated stage-0 flags
         if self.onehot and self.F > 1:                 # the group ORs' registers (about sqrt(F))
             grp = 1 << max(0, math.ceil(math.log2(math.sqrt(self.F))))
             ff += (-(-self.F // grp) - 1) * simd
@@ -431,20 +439,29 @@ class PopcountEngine(wiring.Component):
         # ---------------- stage 0: window register and step counters
         win = Signal(n, reset_less=True)
         wmask = Signal(formats.TAPS, reset_less=True)
-        wvalid = Signal()
+        # the flags behind the window register's enables, a copy per group of its bits (copy 0 also
+        # for the control): one enable net of 9 * cin loads would span the engine's placement
+        wgroups = self.win_groups
+        NW = len(wgroups)
+        wvalid_r = Replicated(NW, "wvalid")
+        wvalid = wvalid_r[0]
         f = Signal(range(max(F, 2)))
         g = Signal(range(max(G, 2)))
         addr = Signal(range(max(r * G * F, 2)))
         # "f is the last fold" and "g is the last group" as registers set with f and g: the compares
         # sat in front of i.ready, whose fan-out is the window generator's step logic (the deepest
         # logic of every ECP5 x2-base layer window, benchmarks/netlist_depth.py)
-        last_f = Signal(init=F == 1)
-        last_g = Signal(init=G == 1)
+        last_f_r = Replicated(NW, "last_f", init=F == 1)
+        last_g_r = Replicated(NW, "last_g", init=G == 1)
+        first_f_r = Replicated(NW, "first_f", init=1)  # f == 0: a group starts and needs a credit
+        room_r = Replicated(NW, "room", init=1)        # a credit is free (inflight < D), registered
+        last_f, last_g, first_f, room = last_f_r[0], last_g_r[0], first_f_r[0], room_r[0]
         last_step = last_f & last_g
-        first_f = Signal(init=1)                       # f == 0: a group starts and needs a credit
-        room = Signal(init=1)                          # a credit is free (inflight < D), registered
+
+        def issues(j):
+            return wvalid_r[j] & (room_r[j] | ~first_f_r[j])
         issue = Signal()
-        m.d.comb += issue.eq(wvalid & (room | ~first_f))
+        m.d.comb += issue.eq(issues(0))
         # the window register's input side is a skid buffer (hw/skid.py's scheme, with `win` as
         # its main register): i.ready is a flag (~sk_valid), so the window generator's step logic
         # does not wait on this engine's issue logic (then a pipeline enable <- the output skid <- the
@@ -452,17 +469,25 @@ class PopcountEngine(wiring.Component):
         # `win` is busy waits in `sk`; in the steady state windows still go straight into `win`.
         sk = Signal(n, reset_less=True)
         sk_mask = Signal(formats.TAPS, reset_less=True)
-        sk_valid = Signal()
-        free = ~wvalid | (issue & last_step)            # win is empty or leaves this cycle
+        sk_valid_r = Replicated(NW, "sk_valid")
+        sk_valid = sk_valid_r[0]
+
+        def free(j):                                    # win is empty or leaves this cycle
+            return ~wvalid_r[j] | (issues(j) & last_f_r[j] & last_g_r[j])
         m.d.comb += self.i.ready.eq(~sk_valid)
+        bits = self.i.payload.bits
+        for j, (lo, hi) in enumerate(wgroups):
+            with m.If(~sk_valid_r[j]):
+                m.d.sync += sk[lo:hi].eq(bits[lo:hi])
+            with m.If(free(j)):
+                m.d.sync += win[lo:hi].eq(Mux(sk_valid_r[j], sk[lo:hi], bits[lo:hi]))
         with m.If(~sk_valid):
-            m.d.sync += [sk.eq(self.i.payload.bits), sk_mask.eq(self.i.payload.mask)]
-        with m.If(free):
-            m.d.sync += [win.eq(Mux(sk_valid, sk, self.i.payload.bits)),
-                         wmask.eq(Mux(sk_valid, sk_mask, self.i.payload.mask)),
-                         wvalid.eq(sk_valid | self.i.valid), sk_valid.eq(0)]
+            m.d.sync += sk_mask.eq(self.i.payload.mask)
+        with m.If(free(0)):
+            m.d.sync += [wmask.eq(Mux(sk_valid, sk_mask, self.i.payload.mask)),
+                         *wvalid_r.eq(sk_valid | self.i.valid), *sk_valid_r.eq(0)]
         with m.Elif(self.i.valid & ~sk_valid):
-            m.d.sync += sk_valid.eq(1)
+            m.d.sync += sk_valid_r.eq(1)
 
         # pass bookkeeping (ROM base address of the current pass)
         stride = G * F
@@ -486,8 +511,8 @@ class PopcountEngine(wiring.Component):
             m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
         with m.If(issue):
             m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(last_g, 0, g + 1), g)),
-                         last_f.eq(next_is_last(last_f, f, F)), first_f.eq(last_f),
-                         last_g.eq(Mux(last_f, next_is_last(last_g, g, G), last_g))]
+                         *last_f_r.eq(next_is_last(last_f, f, F)), *first_f_r.eq(last_f),
+                         *last_g_r.eq(Mux(last_f, next_is_last(last_g, g, G), last_g))]
             m.d.sync += addr.eq(Mux(last_step, pbase_next, addr + 1))
         m.d.comb += rd.addr.eq(addr)                   # read every cycle (en stays 1)
 
@@ -614,9 +639,9 @@ class PopcountEngine(wiring.Component):
         inflight = Signal(range(D + 1))
         inc = issue & first_f
         with m.If(inc & ~grp_done):
-            m.d.sync += [inflight.eq(inflight + 1), room.eq(inflight < D - 1)]
+            m.d.sync += [inflight.eq(inflight + 1), *room_r.eq(inflight < D - 1)]
         with m.Elif(grp_done & ~inc):
-            m.d.sync += [inflight.eq(inflight - 1), room.eq(1)]
+            m.d.sync += [inflight.eq(inflight - 1), *room_r.eq(1)]
         m.d.comb += [self.o.valid.eq(res_valid), self.o.payload.value.eq(res[0])]
 
         # ---------------- output channel tags (emission order counters)

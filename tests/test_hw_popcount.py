@@ -148,3 +148,25 @@ def test_weight_rom_data_go_straight_into_registers(tmp_path):
     depths = block_ram_output_depths(tmp_path)
     assert cells.get("DP16KD", 0) >= 1 and depths, cells
     assert max(depths.values()) == 0, depths
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_window_register_enables_are_split_per_bit_group(tmp_path, split):
+    """The window register and its skid register (9 * cin bits each, 576 for 64 channels) load
+    under enables computed from the stage-0 flags; each group of WIN_GROUP_BITS bits takes them from
+    its own copy of the flags (hw/replica.py), so no clock-enable net of the ECP5 netlist drives
+    much more than a group; split=False (one group) shows the check fails without it."""
+    from conftest import clock_enable_fanout, synth_cell_counts
+
+    from hw.popcount import WIN_GROUP_BITS
+    rng = np.random.default_rng(6)
+    cin = 64
+    wb = rng.integers(0, 2, (4, 9 * cin)).astype(np.uint8)
+    eng = PopcountEngine(wb, cin, 64, 1, max_width=64, win_group_bits=WIN_GROUP_BITS if split else 9 * cin)
+    synth_cell_counts(tmp_path, "ecp5", eng, None)
+    biggest = max(clock_enable_fanout(tmp_path).values())
+    if split:
+        assert len(eng.win_groups) == -(-9 * cin // WIN_GROUP_BITS)
+        assert biggest <= 2 * WIN_GROUP_BITS, biggest
+    else:
+        assert biggest > 3 * WIN_GROUP_BITS, biggest
