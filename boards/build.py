@@ -271,7 +271,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
           max_width: int | None = None, baud: int | None = None, dsp: bool = True,
           lut_mul_width: int | None = None, max_height: int = 2048, max_payload: int = 1024,
           top_options: dict | None = None, raise_on_failure: bool = True, log=None,
-          pack_only: bool = False, router: str | None = None, placer: str | None = None) -> dict:
+          pack_only: bool = False, router: str | None = None, placer: str | None = None,
+          detailed_timing: bool = False) -> dict:
     """Build the bitstream of `program_path` (a program file, model folder/name, or Program) for
     `board` ("icebreaker" | "ulx3s") in `out_dir`; returns the report (also out_dir/build_report.json).
 
@@ -295,6 +296,9 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     strict legalisation takes half an hour here and leaves 2.6x the wirelength of the electrostatic
     "static" placer, which routes where heap's placement did not; on the UP5K row-serial x2-tiny
     the two are within the seed-to-seed spread (docs/boards.md "Placer").
+    detailed_timing: nextpnr's `--detailed-timing-report` (every routed connection's delay in
+    report.json, tens of MB on the ECP5 base presets): benchmarks/routed_slack.py reads it to list
+    every failing endpoint, not only nextpnr's one critical path per clock.
     Raises BuildError (after writing the report) when the design does not fit, misses timing, or a
     tool fails; with raise_on_failure=False it only returns the report (fits / meets_timing /
     failure say what happened). Raises ValueError before building for an unknown board, an
@@ -337,6 +341,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     nextpnr_opts = f"--report report.json --freq {target_mhz:.4f} --seed {seed} --timing-allow-fail"
     if pack_only:
         nextpnr_opts += " --pack-only"
+    if detailed_timing:
+        nextpnr_opts += " --detailed-timing-report"
     if router is not None:
         nextpnr_opts += f" --router {router}"
     placer = placer or info["default_placer"]
