@@ -17,23 +17,33 @@ hw/bram_fifo.py): an ECP5 DP16KD without its output register has 5.8 ns clock-to
 main register's input select behind it made every FIFO -> SkidBuffer boundary a path over 8 ns.
 The select moves to the consumer's side, behind flip-flops. i.ready and o.valid are registers
 there too.
+Wide payloads (default variant): the main register's enable (`~main_valid | o.ready`) and its
+input select (`skid_valid`) reach every payload bit; for a payload wider than `group_bits` (64) each
+group of that many bits takes them from its own copy of the two flags (hw/replica.py), so o.ready
+fans out to one LUT per group instead of one net to every bit (the head's 225-bit pixel-window
+skid: 226 clock enables of one net, x4-base docs/boards.md row 109).
 Cycle model: latency 1 cycle, throughput 1 transfer per cycle (both variants).
 Resources: 2 x width + 2 FFs, about width LUTs (the main register's input select).
 Golden twin: the identity (a FIFO of depth 2).
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, Signal, Value
 from amaranth.hdl import Shape
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .replica import Replicated, groups
 from .reset_tree import cleared
+
+#: payload bits per enable group of the default variant (see "Wide payloads")
+GROUP_BITS = 64
 
 
 class SkidBuffer(wiring.Component):
-    def __init__(self, shape, out_select: bool = False):
+    def __init__(self, shape, out_select: bool = False, group_bits: int = GROUP_BITS):
         self.shape, self.out_select = shape, out_select
+        self.groups = groups(Shape.cast(shape).width, group_bits)
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
     def cycle_model(self, n: int) -> int:
@@ -41,7 +51,8 @@ class SkidBuffer(wiring.Component):
 
     def resource_estimate(self) -> dict:
         w = Shape.cast(self.shape).width
-        return {"lut": w + 4, "ff": 2 * w + 2, "bram_bits": 0, "dsp": 0}
+        return {"lut": w + 4 + 2 * (len(self.groups) - 1), "ff": 2 * w + 2 * len(self.groups),
+                "bram_bits": 0, "dsp": 0}
 
     def elaborate(self, platform):
         if self.out_select:
@@ -49,21 +60,28 @@ class SkidBuffer(wiring.Component):
         m = Module()
         width = Shape.cast(self.shape).width
         main, skid = Signal(width), Signal(width)
-        main_valid, skid_valid = Signal(), Signal()
-        m.d.comb += [self.o.valid.eq(main_valid), self.o.payload.eq(main), self.i.ready.eq(~skid_valid)]
+        # copies of the flags per payload bit group (o.valid is a register of its own beside them: as
+        # a port alias a copy would lose its name, and its `keep`, to the port)
+        mv = Replicated(len(self.groups), "main_valid")
+        sv = Replicated(len(self.groups), "skid_valid")
+        main_valid, skid_valid = self.o.valid, sv[0]
+        m.d.comb += [self.o.payload.eq(main), self.i.ready.eq(~skid_valid)]
         load = ~main_valid | self.o.ready          # the main register is free (or being emptied)
         take = self.i.valid & ~skid_valid
         # The data registers' enables are as short as they can be: the skid register follows the
         # input while it is empty (its own flag, no o.ready in front of its enable), the main one
         # loads whenever it is free, valid or not; only the two flags decide. (o.ready, comb from
         # the next unit, can come from across the die: ECP5 x2-base, docs/boards.md row 71)
-        with m.If(~skid_valid):
-            m.d.sync += skid.eq(self.i.payload)
+        pl = Value.cast(self.i.payload)
+        for g, (lo, hi) in enumerate(self.groups):
+            with m.If(~sv[g]):
+                m.d.sync += skid[lo:hi].eq(pl[lo:hi])
+            with m.If(~mv[g] | self.o.ready):
+                m.d.sync += main[lo:hi].eq(Mux(sv[g], skid[lo:hi], pl[lo:hi]))
         with m.If(load):
-            m.d.sync += [main.eq(Mux(skid_valid, skid, self.i.payload)), main_valid.eq(skid_valid | take),
-                         skid_valid.eq(0)]
+            m.d.sync += [main_valid.eq(skid_valid | take), *mv.eq(skid_valid | take), *sv.eq(0)]
         with m.Elif(take):
-            m.d.sync += skid_valid.eq(1)
+            m.d.sync += sv.eq(1)
         return m
 
     def _ring(self):

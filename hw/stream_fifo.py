@@ -8,11 +8,15 @@ A FIFO deeper than `bank_depth` (default 1024 words: one ECP5 DP16KD at up to 18
 a chain of BlockRamFIFO stages of at most bank_depth memory words each, so that every block
 RAM's output goes straight into its stage's output register: one deep memory would be split by
 yosys into several blocks with a read multiplexer behind their (slow) clock-to-out, which was the
-ECP5 critical path of x2-tiny's HR residual FIFO (4,416 words over five DP16KD). The chain holds
-at least `depth` items (the sum of its stages).
+ECP5 critical path of x2-tiny's HR residual FIFO (4,416 words over five DP16KD). Consecutive
+stages are joined by a SkidBuffer: a stage's read enable is then the skid's registered ready, not
+the next stage's "not full" compare (the stages sit at block RAMs far apart, and that compare ->
+read enable -> read-address clock enable path had two die-crossing routes: x4-base's critical
+path, docs/boards.md row 109). The chain holds at least `depth` items (the sum of its stages, plus
+two per skid).
 
 Cycle model: one item per cycle in and out when neither side stalls; an item entering an empty
-queue appears at the output 1 cycle later per stage (`latency`).
+queue appears at the output 1 cycle later per stage and per skid (`latency`).
 Resource estimate: per stage two pointers and a level counter with their incrementers and the
 output register; width x depth bits of block RAM.
 """
@@ -24,6 +28,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.bram_fifo import BlockRamFIFO
+from hw.skid import SkidBuffer
 
 
 class StreamFIFO(wiring.Component):
@@ -40,7 +45,7 @@ class StreamFIFO(wiring.Component):
 
     @property
     def latency(self) -> int:
-        return len(self.stage_depths)
+        return 2 * len(self.stage_depths) - 1
 
     def cycle_model(self, items: int) -> int:
         return items + self.latency
@@ -52,6 +57,9 @@ class StreamFIFO(wiring.Component):
             abits = max(d, 2).bit_length()
             lut += 3 * abits + 10
             ff += 3 * abits + width + 2
+        skids = len(self.stage_depths) - 1                 # the SkidBuffers between stages
+        lut += skids * (width + 4)
+        ff += skids * (2 * width + 2)
         return {"lut": lut, "ff": ff, "bram_bits": width * self.depth, "dsp": 0}
 
     def elaborate(self, platform):
@@ -65,7 +73,9 @@ class StreamFIFO(wiring.Component):
             if prev is None:
                 m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy)]
             else:
-                m.d.comb += [q.w_data.eq(prev.r_data), q.w_en.eq(prev.r_rdy), prev.r_en.eq(q.w_rdy)]
+                m.submodules[f"cut{k}"] = cut = SkidBuffer(self.shape)
+                m.d.comb += [cut.i.payload.eq(prev.r_data), cut.i.valid.eq(prev.r_rdy), prev.r_en.eq(cut.i.ready),
+                             q.w_data.eq(cut.o.payload), q.w_en.eq(cut.o.valid), cut.o.ready.eq(q.w_rdy)]
             prev = q
         m.d.comb += [self.o.payload.eq(prev.r_data), self.o.valid.eq(prev.r_rdy), prev.r_en.eq(self.o.ready)]
         return m

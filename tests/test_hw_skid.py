@@ -21,12 +21,24 @@ from sw.formats import FeatureFormat
     ("u7", unsigned(7), 0.1, 0.8),
 ])
 def test_skid_unit(name, shape, p_bubble, p_stall, out_select):
+    run_skid(name, shape, p_bubble, p_stall, out_select)
+
+
+@pytest.mark.parametrize("name,shape,p_bubble,p_stall", [
+    ("u33", unsigned(33), 0.0, 0.0), ("u33", unsigned(33), 0.6, 0.2), ("u7", unsigned(7), 0.1, 0.8)])
+def test_skid_unit_bit_groups(name, shape, p_bubble, p_stall):
+    """A payload wider than group_bits: each bit group with its own copies of the flags."""
+    comp = run_skid(name + "g", shape, p_bubble, p_stall, False, group_bits=4)
+    assert len(comp.groups) == -(-Shape.cast(shape).width // 4)
+
+
+def run_skid(name, shape, p_bubble, p_stall, out_select, **kw):
     w = Shape.cast(shape).width
     rng = np.random.default_rng(w)
     n = 400
     items = [int(x) for x in rng.integers(0, 1 << min(w, 62), n)]
     items[:3] = [0, (1 << w) - 1, 1 << (w - 1)]
-    comp = SkidBuffer(shape, out_select=out_select)
+    comp = SkidBuffer(shape, out_select=out_select, **kw)
     res = run_cocotb(comp, f"skid_{name}{'_ring' if out_select else ''}", "sim.tb_skid", {"items": np.array(items, dtype=np.int64)},
                      {"p_bubble": p_bubble, "p_stall": p_stall, "seed": w + 3})
     assert res["o"] == items
@@ -35,6 +47,7 @@ def test_skid_unit(name, shape, p_bubble, p_stall, out_select):
     if p_bubble == 0 and p_stall == 0:
         model = comp.cycle_model(n)
         assert abs(res["cycles"] - model) <= 0.02 * model, (res["cycles"], model)
+    return comp
 
 
 @pytest.mark.parametrize("out_select", [False, True])
@@ -78,7 +91,7 @@ def test_data_register_enables_do_not_wait_on_the_skid_decision(tmp_path):
     def reached(regs):
         return {n.lstrip("\\") for nets in regs.values() for n in nets}
     # (the main register and its flag drive o.payload / o.valid)
-    assert {"o__payload", "o__valid", "skid_valid"} <= reached(regs), regs
+    assert {"o__payload", "o__valid", "rep_skid_valid_0"} <= reached(regs), regs
     assert "skid" not in reached(regs), regs
     # control: i.payload reaches both data registers
     regs = register_fanout(SkidBuffer(unsigned(8)), "i__payload", tmp_path / "payload")
@@ -102,3 +115,17 @@ def test_ring_variant_puts_nothing_behind_a_block_ram_fifo(tmp_path, out_select)
     synth_cell_counts(tmp_path, "ecp5", m, ports)
     depths = block_ram_output_depths(tmp_path)
     assert depths and max(depths.values()) == (0 if out_select else 1), depths
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_wide_payload_enables_are_split_per_bit_group(tmp_path, split):
+    """A 225-bit payload (the head's pixel window): on the ECP5 netlist no clock-enable net reaches
+    much more than one group of GROUP_BITS main or skid register bits; split=False (one group)
+    shows the check fails without the copies."""
+    from conftest import clock_enable_fanout, synth_cell_counts
+
+    from hw.skid import GROUP_BITS
+    sb = SkidBuffer(unsigned(225), group_bits=GROUP_BITS if split else 225)
+    synth_cell_counts(tmp_path, "ecp5", sb, None)
+    biggest = max(clock_enable_fanout(tmp_path).values())
+    assert (biggest <= GROUP_BITS + 8) if split else (biggest >= 225), biggest
