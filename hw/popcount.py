@@ -495,19 +495,27 @@ class PopcountEngine(wiring.Component):
         pbase_next = Signal.like(pbase)
         m.d.comb += pbase_next.eq(pbase)
         if r > 1:
+            # "xcnt is the last column", "icnt is the last pass" and pbase + stride as registers,
+            # each computed from the next values (their compares and the adder sat between the
+            # counters and the ROM address: x4-base row 109, layers 8 and 9)
             xcnt = Signal.like(self.width)
             icnt = Signal(range(r))
-            with m.If(issue & last_step):
-                with m.If(xcnt + 1 >= self.width):
-                    m.d.sync += xcnt.eq(0)
-                    with m.If(icnt == r - 1):
-                        m.d.sync += icnt.eq(0)
-                        m.d.comb += pbase_next.eq(0)
+            x_last, i_last = Signal(), Signal(init=r == 1)
+            pbase_p = Signal.like(pbase, init=stride)
+            adv = issue & last_step
+            xcnt_n, icnt_n = Signal.like(xcnt), Signal.like(icnt)
+            m.d.comb += [xcnt_n.eq(xcnt), icnt_n.eq(icnt)]
+            with m.If(adv):
+                with m.If(x_last):
+                    m.d.comb += xcnt_n.eq(0)
+                    with m.If(i_last):
+                        m.d.comb += [icnt_n.eq(0), pbase_next.eq(0)]
                     with m.Else():
-                        m.d.sync += icnt.eq(icnt + 1)
-                        m.d.comb += pbase_next.eq(pbase + stride)
+                        m.d.comb += [icnt_n.eq(icnt + 1), pbase_next.eq(pbase_p)]
                 with m.Else():
-                    m.d.sync += xcnt.eq(xcnt + 1)
+                    m.d.comb += xcnt_n.eq(xcnt + 1)
+            m.d.sync += [xcnt.eq(xcnt_n), icnt.eq(icnt_n), x_last.eq(xcnt_n + 1 >= self.width),
+                         i_last.eq(icnt_n == r - 1), pbase_p.eq(Mux(adv, pbase_next, pbase) + stride)]
             m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
         with m.If(issue):
             m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(last_g, 0, g + 1), g)),

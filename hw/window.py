@@ -342,8 +342,15 @@ class WindowGen(wiring.Component):
         # the next pass's state, from registers only (H is stable within a frame, and the values
         # at s = 0 do not depend on it); it is loaded by the last step of a pass, so each pass
         # register has that step as its only enable
-        h2 = H >= 2
-        s1_lt_h = (s + 1) < H
+        # "H >= 2" and "s + 1 < H" as registers, recomputed every cycle (the compare with the
+        # geometry copy, a carry chain, sat in front of the pass flags: x4-base row 109, layers 0,
+        # 2, 3, 7). One cycle stale after s moves, which no pass end that reads it can see: s moves
+        # only at a pass end, and the next pass end that reads s + 1 < H (the last pass of a row)
+        # is at least two cycles later: after a live pass end the W = 1 hold cycle, with replay > 1
+        # the live pass is followed by replay passes, and sub-word steps are >= 4 cycles apart.
+        # (tests/test_hw_window.py runs W = 1 with and without replay, one frame and back to back.)
+        h2, s1_lt_h = Signal(), Signal()
+        m.d.sync += [h2.eq(H >= 2), s1_lt_h.eq((s + 1) < H)]
         cur = dict(s=s, p=p, rot=rot, live=live, emits=emits, cur_top=cur_top, cur_bot=cur_bot)
         nxt = {k: Signal.like(v, name=f"n_{k}") for k, v in cur.items()}
 
