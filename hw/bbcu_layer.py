@@ -101,6 +101,10 @@ class BBCULayer(wiring.Component):
             "clear": In(1),
         })
 
+    def skids(self) -> tuple:
+        """The names of this layer's SkidBuffers: SKIDS, and for an up-sampling layer "cut_up"."""
+        return SKIDS + (("cut_up",) if self.layer.r > 1 else ())
+
     def resource_estimate(self) -> dict:
         units = self._units()
         throwaway(*units.values())
@@ -110,14 +114,14 @@ class BBCULayer(wiring.Component):
         est["bram_bits"] += fifo_bits
         est["lut"] += 60
         for shape in (layouts.feature(self.fmt), self.channels, 32, layouts.feature(self.fmt),
-                      layouts.feature(self.fmt)):                                       # SKIDS
+                      layouts.feature(self.fmt)) + (layouts.feature(self.fmt),) * (self.layer.r > 1):  # skids()
             sk = throwaway(SkidBuffer(shape)).resource_estimate()
             est["lut"] += sk["lut"]
             est["ff"] += sk["ff"]
         if self.layer.r > 1:
             est["bram_bits"] += replay_fifo_depth(self.channels, self.max_width) * self.fmt.bits
             est["lut"] += 40
-        est["ff"] += COPY_FF * (len(units) + len(SKIDS))
+        est["ff"] += COPY_FF * (len(units) + len(self.skids()))
         return est
 
     def _units(self):
@@ -160,7 +164,10 @@ class BBCULayer(wiring.Component):
         wiring.connect(m, u["fork"].b, u["fifo"].i)
         if "up" in u:
             pipe(m, "cut_res", u["fifo"].o, u["up"].i, clear=clear, out_select=True)
-            wiring.connect(m, u["up"].o, u["add"].x)
+            # (a SkidBuffer between the up-sampler and the adder: the adder's handshake, from the scale
+            # unit's and the output cut's flags, reached the up-sampler's issue logic and its "word
+            # available" compare selection: x4-base docs/boards.md row 109, 11.3 ns)
+            pipe(m, "cut_up", u["up"].o, u["add"].x, clear=clear)
             m.d.comb += [u["up"].width.eq(self.width), u["up"].height.eq(self.height)]
         else:
             # the FIFO's block-RAM read data go through a register before the residual adder

@@ -136,7 +136,8 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     units = net.units()
     throwaway(net, *units.values())
     layers = [k for k in units if k.startswith("layer")]
-    per_layer = [len(units[k]._units()) + len(SKIDS) for k in layers]
+    per_layer = [len(units[k]._units()) + len(units[k].skids()) for k in layers]
+    assert all(set(SKIDS) <= set(units[k].skids()) for k in layers)
     assert layers and all(n >= 10 for n in per_layer), per_layer
     n_net = len(units) - len(layers) + 4 + sum(per_layer)   # (skid buffers cut_head, cut_fwin, cut_tail, cut_skip)
     level2 = reset_fanout(BoardReset(prog, build, fold), tmp_path / "level2", net=COPY_PREFIX + "tree")
