@@ -44,7 +44,7 @@ from sw.golden import bilinear_weights_1d
 
 from . import layouts
 from .bram_fifo import BlockRamFIFO
-from .head import const_mul, csd, select
+from .head import const_mul, csd, last_flag, next_is_last, period_regs, select
 from .ram_read import NO_RW_CHECK, registered_read
 
 #: width of a skip word (2^-16 pixel units)
@@ -253,13 +253,22 @@ class BilinearSkip(wiring.Component):
         vm = [Signal(V_BITS, name=f"vm{k}") for k in range(colors)]
         v0 = [Signal(V_BITS, name=f"v0_{k}") for k in range(colors)]
         cadv = Signal()
-        x_last, j_last = Signal(), Signal()
+        # "cx is the last column", "cj / ci the last phase", "cy the last row" as registers (hw/head
+        # last_flag / next_is_last): their compares sat in front of the FIFO pop, the V registers'
+        # enables and selects (x4-base docs/boards.md rows 109-110, 281 endpoints over 8 ns)
+        x_last, j_last, i_last, y_last = Signal(), Signal(init=r == 1), Signal(init=r == 1), Signal()
         row_last, need_head = Signal(), Signal()
         out_go, prime_go, pop = Signal(), Signal(), Signal()
+        adv_i = out_go & j_last & x_last                 # a HR row of outputs ends
+        last_flag(m, x_last, cx, out_go & j_last, period_regs(m, W, "cw"))
+        last_flag(m, y_last, cy, adv_i & i_last, period_regs(m, H, "ch"))
+        with m.If(out_go):
+            m.d.sync += j_last.eq(next_is_last(j_last, cj, r))
+        with m.If(adv_i):
+            m.d.sync += i_last.eq(next_is_last(i_last, ci, r))
         m.d.comb += [
             cadv.eq(~self.o.valid | self.o.ready),
-            x_last.eq(cx == wm1), j_last.eq(cj == r - 1),
-            row_last.eq((cy == hm1) & (ci == r - 1)),
+            row_last.eq(y_last & i_last),
             need_head.eq(~x_last | (j_last & ~row_last)),
             out_go.eq(primed & cadv & (vfifo.r_rdy | ~need_head)),
             prime_go.eq(~primed & vfifo.r_rdy),
@@ -282,8 +291,8 @@ class BilinearSkip(wiring.Component):
                         m.d.sync += [v0[k].eq(head[k]) for k in range(colors)]
                     with m.Else():
                         m.d.sync += primed.eq(0)
-                    with m.If(ci == r - 1):
-                        m.d.sync += [ci.eq(0), cy.eq(Mux(cy == hm1, 0, cy + 1))]
+                    with m.If(i_last):
+                        m.d.sync += [ci.eq(0), cy.eq(Mux(y_last, 0, cy + 1))]
                     with m.Else():
                         m.d.sync += ci.eq(ci + 1)
             with m.Else():
