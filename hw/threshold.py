@@ -4,11 +4,11 @@ Stream signature
   i: In(stream of `lanes` feature words)   C / lanes transfers per pixel, channel-serial
   o: Out(stream of one C-bit word)          one transfer per pixel, bit c = (x_c >= T_c)
 Cycle model: C / lanes cycles per pixel (throughput), latency 1 cycle (C = lanes), 2 cycles otherwise.
-Structure: a ROM of the thresholds (lanes per word, read one step ahead) and a compare per lane; with
-several steps per pixel the compare results are registered before they are written into the
-accumulator (a lane's bit reaches C / lanes accumulator bits: the compare -> accumulator route was
-x4-base's ECP5 critical path, docs/boards.md row 107), and the pixel's last step needs the output
-register free one cycle later.
+Structure: a ROM of the thresholds (lanes per word, read asynchronously at the step counter) and a
+compare per lane; with several steps per pixel the compare results are registered before they are
+written into the accumulator (a lane's bit reaches C / lanes accumulator bits: the compare ->
+accumulator route was x4-base's ECP5 critical path, docs/boards.md row 107), and the pixel's last
+step needs the output register free one cycle later.
 Golden twin: sw.golden.threshold.
 """
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Threshold(wiring.Component):
 
     def resource_estimate(self) -> dict:
         tw = self.fmt.bits + 1
-        # a threshold ROM of <= 32 words becomes LUTs in yosys (one LUT4 per bit per 16 words)
+        # (the fold model's calibrated form: LUTs up to 32 words, one LUT4 per bit per 16 words, and
+        # block-RAM bits above; yosys builds the asynchronously read ROM from LUTs at any size)
         rom_lut = self.lanes * tw * -(-self.steps // 16) if self.steps <= 32 else 0
         stage = 0 if self.steps == 1 else self.lanes + self.steps.bit_length() + 2
         return {"lut": self.lanes * (tw + 2) + self.channels + 8 + rom_lut, "ff": 2 * self.channels + 8 + stage,
@@ -61,7 +62,10 @@ class Threshold(wiring.Component):
         rom_shape = data.ArrayLayout(tlay, lanes)
         init = [[self.thresh[s * lanes + l] for l in range(lanes)] for s in range(steps)]
         m.submodules.rom = rom = memory.Memory(shape=rom_shape, depth=steps, init=init)
-        rd = rom.read_port(domain="sync")
+        # an asynchronous read at the step register (LUTs): with a synchronous port the address had
+        # to be the next step in the cycle of a transfer, which put the input handshake (the
+        # layer's fork) in front of the ROM (x4-base docs/boards.md row 111, 11.9 ns)
+        rd = rom.read_port(domain="comb")
 
         step = Signal(range(max(steps, 2)))
         acc = Signal(self.channels)
@@ -70,7 +74,7 @@ class Threshold(wiring.Component):
         last = Signal(init=steps == 1)
         in_fire = self.i.valid & self.i.ready
         nxt = Mux(last, 0, step + 1)
-        m.d.comb += rd.addr.eq(Mux(in_fire, nxt, step))
+        m.d.comb += rd.addr.eq(step)
 
         bits = Signal(lanes)
         for l in range(lanes):

@@ -69,3 +69,21 @@ def test_input_ready_does_not_see_the_consumers_ready(tmp_path):
         assert {"step", "last"} <= reached(2, tmp_path / "two")
     except NoYosys as e:
         pytest.skip(str(e))
+
+
+def test_input_handshake_does_not_reach_the_threshold_rom(tmp_path):
+    """The threshold ROM is read asynchronously at the step counter: i.valid (the layer's fork, a
+    register of another unit) reaches the step counter and the stage registers, not a ROM read
+    port (a synchronous port addressed with "next step if a transfer" put the handshake in front
+    of the ROM: x4-base row 111)."""
+    import json
+
+    from sim.fanout import NoYosys, register_fanout
+
+    try:
+        regs = register_fanout(Threshold(np.arange(48) - 24, FeatureFormat(16, 4), 1), "i__valid", tmp_path)
+    except NoYosys as e:
+        pytest.skip(str(e))
+    cells = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]["cells"]
+    kinds = {cells[c]["type"] for c in regs}
+    assert regs and not [k for k in kinds if k.startswith("$memrd")], kinds
