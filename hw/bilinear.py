@@ -146,8 +146,9 @@ class BilinearSkip(wiring.Component):
 
         # W - 1 and H - 1 registered (stable within a frame, set long before its first pixel): the
         # subtracts in front of the compares were on the ECP5 critical path
-        wm1, hm1 = Signal.like(W), Signal.like(H)
-        m.d.sync += [wm1.eq(W - 1), hm1.eq(H - 1)]
+        # (with W - 2, H - 2, W == 1, H == 1 for the consumer's last flags: hw/head.period_regs)
+        wper, hper = period_regs(m, W, "w"), period_regs(m, H, "h")
+        wm1, hm1 = wper[0], hper[0]
 
         # ================================================================ input: LR rows -> line buffer
         in_x, in_y = Signal(xs), Signal(ys)
@@ -260,8 +261,8 @@ class BilinearSkip(wiring.Component):
         row_last, need_head = Signal(), Signal()
         out_go, prime_go, pop = Signal(), Signal(), Signal()
         adv_i = out_go & j_last & x_last                 # a HR row of outputs ends
-        last_flag(m, x_last, cx, out_go & j_last, period_regs(m, W, "cw"))
-        last_flag(m, y_last, cy, adv_i & i_last, period_regs(m, H, "ch"))
+        last_flag(m, x_last, cx, out_go & j_last, wper)
+        last_flag(m, y_last, cy, adv_i & i_last, hper)
         with m.If(out_go):
             m.d.sync += j_last.eq(next_is_last(j_last, cj, r))
         with m.If(adv_i):
