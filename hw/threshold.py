@@ -8,7 +8,8 @@ Structure: a ROM of the thresholds (lanes per word, read asynchronously at the s
 compare per lane; with several steps per pixel the compare results are registered before they are
 written into the accumulator (a lane's bit reaches C / lanes accumulator bits: the compare ->
 accumulator route was x4-base's ECP5 critical path, docs/boards.md row 107), and the pixel's last
-step needs the output register free one cycle later.
+step needs the output register free one cycle later. The accumulator is a shift register (the
+steps' bits shift in from the top), so all its flip-flops share one enable.
 Golden twin: sw.golden.threshold.
 """
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Threshold(wiring.Component):
         # block-RAM bits above; yosys builds the asynchronously read ROM from LUTs at any size)
         rom_lut = self.lanes * tw * -(-self.steps // 16) if self.steps <= 32 else 0
         stage = 0 if self.steps == 1 else self.lanes + self.steps.bit_length() + 2
-        return {"lut": self.lanes * (tw + 2) + self.channels + 8 + rom_lut, "ff": 2 * self.channels + 8 + stage,
+        # (no LUTs for the accumulator: a shift register with one enable)
+        return {"lut": self.lanes * (tw + 2) + 8 + rom_lut, "ff": 2 * self.channels + 8 + stage,
                 "bram_bits": self.steps * self.lanes * tw, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -90,11 +92,10 @@ class Threshold(wiring.Component):
             with m.If(in_fire):
                 m.d.sync += [self.o.payload.eq(bits), self.o.valid.eq(1)]
             return m
-        # registered compare results (w_bits of step w_sel), written one cycle later
+        # registered compare results (w_bits), written into the accumulator one cycle later
         w_valid, w_last = Signal(), Signal()
         w_bits = Signal(lanes)
-        w_sel = Signal.like(step)
-        m.d.sync += [w_valid.eq(in_fire), w_bits.eq(bits), w_sel.eq(step), w_last.eq(last)]
+        m.d.sync += [w_valid.eq(in_fire), w_bits.eq(bits), w_last.eq(last)]
         # a pixel's last step needs the output register free in the next cycle, when its bits are
         # written: not being loaded by the stage now (two last steps are at least two cycles apart,
         # so this costs no throughput) and empty now; only for steps == 2 also "being emptied now",
@@ -103,8 +104,13 @@ class Threshold(wiring.Component):
         # with steps >= 3 the output register has emptied long before the next last step)
         free = ~self.o.valid | self.o.ready if steps == 2 else ~self.o.valid
         m.d.comb += self.i.ready.eq(~last | (~(w_valid & w_last) & free))
+        # the steps' bits shift in from the top, one enable (w_valid) for every accumulator bit: a
+        # word_select at the step register gave each step's flip-flops their own enable (w_valid &
+        # (step == s)), 47 one-flip-flop control sets per layer in x2-base, 658 in all, which the
+        # ECP5 placer's legaliser has to give slice halves of their own (docs/boards.md row 113).
+        # At a pixel's last step the accumulator holds steps 0 .. steps-2 in its upper words.
         with m.If(w_valid):
-            m.d.sync += acc.word_select(w_sel, lanes).eq(w_bits)
-            with m.If(w_last):          # (w_sel == steps - 1)
-                m.d.sync += [self.o.payload.eq(Cat(acc[:self.channels - lanes], w_bits)), self.o.valid.eq(1)]
+            m.d.sync += acc.eq(Cat(acc[lanes:], w_bits))
+            with m.If(w_last):
+                m.d.sync += [self.o.payload.eq(Cat(acc[lanes:], w_bits)), self.o.valid.eq(1)]
         return m

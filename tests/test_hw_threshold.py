@@ -87,3 +87,22 @@ def test_input_handshake_does_not_reach_the_threshold_rom(tmp_path):
     cells = json.loads((tmp_path / "top.json").read_text())["modules"]["top"]["cells"]
     kinds = {cells[c]["type"] for c in regs}
     assert regs and not [k for k in kinds if k.startswith("$memrd")], kinds
+
+
+@pytest.mark.parametrize("channels,lanes", [(48, 1), (12, 4)])
+def test_accumulator_flip_flops_share_one_clock_enable(tmp_path, channels, lanes):
+    """The accumulator is a shift register with one enable for all its bits. Writing a step's bits
+    at the step register (acc.word_select(step)) gave every step's flip-flops an enable of their own
+    in the ECP5 netlist: 47 one-flip-flop control sets per x2-base layer, 658 in all (docs/boards.md
+    row 113), each wanting a slice half of its own from the placer's legaliser."""
+    import json
+
+    from conftest import synth_cell_counts
+
+    fmt = FeatureFormat(16, 4)
+    synth_cell_counts(tmp_path, "ecp5", Threshold(np.arange(channels) - channels // 2, fmt, lanes), None)
+    cells = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]["cells"]
+    acc = [c for n, c in cells.items() if c["type"] == "TRELLIS_FF" and n.startswith("acc")]
+    assert len(acc) == channels - lanes or len(acc) == channels, len(acc)
+    enables = {(tuple(c["connections"].get("CE", ["1"])), c["parameters"].get("CEMUX")) for c in acc}
+    assert len(enables) == 1, len(enables)
