@@ -42,6 +42,7 @@ from hw.replica import YOSYS_KEEP as REP_KEEP
 from hw.static_copy import YOSYS_KEEP as GEO_KEEP
 
 from .common import baud_error
+from .outreg import absorb_file
 
 __all__ = ["BOARDS", "BuildError", "ProgrammerError", "build", "program", "board_info", "defaults", "table", "yosys_options"]
 
@@ -272,7 +273,7 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
           lut_mul_width: int | None = None, max_height: int = 2048, max_payload: int = 1024,
           top_options: dict | None = None, raise_on_failure: bool = True, log=None,
           pack_only: bool = False, router: str | None = None, placer: str | None = None,
-          detailed_timing: bool = False) -> dict:
+          detailed_timing: bool = False, outreg: bool = True) -> dict:
     """Build the bitstream of `program_path` (a program file, model folder/name, or Program) for
     `board` ("icebreaker" | "ulx3s") in `out_dir`; returns the report (also out_dir/build_report.json).
 
@@ -296,6 +297,9 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     strict legalisation takes half an hour here and leaves 2.6x the wirelength of the electrostatic
     "static" placer, which routes where heap's placement did not; on the UP5K row-serial x2-tiny
     the two are within the seed-to-seed spread (docs/boards.md "Placer").
+    outreg (ECP5): between yosys and nextpnr, boards/outreg.py moves the flip-flops behind block-RAM
+    reads into the DP16KD output registers (its counts in the report's "outreg"); the post-synthesis
+    proof (sim/postsynth.py) simulates the netlist after the same pass.
     detailed_timing: nextpnr's `--detailed-timing-report` (every routed connection's delay in
     report.json, tens of MB on the ECP5 base presets): benchmarks/routed_slack.py reads it to list
     every failing endpoint, not only nextpnr's one critical path per clock.
@@ -376,7 +380,7 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
         "fmax_mhz": {}, "fits": None, "meets_timing": None, "utilisation": {},
         "failure": None,
         "tools": tool_versions(board), "seed": seed, "router": router or "router1",
-        "placer": placer,
+        "placer": placer, "outreg": None,
         "build_seconds": None, "bitstream": None,
         "files": {"yosys_log": str(out / "top.rpt"), "nextpnr_log": str(out / "top.tim"),
                   "nextpnr_report": str(out / "report.json")},
@@ -399,6 +403,12 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
             failure = f"{tool} failed (exit {r.returncode}): " + ("; ".join(errs[-3:]) or text.strip()[-500:])
             kind = "tool"
             break
+        if tool == "yosys" and info["family"] == "ecp5" and outreg:
+            ts = time.monotonic()
+            report["outreg"] = absorb_file(out / "top.json")
+            stage_seconds["outreg"] = round(time.monotonic() - ts, 1)
+            log(f"[{board}] outreg: {report['outreg']['flip_flops']} flip-flops into "
+                f"{report['outreg']['ports']} block-RAM output registers")
     report["stage_seconds"] = stage_seconds
 
     # utilisation: nextpnr's report when it finished, else the last utilisation block of its log

@@ -7,7 +7,8 @@ yosys' cell models, runs the same cocotb testbench as the RTL.
 1. `synthesize()` exports the component to RTLIL (what the board build reads: the amaranth-boards
    script is `read_rtlil top.il`, no Verilog round trip) and runs YoWASP yosys with the board
    build's options (boards.build.yosys_options: `synth_ice40 -dsp` after the LUT multiplier
-   script on the iCEBreaker; plain `synth_ecp5` on the ULX3S), then `check -assert` (no multiple
+   script on the iCEBreaker; plain `synth_ecp5` on the ULX3S; for the ECP5 then the board build's
+   netlist pass, boards/outreg.py, and a read-back of its JSON), then `check -assert` (no multiple
    drivers, no combinational loops, no undriven nets) and `write_verilog -noattr`. The netlist's
    ports are the component's ports (yosys keeps the top's port names), so the RTL testbench runs
    on it unchanged. Netlists are cached by the hash of the RTLIL text and the script.
@@ -87,17 +88,30 @@ def _rtlil(component, name: str, family: str | None = None) -> str:
 
 def synth_script(name: str, family: str, dsp: bool = True, lut_mul_width: int | None = None,
                  spram: bool = False) -> str:
+    """The yosys script; for the ECP5 it stops at synth.json, which the board build's netlist pass
+    (boards/outreg.py: flip-flops into the block RAMs' output registers) rewrites before
+    READBACK_SCRIPT checks it and writes the Verilog."""
     from boards.build import yosys_options
     yo = yosys_options(FAMILIES[family], dsp, lut_mul_width, spram)
+    tail = (["write_json synth.json"] if family == "ecp5" else
+            ["check -assert", "tee -q -o stat.json stat -json", "write_verilog -noattr netlist.v"])
     return "\n".join([
         f"read_rtlil {name}.il",
         yo["script_after_read"],
         f"synth_{family} {yo['synth_opts']} -top {name}".replace("  ", " "),
         yo["script_after_synth"],
-        "check -assert",
-        "tee -q -o stat.json stat -json",
-        "write_verilog -noattr netlist.v",
-    ]) + "\n"
+    ] + tail) + "\n"
+
+
+# the ECP5 netlist after boards/outreg.py (write_json keeps the cell library's blackboxes), then
+# the same checks
+READBACK_SCRIPT = "\n".join([
+    "read_json outreg.json",
+    "hierarchy -top {name}",
+    "check -assert",
+    "tee -q -o stat.json stat -json",
+    "write_verilog -noattr netlist.v",
+]) + "\n"
 
 
 def synthesize(component, name: str, family: str, dsp: bool = True, lut_mul_width: int | None = None,
@@ -110,21 +124,32 @@ def synthesize(component, name: str, family: str, dsp: bool = True, lut_mul_widt
     log = log or (lambda msg: None)
     text = _rtlil(component, name, family)
     script = synth_script(name, family, dsp, lut_mul_width, spram)
+    from boards import outreg
+    if family == "ecp5":            # the pass (its source) is part of what makes the netlist
+        script += READBACK_SCRIPT.format(name=name) + "# boards/outreg.py " + \
+            hashlib.sha256(Path(outreg.__file__).read_bytes()).hexdigest()[:16] + "\n"
     key = hashlib.sha256((text + script + yosys_command()).encode()).hexdigest()[:12]
     d = Path(workdir) if workdir else BUILD / f"{name}-{family}-{key}"
     d.mkdir(parents=True, exist_ok=True)
     meta, netlist = d / "meta.json", d / "netlist.v"
     if meta.exists() and netlist.exists() and json.loads(meta.read_text()).get("key") == key:
         m = json.loads(meta.read_text())
-        return {"netlist": netlist, "dir": d, "cells": m["cells"], "seconds": m["seconds"], "reused": True}
+        return {"netlist": netlist, "dir": d, "cells": m["cells"], "seconds": m["seconds"], "reused": True,
+                "outreg": m.get("outreg")}
     for f in (meta, netlist, d / "stat.json"):
         f.unlink(missing_ok=True)
     (d / f"{name}.il").write_text(text)
-    (d / "synth.ys").write_text(script)
+    (d / "synth.ys").write_text(synth_script(name, family, dsp, lut_mul_width, spram))
     log(f"[postsynth] yosys synth_{family} ({name}) ...")
     t0 = time.monotonic()
     # the YoWASP tools only see the current directory: relative paths, cwd = d
     r = subprocess.run([yosys_command(), "-q", "-l", "yosys.log", "synth.ys"], cwd=d, capture_output=True, text=True)
+    outreg_stats = None
+    if r.returncode == 0 and family == "ecp5":
+        outreg_stats = outreg.absorb_file(d / "synth.json", d / "outreg.json")
+        (d / "readback.ys").write_text(READBACK_SCRIPT.format(name=name))
+        r = subprocess.run([yosys_command(), "-q", "-l", "readback.log", "readback.ys"], cwd=d,
+                           capture_output=True, text=True)
     seconds = round(time.monotonic() - t0, 1)
     if r.returncode != 0 or not netlist.exists():
         logtext = (d / "yosys.log").read_text(errors="replace") if (d / "yosys.log").exists() else ""
@@ -133,9 +158,9 @@ def synthesize(component, name: str, family: str, dsp: bool = True, lut_mul_widt
                            ("; ".join(errs[-5:]) or r.stderr[-800:]))
     stat = json.loads((d / "stat.json").read_text())
     cells = {k: int(v) for k, v in (stat["design"].get("num_cells_by_type") or {}).items()}
-    meta.write_text(json.dumps({"key": key, "family": family, "seconds": seconds, "cells": cells,
+    meta.write_text(json.dumps({"key": key, "family": family, "seconds": seconds, "cells": cells, "outreg": outreg_stats,
                                 "script": script}, indent=1))
-    return {"netlist": netlist, "dir": d, "cells": cells, "seconds": seconds, "reused": False}
+    return {"netlist": netlist, "dir": d, "cells": cells, "seconds": seconds, "reused": False, "outreg": outreg_stats}
 
 
 # --------------------------------------------------------------------------- cell models
@@ -303,7 +328,16 @@ def control_terms(netlist: str) -> tuple[dict, int]:
         found = []                      # (edge, clock, condition, description)
         if kind.startswith(("SB_DFFN", "SB_RAM40_4KN")):
             raise NotImplementedError(f"{kind}: falling-edge iCE40 cells are not checked")
-        if kind.startswith("SB_DFF"):
+        if kind in ("SB_DFFESR", "SB_DFFESS"):
+            # the synchronous reset / set acts only with the enable (if (E) Q <= R ? 0 : D): an X on
+            # it while E is 0 changes nothing (yosys' emulation of a read port's initial value on
+            # the iCE40 makes such a reset: a never-reset "read done" flag, X until the first read,
+            # which also enables the register)
+            e = conn["E"]
+            found = [("posedge", conn.get("C"), f"({e}) === 1'bx", f"E of {inst}")]
+            found += [("posedge", conn.get("C"), f"({conn[pn]}) === 1'bx && ({e}) !== 1'b0", f"{pn} of {inst}")
+                      for pn in ("R", "S") if pn in conn]
+        elif kind.startswith("SB_DFF"):
             found = [("posedge", conn.get("C"), f"({conn[pn]}) === 1'bx", f"{pn} of {inst}")
                      for pn in ("E", "R", "S") if pn in conn]
         elif kind == "TRELLIS_FF":
@@ -374,7 +408,7 @@ def run_postsynth(component, name: str, family: str, tb_module: str, vectors: di
     power_up (strict mode only): None = every flip-flop X at power-up; an int = random concrete
     power-up values from that seed (random_power_up). Returns the testbench's result JSON plus
     "postsynth": {family, strict, power_up, cells, synth_seconds, synth_reused, sim_seconds, ram,
-    rom}. Raises sim.runner.SimFailure when a test fails."""
+    rom, outreg (ECP5: boards/outreg.py's counts)}. Raises sim.runner.SimFailure when a test fails."""
     if power_up is not None and (not strict or isinstance(power_up, bool) or not isinstance(power_up, int)):
         raise ValueError("power_up: an int seed, and only in strict mode")
     name = re.sub(r"\W", "_", name)
@@ -398,7 +432,8 @@ def run_postsynth(component, name: str, family: str, tb_module: str, vectors: di
                         "cells": syn["cells"],
                         "synth_seconds": syn["seconds"], "synth_reused": syn["reused"],
                         "sim_seconds": round(time.monotonic() - t0, 1),
-                        "ram_blocks": len(mem["ram"]), "rom_blocks": len(mem["rom"]), "x_checks": nchecks}
+                        "ram_blocks": len(mem["ram"]), "rom_blocks": len(mem["rom"]), "x_checks": nchecks,
+                        "outreg": syn.get("outreg")}
     return res
 
 

@@ -190,3 +190,11 @@ def clock_enable_fanout(tmp_path: Path) -> dict:
     mod, _, _ = _netlist(tmp_path)
     return Counter(c["connections"]["CE"][0] for c in mod["cells"].values()
                    if c["type"] == "TRELLIS_FF" and not isinstance(c["connections"].get("CE", ["-"])[0], str))
+
+
+def outreg_stats(tmp_path: Path) -> dict:
+    """The board build's block-RAM output-register pass (boards/outreg.py) on the ECP5 netlist that
+    synth_cell_counts left in tmp_path: its counts ({ports, flip_flops, skipped})."""
+    from boards.outreg import absorb_file
+
+    return absorb_file(tmp_path / "net.json", tmp_path / "net_outreg.json")

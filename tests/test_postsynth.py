@@ -77,6 +77,8 @@ def test_accelerator_netlist_end_to_end(family, rtl_e2e):
     assert res["status"]["crc_errors"] == 1
     assert ps["strict"] and ps["ram_blocks"] > 0 and ps["x_checks"] > 100
     assert sum(v for k, v in ps["cells"].items() if "DFF" in k or k == "TRELLIS_FF") > 1000
+    if family == "ecp5":            # the board build's output-register pass is in the proof
+        assert ps["outreg"]["flip_flops"] > 0, ps["outreg"]
     # cycle-exact with the RTL: the same number of cycles to the last byte of the STATUS reply
     assert res["sim_ns"] == rtl_e2e["sim_ns"]
 
@@ -147,15 +149,34 @@ class XEnable(wiring.Component):
 class MemProbe(wiring.Component):
     """One memory with a write port (unless `rom`) and a read port with enable."""
 
-    def __init__(self, width: int, depth: int, init=(), transparent: bool = False, rom: bool = False):
+    def __init__(self, width: int, depth: int, init=(), transparent: bool = False, rom: bool = False,
+                 out_reg: bool = False, oe_low: bool = False):
         self.width, self.depth, self.init, self.transparent, self.rom = width, depth, list(init), transparent, rom
+        # out_reg: the read as hw/ram_read.registered_read does it (no_rw_check: a read never needs a
+        # word written in the same cycle), then rdata from a reset-less register loaded on `oe`
+        self.out_reg, self.oe_low = out_reg, oe_low     # oe_low: the register loads while oe is 0
         sig = {"raddr": In(range(depth)), "re": In(1), "rdata": Out(width)}
         if not rom:
             sig.update({"waddr": In(range(depth)), "we": In(1), "wdata": In(width)})
+        if out_reg:
+            sig["oe"] = In(1)
         super().__init__(sig)
 
     def elaborate(self, platform):
         m = Module()
+        if self.out_reg:
+            from hw.ram_read import NO_RW_CHECK, registered_read
+
+            m.submodules.mem = mem = Memory(shape=unsigned(self.width), depth=self.depth, init=self.init,
+                                            attrs=NO_RW_CHECK)
+            wp = mem.write_port()
+            m.d.comb += [wp.addr.eq(self.waddr), wp.data.eq(self.wdata), wp.en.eq(self.we)]
+            rd, q = registered_read(m, mem, self.re, "rq")
+            q2 = Signal(self.width, reset_less=True)
+            with m.If(~self.oe if self.oe_low else self.oe):
+                m.d.sync += q2.eq(q)
+            m.d.comb += [rd.addr.eq(self.raddr), self.rdata.eq(q2)]
+            return m
         m.submodules.mem = mem = Memory(shape=unsigned(self.width), depth=self.depth, init=self.init)
         tr = ()
         if not self.rom:
@@ -226,6 +247,35 @@ def test_block_ram_models_match_rtl(family, width, transparent):
     want = probe(mp, f"mem{width}", "rtl", stim, cols, ["rdata"])["rdata"]
     got = probe(mp, f"mem{width}", family, stim, cols, ["rdata"])["rdata"]
     first = 7                      # outputs before the first enabled read are the power-up latch
+    assert got[first:] == want[first:]
+
+
+@pytest.mark.parametrize("width,oe_low", [(8, False), (16, False), (32, False), (16, True)])
+def test_block_ram_output_registers_match_rtl(width, oe_low):
+    """boards/outreg.py moves the reset-less register behind a block RAM's read (hw/ram_read.py) into the
+    DP16KD's output register (REGMODE OUTREG, its enable on OCE); 32 bits is the pseudo-dual-port
+    x36 mode (both halves, CLKB / OCEB). Random reads, writes and output enables: the strict
+    netlist simulation after the pass gives exactly the RTL's outputs."""
+    from sim.postsynth import synthesize
+
+    depth = 512
+    rng = np.random.default_rng(width + 1)
+    n = 300
+    stim = np.stack([rng.integers(0, 6, n), rng.integers(0, 2, n), rng.integers(0, 1 << width, n),
+                     rng.integers(0, 6, n), rng.random(n) < 0.8, rng.random(n) < 0.7], axis=1)
+    stim[:8] = [[a, 1, 17 * a + 1, 0, 0, 0] for a in range(6)] + [[0, 0, 0, 0, 0, 0]] * 2
+    clash = (stim[:, 1] == 1) & (stim[:, 0] == stim[:, 3])      # no_rw_check: never a same-cycle clash
+    stim[clash, 3] = (stim[clash, 3] + 1) % 6
+    cols = ["waddr", "we", "wdata", "raddr", "re", "oe"]
+    mp = MemProbe(width, depth, out_reg=True, oe_low=oe_low)
+    name = f"memo{width}" + ("n" if oe_low else "")
+    syn = synthesize(mp, name, "ecp5")
+    assert syn["outreg"]["flip_flops"] == width and syn["cells"].get("TRELLIS_FF", 0) == 0, syn
+    assert 'REGMODE_B("OUTREG")' in syn["netlist"].read_text()
+    want = probe(mp, name, "rtl", stim, cols, ["rdata"])["rdata"]
+    got = probe(mp, name, "ecp5", stim, cols, ["rdata"])["rdata"]
+    load = stim[1:, 5] == (0 if oe_low else 1)
+    first = int(np.argmax((stim[:, 4] == 1)[:-1] & load)) + 2   # the register's first load
     assert got[first:] == want[first:]
 
 

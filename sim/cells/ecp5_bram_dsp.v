@@ -10,7 +10,11 @@
 //     9th bits being reachable only at x9/x18), and 36 (pseudo dual port, as $__PDPW16KD_: port A
 //     writes, port B reads; word ADx[13:5] = 18-bit words 2j (DIA/DOA) and 2j+1 (DIB/DOB)).
 //   * At x18 ADx[1:0] are the write enables of the two 9-bit bytes; at x36 ADA[3:0] of the four.
-//   * REGMODE "NOREG" only (the output is the read latch), CSDECODE against CSx[2:0].
+//   * REGMODE "NOREG" (the output is the read latch) and "OUTREG" (boards/outreg.py, after synthesis):
+//     an output register behind the latch, loaded from it at a clock edge when OCEx is high (x36:
+//     both halves with CLKB / OCEB, both REGMODEs alike, as nextpnr packs a PDPW16KD's REGMODE and
+//     OCER). RSTx with an output register is not modelled: the latch and register become X.
+//     CSDECODE against CSx[2:0].
 //   * WRITEMODE per port: NORMAL (output holds during a write), WRITETHROUGH (shows the new word),
 //     READBEFOREWRITE (shows the old word).
 //   * RSTx clears the output latch (RESETMODE SYNC: at the clock edge; ASYNC: at once).
@@ -73,17 +77,20 @@ module DP16KD(
 	wire [17:0] dib = {DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0};
 	wire [13:0] ada = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
 	wire [13:0] adb = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
-	reg [17:0] doa, dob;
-	assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = doa;
-	assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = dob;
+	reg [17:0] doa, dob;                      // the read latches
+	reg [17:0] oa, ob;                        // the output registers (REGMODE "OUTREG"; no power-up value)
+	localparam OUTREG_A = (REGMODE_A == "OUTREG"), OUTREG_B = (REGMODE_B == "OUTREG");
+	assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = OUTREG_A ? oa : doa;
+	assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = OUTREG_B ? ob : dob;
 
 	localparam PDP = (DATA_WIDTH_A == 36);    // pseudo dual port: A writes 36 bits, B reads
 
 	reg [17:0] w [0:1023];                    // the array, as 18-bit words
 	integer k;
 	initial begin
-		if (REGMODE_A != "NOREG" || REGMODE_B != "NOREG")
-			$fatal(1, "%m: DP16KD model: only REGMODE NOREG is modelled");
+		if (!(REGMODE_A == "NOREG" || REGMODE_A == "OUTREG") || !(REGMODE_B == "NOREG" || REGMODE_B == "OUTREG") ||
+		    (PDP && REGMODE_A != REGMODE_B))
+			$fatal(1, "%m: DP16KD model: REGMODE %s / %s not modelled", REGMODE_A, REGMODE_B);
 		if (!(DATA_WIDTH_A == 1 || DATA_WIDTH_A == 2 || DATA_WIDTH_A == 4 || DATA_WIDTH_A == 9 ||
 		      DATA_WIDTH_A == 18 || DATA_WIDTH_A == 36) ||
 		    !(DATA_WIDTH_B == 1 || DATA_WIDTH_B == 2 || DATA_WIDTH_B == 4 || DATA_WIDTH_B == 9 ||
@@ -289,6 +296,14 @@ module DP16KD(
 		if (wb) write_port(wdb, ab, adb, {18'bx, dib},
 		                   WEB === 1'b1 && CEB === 1'b1 && cs_match(CSDECODE_B, {CSB2, CSB1, CSB0}) === 1'b1);
 
+		// output registers: the latches before this edge (non-blocking: doa / dob are still the old values)
+		if (PDP) begin
+			if (edge_b && OUTREG_B) {ob, oa} <= out_reg({ob, oa}, {dob, doa}, OCEB, RSTB);
+		end else begin
+			if (edge_a && OUTREG_A) oa <= out_reg(oa, doa, OCEA, RSTA);
+			if (edge_b && OUTREG_B) ob <= out_reg(ob, dob, OCEB, RSTB);
+		end
+
 		// output latches
 		if (PDP) begin
 			if (eb) begin
@@ -301,16 +316,32 @@ module DP16KD(
 			if (eb) dob <= port_out(WEB, CEB, WRITEMODE_B, rb, ab, old_b[17:0], dob);
 		end
 		if (RESETMODE == "SYNC") begin                          // not gated by CE
-			if (edge_a && RSTA !== 1'b0) doa <= (RSTA === 1'b1 && WEA !== 1'b1) ? 18'b0 : 18'bx;
-			if (edge_b && RSTB !== 1'b0) dob <= (RSTB === 1'b1 && WEB !== 1'b1) ? 18'b0 : 18'bx;
+			if (edge_a && RSTA !== 1'b0) doa <= (RSTA === 1'b1 && WEA !== 1'b1 && !OUTREG_A) ? 18'b0 : 18'bx;
+			if (edge_b && RSTB !== 1'b0) dob <= (RSTB === 1'b1 && WEB !== 1'b1 && !OUTREG_B) ? 18'b0 : 18'bx;
 		end
 	end
+
+	// an output register after an edge of its clock
+	function [35:0] out_reg;
+		input [35:0] cur, latch;
+		input oce, rst;
+		if (rst !== 1'b0) out_reg = 36'bx;      // RST with OUTREG: not modelled
+		else if (oce === 1'b1) out_reg = latch;
+		else if (oce === 1'b0) out_reg = cur;
+		else out_reg = cur ^ ((cur ^ latch) & 36'bx);     // unknown enable: X where they differ
+	endfunction
 
 	always @(negedge clka) clka_q = 1'b0;
 	always @(negedge clkb) clkb_q = 1'b0;
 
-	always @(posedge RSTA) if (RESETMODE == "ASYNC") doa <= 18'b0;
-	always @(posedge RSTB) if (RESETMODE == "ASYNC") dob <= 18'b0;
+	always @(posedge RSTA) if (RESETMODE == "ASYNC") begin
+		doa <= OUTREG_A ? 18'bx : 18'b0;
+		if (OUTREG_A) oa <= 18'bx;
+	end
+	always @(posedge RSTB) if (RESETMODE == "ASYNC") begin
+		dob <= OUTREG_B ? 18'bx : 18'b0;
+		if (OUTREG_B) ob <= 18'bx;
+	end
 
 	// the output latch of a (true dual port) port after an enabled edge
 	function [17:0] port_out;
