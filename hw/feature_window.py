@@ -105,7 +105,7 @@ class FeatureWindow(wiring.Component):
         lut = 10 * a + self.fmt.bits + 3 * ctr + geo + 60   # address adders/muxes, flags, control
         if self.banks > 1:                            # bank registers + one-hot bank + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 2
-            lut += self.banks * self.fmt.bits // 3 + 2 * self.banks
+            lut += self.banks * self.fmt.bits // 2 + 2 * self.banks
         return {"lut": lut, "ff": ff, "bram_bits": self.depth * self.fmt.bits, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware

@@ -18,7 +18,7 @@ Resource estimate: the register's flip-flops, which the block RAM absorbs once m
 """
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Mux, Signal, Value
 from amaranth.lib import memory
 
 from .head import or_tree
@@ -48,15 +48,20 @@ def banks(m: Module, shape, depth: int, bank_depth: int, en):
 
 
 def bank_select(m: Module, load, sel, rqs, shape, prefix: str):
-    """The banks' read registers `rqs` to one word: a register per bank, loaded with `load`, takes
-    its bank's word when its bit of the one-hot `sel` is set and 0 otherwise (yosys makes that its
-    synchronous reset, so the block-RAM data go straight into it), and the result is their OR: no
-    bank number decoded and no multiplexer behind the block RAMs (x4-base's feature window, 37
-    banks: a 37-way select was the ECP5 critical path, docs/boards.md row 89). One cycle."""
+    """The banks' read registers `rqs` to one word: a register per bank loads its bank's word with
+    `load` (no reset, no logic between block RAM and register: boards/outreg.py makes it the
+    DP16KD's output register, whose clock-to-out is 0.95 ns instead of the read latch's 5.8 ns),
+    the one-hot `sel` is registered beside them, and the result is the OR of the selected
+    registers: no bank number decoded and no multiplexer behind the block RAMs (x4-base's feature
+    window, 37 banks: a 37-way select was the ECP5 critical path, docs/boards.md row 89). One cycle.
+    (The registers took 0 when not selected, as yosys' synchronous reset, until the output-register
+    pass: a reset it does not move, since the DP16KD's RST also acts on the read latch.)"""
     regs = [Signal(shape, name=f"{prefix}{k}", reset_less=True) for k in range(len(rqs))]
+    sel_q = Signal(len(rqs), name=f"{prefix}_sel")
     with m.If(load):
-        m.d.sync += [r.eq(Mux(sel[k], q, 0)) for k, (r, q) in enumerate(zip(regs, rqs))]
-    return or_tree(regs)
+        m.d.sync += [r.eq(q) for r, q in zip(regs, rqs)]
+        m.d.sync += sel_q.eq(sel)
+    return or_tree([Mux(sel_q[k], Value.cast(r), 0) for k, r in enumerate(regs)])
 
 
 def registered_read(m: Module, mem: memory.Memory, en, name: str):

@@ -74,7 +74,7 @@ class NearestUpsample(wiring.Component):
         lut = 10 * aw + counters + 2 * xw + 12                           # incrementers, compare, address muxes
         if self.banks > 1:                                              # bank registers + one-hot + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 1
-            lut += self.banks * self.fmt.bits // 3 + 2 * self.banks
+            lut += self.banks * self.fmt.bits // 2 + 2 * self.banks
         return {"lut": lut, "ff": ff, "bram_bits": 2 * self.row_words * self.fmt.bits, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware

@@ -84,11 +84,14 @@ def test_block_ram_data_go_straight_into_registers(tmp_path):
 def test_banked_block_ram_data_go_straight_into_registers(tmp_path):
     """A line buffer over several block RAMs (C = 48, max_width 32: 3,072 words, 3 DP16KD) is one
     memory per bank, so no read multiplexer sits behind the block RAMs: every data bit drives
-    flip-flops only (as one memory: a multiplexer, docs/boards.md row 100)."""
-    from conftest import block_ram_output_depths, synth_cell_counts
+    flip-flops only (as one memory: a multiplexer, docs/boards.md row 100), the bank registers,
+    which the board build's pass (boards/outreg.py) moves into the DP16KD output registers."""
+    from conftest import block_ram_output_depths, outreg_stats, synth_cell_counts
     up = NearestUpsample(48, 2, FeatureFormat(16, 6), 32, 64)
     assert up.banks == 3
     cells = synth_cell_counts(tmp_path, "ecp5", up, None)
     assert cells.get("DP16KD", 0) == 3, cells
     depths = block_ram_output_depths(tmp_path)
     assert max(depths.values()) == 0, depths
+    st = outreg_stats(tmp_path)
+    assert st["flip_flops"] == up.banks * 16, st
