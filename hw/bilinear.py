@@ -233,7 +233,9 @@ class BilinearSkip(wiring.Component):
         # output, which is slow on the ECP5: 5.6 ns clock-to-out without its output register)
         v1, ab1, ph1 = Signal(), Signal(), Signal(ps)
         v2, ab2, ph2 = Signal(), Signal(), Signal(ps)
-        pd = Signal(layouts.pixel(colors))
+        # (pd, loaded straight from the read register, has no reset: the board build makes it the
+        # block RAM's output register, boards/outreg.py, which moves no reset)
+        pd = Signal(layouts.pixel(colors), reset_less=True)
         pa = Signal(layouts.pixel(colors))
         vreg = [Signal(V_BITS, name=f"v{k}") for k in range(colors)]
         with m.If(padv):
