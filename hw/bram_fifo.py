@@ -11,13 +11,21 @@ cycle for cycle (tests/test_hw_bram_fifo.py compares the two on every output in 
 with its storage marked NO_RW_CHECK and read through hw/ram_read.registered_read, so that every
 block-RAM data bit drives the output register's flip-flops only.
 
+out_reg=True adds a stage: the read register (merged into the block RAM's read latch) is followed
+by an output register with no reset, loaded from it alone, which the board build's netlist pass
+(boards/outreg.py) turns into the DP16KD's output register: r_data then leaves the block RAM 0.95 ns
+after the clock instead of 5.8 ns (x4-base docs/boards.md row 112: 41 endpoints over 8 ns behind a
+layer's residual FIFO). Not cycle-equivalent to SyncFIFOBuffered any more (one cycle more latency;
+w_rdy may be low while the latch and output register are not full yet, until they are loaded).
+
 Interface: lib.fifo.FIFOInterface (w_data, w_en, w_rdy, w_level, r_data, r_en, r_rdy, r_level)
 plus `level`, as SyncFIFOBuffered; depth >= 2 (depth - 1 words in memory, one in the output
-register).
+register; out_reg: depth >= 3, depth - 2 in memory, one in the read latch, one in the output).
 Cycle model: one word in and out per cycle; a word written into an empty queue is readable
-2 cycles later (memory, then the output register).
+2 cycles later (memory, then the output register); out_reg: 3 cycles.
 Resource estimate: (depth - 1) x width bits of memory; two pointers and a level counter with
-their incrementers; the output register (merged into a block RAM's output port).
+their incrementers; the output register (merged into a block RAM's output port); out_reg: a
+valid flag more (the output register merged too).
 """
 from __future__ import annotations
 
@@ -32,29 +40,40 @@ def _incr(v, modulo: int):
 
 
 class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
-    def __init__(self, *, width: int, depth: int):
-        if depth < 2:
+    def __init__(self, *, width: int, depth: int, out_reg: bool = False):
+        if depth < 2 + out_reg:
             self._MustUse__silence = True         # refused, so never elaborated: no warning
-            raise ValueError(f"BlockRamFIFO depth must be >= 2, not {depth}")
+            raise ValueError(f"BlockRamFIFO depth must be >= {2 + out_reg}{' with out_reg' if out_reg else ''}, "
+                             f"not {depth}")
         super().__init__(width=width, depth=depth)
+        self.out_reg = out_reg
         self.level = Signal(range(depth + 1))
 
-    latency = 2
+    @property
+    def latency(self) -> int:
+        return 3 if self.out_reg else 2
 
     def resource_estimate(self) -> dict:
         abits = max(self.depth - 1, 2).bit_length()
-        return {"lut": 3 * abits + 10, "ff": 3 * abits + self.width + 2,
-                "bram_bits": self.width * (self.depth - 1), "dsp": 0}
+        return {"lut": 3 * abits + 10 + 2 * self.out_reg, "ff": 3 * abits + self.width * (1 + self.out_reg) + 2 + self.out_reg,
+                "bram_bits": self.width * (self.depth - 1 - self.out_reg), "dsp": 0}
 
     def elaborate(self, platform):
         m = Module()
-        inner_depth = self.depth - 1
+        inner_depth = self.depth - 1 - self.out_reg
         inner_level = Signal(range(inner_depth + 1))
         inner_r_rdy = Signal()
         do_write = self.w_rdy & self.w_en
-        do_inner_read = inner_r_rdy & (~self.r_rdy | self.r_en)
+        if self.out_reg:
+            l_valid = Signal()                    # the read latch holds a word
+            do_out = l_valid & (~self.r_rdy | self.r_en)
+            do_inner_read = inner_r_rdy & (~l_valid | do_out)
+            level = inner_level + l_valid + self.r_rdy
+        else:
+            do_out = do_inner_read = inner_r_rdy & (~self.r_rdy | self.r_en)
+            level = inner_level + self.r_rdy
         m.d.comb += [self.w_rdy.eq(inner_level != inner_depth), inner_r_rdy.eq(inner_level != 0),
-                     self.level.eq(inner_level + self.r_rdy),
+                     self.level.eq(level),
                      self.w_level.eq(self.level), self.r_level.eq(self.level)]
 
         m.submodules.storage = storage = memory.Memory(shape=self.width, depth=inner_depth, init=[],
@@ -64,7 +83,18 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
         produce = Signal(range(inner_depth))
         consume = Signal(range(inner_depth))
         m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
-                     r_port.addr.eq(consume), self.r_data.eq(r_reg)]
+                     r_port.addr.eq(consume)]
+        if self.out_reg:
+            o_reg = Signal(self.width, name="o_reg", reset_less=True)
+            with m.If(do_out):
+                m.d.sync += o_reg.eq(r_reg)
+            with m.If(do_inner_read):
+                m.d.sync += l_valid.eq(1)
+            with m.Elif(do_out):
+                m.d.sync += l_valid.eq(0)
+            m.d.comb += self.r_data.eq(o_reg)
+        else:
+            m.d.comb += self.r_data.eq(r_reg)
         with m.If(do_write):
             m.d.sync += produce.eq(_incr(produce, inner_depth))
         with m.If(do_inner_read):
@@ -73,7 +103,7 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
             m.d.sync += inner_level.eq(inner_level + 1)
         with m.If(do_inner_read & ~do_write):
             m.d.sync += inner_level.eq(inner_level - 1)
-        with m.If(do_inner_read):
+        with m.If(do_out):
             m.d.sync += self.r_rdy.eq(1)
         with m.Elif(self.r_en):
             m.d.sync += self.r_rdy.eq(0)

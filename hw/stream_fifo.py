@@ -6,7 +6,9 @@ Stream signature
   o: Out(stream of shape)   the same items, in order
 A FIFO deeper than `bank_depth` (default 1024 words: one ECP5 DP16KD at up to 18 bits) is built as
 a chain of BlockRamFIFO stages of at most bank_depth memory words each, so that every block
-RAM's output goes straight into its stage's output register: one deep memory would be split by
+RAM's output goes straight into its stage's read register and then its output register (out_reg:
+the DP16KD's output register in the board build, boards/outreg.py; 0.95 ns clock-to-out instead of
+5.8 ns): one deep memory would be split by
 yosys into several blocks with a read multiplexer behind their (slow) clock-to-out, which was the
 ECP5 critical path of x2-tiny's HR residual FIFO (4,416 words over five DP16KD). Consecutive
 stages are joined by a SkidBuffer: a stage's read enable is then the skid's registered ready, not
@@ -16,9 +18,10 @@ path, docs/boards.md row 109). The chain holds at least `depth` items (the sum o
 two per skid).
 
 Cycle model: one item per cycle in and out when neither side stalls; an item entering an empty
-queue appears at the output 1 cycle later per stage and per skid (`latency`).
+queue appears at the output 1 cycle later per stage and per skid, and one more per block-RAM
+stage (`latency`).
 Resource estimate: per stage two pointers and a level counter with their incrementers and the
-output register; width x depth bits of block RAM.
+output register (block-RAM stages: read and output registers); width x depth bits of block RAM.
 """
 from __future__ import annotations
 
@@ -45,7 +48,8 @@ class StreamFIFO(wiring.Component):
 
     @property
     def latency(self) -> int:
-        return 2 * len(self.stage_depths) - 1
+        # a block-RAM stage has its output register (BlockRamFIFO out_reg): one cycle more each
+        return 2 * len(self.stage_depths) - 1 + sum(d >= 3 for d in self.stage_depths)
 
     def cycle_model(self, items: int) -> int:
         return items + self.latency
@@ -55,8 +59,8 @@ class StreamFIFO(wiring.Component):
         lut = ff = 0
         for d in self.stage_depths:
             abits = max(d, 2).bit_length()
-            lut += 3 * abits + 10
-            ff += 3 * abits + width + 2
+            lut += 3 * abits + 10 + 2 * (d >= 3)
+            ff += 3 * abits + width * (1 + (d >= 3)) + 2 + (d >= 3)
         skids = len(self.stage_depths) - 1                 # the SkidBuffers between stages
         lut += skids * (width + 4)
         ff += skids * (2 * width + 2)
@@ -68,8 +72,15 @@ class StreamFIFO(wiring.Component):
         prev = None
         for k, d in enumerate(self.stage_depths):
             # (a one-item stage is a register: lib.fifo's, which has no memory)
-            cls = BlockRamFIFO if d >= 2 else fifo.SyncFIFOBuffered
-            m.submodules[f"q{k}" if k else "q"] = q = cls(width=width, depth=d)
+            # (three or more: a block-RAM queue with the output register behind its read latch,
+            # which becomes the DP16KD's output register in the board build, boards/outreg.py)
+            if d >= 3:
+                q = BlockRamFIFO(width=width, depth=d, out_reg=True)
+            elif d == 2:
+                q = BlockRamFIFO(width=width, depth=d)
+            else:
+                q = fifo.SyncFIFOBuffered(width=width, depth=d)
+            m.submodules[f"q{k}" if k else "q"] = q
             if prev is None:
                 m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy)]
             else:

@@ -79,3 +79,71 @@ def test_block_ram_data_go_straight_into_registers(tmp_path, cls, clean):
         assert direct == 18 and via_logic == 0, (direct, via_logic)
     else:
         assert via_logic == 18, (direct, via_logic)
+
+
+@pytest.mark.parametrize("width,depth,p_w,p_r", [
+    (8, 3, 0.5, 0.5), (8, 4, 0.9, 0.3), (5, 5, 0.3, 0.9), (16, 17, 0.7, 0.7), (16, 17, 1.0, 1.0), (3, 33, 0.6, 0.55),
+])
+def test_output_register_variant_is_a_fifo(width, depth, p_w, p_r):
+    """out_reg=True (a reset-less output register behind the read latch, for the DP16KD output
+    register): random writes and reads against a Python queue, every cycle: r_data is the oldest
+    word whenever r_rdy, level counts the words inside, w_rdy is low only with at least depth - 2
+    inside, a word is readable 3 cycles after it enters an empty queue, and full throughput holds
+    (one word per cycle when both sides always go)."""
+    from collections import deque
+
+    m = Module()
+    m.submodules.dut = dut = BlockRamFIFO(width=width, depth=depth, out_reg=True)
+    assert dut.latency == 3
+    rnd, bad, q = random.Random(width * 100 + depth + 1), [], deque()
+    seen = {"reads": 0, "full": 0, "first_read": None}
+
+    async def bench(ctx):
+        for cyc in range(3000):
+            pw, pr = (p_w, p_r) if cyc % 600 < 400 else (p_r, p_w)
+            w_en, r_en, data = rnd.random() < pw, rnd.random() < pr, rnd.getrandbits(width)
+            ctx.set(dut.w_en, w_en)
+            ctx.set(dut.r_en, r_en)
+            ctx.set(dut.w_data, data)
+            if ctx.get(dut.level) != len(q):
+                bad.append((cyc, "level", ctx.get(dut.level), len(q)))
+            if not ctx.get(dut.w_rdy):
+                seen["full"] += 1
+                if len(q) < depth - 2:
+                    bad.append((cyc, "w_rdy low", len(q)))
+            if ctx.get(dut.r_rdy):
+                if not q or ctx.get(dut.r_data) != q[0]:
+                    bad.append((cyc, "r_data", ctx.get(dut.r_data), q[0] if q else None))
+                if r_en:
+                    q.popleft()
+                    seen["reads"] += 1
+                    if seen["first_read"] is None:
+                        seen["first_read"] = cyc
+            if w_en and ctx.get(dut.w_rdy):
+                q.append(data)
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not bad, bad[:5]
+    assert seen["reads"] > (2900 if (p_w, p_r) == (1.0, 1.0) else 500), seen
+    if (p_w, p_r) != (1.0, 1.0):
+        assert seen["full"] > 10, seen
+
+
+def test_output_register_variant_reaches_the_block_ram_output_register(tmp_path):
+    """The out_reg variant's output register loads from the read latch alone, with no reset: the
+    board build's pass (boards/outreg.py) moves all of it into the DP16KD's output register; the
+    plain queue's data leave the read latch itself (nothing to move)."""
+    from amaranth import Signal
+    from conftest import outreg_stats, synth_cell_counts
+
+    for out_reg, want in ((True, 18), (False, 0)):
+        m, out = Module(), Signal(18)
+        m.submodules.q = q = BlockRamFIFO(width=18, depth=600, out_reg=out_reg)
+        m.d.sync += out.eq(q.r_data)
+        d = tmp_path / str(out_reg)
+        synth_cell_counts(d, "ecp5", m, [q.w_data, q.w_en, q.w_rdy, out, q.r_en, q.r_rdy])
+        assert outreg_stats(d)["flip_flops"] == want
