@@ -176,10 +176,14 @@ class WindowGen(wiring.Component):
         col_zero = Signal(init=1)
 
         # ---------------------------------------------------------------- column registers
-        c0 = Signal(3 * E)                               # (top, mid, bottom) rows, oldest column
-        c1 = Signal(3 * E)
+        # (no reset on the column data c0, c1, c2_in: the pass flags say what they hold, and windows
+        # are taken only from columns loaded since. c2_lanes keeps it: without, the iCE40 netlist
+        # makes yosys' emulation of the read register's initial value its reset, X in the strict
+        # proof until the line buffer's first read, and a step may come first)
+        c0 = Signal(3 * E, reset_less=True)              # (top, mid, bottom) rows, oldest column
+        c1 = Signal(3 * E, reset_less=True)
         c2_lanes = Signal(K * E)                         # newest column: memory lanes as read
-        c2_in = Signal(E)                                # newest column: input pixel (live) or 0
+        c2_in = Signal(E, reset_less=True)               # newest column: input pixel (live) or 0
         c2_rot_r = Replicated(NG, "c2_rot", range(max(K, 2)))
         c2_live_r = Replicated(NG, "c2_live")
 
@@ -270,7 +274,7 @@ class WindowGen(wiring.Component):
             # gather register; the last sub-word stays on the read port (en low) until the step
             # (the step's lane and liveness are c2_rot / c2_live, registered with the column)
             wcol = Signal.like(col)
-            wbuf = Signal(E)
+            wbuf = Signal(E, reset_less=True)
             gat = Signal(K * S * (Q - 1))
             sub_w = ph[:qb]
             sub_r = Signal(qb)
