@@ -16,7 +16,8 @@ mode="identity" (r = 1, denoising/JPEG skip): out = p << 16, one output per inpu
 Architecture (bilinear): LR rows go to a 4-row line buffer (lib.memory, one write and one sync read
 port; row y in slot y mod 4, so rows y-1..y+1 in use plus the row being written). A producer walks
 the HR rows (LR row y, phase i, column x) and reads Pa and Pb (two cycles per column) into the
-vertical interpolator; its V values enter a 4-deep FIFO. The consumer holds V[x-1], V[x] in
+vertical interpolator (read, register, difference, weighting: a pipeline with one enable); its V
+values enter a 4-deep FIFO. The consumer holds V[x-1], V[x] in
 registers and the FIFO head as V[x+1], and emits r outputs per column, one per cycle, through a
 two-stage pipeline (operand select, horizontal interpolation). The weights are constants per
 phase, so both interpolators are shift-and-add terms and a small mux (no multipliers). Row y's phase i starts once LR row
@@ -25,7 +26,7 @@ frame's input starts once the producer has read the old frame.
 
 Cycle model (no bubbles, no back-pressure, one frame): the first HR row needs LR row 0, then
 outputs flow one per cycle:
-  cycle_model(w, h) = w + r*r*w*h + 10 - (w == 1) + (r*h - 1) * max(0, 2*w + 2 - r*w) (bilinear);
+  cycle_model(w, h) = w + r*r*w*h + 12 - (w == 1) + (r*h - 1) * max(0, 2*w + 2 - r*w) (bilinear);
   w*h + 1 (identity)
 (measured exactly for r = 2, 3, 4 and the LR sizes of tests/test_hw_bilinear.py: the producer
 needs 2 cycles per column plus 2 settle cycles per row of V values, the consumer r per column; the
@@ -62,7 +63,7 @@ class BilinearSkip(wiring.Component):
     #: cycles from LR row 0 complete to the first output transfer (read V[0], V[1]: 2 cycles each,
     #: read-data register, FIFO (memory, output register), prime, operand and output registers);
     #: one less for w = 1 (no V[1])
-    LATENCY = 11
+    LATENCY = 12
 
     def __init__(self, r: int, colors: int, max_width: int, max_height: int, mode: str = "bilinear"):
         if mode not in ("bilinear", "identity"):
@@ -103,6 +104,7 @@ class BilinearSkip(wiring.Component):
         cnt = 2 * (self.sbits + ceil_log2(self.max_height + 1) + ceil_log2(self.r)) + self.sbits + 8
         ff = cnt + 8 * c + 9 + (V_BITS * c + 1) + 2 * V_BITS * c + (2 * V_BITS + 1) * c + 9 + SKIP_BITS * c + 8
         ff += V_BITS * c + 10                      # the V FIFO's output register and pointers
+        ff += (9 + 8) * c + 1 + self.r.bit_length()  # stage 3: difference, Pa, valid, phase
         # per lane: vertical (9-bit diff, one shift-add per phase term, mux, add) and horizontal
         # (17-bit diff, same) interpolators, operand muxes; FIFO in LUT RAM / registers
         terms = sum(max(1, len(csd(w1)) - 1) for _, _, w1 in self.weights)
@@ -238,15 +240,21 @@ class BilinearSkip(wiring.Component):
         pd = Signal(layouts.pixel(colors), reset_less=True)
         pa = Signal(layouts.pixel(colors))
         vreg = [Signal(V_BITS, name=f"v{k}") for k in range(colors)]
+        # stage 3: the difference Pb - Pa registered (with Pa and the phase) before the weighting:
+        # difference -> shift-and-add -> phase select -> + Pa in one cycle was x4-base's ECP5
+        # critical path, 12.4 ns (docs/boards.md row 112)
+        v3, ph3 = Signal(), Signal(ps)
+        d3 = [Signal(signed(9), name=f"d3_{k}") for k in range(colors)]
+        pa3 = Signal(layouts.pixel(colors))
         with m.If(padv):
             m.d.sync += [v1.eq(p_go), ab1.eq(pab), ph1.eq(pi), v2.eq(v1), ab2.eq(ab1), ph2.eq(ph1), pd.eq(line_q)]
             with m.If(v2 & ~ab2):
                 m.d.sync += pa.eq(pd)
-            m.d.sync += vv.eq(v2 & ab2)
+            m.d.sync += [v3.eq(v2 & ab2), ph3.eq(ph2), pa3.eq(pa), vv.eq(v3)]
             for k in range(colors):
-                diff = pd[k] - pa[k]                         # signed 9 bits
+                m.d.sync += d3[k].eq(pd[k] - pa[k])              # signed 9 bits
                 # w1 * diff for this phase: constant shift-and-add per phase, then a small mux
-                m.d.sync += vreg[k].eq((pa[k] << one) + select(ph2, [const_mul(diff, w1) for _, _, w1 in self.weights]))
+                m.d.sync += vreg[k].eq((pa3[k] << one) + select(ph3, [const_mul(d3[k], w1) for _, _, w1 in self.weights]))
         m.d.comb += [vfifo.w_en.eq(vv), vfifo.w_data.eq(Cat(*vreg))]
 
         # ================================================================ consumer: HR outputs
