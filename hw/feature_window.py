@@ -54,6 +54,10 @@ from sw.formats import FeatureFormat
 from . import layouts
 from .head import last_flag, period_regs
 from .ram_read import bank_select, banks
+from .replica import Replicated, groups
+
+#: banks per copy of the registered write word and address (banked line buffers)
+WRITE_GROUP = 4
 
 
 def out_layout(fmt: FeatureFormat):
@@ -105,6 +109,8 @@ class FeatureWindow(wiring.Component):
         lut = 10 * a + self.fmt.bits + 3 * ctr + geo + 60   # address adders/muxes, flags, control
         if self.banks > 1:                            # bank registers + one-hot bank + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 2
+            # the write stage: word and address per WRITE_GROUP banks, one enable per bank
+            ff += -(-self.banks // WRITE_GROUP) * (self.fmt.bits + 2 * (self.bank_depth.bit_length() - 1)) + self.banks
             lut += self.banks * self.fmt.bits // 2 + 2 * self.banks
         return {"lut": lut, "ff": ff, "bram_bits": self.depth * self.fmt.bits, "dsp": 0}
 
@@ -190,9 +196,25 @@ class FeatureWindow(wiring.Component):
         in_row_done = ipix & ci_last
         ci_adv = Signal.like(ci)                      # the column after ci (registers only)
         m.d.comb += [self.i.ready.eq(in_ok), ci_adv.eq(Mux(ci_last, 0, ci + 1))]
-        for k, wr in enumerate(wrs):
-            m.d.comb += [wr.addr.eq(wa[:ob] if NB > 1 else wa), wr.data.eq(self.i.payload),
-                         wr.en.eq(wfire & (wbank[k] if NB > 1 else 1))]
+        if NB > 1:
+            # a write stage: the word, its in-bank address and the banks' write enables registered,
+            # word and address copied per WRITE_GROUP banks (hw/replica.py), so no net fans out to
+            # all banks (nor does the read address: a copy per group below) (the input word to x4-base's 37 banks across the die was one 13.2 ns route,
+            # docs/boards.md row 116). The write lands one cycle later; a read never needs it
+            # sooner: the taps of the newest column (kx = 2, ky = 2) are issued 8 C cycles or more
+            # after the window's first, which waits for the input to have passed that column.
+            wgroups = groups(NB, WRITE_GROUP)
+            wdata = Replicated(len(wgroups), "fw_wdata", layouts.feature(self.fmt), reset_less=True)
+            waddr = Replicated(len(wgroups), "fw_waddr", ob, reset_less=True)
+            wen = Signal(NB)
+            m.d.sync += [*wdata.eq(self.i.payload), *waddr.eq(wa[:ob]), wen.eq(Mux(wfire, wbank, 0))]
+            # the read address's in-bank part likewise, a copy per group loaded with ra's next value
+            raddr = Replicated(len(wgroups), "fw_raddr", ob, init=(2 * RW) % BD)
+            for j, (lo, hi) in enumerate(wgroups):
+                for k in range(lo, hi):
+                    m.d.comb += [wrs[k].addr.eq(waddr[j]), wrs[k].data.eq(wdata[j]), wrs[k].en.eq(wen[k])]
+        else:
+            m.d.comb += [wrs[0].addr.eq(wa), wrs[0].data.eq(self.i.payload), wrs[0].en.eq(wfire)]
         ci_last_n = last_flag(m, ci_last, ci, ipix, wper)
         with m.If(ipix):
             m.d.sync += ci.eq(ci_adv)
@@ -244,8 +266,11 @@ class FeatureWindow(wiring.Component):
             src_val, src_inside, src_last = rq[0], b_inside, b_last
         first = (ky == 0) & (kx == 0) & (ko == 0)
         m.d.comb += issue.eq(b_free & (~first | start_ok))
-        for rd in rds:
-            m.d.comb += rd.addr.eq(ra[:ob] if NB > 1 else ra)
+        if NB > 1:
+            for j, (lo, hi) in enumerate(wgroups):
+                m.d.comb += [rds[k].addr.eq(raddr[j]) for k in range(lo, hi)]
+        else:
+            m.d.comb += rds[0].addr.eq(ra)
         row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
         col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
         m.d.comb += [self.o.payload.value.eq(Mux(c_inside, c_val, 0)), self.o.payload.last.eq(c_last)]
@@ -304,15 +329,23 @@ class FeatureWindow(wiring.Component):
         m.d.comb += rowdiff_n.eq(rowdiff + in_row_done - out_row_done)
         m.d.sync += [rowdiff.eq(rowdiff_n),
                      in_ok.eq((wait <= 1) & ((rowdiff_n < 2) | ((rowdiff_n == 2) & ~ci_last_n & ahead2_n)))]
+        ra_n = Signal.like(ra)                        # the next read address
+        m.d.comb += ra_n.eq(ra)
+        m.d.sync += ra.eq(ra_n)
+        if NB > 1:                                    # its in-bank part, a copy per bank group
+            m.d.sync += raddr.eq(ra_n[:ob])
         with m.If(issue):
-            m.d.sync += [ko.eq(ko + 1), ra.eq(ra + 1)]
+            m.d.sync += ko.eq(ko + 1)
+            m.d.comb += ra_n.eq(ra + 1)
             with m.If(ko == C - 1):
                 m.d.sync += [ko.eq(0), kx.eq(kx + 1)]
                 with m.If(kx == 2):
-                    m.d.sync += [kx.eq(0), ky.eq(ky + 1), ra.eq(Mux(ky == 0, so[1], so[2]) + col_off)]
+                    m.d.sync += [kx.eq(0), ky.eq(ky + 1)]
+                    m.d.comb += ra_n.eq(Mux(ky == 0, so[1], so[2]) + col_off)
                     with m.If(ky == 2):
-                        m.d.sync += [ky.eq(0), col_off.eq(col_off + C), ra.eq(so[0] + col_off + C)]
+                        m.d.sync += [ky.eq(0), col_off.eq(col_off + C)]
+                        m.d.comb += ra_n.eq(so[0] + col_off + C)
                         with m.If(xo_last):
-                            m.d.sync += [col_off.eq(0), ra.eq(so[1]),
-                                         so[0].eq(so[1]), so[1].eq(so[2]), so[2].eq(so[0])]
+                            m.d.sync += [col_off.eq(0), so[0].eq(so[1]), so[1].eq(so[2]), so[2].eq(so[0])]
+                            m.d.comb += ra_n.eq(so[1])
         return m

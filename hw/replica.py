@@ -32,10 +32,11 @@ class Replicated:
     """`n` copies of a flag register: `r[g]` is copy g, `r.eq(v)` the assignment of all copies
     (use it wherever the flag is assigned, under the same conditions)."""
 
-    def __init__(self, n: int, name: str, shape=1, init: int = 0):
+    def __init__(self, n: int, name: str, shape=1, init: int = 0, reset_less: bool = False):
         if n < 1:
             raise ValueError(f"n must be >= 1, not {n}")
-        self.copies = [Signal(shape, init=init, name=f"{REP_PREFIX}{name}_{g}") for g in range(n)]
+        self.copies = [Signal(shape, init=init, name=f"{REP_PREFIX}{name}_{g}", reset_less=reset_less)
+                       for g in range(n)]
 
     def __getitem__(self, g: int) -> Signal:
         return self.copies[g]
