@@ -14,6 +14,13 @@ from hw.bram_fifo import BlockRamFIFO
 OUTS = ("w_rdy", "w_level", "r_rdy", "r_level", "level")
 
 
+def _simulate(m, bench):
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 @pytest.mark.parametrize("width,depth,p_w,p_r", [
     (8, 2, 0.5, 0.5), (8, 3, 0.9, 0.3), (5, 5, 0.3, 0.9),       # the smallest depths
     (16, 17, 0.7, 0.7), (16, 17, 1.0, 1.0), (12, 16, 0.8, 0.2),  # power of two inside, full, empty
@@ -46,10 +53,7 @@ def test_equals_sync_fifo_buffered_every_cycle(width, depth, p_w, p_r):
             seen["empty"] += not ctx.get(ref.r_rdy)
             await ctx.tick()
 
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(m, bench)
     assert not bad, bad[:5]
     assert seen["reads"] > 500, seen
     if (p_w, p_r) != (1.0, 1.0):                  # else full throughput: never full, never empty
@@ -88,15 +92,15 @@ def test_output_register_variant_is_a_fifo(width, depth, p_w, p_r):
     """out_reg=True (a reset-less output register behind the read latch, for the DP16KD output
     register): random writes and reads against a Python queue, every cycle: r_data is the oldest
     word whenever r_rdy, level counts the words inside, w_rdy is low only with at least depth - 2
-    inside, a word is readable 3 cycles after it enters an empty queue, and full throughput holds
-    (one word per cycle when both sides always go)."""
+    inside, and full throughput holds (one word per cycle when both sides always go); the latency
+    is test_latency_into_an_empty_queue's."""
     from collections import deque
 
     m = Module()
     m.submodules.dut = dut = BlockRamFIFO(width=width, depth=depth, out_reg=True)
     assert dut.latency == 3
     rnd, bad, q = random.Random(width * 100 + depth + 1), [], deque()
-    seen = {"reads": 0, "full": 0, "first_read": None}
+    seen = {"reads": 0, "full": 0}
 
     async def bench(ctx):
         for cyc in range(3000):
@@ -117,20 +121,37 @@ def test_output_register_variant_is_a_fifo(width, depth, p_w, p_r):
                 if r_en:
                     q.popleft()
                     seen["reads"] += 1
-                    if seen["first_read"] is None:
-                        seen["first_read"] = cyc
             if w_en and ctx.get(dut.w_rdy):
                 q.append(data)
             await ctx.tick()
 
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(m, bench)
     assert not bad, bad[:5]
     assert seen["reads"] > (2900 if (p_w, p_r) == (1.0, 1.0) else 500), seen
     if (p_w, p_r) != (1.0, 1.0):
         assert seen["full"] > 10, seen
+
+
+@pytest.mark.parametrize("out_reg", [False, True])
+def test_latency_into_an_empty_queue(out_reg):
+    """One word written into an empty queue: r_rdy rises `latency` cycles later (2; 3 with the
+    output register), with the word."""
+    m = Module()
+    m.submodules.dut = dut = BlockRamFIFO(width=8, depth=8, out_reg=out_reg)
+    rdy = []
+
+    async def bench(ctx):
+        ctx.set(dut.w_data, 0x5A)
+        ctx.set(dut.w_en, 1)
+        await ctx.tick()
+        ctx.set(dut.w_en, 0)
+        for _ in range(5):
+            rdy.append((ctx.get(dut.r_rdy), ctx.get(dut.r_data)))
+            await ctx.tick()
+
+    _simulate(m, bench)
+    first = [r for r, _ in rdy].index(1) + 1          # cycles after the write cycle
+    assert first == dut.latency and rdy[first - 1][1] == 0x5A, rdy
 
 
 def test_output_register_variant_reaches_the_block_ram_output_register(tmp_path):
