@@ -72,7 +72,12 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
         else:
             do_out = do_inner_read = inner_r_rdy & (~self.r_rdy | self.r_en)
             level = inner_level + self.r_rdy
-        m.d.comb += [self.w_rdy.eq(inner_level != inner_depth), inner_r_rdy.eq(inner_level != 0),
+        # "not full" and "not empty" as registers, equal to inner_level != inner_depth / != 0 at all
+        # times: set from compares of the level register with constants and the two transfers (the
+        # compares sat in front of do_write / do_inner_read and the level's adder: a residual FIFO
+        # stage's level counter was over 8 ns on the ECP5, x4-base docs/boards.md rows 114 and 116)
+        not_full, not_empty = Signal(init=1), Signal()
+        m.d.comb += [self.w_rdy.eq(not_full), inner_r_rdy.eq(not_empty),
                      self.level.eq(level),
                      self.w_level.eq(self.level), self.r_level.eq(self.level)]
 
@@ -100,9 +105,10 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
         with m.If(do_inner_read):
             m.d.sync += consume.eq(_incr(consume, inner_depth))
         with m.If(do_write & ~do_inner_read):
-            m.d.sync += inner_level.eq(inner_level + 1)
+            m.d.sync += [inner_level.eq(inner_level + 1), not_full.eq(inner_level != inner_depth - 1),
+                         not_empty.eq(1)]
         with m.If(do_inner_read & ~do_write):
-            m.d.sync += inner_level.eq(inner_level - 1)
+            m.d.sync += [inner_level.eq(inner_level - 1), not_full.eq(1), not_empty.eq(inner_level != 1)]
         with m.If(do_out):
             m.d.sync += self.r_rdy.eq(1)
         with m.Elif(self.r_en):
