@@ -56,7 +56,7 @@ from .head import last_flag, period_regs
 from .ram_read import bank_select, banks
 from .replica import Replicated, groups
 
-#: banks per copy of the registered write word and address (banked line buffers)
+#: banks per copy of the registered write word, write address and read address (banked line buffers)
 WRITE_GROUP = 4
 
 
@@ -199,10 +199,13 @@ class FeatureWindow(wiring.Component):
         if NB > 1:
             # a write stage: the word, its in-bank address and the banks' write enables registered,
             # word and address copied per WRITE_GROUP banks (hw/replica.py), so no net fans out to
-            # all banks (nor does the read address: a copy per group below) (the input word to x4-base's 37 banks across the die was one 13.2 ns route,
-            # docs/boards.md row 116). The write lands one cycle later; a read never needs it
-            # sooner: the taps of the newest column (kx = 2, ky = 2) are issued 8 C cycles or more
-            # after the window's first, which waits for the input to have passed that column.
+            # all banks (the input word to x4-base's 37 banks across the die was one 13.2 ns route,
+            # docs/boards.md row 116); the read address gets a copy per group too (below). The
+            # write lands one cycle later; a read never needs it sooner: the taps of the newest
+            # column (kx = 2, ky = 2) are issued 8 C cycles or more after the window's first, which
+            # waits for the input to have passed that column. (The read-address copies load the
+            # address's next value, whose logic then ends in routes to the copies: row 118's
+            # critical path; see docs/boards.md.)
             wgroups = groups(NB, WRITE_GROUP)
             wdata = Replicated(len(wgroups), "fw_wdata", layouts.feature(self.fmt), reset_less=True)
             waddr = Replicated(len(wgroups), "fw_waddr", ob, reset_less=True)

@@ -55,7 +55,8 @@ def bank_select(m: Module, load, sel, rqs, shape, prefix: str):
     registers: no bank number decoded and no multiplexer behind the block RAMs (x4-base's feature
     window, 37 banks: a 37-way select was the ECP5 critical path, docs/boards.md row 89). One cycle.
     (The registers took 0 when not selected, as yosys' synchronous reset, until the output-register
-    pass: a reset it does not move, since the DP16KD's RST also acts on the read latch.)"""
+    pass: it moves no reset, since what the DP16KD's RST does to the read latch in OUTREG mode could
+    not be checked.)"""
     regs = [Signal(shape, name=f"{prefix}{k}", reset_less=True) for k in range(len(rqs))]
     sel_q = Signal(len(rqs), name=f"{prefix}_sel")
     with m.If(load):
