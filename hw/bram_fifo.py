@@ -89,14 +89,17 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
         consume = Signal(range(inner_depth))
         m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
                      r_port.addr.eq(consume)]
+        # The one-bit state (valid flags, not-full / not-empty) is written so that it shares a clock
+        # enable with other registers: the flags load under the level's enable, the valid flags take
+        # no enable (and-or of their hold term, not an If: yosys makes an If or a constant branch
+        # into a clock enable or a synchronous set of the flag's own). An ECP5 slice's two
+        # flip-flops share clock, enable and reset, so every one-flip-flop control set costs half a
+        # slice and constrains the placer: x2-base's legaliser stalled on 523 of them (docs/boards.md).
         if self.out_reg:
             o_reg = Signal(self.width, name="o_reg", reset_less=True)
             with m.If(do_out):
                 m.d.sync += o_reg.eq(r_reg)
-            with m.If(do_inner_read):
-                m.d.sync += l_valid.eq(1)
-            with m.Elif(do_out):
-                m.d.sync += l_valid.eq(0)
+            m.d.sync += l_valid.eq(do_inner_read | (l_valid & ~do_out))
             m.d.comb += self.r_data.eq(o_reg)
         else:
             m.d.comb += self.r_data.eq(r_reg)
@@ -104,13 +107,9 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
             m.d.sync += produce.eq(_incr(produce, inner_depth))
         with m.If(do_inner_read):
             m.d.sync += consume.eq(_incr(consume, inner_depth))
-        with m.If(do_write & ~do_inner_read):
-            m.d.sync += [inner_level.eq(inner_level + 1), not_full.eq(inner_level != inner_depth - 1),
-                         not_empty.eq(1)]
-        with m.If(do_inner_read & ~do_write):
-            m.d.sync += [inner_level.eq(inner_level - 1), not_full.eq(1), not_empty.eq(inner_level != 1)]
-        with m.If(do_out):
-            m.d.sync += self.r_rdy.eq(1)
-        with m.Elif(self.r_en):
-            m.d.sync += self.r_rdy.eq(0)
+        with m.If(do_write != do_inner_read):        # the level moves: one up (write) or down (read)
+            m.d.sync += [inner_level.eq(Mux(do_write, inner_level + 1, inner_level - 1)),
+                         not_full.eq(~do_write | (inner_level != inner_depth - 1)),
+                         not_empty.eq(do_write | (inner_level != 1))]
+        m.d.sync += self.r_rdy.eq(do_out | (self.r_rdy & ~self.r_en))
         return m

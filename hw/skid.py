@@ -79,9 +79,11 @@ class SkidBuffer(wiring.Component):
             with m.If(~mv[g] | self.o.ready):
                 m.d.sync += main[lo:hi].eq(Mux(sv[g], skid[lo:hi], pl[lo:hi]))
         with m.If(load):
-            m.d.sync += [main_valid.eq(skid_valid | take), *mv.eq(skid_valid | take), *sv.eq(0)]
-        with m.Elif(take):
-            m.d.sync += sv.eq(1)
+            m.d.sync += [main_valid.eq(skid_valid | take), *mv.eq(skid_valid | take)]
+        # the skid flags: cleared by a load, set by a take, held otherwise; and-or, not an If, so
+        # that they take no clock enable of their own (a one-flip-flop control set per skid: half
+        # an ECP5 slice each, hw/bram_fifo.py)
+        m.d.sync += sv.eq(~load & (skid_valid | take))
         return m
 
     def _ring(self):
@@ -101,10 +103,8 @@ class SkidBuffer(wiring.Component):
         count_n = Signal.like(count)
         m.d.comb += count_n.eq(count + push - pop)
         m.d.sync += [count.eq(count_n), in_rdy.eq(count_n != 2), out_vld.eq(count_n != 0)]
-        with m.If(push):
-            m.d.sync += wsel.eq(~wsel)
-        with m.If(pop):
-            m.d.sync += rsel.eq(~rsel)
+        # (xor, not an If: no one-flip-flop clock enable sets, see the default variant)
+        m.d.sync += [wsel.eq(wsel ^ push), rsel.eq(rsel ^ pop)]
         return m
 
 
