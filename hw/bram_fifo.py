@@ -32,6 +32,7 @@ from __future__ import annotations
 from amaranth import Elaboratable, Module, Mux, Signal
 from amaranth.lib import fifo, memory
 
+from hw.flag import set_clear
 from hw.ram_read import NO_RW_CHECK, registered_read
 
 
@@ -89,17 +90,15 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
         consume = Signal(range(inner_depth))
         m.d.comb += [w_port.addr.eq(produce), w_port.data.eq(self.w_data), w_port.en.eq(do_write),
                      r_port.addr.eq(consume)]
-        # The one-bit state (valid flags, not-full / not-empty) is written so that it shares a clock
-        # enable with other registers: the flags load under the level's enable, the valid flags take
-        # no enable (and-or of their hold term, not an If: yosys makes an If or a constant branch
-        # into a clock enable or a synchronous set of the flag's own). An ECP5 slice's two
-        # flip-flops share clock, enable and reset, so every one-flip-flop control set costs half a
-        # slice and constrains the placer: x2-base's legaliser stalled on 523 of them (docs/boards.md).
+        # The one-bit state shares clock enables with other registers: not-full / not-empty load
+        # under the level's enable (as logic, not constants in branches, which yosys would make a
+        # synchronous set of their own), the valid flags take none (hw/flag.py: one-flip-flop
+        # control sets, half an ECP5 slice each, stalled x2-base's legaliser).
         if self.out_reg:
             o_reg = Signal(self.width, name="o_reg", reset_less=True)
             with m.If(do_out):
                 m.d.sync += o_reg.eq(r_reg)
-            m.d.sync += l_valid.eq(do_inner_read | (l_valid & ~do_out))
+            set_clear(m, l_valid, do_inner_read, do_out)
             m.d.comb += self.r_data.eq(o_reg)
         else:
             m.d.comb += self.r_data.eq(r_reg)
@@ -111,5 +110,5 @@ class BlockRamFIFO(Elaboratable, fifo.FIFOInterface):
             m.d.sync += [inner_level.eq(Mux(do_write, inner_level + 1, inner_level - 1)),
                          not_full.eq(~do_write | (inner_level != inner_depth - 1)),
                          not_empty.eq(do_write | (inner_level != 1))]
-        m.d.sync += self.r_rdy.eq(do_out | (self.r_rdy & ~self.r_en))
+        set_clear(m, self.r_rdy, do_out, self.r_en)
         return m

@@ -18,6 +18,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .flag import set_clear
+
 
 class Broadcast(wiring.Component):
     def __init__(self, shape):
@@ -42,12 +44,9 @@ class Broadcast(wiring.Component):
         a_free = ~self.a.valid | self.a.ready
         b_free = ~self.b.valid | self.b.ready
         m.d.comb += self.i.ready.eq(a_free & b_free)
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [self.a.payload.eq(self.i.payload), self.a.valid.eq(1),
-                         self.b.payload.eq(self.i.payload), self.b.valid.eq(1)]
-        with m.Else():
-            with m.If(self.a.ready):
-                m.d.sync += self.a.valid.eq(0)
-            with m.If(self.b.ready):
-                m.d.sync += self.b.valid.eq(0)
+        fire = self.i.valid & self.i.ready
+        with m.If(fire):
+            m.d.sync += [self.a.payload.eq(self.i.payload), self.b.payload.eq(self.i.payload)]
+        set_clear(m, self.a.valid, fire, self.a.ready)     # (no enables of their own: hw/flag.py)
+        set_clear(m, self.b.valid, fire, self.b.ready)
         return m

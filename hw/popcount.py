@@ -634,15 +634,14 @@ class PopcountEngine(wiring.Component):
         m.d.comb += [rfifo.w_en.eq(done & ~direct), rfifo.w_data.eq(Cat(*dots)),
                      rfifo.r_en.eq(res_free)]
         load = res_free & (rfifo.r_rdy | done)
+        # (res_valid under rcnt's enable, as logic: no one-flip-flop clock enable, hw/flag.py)
+        with m.If(load | take):
+            m.d.sync += [res_valid.eq(load | (rcnt != pe - 1)), rcnt.eq(Mux(load, 0, rcnt + 1))]
         with m.If(load):
-            m.d.sync += [res_valid.eq(1), rcnt.eq(0)]
             m.d.sync += [res[p].eq(Mux(rfifo.r_rdy, rfifo.r_data[p * db:(p + 1) * db], dots[p]))
                          for p in range(pe)]
         with m.Elif(take):
             m.d.sync += [res[p].eq(res[p + 1]) for p in range(pe - 1)]
-            m.d.sync += rcnt.eq(rcnt + 1)
-            with m.If(rcnt == pe - 1):
-                m.d.sync += res_valid.eq(0)
         # credits: groups started and not yet fully taken, at most D (so the FIFO cannot overflow)
         inflight = Signal(range(D + 1))
         inc = issue & first_f

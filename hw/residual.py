@@ -20,6 +20,7 @@ from amaranth.lib.wiring import In, Out
 from sw.formats import FeatureFormat
 
 from . import layouts
+from .flag import set_clear
 from .head import saturate
 
 
@@ -56,10 +57,8 @@ class ResidualAdd(wiring.Component):
         s = Signal(range(fmt.y_lo + fmt.lo, fmt.y_hi + fmt.hi + 1))
         m.d.comb += s.eq(self.v.payload + self.x.payload)
         with m.If(fire):
-            m.d.sync += [self.o.valid.eq(1),
-                         # (hw/head.saturate: a bit test on the sum's top bits, not two compares,
-                         # carry chains behind the adder's: x4-base row 109, every layer's adder)
-                         self.o.payload.eq(saturate(s, fmt.lo, fmt.hi))]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+            # (hw/head.saturate: a bit test on the sum's top bits, not two compares,
+            # carry chains behind the adder's: x4-base row 109, every layer's adder)
+            m.d.sync += self.o.payload.eq(saturate(s, fmt.lo, fmt.hi))
+        set_clear(m, self.o.valid, fire, self.o.ready)      # (no enable of its own: hw/flag.py)
         return m

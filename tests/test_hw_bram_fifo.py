@@ -168,20 +168,3 @@ def test_output_register_variant_reaches_the_block_ram_output_register(tmp_path)
         d = tmp_path / str(out_reg)
         synth_cell_counts(d, "ecp5", m, [q.w_data, q.w_en, q.w_rdy, out, q.r_en, q.r_rdy])
         assert outreg_stats(d)["flip_flops"] == want
-
-
-@pytest.mark.parametrize("out_reg", [False, True])
-def test_no_clock_enable_drives_a_single_flip_flop(tmp_path, out_reg):
-    """ECP5 netlist: every clock-enable net drives two flip-flops or more. A slice's two flip-flops
-    share clock, enable and reset, so a flag with an enable of its own (the registered not-full
-    flag, the valid flags as If / Elif) takes half a slice and a placement constraint per FIFO
-    stage; x2-base's legaliser stalled on 523 such one-flip-flop control sets (docs/boards.md)."""
-    from amaranth import Signal
-    from conftest import clock_enable_fanout, synth_cell_counts
-
-    m, out = Module(), Signal(18)
-    m.submodules.q = q = BlockRamFIFO(width=18, depth=600, out_reg=out_reg)
-    m.d.sync += out.eq(q.r_data)
-    synth_cell_counts(tmp_path, "ecp5", m, [q.w_data, q.w_en, q.w_rdy, out, q.r_en, q.r_rdy])
-    fanout = clock_enable_fanout(tmp_path)
-    assert fanout and min(fanout.values()) >= 2, fanout

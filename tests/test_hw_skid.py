@@ -129,15 +129,3 @@ def test_wide_payload_enables_are_split_per_bit_group(tmp_path, split):
     synth_cell_counts(tmp_path, "ecp5", sb, None)
     biggest = max(clock_enable_fanout(tmp_path).values())
     assert (biggest <= GROUP_BITS + 8) if split else (biggest >= 225), biggest
-
-
-@pytest.mark.parametrize("out_select", [False, True])
-def test_no_clock_enable_drives_a_single_flip_flop(tmp_path, out_select):
-    """ECP5 netlist: the flags (skid valid; the ring's entry selects) take no clock enable of
-    their own; every enable net drives two flip-flops or more (an ECP5 slice's two flip-flops
-    share one; see tests/test_hw_bram_fifo.py)."""
-    from conftest import clock_enable_fanout, synth_cell_counts
-
-    synth_cell_counts(tmp_path, "ecp5", SkidBuffer(unsigned(8), out_select=out_select), None)
-    fanout = clock_enable_fanout(tmp_path)
-    assert fanout and min(fanout.values()) >= 2, fanout
