@@ -20,8 +20,8 @@ two per skid).
 Cycle model: one item per cycle in and out when neither side stalls; an item entering an empty
 queue appears at the output 1 cycle later per stage and per skid, and one more per block-RAM
 stage (`latency`).
-Resource estimate: per stage two pointers and a level counter with their incrementers and the
-output register (block-RAM stages: read and output registers); width x depth bits of block RAM.
+Resource estimate: the stages' own (BlockRamFIFO.resource_estimate: pointers, level, read and
+output registers, the memory words) and the SkidBuffers'.
 """
 from __future__ import annotations
 
@@ -31,7 +31,28 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.bram_fifo import BlockRamFIFO
+from hw.estimate import throwaway, total
 from hw.skid import SkidBuffer
+
+
+class _RegisterStage(fifo.SyncFIFOBuffered):
+    """A one-item stage: lib.fifo's SyncFIFOBuffered of depth 1, a register with its valid flag."""
+    latency = 1
+
+    def resource_estimate(self) -> dict:
+        return {"lut": 3, "ff": self.width + 1, "bram_bits": 0, "dsp": 0}
+
+
+def _stage(width: int, d: int):
+    """The chain's stage holding d items, the one place that chooses it: a block-RAM queue with the
+    output register behind its read latch (d >= 3; the DP16KD's output register in the board build,
+    boards/outreg.py), a plain block-RAM queue (d = 2), a register (d = 1). Each answers
+    `latency` and `resource_estimate()`."""
+    if d >= 3:
+        return BlockRamFIFO(width=width, depth=d, out_reg=True)
+    if d == 2:
+        return BlockRamFIFO(width=width, depth=d)
+    return _RegisterStage(width=width, depth=d)
 
 
 class StreamFIFO(wiring.Component):
@@ -46,41 +67,30 @@ class StreamFIFO(wiring.Component):
         self.stage_depths = [depth // n + (k < depth % n) for k in range(n)]
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
+    def _stages(self) -> list:
+        """The stages, built for their latency and estimate only (never elaborated)."""
+        width = Shape.cast(self.shape).width
+        return [throwaway(_stage(width, d)) for d in self.stage_depths]
+
     @property
     def latency(self) -> int:
-        # a block-RAM stage has its output register (BlockRamFIFO out_reg): one cycle more each
-        return 2 * len(self.stage_depths) - 1 + sum(d >= 3 for d in self.stage_depths)
+        # each stage's latency, and one cycle per SkidBuffer between stages
+        return sum(q.latency for q in self._stages()) + len(self.stage_depths) - 1
 
     def cycle_model(self, items: int) -> int:
         return items + self.latency
 
     def resource_estimate(self) -> dict:
-        width = Shape.cast(self.shape).width
-        lut = ff = 0
-        for d in self.stage_depths:
-            abits = max(d, 2).bit_length()
-            lut += 3 * abits + 10 + 2 * (d >= 3)
-            ff += 3 * abits + width * (1 + (d >= 3)) + 2 + (d >= 3)
-        skids = len(self.stage_depths) - 1                 # the SkidBuffers between stages
-        lut += skids * (width + 4)
-        ff += skids * (2 * width + 2)
-        return {"lut": lut, "ff": ff, "bram_bits": width * self.depth, "dsp": 0}
+        parts = [q.resource_estimate() for q in self._stages()]
+        parts += [throwaway(SkidBuffer(self.shape)).resource_estimate()] * (len(self.stage_depths) - 1)
+        return total(parts)
 
     def elaborate(self, platform):
         m = Module()
         width = Shape.cast(self.shape).width
         prev = None
         for k, d in enumerate(self.stage_depths):
-            # (a one-item stage is a register: lib.fifo's, which has no memory)
-            # (three or more: a block-RAM queue with the output register behind its read latch,
-            # which becomes the DP16KD's output register in the board build, boards/outreg.py)
-            if d >= 3:
-                q = BlockRamFIFO(width=width, depth=d, out_reg=True)
-            elif d == 2:
-                q = BlockRamFIFO(width=width, depth=d)
-            else:
-                q = fifo.SyncFIFOBuffered(width=width, depth=d)
-            m.submodules[f"q{k}" if k else "q"] = q
+            m.submodules[f"q{k}" if k else "q"] = q = _stage(width, d)
             if prev is None:
                 m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy)]
             else:
