@@ -105,7 +105,7 @@ class FeatureWindow(wiring.Component):
         a = bits_for(self.depth)
         ctr = 2 * (bits_for(self.max_width) + bits_for(self.max_height) + bits_for(self.channels) + 1) + 4
         geo = 2 * (bits_for(self.max_width) + bits_for(self.max_height)) + 4   # W - 1, W - 2, H - 1, H - 2, ...
-        ff = 6 * a + ctr + geo + self.fmt.bits + 12   # addresses, slot offsets, counters, output
+        ff = 9 * a + ctr + geo + self.fmt.bits + 12   # addresses, slot offsets, row starts, counters, output
         lut = 10 * a + self.fmt.bits + 3 * ctr + geo + 60   # address adders/muxes, flags, control
         if self.banks > 1:                            # bank registers + one-hot bank + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 2
@@ -204,8 +204,7 @@ class FeatureWindow(wiring.Component):
             # write lands one cycle later; a read never needs it sooner: the taps of the newest
             # column (kx = 2, ky = 2) are issued 8 C cycles or more after the window's first, which
             # waits for the input to have passed that column. (The read-address copies load the
-            # address's next value, whose logic then ends in routes to the copies: row 118's
-            # critical path; see docs/boards.md.)
+            # address's next value: a select among registers, see "row starts" below.)
             wgroups = groups(NB, WRITE_GROUP)
             wdata = Replicated(len(wgroups), "fw_wdata", layouts.feature(self.fmt), reset_less=True)
             waddr = Replicated(len(wgroups), "fw_waddr", ob, reset_less=True)
@@ -332,6 +331,14 @@ class FeatureWindow(wiring.Component):
         m.d.comb += rowdiff_n.eq(rowdiff + in_row_done - out_row_done)
         m.d.sync += [rowdiff.eq(rowdiff_n),
                      in_ok.eq((wait <= 1) & ((rowdiff_n < 2) | ((rowdiff_n == 2) & ~ci_last_n & ahead2_n)))]
+        # The row starts of the next kernel row / pixel as registers (sums of the slot offsets and
+        # the column offset, one cycle behind them): the read address's next value is then a select
+        # among registers and ra + 1, with no adder chain from so / col_off in front of ra and its
+        # per-group copies (x4-base docs/boards.md row 118: so_mid -> adder -> ra_n -> copies,
+        # 14.35 ns). They are read 3 C issues or more after so / col_off change: a kernel row
+        # takes 3 C issues, and a pixel's first address (col_off + C) 9 C after the last change.
+        row1, row2, next_pix = Signal(A, name="ra_row1"), Signal(A, name="ra_row2"), Signal(A, name="ra_next_pix")
+        m.d.sync += [row1.eq(so[1] + col_off), row2.eq(so[2] + col_off), next_pix.eq(so[0] + col_off + C)]
         ra_n = Signal.like(ra)                        # the next read address
         m.d.comb += ra_n.eq(ra)
         m.d.sync += ra.eq(ra_n)
@@ -344,10 +351,10 @@ class FeatureWindow(wiring.Component):
                 m.d.sync += [ko.eq(0), kx.eq(kx + 1)]
                 with m.If(kx == 2):
                     m.d.sync += [kx.eq(0), ky.eq(ky + 1)]
-                    m.d.comb += ra_n.eq(Mux(ky == 0, so[1], so[2]) + col_off)
+                    m.d.comb += ra_n.eq(Mux(ky == 0, row1, row2))
                     with m.If(ky == 2):
                         m.d.sync += [ky.eq(0), col_off.eq(col_off + C)]
-                        m.d.comb += ra_n.eq(so[0] + col_off + C)
+                        m.d.comb += ra_n.eq(next_pix)
                         with m.If(xo_last):
                             m.d.sync += [col_off.eq(0), so[0].eq(so[1]), so[1].eq(so[2]), so[2].eq(so[0])]
                             m.d.comb += ra_n.eq(so[1])

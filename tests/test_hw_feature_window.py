@@ -183,3 +183,20 @@ def test_write_word_and_address_fan_out_per_bank_group(tmp_path):
                             loads.setdefault(b, set()).add(id(c))
     assert fw.banks == 19 and max(len(v) for v in loads.values()) <= WRITE_GROUP, \
         sorted(len(v) for v in loads.values())[-5:]
+
+
+@pytest.mark.parametrize("name", ["so_bot", "so_top", "col_off"])
+def test_slot_and_column_offsets_reach_the_read_address_through_registers(tmp_path, name):
+    """The row starts (slot offset + column offset) are registers: the slot and column offsets reach
+    them, not the read address or its per-group copies (their adders ended in routes to the copies:
+    x4-base docs/boards.md row 118, 14.35 ns). (so_mid is also selected as it is, with no adder,
+    for a new row's first address.)"""
+    from sim.fanout import NoYosys, register_fanout
+
+    try:
+        regs = register_fanout(FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=256), name, tmp_path)
+    except NoYosys as e:
+        pytest.skip(str(e))
+    reached = {n.lstrip("\\") for nets in regs.values() for n in nets}
+    assert {"ra_row1", "ra_row2", "ra_next_pix"} & reached, reached
+    assert not [n for n in reached if n == "ra" or "fw_raddr" in n], reached
