@@ -37,7 +37,7 @@ from .fold import FoldConfig, auto_fold
 from .stream_fifo import StreamFIFO
 from .link import LinkCore
 from .network import Network, receptive_halo
-from .reset_tree import COPY_FF, TREE_LEVELS, cleared, reset_copy
+from .reset_tree import COPY_FF, TREE_LEVELS, cleared, region_copy, reset_copy
 from .static_copy import GEO_FF, geometry_copy
 from .estimate import throwaway, total
 from .skid import SkidBuffer, pipe
@@ -146,7 +146,8 @@ class AcceleratorCore(wiring.Component):
         if self.input_fifo_depth:
             units.append(StreamFIFO(unsigned(8 * self.prog.config.colors), self.input_fifo_depth))
         throwaway(*units)
-        tree = [] if b.arch == "rowserial" else [{"ff": COPY_FF + GEO_FF}]       # the trees' first level
+        # the trees' first level, the accelerator's region copy
+        tree = [] if b.arch == "rowserial" else [{"ff": 2 * COPY_FF + GEO_FF}]
         return total([u.resource_estimate() for u in units] + tree)
 
     def elaborate(self, platform):
@@ -165,20 +166,25 @@ class AcceleratorCore(wiring.Component):
             # the network): the network's units register their own copies from it, so no route
             # goes from the link to a far unit in one cycle (a register-to-register route of 12.7
             # ns from the link's width to a far layer's copy was the x2-base ECP5 critical path,
-            # docs/boards.md row 83). The link clears its side of the network with the second
-            # level (reset_latency = TREE_LEVELS), the geometry follows a cycle later as before.
+            # docs/boards.md row 83). Second level: a copy per region (here the accelerator's own
+            # units; the network's and each layer's take theirs), so the first level drives ~20
+            # copies instead of one per unit (row 117). The link clears its side of the network in
+            # the cycle of the units' copies (reset_latency = TREE_LEVELS); the geometry follows
+            # a cycle after the first level as before.
             net_clear = reset_copy(m, net_clear, "tree")
+            acc_clear = region_copy(m, net_clear, "acc")
             net_w, net_h = geometry_copy(m, link.width, link.height, "tree")
         else:
+            acc_clear = None                             # (row-serial: net_rst, below)
             net_w, net_h = link.width, link.height
 
         def with_net(name, unit):
             """`unit` reset with the network, in the cycle of link.net_rst: the row-serial network
             (the UP5K's, every flip-flop counts) from net_rst itself; the dataflow one through the
-            reset tree (hw/reset_tree.py), a registered copy of the first level per unit."""
+            reset tree (hw/reset_tree.py), a registered copy of the accelerator's region copy."""
             if b.arch == "rowserial":
                 return ResetInserter(net_rst)(unit)
-            return cleared(m, net_clear, name, unit)
+            return cleared(m, acc_clear, name, unit)
         net = make_network(self.prog, b, self.fold)
         if b.arch == "rowserial":
             m.submodules.net = net = with_net("net", net)
@@ -198,18 +204,18 @@ class AcceleratorCore(wiring.Component):
             # (dataflow) a SkidBuffer, cleared with the network, between the link and the FIFO: the
             # link's drain address (take -> count + 1 -> block RAM address) waited on the FIFO's
             # level compare through its ready (the ECP5 critical path of x2-base row 90, 15.3 ns)
-            pipe(m, "cut_q", link.net_i, q.i, enabled=dataflow, clear=net_clear)
+            pipe(m, "cut_q", link.net_i, q.i, enabled=dataflow, clear=acc_clear)
             # (dataflow) a SkidBuffer, cleared with the network, cuts the FIFO's read enable (a block
             # RAM clock enable) from the pixel window generator's step logic behind the fork
             # (the ring variant: nothing but registers behind the FIFO's block RAM)
-            pipe(m, "cut_in", q.o, net.i, enabled=dataflow, clear=net_clear, out_select=True)
+            pipe(m, "cut_in", q.o, net.i, enabled=dataflow, clear=acc_clear, out_select=True)
         else:
             wiring.connect(m, link.net_i, net.i)
         # (dataflow) a SkidBuffer, cleared with the network, cuts the link's crop-filter / FIFO
         # ready from the network's pipeline enables (ECP5 critical path of the small network after
         # the other cuts); the row-serial tail's registered output goes straight into the link (the
         # UP5K at 48 MHz; 50 FF less)
-        pipe(m, "cut_out", net.o, link.net_o, enabled=dataflow, clear=net_clear)
+        pipe(m, "cut_out", net.o, link.net_o, enabled=dataflow, clear=acc_clear)
         m.d.comb += [net.width.eq(net_w), net.height.eq(net_h),
                      self.busy.eq(link.stripe_active), self.error.eq(link.error_event)]
         if b.arch == "rowserial":

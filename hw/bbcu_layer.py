@@ -7,9 +7,10 @@ Stream signature
   i: In(stream of features)   layer input, raster order, C per pixel (channel-serial)
   o: Out(stream of features)  layer output: same geometry (BBCU-B) or x r (BBCU-U), C per pixel
   width, height: In            input geometry
-  clear: In(1)                 a clear request: every sub-unit (and skid buffer) is reset in the next
-                               cycle from its own registered copy (hw/reset_tree.py: one copy for the
-                               whole layer drove ~1,850 synchronous resets, an ECP5 critical path)
+  clear: In(1)                 a clear request: every sub-unit (and skid buffer) is reset two cycles
+                               later from its own registered copy of the layer's copy (hw/reset_tree.py:
+                               one copy for the whole layer drove ~1,850 synchronous resets, an ECP5
+                               critical path)
 The residual FIFO holds the features that enter while the window generator waits for the next
 row: (max_width + 4) pixels x C words (sized from the window latency; see docs/architecture.md).
 Cycle model: the slowest of its units (hw/fold.py: throughput).
@@ -28,7 +29,7 @@ from . import layouts
 from .fold import LayerFold
 from .fork import Broadcast
 from .estimate import throwaway, total
-from .reset_tree import COPY_FF, cleared
+from .reset_tree import COPY_FF, cleared, region_copy
 from .skid import SkidBuffer, pipe
 from .stream_fifo import StreamFIFO
 from .popcount import PopcountEngine
@@ -121,7 +122,7 @@ class BBCULayer(wiring.Component):
         if self.layer.r > 1:
             est["bram_bits"] += replay_fifo_depth(self.channels, self.max_width) * self.fmt.bits
             est["lut"] += 40
-        est["ff"] += COPY_FF * (len(units) + len(self.skids()))
+        est["ff"] += COPY_FF * (1 + len(units) + len(self.skids()))
         return est
 
     def _units(self):
@@ -144,7 +145,7 @@ class BBCULayer(wiring.Component):
         m = Module()
         u = self._units()
         self.stages = u           # for profiling (benchmarks/stage_profile.py)
-        clear = self.clear
+        clear = region_copy(m, self.clear, "layer")   # (the reset tree's second level)
         for k, v in u.items():
             m.submodules[k] = cleared(m, clear, k, v)
         # SkidBuffers (hw/skid.py) cut the handshake at the layer input and between the

@@ -35,7 +35,7 @@ from .feature_window import FeatureWindow
 from .fold import FoldConfig, auto_fold, throughput
 from .fork import Broadcast
 from .head import HeadConv
-from .reset_tree import COPY_FF, cleared
+from .reset_tree import COPY_FF, cleared, region_copy
 from .estimate import throwaway, total
 from .skid import SkidBuffer, pipe
 from .static_copy import GEO_FF, geometry_copy
@@ -75,8 +75,9 @@ class Network(wiring.Component):
             "o": Out(stream.Signature(layouts.pixel(cfg.colors))),
             "width": In(16),
             "height": In(16),
-            # a clear request: every unit (and skid buffer) is reset in the next cycle, each from its
-            # own registered copy (hw/reset_tree.py; the accelerator drives it from the link)
+            # a clear request: every unit (and skid buffer) is reset two cycles later, each from its
+            # own registered copy of its region's copy (hw/reset_tree.py; the accelerator drives it
+            # from the link)
             "clear": In(1),
         })
 
@@ -116,16 +117,18 @@ class Network(wiring.Component):
         throwaway(*u.values(), *skids)
         geo_users = 2 + 2 * (1 + len(self.prog.binary_layers))   # pwin, bil; fwin, the layers: two each
         # reset copies: one per unit but the layers (their sub-units have their own, in their estimate)
-        copies = {"ff": COPY_FF * (len(u) - len(self.prog.binary_layers) + len(skids)) + GEO_FF * geo_users}
+        copies = {"ff": COPY_FF * (1 + len(u) - len(self.prog.binary_layers) + len(skids)) + GEO_FF * geo_users}
         return total([x.resource_estimate() for x in [*u.values(), *skids]] + [copies])
 
     def elaborate(self, platform):
         m = Module()
         prog, cfg = self.prog, self.prog.config
         u = self.units()
+        # the reset tree's second level for the units outside the layers (each layer takes its own)
+        clear = region_copy(m, self.clear, "net")
 
         def add(name):
-            m.submodules[name] = cleared(m, self.clear, name, u[name])
+            m.submodules[name] = cleared(m, clear, name, u[name])
             return u[name]
         fork, pwin, head, skipq, bil = (add(k) for k in ("fork", "pwin", "head", "skipq", "bil"))
 
@@ -133,7 +136,7 @@ class Network(wiring.Component):
         # pixel words: colour k at bits [8k, 8k+8) (layouts.pixel), window elements are the same bits
         m.d.comb += [pwin.i.payload.eq(fork.a.payload), pwin.i.valid.eq(fork.a.valid), fork.a.ready.eq(pwin.i.ready)]
         # (head counters -> ready -> window step was an ECP5 critical path)
-        pipe(m, "cut_head", pwin.o, head.i, clear=self.clear)
+        pipe(m, "cut_head", pwin.o, head.i, clear=clear)
         wiring.connect(m, fork.b, skipq.i)
         wiring.connect(m, skipq.o, bil.i)
         # each unit reads its own registered copy of the geometry (hw/static_copy.py), the layers
@@ -165,12 +168,12 @@ class Network(wiring.Component):
 
         fwin, tail = add("fwin"), add("tail")
         # SkidBuffers (hw/skid.py) cut the handshake between stages (every BBCULayer cuts its own)
-        pipe(m, "cut_fwin", src, fwin.i, clear=self.clear)
+        pipe(m, "cut_fwin", src, fwin.i, clear=clear)
         w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, "chain_fwin")
         w_u, h_u = geometry_copy(m, w_c, h_c, "fwin")
         m.d.comb += [fwin.width.eq(w_u), fwin.height.eq(h_u)]
-        pipe(m, "cut_tail", fwin.o, tail.i, clear=self.clear)
-        pipe(m, "cut_skip", bil.o, tail.skip, clear=self.clear)
+        pipe(m, "cut_tail", fwin.o, tail.i, clear=clear)
+        pipe(m, "cut_skip", bil.o, tail.skip, clear=clear)
         wiring.connect(m, tail.o, wiring.flipped(self.o))
         # the stages, for profiling (benchmarks/stage_profile.py)
         self.stages = {"pwin": pwin, "head": head, "skipq": skipq, "bil": bil, "fwin": fwin, "tail": tail,

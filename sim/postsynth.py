@@ -47,6 +47,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from hw.reset_tree import TREE_LEVELS
 from sim.runner import ROOT, run_cocotb
 
 BUILD = ROOT / "build" / "postsynth"
@@ -309,8 +310,10 @@ def random_power_up(netlist: str, seed: int) -> tuple[str, int]:
 # value; a write to memory[X] is dropped), which would hide an unknown that reaches a flip-flop's
 # enable or reset, or a RAM's write enable. In strict mode the netlist's top gets one checker per
 # clock: after the reset phase, any such input that is X at a clock edge stops the simulation and
-# names the cells. Armed after XCHECK_AFTER_NS (the testbenches reset for 2 cycles of 10 ns).
-XCHECK_AFTER_NS = 30
+# names the cells. Armed after XCHECK_AFTER_NS: the testbenches reset for 2 cycles of 10 ns, and
+# the board top's power-on reset reaches the network's flip-flops through the reset tree's
+# TREE_LEVELS registers (hw/reset_tree.py), one more cycle to take effect.
+XCHECK_AFTER_NS = 10 * (2 + TREE_LEVELS + 1)
 _CONST = re.compile(r"^\d+'[hbd][0-9a-fA-F]+$")
 
 

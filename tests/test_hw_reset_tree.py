@@ -129,20 +129,30 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     # the tree's first level (hw/accelerator.py), one flip-flop
     assert got["network"] == [] and len(got["copies"]) == 1 and "tree" in got["copies"][0], got
     assert got["outside"] > 50, got             # the link and the UART: reset by it directly
-    # the first level reaches one copy per unit and skid buffer of the network, per sub-unit and
-    # skid buffer of each BBCU layer, and one each for the input FIFO, the cuts before and behind it
-    # and the output cut, and nothing else
+    # the first level reaches the regions' copies (the accelerator's units, the network's, one per
+    # BBCU layer: the second level) and nothing else
     net = Network(prog, fold)
     units = net.units()
     throwaway(net, *units.values())
     layers = [k for k in units if k.startswith("layer")]
-    per_layer = [len(units[k]._units()) + len(units[k].skids()) for k in layers]
-    assert all(set(SKIDS) <= set(units[k].skids()) for k in layers)
-    assert layers and all(n >= 10 for n in per_layer), per_layer
-    n_net = len(units) - len(layers) + 4 + sum(per_layer)   # (skid buffers cut_head, cut_fwin, cut_tail, cut_skip)
     level2 = reset_fanout(BoardReset(prog, build, fold), tmp_path / "level2", net=COPY_PREFIX + "tree")
     assert level2["network"] == [] and level2["outside"] == 0, level2
-    assert len(level2["copies"]) == n_net + 4, (n_net, level2["copies"])
+    assert sorted(c.rpartition(".")[2] for c in level2["copies"]) == sorted(
+        ["rst_copy_region_acc", "rst_copy_region_net"] + ["rst_copy_region_layer"] * len(layers)), level2
+    # the regions' copies reach one copy per unit and skid buffer: of the network outside the layers
+    # (with cut_head, cut_fwin, cut_tail, cut_skip), of each layer (sub-units and skid buffers), of
+    # the accelerator (the input FIFO, the cuts before and behind it, the output cut); nothing else
+    subs = {k: units[k]._units() for k in layers}
+    throwaway(*(u for v in subs.values() for u in v.values()))
+    per_layer = [len(subs[k]) + len(units[k].skids()) for k in layers]
+    assert all(set(SKIDS) <= set(units[k].skids()) for k in layers)
+    assert layers and all(n >= 10 for n in per_layer), per_layer
+    want = {"rst_copy_region_net": len(units) - len(layers) + 4, "rst_copy_region_acc": 4,
+            **{f"{k}.rst_copy_region_layer": n for k, n in zip(layers, per_layer)}}
+    for region, n in want.items():
+        level3 = reset_fanout(BoardReset(prog, build, fold), tmp_path / region, net=region)
+        assert level3["network"] == [] and level3["outside"] == 0, (region, level3)
+        assert len(level3["copies"]) == n, (region, n, level3["copies"])
     # control: with the sync domain's reset (the simulation tops) it reaches the network's flip-flops
     plain = reset_fanout(Accelerator(prog, build, fold), tmp_path / "plain")
     assert len(plain["network"]) > 100, {k: (len(v) if isinstance(v, list) else v) for k, v in plain.items()}
