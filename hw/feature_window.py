@@ -54,6 +54,7 @@ from sw.formats import FeatureFormat
 from . import layouts
 from .head import last_flag, period_regs
 from .ram_read import bank_select, banks
+from .flag import set_clear
 from .replica import Replicated, groups
 
 #: banks per copy of the registered write word, write address and read address (banked line buffers)
@@ -110,8 +111,10 @@ class FeatureWindow(wiring.Component):
         if self.banks > 1:                            # bank registers + one-hot bank + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 2
             # the write stage: word and address per WRITE_GROUP banks, one enable per bank
-            ff += -(-self.banks // WRITE_GROUP) * (self.fmt.bits + 2 * (self.bank_depth.bit_length() - 1)) + self.banks
-            lut += self.banks * self.fmt.bits // 2 + 2 * self.banks
+            # (and per group the copies of three pipeline flags with their next-state and enable LUTs)
+            ngroups = -(-self.banks // WRITE_GROUP)
+            ff += ngroups * (self.fmt.bits + 2 * (self.bank_depth.bit_length() - 1) + 3) + self.banks
+            lut += self.banks * self.fmt.bits // 2 + 2 * self.banks + 5 * ngroups
         return {"lut": lut, "ff": ff, "bram_bits": self.depth * self.fmt.bits, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -124,11 +127,18 @@ class FeatureWindow(wiring.Component):
         NB, BD = self.banks, self.bank_depth
         ob = BD.bit_length() - 1                      # offset bits within a bank
         issue = Signal()                              # a read address is issued (output pipeline)
+        may_issue = Signal()                          # ... when B is free
         # the read registers load whenever B is free, issued or not (a word read without an issue
         # is never used: b_valid stays low), so the banks' clock enables do not wait on start_ok
         b_free = Signal()
-        # the read registers (B), merged into the block-RAM ports (hw/ram_read.py)
-        wrs, rds, rq = banks(m, layouts.feature(self.fmt), self.depth, BD, b_free)
+        # the read registers (B), merged into the block-RAM ports (hw/ram_read.py); banked, each group
+        # of WRITE_GROUP banks loads them (and the bank registers, D) with its own enable, computed
+        # from its own copies of the output pipeline's flags ("output pipeline" below)
+        wgroups = groups(NB, WRITE_GROUP)
+        g_free = [Signal(name=f"fw_b_free{j}") for j in range(len(wgroups))]
+        g_load = [Signal(name=f"fw_d_load{j}") for j in range(len(wgroups))]
+        per_bank = lambda sigs: [sigs[j] for j, (lo, hi) in enumerate(wgroups) for _ in range(lo, hi)]
+        wrs, rds, rq = banks(m, layouts.feature(self.fmt), self.depth, BD, per_bank(g_free) if NB > 1 else b_free)
 
         def ctr(n, name):
             return Signal(range(max(n, 2)), name=name)
@@ -205,7 +215,6 @@ class FeatureWindow(wiring.Component):
             # column (kx = 2, ky = 2) are issued 8 C cycles or more after the window's first, which
             # waits for the input to have passed that column. (The read-address copies load the
             # address's next value: a select among registers, see "row starts" below.)
-            wgroups = groups(NB, WRITE_GROUP)
             wdata = Replicated(len(wgroups), "fw_wdata", layouts.feature(self.fmt), reset_less=True)
             waddr = Replicated(len(wgroups), "fw_waddr", ob, reset_less=True)
             wen = Signal(NB)
@@ -260,14 +269,27 @@ class FeatureWindow(wiring.Component):
                 m.d.sync += [d_valid.eq(1), d_last.eq(b_last)]
             with m.Elif(c_load):
                 m.d.sync += d_valid.eq(0)
-            src_val = bank_select(m, d_load, b_sel, rq, layouts.feature(self.fmt), "d_val")
+            # The banks' enables (read latch: b_free, bank register: d_load) per bank group, from the
+            # group's copies of b_valid, d_valid and o.valid (hw/replica.py), each following the
+            # same recurrence as its master from the same inputs (o.ready, may_issue): one LUT per
+            # group beside its banks instead of one net to the clock enables of all of them (x4-base
+            # row 118: b_valid -> LUT -> 37 DP16KD OCE pins, 12.1 ns)
+            bv, dv, ov = (Replicated(len(wgroups), f"fw_{n}") for n in ("b_valid", "d_valid", "o_valid"))
+            for j in range(len(wgroups)):
+                c_free_j = ~ov[j] | self.o.ready
+                c_load_j = dv[j] & c_free_j
+                m.d.comb += [g_load[j].eq(bv[j] & (~dv[j] | c_free_j)), g_free[j].eq(~bv[j] | g_load[j])]
+                set_clear(m, bv[j], g_free[j] & may_issue, g_load[j])
+                set_clear(m, dv[j], g_load[j], c_load_j)
+                set_clear(m, ov[j], c_load_j, self.o.ready)
+            src_val = bank_select(m, per_bank(g_load), b_sel, rq, layouts.feature(self.fmt), "d_val")
             src_inside, src_last = 1, d_last
         else:
             c_load = b_valid & c_free
             m.d.comb += b_free.eq(~b_valid | c_load)
             src_val, src_inside, src_last = rq[0], b_inside, b_last
         first = (ky == 0) & (kx == 0) & (ko == 0)
-        m.d.comb += issue.eq(b_free & (~first | start_ok))
+        m.d.comb += [may_issue.eq(~first | start_ok), issue.eq(b_free & may_issue)]
         if NB > 1:
             for j, (lo, hi) in enumerate(wgroups):
                 m.d.comb += [rds[k].addr.eq(raddr[j]) for k in range(lo, hi)]

@@ -32,8 +32,9 @@ def banks(m: Module, shape, depth: int, bank_depth: int, en):
     words (a power of two: bank k holds the words k * bank_depth ..; submodules mem0, mem1, ..),
     every bank block RAM once there are several (a short last bank as LUT RAM put its asynchronous
     read and address decode on the x4-base critical path, docs/boards.md row 87), each read through
-    registered_read loaded with `en`: (write ports, read ports, read registers), one per bank. One
-    memory over several block RAMs would have a read multiplexer behind their outputs."""
+    registered_read loaded with `en` (one signal, or a list: bank k's enable): (write ports, read
+    ports, read registers), one per bank. One memory over several block RAMs would have a read
+    multiplexer behind their outputs."""
     n = -(-depth // bank_depth)
     attrs = {**NO_RW_CHECK, **({"ram_style": "block"} if n > 1 else {})}
     wrs, rds, rqs = [], [], []
@@ -41,7 +42,7 @@ def banks(m: Module, shape, depth: int, bank_depth: int, en):
         mem = memory.Memory(shape=shape, depth=min(bank_depth, depth - k * bank_depth), init=[], attrs=attrs)
         m.submodules[f"mem{k}"] = mem
         wrs.append(mem.write_port())
-        rd, q = registered_read(m, mem, en, f"rq{k}")
+        rd, q = registered_read(m, mem, en[k] if isinstance(en, (list, tuple)) else en, f"rq{k}")
         rds.append(rd)
         rqs.append(q)
     return wrs, rds, rqs
@@ -49,7 +50,7 @@ def banks(m: Module, shape, depth: int, bank_depth: int, en):
 
 def bank_select(m: Module, load, sel, rqs, shape, prefix: str):
     """The banks' read registers `rqs` to one word: a register per bank loads its bank's word with
-    `load` (no reset, no logic between block RAM and register: boards/outreg.py makes it the
+    `load` (one signal, or a list: bank k's) (no reset, no logic between block RAM and register: boards/outreg.py makes it the
     DP16KD's output register, whose clock-to-out is 0.95 ns instead of the read latch's 5.8 ns),
     the one-hot `sel` is registered beside them, and the result is the OR of the selected
     registers: no bank number decoded and no multiplexer behind the block RAMs (x4-base's feature
@@ -59,9 +60,10 @@ def bank_select(m: Module, load, sel, rqs, shape, prefix: str):
     not be checked.)"""
     regs = [Signal(shape, name=f"{prefix}{k}", reset_less=True) for k in range(len(rqs))]
     sel_q = Signal(len(rqs), name=f"{prefix}_sel")
-    with m.If(load):
-        m.d.sync += [r.eq(q) for r, q in zip(regs, rqs)]
-        m.d.sync += sel_q.eq(sel)
+    loads = load if isinstance(load, (list, tuple)) else [load] * len(rqs)
+    for k, (r, q) in enumerate(zip(regs, rqs)):
+        with m.If(loads[k]):
+            m.d.sync += [r.eq(q), sel_q[k].eq(sel[k])]
     return or_tree([Mux(sel_q[k], Value.cast(r), 0) for k, r in enumerate(regs)])
 
 

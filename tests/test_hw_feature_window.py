@@ -111,10 +111,10 @@ def test_bank_select_is_an_or_of_selected_bank_registers(tmp_path):
     per_bank_bit = (b["LUT4"] - a["LUT4"]) / ((many.banks - few.banks) * fmt.bits)
     assert per_bank_bit < 2.0, (a, b)
     wide = lambda c: c.get("PFUMX", 0) + c.get("L6MUX21", 0)      # noqa: E731
-    # (fewer than two PFUMX / L6MUX21 per added bank: abc builds some of the AND-OR tree's
-    # five-input functions and a few control functions with them, which varies; the multiplexer
-    # select added 11 per bank)
-    assert wide(b) - wide(a) < 2 * (many.banks - few.banks), (a, b)
+    # (fewer than three PFUMX / L6MUX21 per added bank: abc builds some of the AND-OR tree's
+    # five-input functions and a few control functions with them, which varies (25 to 28 here),
+    # and each bank group's enable logic adds a few; the multiplexer select added 11 per bank)
+    assert wide(b) - wide(a) < 3 * (many.banks - few.banks), (a, b)
 
 
 def test_block_ram_data_go_straight_into_registers(tmp_path):
@@ -200,3 +200,30 @@ def test_slot_and_column_offsets_reach_the_read_address_through_registers(tmp_pa
     reached = {n.lstrip("\\") for nets in regs.values() for n in nets}
     assert {"ra_row1", "ra_row2", "ra_next_pix"} & reached, reached
     assert not [n for n in reached if n == "ra" or "fw_raddr" in n], reached
+
+
+def test_bank_enables_are_per_bank_group(tmp_path):
+    """Banked (19 banks): the read latches' and the bank registers' clock enables come from one net
+    per group of WRITE_GROUP banks (each group's copies of the pipeline flags), after the board
+    build's output-register pass too (bank registers -> DP16KD OCE): one net to every bank's enable
+    was a 12.1 ns route on x4-base (docs/boards.md row 118)."""
+    import json
+    from collections import defaultdict
+
+    from conftest import outreg_stats, synth_cell_counts
+    from hw.feature_window import WRITE_GROUP
+
+    fw = FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=64)
+    synth_cell_counts(tmp_path, "ecp5", fw, None)
+    assert outreg_stats(tmp_path)["flip_flops"] >= 16 * fw.banks
+    cells = json.loads((tmp_path / "net_outreg.json").read_text())["modules"]["top"]["cells"]
+    rams = {n: c for n, c in cells.items() if c["type"] == "DP16KD"}
+    assert len(rams) == fw.banks
+    for pins in (("CEA", "CEB"), ("OCEA", "OCEB")):
+        per_net = defaultdict(set)
+        for n, c in rams.items():
+            for p in pins:
+                b = c["connections"].get(p, ["0"])[0]
+                if not isinstance(b, str):               # (a constant: that side unused)
+                    per_net[b].add(n)
+        assert per_net and max(len(v) for v in per_net.values()) <= WRITE_GROUP, (pins, sorted(map(len, per_net.values())))
