@@ -210,6 +210,16 @@ class NearestUpsample(wiring.Component):
         m.d.comb += [cmp[0][3].eq(Mux(rb, gt_row, gt_0)), cmp[0][4].eq(Mux(rb, gt_0, gt_row)),
                      cmp[1][3].eq(Mux(rb, ge_row, 1)), cmp[1][4].eq(Mux(rb, 1, ge_row)),
                      cmp[2][3].eq(~wb & ~rb), cmp[2][4].eq(~wb & rb)]
-        later = select(wsel, [select(rsel, row) for row in cmp])
+        # The candidate each side takes if it moves (wsel_if / rsel_if: from registers only), so the
+        # handshake (wfire, issue: the consumer's ready through `en`) selects last, among four
+        # compares already selected, instead of steering both selects (x4-base docs/boards.md row
+        # 118: o.ready -> issue -> rsel -> select -> avail, 13.75 ns)
+        wsel_if = Mux((wc != C - 1) | ~wx_last, 1, 2)
+        # (Muxes, not If / Elif: a comb process is an `always @*` block, which Icarus does not
+        # evaluate at time zero, see hw/head.select)
+        rsel_if = Mux(rc != C - 1, 1, Mux(rj != r - 1, 2, Mux(~rx_last, 1, Mux(ri != r - 1, 3, 4))))
+        w_moves, w_stays = select(wsel_if, [select(rsel_if, row) for row in cmp]), select(rsel_if, cmp[0])
+        later = Mux(wfire, Mux(issue, w_moves, select(wsel_if, [row[0] for row in cmp])),
+                    Mux(issue, w_stays, cmp[0][0]))
         m.d.sync += [ahead.eq(ahead_n), avail.eq((ahead_n != 0) | later)]
         return m

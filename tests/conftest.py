@@ -165,6 +165,31 @@ def block_ram_input_depths(tmp_path: Path, pins: tuple[str, ...]) -> dict:
             for name, cell in mod["cells"].items() if cell["type"] in RAM_CELLS}
 
 
+def port_to_register_depth(tmp_path: Path, port: str, register: str) -> int:
+    """In the netlist synth_cell_counts left in tmp_path: the most logic cells (LUT4, PFUMX,
+    L6MUX21, carry cells) between top-level input `port` and a flip-flop whose cell name starts
+    with `register`."""
+    from functools import lru_cache
+
+    mod, loads, _ = _netlist(tmp_path)
+    names = {id(c): n for n, c in mod["cells"].items()}
+
+    @lru_cache(maxsize=None)
+    def depth(bit) -> int:                            # -1: reaches no such flip-flop
+        best = -1
+        for cell, _ in loads.get(bit, []):
+            if _stops_paths(cell):
+                if names[id(cell)].startswith(register):
+                    best = max(best, 0)
+            else:
+                d = max((depth(b) for b in _pins(cell, "output")), default=-1)
+                if d >= 0:
+                    best = max(best, d + 1)
+        return best
+
+    return max(depth(b) for b in mod["ports"][port]["bits"] if not isinstance(b, str))
+
+
 def block_ram_output_loads(tmp_path: Path) -> tuple[int, int]:
     """In the netlist synth_cell_counts left in tmp_path: (block-RAM data output bits whose every load
     is a flip-flop's data input, those that reach logic first). Read after a write-port memory's

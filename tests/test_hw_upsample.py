@@ -95,3 +95,13 @@ def test_banked_block_ram_data_go_straight_into_registers(tmp_path):
     assert max(depths.values()) == 0, depths
     st = outreg_stats(tmp_path)
     assert st["flip_flops"] == up.banks * 16, st
+
+
+def test_consumer_ready_selects_last_in_front_of_the_available_flag(tmp_path):
+    """The word-available flag's candidate compares are selected by the candidates each side takes
+    if it moves (from registers); the handshake (o.ready -> issue) selects last: 7 logic cells from
+    o.ready to the flag in the ECP5 netlist (8 when issue steered both selects; x4-base
+    docs/boards.md row 118, 13.75 ns)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", NearestUpsample(32, 2, FeatureFormat(16, 6), 64, 64), None)
+    assert port_to_register_depth(tmp_path, "o__ready", "avail") <= 7
