@@ -193,6 +193,16 @@ def _csd_mul(x, c: int):
     return tree_sum(pos) - tree_sum(neg) if neg else tree_sum(pos)
 
 
+def csd_pairs(x, c: int) -> list:
+    """x * c's CSD terms added in pairs: the first adder level of the product, for a caller that
+    registers them; tree_sum of the pairs is x * c (one adder level per stage instead of the whole
+    product in one cycle)."""
+    terms = [(x << s) if d > 0 else -(x << s) for d, s in csd(int(c))]
+    if not terms:
+        return [Const(0, 1)]
+    return [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+
+
 def _mul_plan(c: int, depth: int = 3) -> tuple:
     """The cheapest shift-and-add plan for x * c (c > 0) found among: the CSD terms; a factor
     2^i +- 1 of c, x * f first and then the rest by (x * f); c - d for a power of two d whose plan

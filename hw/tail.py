@@ -44,7 +44,7 @@ from sw.formats import FeatureFormat
 from sw.program import TailLayer
 
 from . import layouts
-from .head import const_mul, csd, rshift_round, saturate, select, signed_bits
+from .head import csd, csd_pairs, rshift_round, saturate, select, signed_bits, tree_sum
 from .mul import DSP_BITS, LUT_MUL_WIDTH, serial_mul, serial_steps, split_mul
 
 #: width of a skip word (2^-16 pixel units: 255 << 16 < 2^24)
@@ -158,6 +158,8 @@ class TailConv(wiring.Component):
             + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
         if self.lrelu and not (self.act_dsp or self.ext_act):     # x * act_mult as shift-and-add
             lut += (fw + 4) * max(len(csd(int(self.layer.act_mult))) - 1, 0)
+            # (its first adder level registered in stage 1: the CSD terms' pair sums)
+            ff += (len(csd(int(self.layer.act_mult))) + 1) // 2 * (fw + int(self.layer.act_mult).bit_length() + 1)
         if self.serial_req:                # Booth select + adder of acc_bits + 3
             lut += 2 * (self.acc_bits + 3)
             dsp = colors + int(self.act_dsp)
@@ -205,6 +207,14 @@ class TailConv(wiring.Component):
             vg, lg, g, n_before = v2, l2, g2, n1
         elif self.lrelu:
             am = int(self.layer.act_mult)
+            if not self.ext_act:
+                # x * act_mult as shift-and-add over two stages: the CSD terms' pair sums registered
+                # with x_1 (from the input payload), their sum into q2 (the whole product between x_1
+                # and q2 was x4-base's critical path, docs/boards.md row 119: 13.86 ns)
+                pair_exprs = csd_pairs(self.i.payload.value, am)
+                pairs = [Signal(e.shape(), name=f"am_pair{k}", reset_less=True) for k, e in enumerate(pair_exprs)]
+                with m.If(adv):
+                    m.d.sync += [p.eq(e) for p, e in zip(pairs, pair_exprs)]
             v2, l2, n2, x2 = stage("2", signed(fmt.bits))
             q2 = Signal(signed(fmt.bits + signed_bits(am)))
             v3, l3, n3, g3 = stage("3", signed(fmt.bits))
@@ -216,7 +226,7 @@ class TailConv(wiring.Component):
                 # x * act_mult on a DSP block (act_dsp), as shift-and-add (no DSP block), or outside
                 m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1), x2.eq(x1)]
                 if not self.ext_act:
-                    m.d.sync += q2.eq(x1 * Const(am, signed(signed_bits(am))) if self.act_dsp else const_mul(x1, am))
+                    m.d.sync += q2.eq(tree_sum(pairs))
                 m.d.sync += [v3.eq(v2), l3.eq(l2), n3.eq(n2),
                              g3.eq(Mux(x2 >= 0, x2, rshift_round(q2, int(self.layer.act_shift))))]
             vg, lg, g, n_before = v3, l3, g3, n2

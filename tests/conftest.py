@@ -167,8 +167,9 @@ def block_ram_input_depths(tmp_path: Path, pins: tuple[str, ...]) -> dict:
 
 def port_to_register_depth(tmp_path: Path, port: str, register: str) -> int:
     """In the netlist synth_cell_counts left in tmp_path: the most logic cells (LUT4, PFUMX,
-    L6MUX21, carry cells) between top-level input `port` and a flip-flop whose cell name starts
-    with `register`."""
+    L6MUX21; a carry chain counts as one) between top-level input `port` (or the outputs of the flip-flops whose
+    cell names start with `port`, if no port has that name) and a flip-flop whose cell name starts
+    with `register` (-1: none reached)."""
     from functools import lru_cache
 
     mod, loads, _ = _netlist(tmp_path)
@@ -177,17 +178,22 @@ def port_to_register_depth(tmp_path: Path, port: str, register: str) -> int:
     @lru_cache(maxsize=None)
     def depth(bit) -> int:                            # -1: reaches no such flip-flop
         best = -1
-        for cell, _ in loads.get(bit, []):
+        for cell, pin in loads.get(bit, []):
             if _stops_paths(cell):
                 if names[id(cell)].startswith(register):
                     best = max(best, 0)
             else:
                 d = max((depth(b) for b in _pins(cell, "output")), default=-1)
-                if d >= 0:
-                    best = max(best, d + 1)
+                if d >= 0:                            # (a carry chain counts once: not its carry-in)
+                    best = max(best, d + (pin != "CIN"))
         return best
 
-    return max(depth(b) for b in mod["ports"][port]["bits"] if not isinstance(b, str))
+    if port in mod["ports"]:
+        start = mod["ports"][port]["bits"]
+    else:
+        start = [b for name, c in mod["cells"].items() if _stops_paths(c) and name.startswith(port)
+                 for b in _pins(c, "output")]
+    return max((depth(b) for b in start if not isinstance(b, str)), default=-1)
 
 
 def block_ram_output_loads(tmp_path: Path) -> tuple[int, int]:

@@ -119,3 +119,17 @@ def test_tail_rejects_bad_shapes():
         TailConv(one, fmt, 1, 3, serial_req=True)        # 9 cycles per pixel: too few for 3 colours
     est = TailConv(layer, fmt, 4, 3).resource_estimate()
     assert set(est) == {"lut", "ff", "bram_bits", "dsp"} and est["bram_bits"] == 9 * 4 * 8 * 3
+
+
+def test_leaky_relu_product_spans_two_stages(tmp_path):
+    """x * act_mult as shift-and-add: the CSD terms' pair sums are registered from the input
+    payload (one adder), their sum goes into q2 (ECP5 netlist: at most 3 logic levels from a
+    register to q2, a carry chain counting as one; 4 with the whole product between x_1 and q2,
+    x4-base's critical path in docs/boards.md row 119, 13.86 ns)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    cfg = ModelConfig("sr", 2, 8, 1)
+    layer, fmt = compiled_tail(cfg, seed=1)
+    assert layer.in_act == "lrelu"
+    synth_cell_counts(tmp_path, "ecp5", TailConv(layer, fmt, cfg.channels, cfg.colors), None)
+    assert port_to_register_depth(tmp_path, "i__payload", "am_pair") == 1
+    assert max(port_to_register_depth(tmp_path, src, "q2") for src in ("x_1", "am_pair")) <= 3

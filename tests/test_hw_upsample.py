@@ -99,7 +99,7 @@ def test_banked_block_ram_data_go_straight_into_registers(tmp_path):
 
 def test_consumer_ready_selects_last_in_front_of_the_available_flag(tmp_path):
     """The word-available flag's candidate compares are selected by the candidates each side takes
-    if it moves (from registers); the handshake (o.ready -> issue) selects last: 7 logic cells from
+    if it moves (from registers); the handshake (o.ready -> issue) selects last: 7 logic levels from
     o.ready to the flag in the ECP5 netlist (8 when issue steered both selects; x4-base
     docs/boards.md row 118, 13.75 ns)."""
     from conftest import port_to_register_depth, synth_cell_counts
