@@ -43,7 +43,7 @@ def main(argv=None):
 
     from test_postsynth import CLK, e2e_case
 
-    from sim.postsynth import run_postsynth
+    from sim.postsynth import NETWORK_XCHECK_AFTER_NS, run_postsynth
 
     defaults = {k: v.default for k, v in inspect.signature(e2e_case).parameters.items()}
     entries = []
@@ -56,7 +56,7 @@ def main(argv=None):
                      "clock_hz": CLK, "baud": params["baud"], "uart_cycles_per_bit": CLK // params["baud"]}
             try:
                 res = run_postsynth(top, f"accel_{cname}", family, "sim.tb_accel_uart", vectors, params,
-                                    log=lambda m: print(m, flush=True))
+                                    log=lambda m: print(m, flush=True), xcheck_after_ns=NETWORK_XCHECK_AFTER_NS)
                 ps = res["postsynth"]
                 entry.update({"passed": True, "cells": ps["cells"], "synth_seconds": ps["synth_seconds"],
                               "synth_reused": ps["synth_reused"], "sim_seconds": ps["sim_seconds"],

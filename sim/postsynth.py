@@ -310,10 +310,11 @@ def random_power_up(netlist: str, seed: int) -> tuple[str, int]:
 # value; a write to memory[X] is dropped), which would hide an unknown that reaches a flip-flop's
 # enable or reset, or a RAM's write enable. In strict mode the netlist's top gets one checker per
 # clock: after the reset phase, any such input that is X at a clock edge stops the simulation and
-# names the cells. Armed after XCHECK_AFTER_NS: the testbenches reset for 2 cycles of 10 ns, and
-# the board top's power-on reset reaches the network's flip-flops through the reset tree's
-# TREE_LEVELS registers (hw/reset_tree.py), one more cycle to take effect.
-XCHECK_AFTER_NS = 10 * (2 + TREE_LEVELS + 1)
+# names the cells. Armed after XCHECK_AFTER_NS (the testbenches reset for 2 cycles of 10 ns); for an
+# accelerator top, after NETWORK_XCHECK_AFTER_NS: the power-on reset reaches the dataflow
+# network's flip-flops through the reset tree's TREE_LEVELS registers (hw/reset_tree.py).
+XCHECK_AFTER_NS = 30
+NETWORK_XCHECK_AFTER_NS = XCHECK_AFTER_NS + 10 * TREE_LEVELS
 _CONST = re.compile(r"^\d+'[hbd][0-9a-fA-F]+$")
 
 
@@ -372,11 +373,11 @@ def control_terms(netlist: str) -> tuple[dict, int]:
     return terms, seen
 
 
-def add_xcheck(netlist: str, top: str) -> tuple[str, int]:
-    """The netlist with the X checkers inserted at the end of module `top`; also the number of
-    distinct conditions checked."""
+def add_xcheck(netlist: str, top: str, after_ns: int = XCHECK_AFTER_NS) -> tuple[str, int]:
+    """The netlist with the X checkers (armed after `after_ns`) inserted at the end of module
+    `top`; also the number of distinct conditions checked."""
     terms, _ = control_terms(netlist)
-    lines, n = [f"  // strict post-synthesis run: no X on a control input after {XCHECK_AFTER_NS} ns"], 0
+    lines, n = [f"  // strict post-synthesis run: no X on a control input after {after_ns} ns"], 0
     for (edge, clk), conds in terms.items():
         where = {}
         for c, d in conds:
@@ -387,7 +388,7 @@ def add_xcheck(netlist: str, top: str) -> tuple[str, int]:
         # fast path: one reduction over the plain nets (and the few compound RAM conditions); the
         # per-condition report runs only on a failure
         fast = ([f"(^{{{', '.join(nets)}}} === 1'bx)"] if nets else []) + [f"({c})" for c in other]
-        lines.append(f"  always @({edge} {clk}) if ($time > {XCHECK_AFTER_NS} && ({' || '.join(fast)})) begin")
+        lines.append(f"  always @({edge} {clk}) if ($time > {after_ns} && ({' || '.join(fast)})) begin")
         for c, ds in where.items():
             more = f" (+{len(ds) - 1} more)" if len(ds) > 1 else ""
             lines.append(f'    if ({c}) $display("X at %0d ns: {ds[0].replace(chr(92), "")}{more}", $time);')
@@ -406,12 +407,13 @@ _PLAIN = re.compile(r"^\([^()]*\) === 1'bx$")
 # --------------------------------------------------------------------------- run
 def run_postsynth(component, name: str, family: str, tb_module: str, vectors: dict, params: dict | None = None,
                   strict: bool = True, dsp: bool = True, lut_mul_width: int | None = None, log=None,
-                  spram: bool = False, power_up: int | None = None) -> dict:
+                  spram: bool = False, power_up: int | None = None, xcheck_after_ns: int = XCHECK_AFTER_NS) -> dict:
     """Synthesise `component` for `family`, then run cocotb `tb_module` on the netlist in Icarus.
     power_up (strict mode only): None = every flip-flop X at power-up; an int = random concrete
     power-up values from that seed (random_power_up). Returns the testbench's result JSON plus
     "postsynth": {family, strict, power_up, cells, synth_seconds, synth_reused, sim_seconds, ram,
-    rom, outreg (ECP5: boards/outreg.py's counts)}. Raises sim.runner.SimFailure when a test fails."""
+    rom, outreg (ECP5: boards/outreg.py's counts)}. Raises sim.runner.SimFailure when a test fails.
+    xcheck_after_ns: when the strict X check arms (NETWORK_XCHECK_AFTER_NS for an accelerator top)."""
     if power_up is not None and (not strict or isinstance(power_up, bool) or not isinstance(power_up, int)):
         raise ValueError("power_up: an int seed, and only in strict mode")
     name = re.sub(r"\W", "_", name)
@@ -423,7 +425,7 @@ def run_postsynth(component, name: str, family: str, tb_module: str, vectors: di
     variant = f"{name}_{family}" + ("_strict" if strict else "") + ("" if power_up is None else f"_pu{power_up}")
     if strict:
         text, mem = strict_netlist(text)
-        text, nchecks = add_xcheck(text, name)
+        text, nchecks = add_xcheck(text, name, xcheck_after_ns)
         if power_up is not None:
             text, _ = random_power_up(text, power_up)
     models_dir = "models" + ("_strict" if strict else "") + ("" if power_up is None else "_pu")

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.accelerator import Accelerator, BuildConfig
 from hw.fold import auto_fold
-from sim.postsynth import run_postsynth, strict_netlist
+from sim.postsynth import NETWORK_XCHECK_AFTER_NS, run_postsynth, strict_netlist
 from sim.runner import SimFailure, run_cocotb
 from sw import golden
 from sw.compiler import compile_model
@@ -72,7 +72,8 @@ def rtl_e2e():
 @pytest.mark.parametrize("family", FAMILIES)
 def test_accelerator_netlist_end_to_end(family, rtl_e2e):
     top, vectors, params = e2e_case(board_reset=True)
-    res = run_postsynth(top, "accel", family, "sim.tb_accel_uart", vectors, params)
+    res = run_postsynth(top, "accel", family, "sim.tb_accel_uart", vectors, params,
+                        xcheck_after_ns=NETWORK_XCHECK_AFTER_NS)
     ps = res["postsynth"]
     assert res["status"]["crc_errors"] == 1
     assert ps["strict"] and ps["ram_blocks"] > 0 and ps["x_checks"] > 100
