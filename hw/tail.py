@@ -223,7 +223,9 @@ class TailConv(wiring.Component):
                 # hold next (x1 when the pipeline advances, else x2 again), so that q2 is x2's product
                 m.d.comb += [self.lrelu_x.eq(Mux(adv, x1, x2)), q2.eq(self.lrelu_p)]
             with m.If(adv):
-                # x * act_mult on a DSP block (act_dsp), as shift-and-add (no DSP block), or outside
+                # x * act_mult as shift-and-add (the pair sums above; no DSP block), or from outside;
+                # (the CSD form has more adders than const_mul's plan, 6 against 4 for 6554, but
+                # its first level stands alone, so it splits over the two stages)
                 m.d.sync += [v2.eq(v1), l2.eq(l1), n2.eq(n1), x2.eq(x1)]
                 if not self.ext_act:
                     m.d.sync += q2.eq(tree_sum(pairs))
