@@ -262,31 +262,35 @@ class FeatureWindow(wiring.Component):
             # 13.97 ns, docs/boards.md row 89)
             d_valid = Signal()
             d_last = Signal()
+            d_load = Signal()
+
+            def flags(bv, dv, ov, free, load):
+                """One copy of the B / D / C valid flags: B's enable `free` and D's `load` from it,
+                and its next values (hw/flag.py, no clock enables of their own)."""
+                c_free_ = ~ov | self.o.ready
+                m.d.comb += [load.eq(bv & (~dv | c_free_)), free.eq(~bv | load)]
+                set_clear(m, bv, free & may_issue, load)          # (free & may_issue: issue)
+                set_clear(m, dv, load, dv & c_free_)
+                set_clear(m, ov, dv & c_free_, self.o.ready)
+            flags(b_valid, d_valid, self.o.valid, b_free, d_load)
             c_load = d_valid & c_free
-            d_load = b_valid & (~d_valid | c_load)
-            m.d.comb += b_free.eq(~b_valid | d_load)
             with m.If(d_load):
-                m.d.sync += [d_valid.eq(1), d_last.eq(b_last)]
-            with m.Elif(c_load):
-                m.d.sync += d_valid.eq(0)
+                m.d.sync += d_last.eq(b_last)
             # The banks' enables (read latch: b_free, bank register: d_load) per bank group, from the
             # group's copies of b_valid, d_valid and o.valid (hw/replica.py), each following the
-            # same recurrence as its master from the same inputs (o.ready, may_issue): one LUT per
-            # group beside its banks instead of one net to the clock enables of all of them (x4-base
-            # row 118: b_valid -> LUT -> 37 DP16KD OCE pins, 12.1 ns)
+            # same recurrence as the master flags from the same inputs (o.ready, may_issue): one LUT
+            # per group beside its banks instead of one net to the clock enables of all of them
+            # (x4-base row 118: b_valid -> LUT -> 37 DP16KD OCE pins, 12.1 ns)
             bv, dv, ov = (Replicated(len(wgroups), f"fw_{n}") for n in ("b_valid", "d_valid", "o_valid"))
             for j in range(len(wgroups)):
-                c_free_j = ~ov[j] | self.o.ready
-                c_load_j = dv[j] & c_free_j
-                m.d.comb += [g_load[j].eq(bv[j] & (~dv[j] | c_free_j)), g_free[j].eq(~bv[j] | g_load[j])]
-                set_clear(m, bv[j], g_free[j] & may_issue, g_load[j])
-                set_clear(m, dv[j], g_load[j], c_load_j)
-                set_clear(m, ov[j], c_load_j, self.o.ready)
+                flags(bv[j], dv[j], ov[j], g_free[j], g_load[j])
             src_val = bank_select(m, per_bank(g_load), b_sel, rq, layouts.feature(self.fmt), "d_val")
             src_inside, src_last = 1, d_last
         else:
             c_load = b_valid & c_free
             m.d.comb += b_free.eq(~b_valid | c_load)
+            set_clear(m, b_valid, issue, c_load)
+            set_clear(m, self.o.valid, c_load, self.o.ready)
             src_val, src_inside, src_last = rq[0], b_inside, b_last
         first = (ky == 0) & (kx == 0) & (ko == 0)
         m.d.comb += [may_issue.eq(~first | start_ok), issue.eq(b_free & may_issue)]
@@ -298,17 +302,13 @@ class FeatureWindow(wiring.Component):
         row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
         col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
         m.d.comb += [self.o.payload.value.eq(Mux(c_inside, c_val, 0)), self.o.payload.last.eq(c_last)]
+        # (the valid flags b_valid, d_valid, o.valid: set_clear above)
         with m.If(issue):
-            m.d.sync += [b_valid.eq(1), b_inside.eq(row_ok & col_ok),
-                         b_last.eq((ky == 2) & (kx == 2) & (ko == C - 1))]
+            m.d.sync += [b_inside.eq(row_ok & col_ok), b_last.eq((ky == 2) & (kx == 2) & (ko == C - 1))]
             if NB > 1:
                 m.d.sync += [b_sel[k].eq((ra[ob:] == k) & row_ok & col_ok) for k in range(NB)]
-        with m.Else():
-            m.d.sync += b_valid.eq(~b_free)           # stays while not passed on
         with m.If(c_load):
-            m.d.sync += [c_val.eq(src_val), c_inside.eq(src_inside), c_last.eq(src_last), self.o.valid.eq(1)]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+            m.d.sync += [c_val.eq(src_val), c_inside.eq(src_inside), c_last.eq(src_last)]
 
         # ---------------------------------------------------------------- read address walk
         opix = issue & (ko == C - 1) & (kx == 2) & (ky == 2)
