@@ -9,7 +9,8 @@ PLL lock) and `leds(m, platform, status)`. Everything else is common:
            the iCE40 block RAM read-as-zero window after configuration), and while the reset
            button is pressed (synchronised; the counter restarts on release). `sync` itself is
            reset-less: the accelerator takes the reset as its `por` (hw/accelerator.py: the
-           dataflow network then through its reset tree only), the status logic by ResetInserter
+           dataflow network then through its reset tree only), the status logic by a registered
+           copy of its own (hw/accelerator.with_por)
   UART     the USB-serial chip's rx/tx pins (resource "uart") to hw.accelerator.Accelerator
   status   heartbeat (~1 Hz toggle while out of reset), rx / tx activity, busy, and error; the
            activity and error pulses are stretched (ACT_MS, ERROR_MS) to be visible
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from amaranth import ClockDomain, Elaboratable, Module, Mux, ResetInserter, Signal
+from amaranth import ClockDomain, Elaboratable, Module, Mux, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import FFSynchronizer
 
@@ -192,6 +193,8 @@ class BoardTop(Elaboratable):
 
     # -- common
     def elaborate(self, platform):
+        from hw.accelerator import with_por
+
         m = Module()
         clk, lock = self.clock(m, platform)
 
@@ -230,9 +233,9 @@ class BoardTop(Elaboratable):
         m.submodules.accel = accel = self.accel
         m.d.comb += [accel.rx.eq(rx.i), tx.o.eq(accel.tx)]
 
-        # status (its own module, reset by the power-on reset)
+        # status (its own module, reset by its own copy of the power-on reset, hw/accelerator.with_por)
         st = Module()
-        m.submodules.status = ResetInserter(por)(st)
+        m.submodules.status = with_por(m, por, "status", st)
         rx_act, tx_act = Signal(), Signal()
         st.submodules.rx_act_sync = FFSynchronizer(~rx.i, rx_act)
         st.d.sync += tx_act.eq(~accel.tx)

@@ -8,9 +8,10 @@ stripe never sees state left by an earlier, aborted one.
 
 Power-on reset: by default the sync domain's reset resets everything (the simulation tops and the
 virtual board). A board top instead gives its power-on reset as `por` and a reset-less sync domain
-(boards/common.py): the link and the UART are reset by `por` (ResetInserter), the network through
-the same tree as its clear (hw/reset_tree.py: `por` joins the link's clear request, so every
-network flip-flop is reset by its unit's registered copy alone, two cycles after `por`). A reset
+(boards/common.py): the link, the UART and the cut in front of it each by a registered copy of
+`por` (`with_por`, one cycle after it), the network through the same tree as its clear
+(hw/reset_tree.py: `por` joins the link's clear request, so every network flip-flop is reset by
+its unit's registered copy alone, TREE_LEVELS cycles after `por`). A reset
 shared with the power-on reset needs a LUT per unit that combines the two, fed by one net across
 the die: the x2-base ECP5 critical path once the clear had its tree (docs/boards.md row 70).
 
@@ -87,9 +88,13 @@ def identity_for(prog: Program, build: BuildConfig) -> P.Identity:
                       param_words(prog, build))
 
 
-def with_por(por, unit):
-    """`unit` reset by the board's power-on reset `por` (None: by the sync domain's reset alone)."""
-    return unit if por is None else ResetInserter(por)(unit)
+def with_por(m: Module, por, name: str, unit):
+    """`unit` reset by the board's power-on reset `por` through a registered copy of its own (None:
+    by the sync domain's reset alone). One net from the board's reset register to the resets of
+    every flip-flop of the link, the UART and the status logic was the x4-base ECP5 critical path
+    (docs/boards.md row 122: 12.9 ns, 12.2 of it routing); a copy per block keeps each reset net
+    within its block's placement."""
+    return unit if por is None else cleared(m, por, "por_" + name, unit)
 
 
 class AcceleratorCore(wiring.Component):
@@ -155,7 +160,7 @@ class AcceleratorCore(wiring.Component):
         b = self.build
         dataflow = b.arch != "rowserial"
         link = self.make_link()
-        m.submodules.link = with_por(self.por, link)
+        m.submodules.link = with_por(m, self.por, "link", link)
         # the network's reset request: the link's, and the board's power-on reset
         net_clear, net_rst = link.net_clear, link.net_rst
         if self.por is not None:
@@ -257,12 +262,12 @@ class Accelerator(wiring.Component):
         m = Module()
         m.submodules.core = core = self.core
         urx, utx = UartRx(self.divisor), UartTx(self.divisor)
-        m.submodules.urx = with_por(self.por, urx)
-        m.submodules.utx = with_por(self.por, utx)
+        m.submodules.urx = with_por(m, self.por, "urx", urx)
+        m.submodules.utx = with_por(m, self.por, "utx", utx)
         wiring.connect(m, urx.o, core.rx)
         if self._tx_cut:
             cut_tx = SkidBuffer(unsigned(8))
-            m.submodules.cut_tx = with_por(self.por, cut_tx)
+            m.submodules.cut_tx = with_por(m, self.por, "cut_tx", cut_tx)
             wiring.connect(m, core.tx, cut_tx.i)
             wiring.connect(m, cut_tx.o, utx.i)
         else:
