@@ -21,7 +21,7 @@ stable) and takes it (ready) on the last step of the last channel. Weights (int8
 word, C*steps words) and the per-channel M/B constants live in ROMs (lib.memory, sync read).
 Pipeline (one global enable, stalled only by output back-pressure): operand select -> weights and
 operands registered -> products -> (adder tree, macs > 2) -> accumulator -> sum and M/B registered
--> M*acc -> shift/saturate -> (lrelu multiply) -> output register. Every multiplier takes registered
+-> M*acc -> shift/saturate -> (lrelu multiply; split_lrelu: over two stages) -> output register. Every multiplier takes registered
 operands (no block-RAM output drives a multiplier directly).
 
 Cycle model: C*steps cycles per pixel (throughput). As the window is taken on its last step, the
@@ -284,7 +284,7 @@ class HeadConv(wiring.Component):
 
     def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1,
                  serial_req: bool = False, window_port: bool = False, mac_dsp: bool = False,
-                 ext_lrelu: bool = False):
+                 ext_lrelu: bool = False, split_lrelu: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.ndim != 4 or w.shape[1] != colors or w.shape[2:] != (3, 3):
             raise ValueError(f"head weight shape {w.shape} does not match colors={colors}")
@@ -302,6 +302,10 @@ class HeadConv(wiring.Component):
         # row-serial binary engine's, idle while the head runs): lrelu_y out, lrelu_p in, the
         # product of the previous cycle's lrelu_y, registered by the provider
         self.ext_lrelu = ext_lrelu and layer.act == "lrelu"
+        # split_lrelu: the shift-and-add product y * act_mult over two stages, the CSD terms' pair
+        # sums registered first (one adder level per stage; the whole product in one cycle was
+        # 11.7-12.8 ns on the ECP5, docs/boards.md rows 119-122); one cycle more latency
+        self.split_lrelu = split_lrelu and layer.act == "lrelu" and not self.ext_lrelu
         if window_port and macs != 2:
             raise ValueError(f"window_port reads two bytes per step: macs must be 2, not {macs}")
         self.col_words = math.ceil(3 * colors / 2)
@@ -338,7 +342,7 @@ class HeadConv(wiring.Component):
             self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
         # (the serial requantiser loads the sum itself: no S4r register stage)
         self.latency = (6 if serial_req else 7) + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu") \
-            - int(self.dsp_acc)
+            + int(self.split_lrelu) - int(self.dsp_acc)
         members = {
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
@@ -433,7 +437,13 @@ class HeadConv(wiring.Component):
         sel = macs * (8 + self.steps // 2) if self.window_port else int(0.8 * 8 * macs * (self.steps - 1))
         lut = sel + (macs + 1) * self.acc_bits \
             + (self.m_bits + self.acc_bits) + 2 * y_bits + (y_bits + 18 if lrelu else 0) + 2 * fw + 20 + rom_lut
-        lut += (y_bits + 4) * _mul_plan(int(self.layer.act_mult))[0] if lrelu and not self.ext_lrelu else 0  # shift-add lrelu
+        if self.split_lrelu:               # CSD terms' adders; their pair sums and y registered once more
+            am = int(self.layer.act_mult)
+            q_bits = y_bits + signed_bits(am)
+            lut += q_bits * max(len(csd(am)) - 1, 0)
+            ff += q_bits * len(csd_pairs(Signal(signed(y_bits)), am)) + y_bits + 1
+        elif lrelu and not self.ext_lrelu:                     # shift-add lrelu
+            lut += (y_bits + 4) * _mul_plan(int(self.layer.act_mult))[0]
         if self.serial_req:                # Booth select + adder (from B: no adder after it)
             lut += 2 * (self.acc_bits + 3) - (self.m_bits + self.acc_bits)
             dsp = macs
@@ -615,6 +625,15 @@ class HeadConv(wiring.Component):
                 m.d.comb += [self.lrelu_y.eq(Mux(adv, y6, y7)), q7.eq(self.lrelu_p)]
                 with m.If(adv):
                     m.d.sync += [v7.eq(v6), y7.eq(y6)]
+            elif self.split_lrelu:
+                # (module docstring) S7a: the CSD pair sums, registered with y and valid; S7: their sum
+                pair_exprs = csd_pairs(y6, am)
+                pairs = [Signal(e.shape(), name=f"am_pair{k}", reset_less=True) for k, e in enumerate(pair_exprs)]
+                v7a = Signal()
+                y7a = Signal(layouts.y_value(fmt), reset_less=True)
+                with m.If(adv):
+                    m.d.sync += [v7a.eq(v6), y7a.eq(y6)] + [p.eq(e) for p, e in zip(pairs, pair_exprs)]
+                    m.d.sync += [v7.eq(v7a), y7.eq(y7a), q7.eq(tree_sum(pairs))]
             else:
                 with m.If(adv):
                     # y * act_mult as shift-and-add: a constant needs no DSP block (it took two

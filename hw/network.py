@@ -95,7 +95,7 @@ class Network(wiring.Component):
         bil_mode = "bilinear" if prog.tail.skip == "bilinear" else "identity"
         u = {"fork": Broadcast(layouts.pixel(colors)),
              "pwin": WindowGen(8 * colors, mw, mh),
-             "head": HeadConv(prog.head, fmt, colors, self.fold.head_macs),
+             "head": HeadConv(prog.head, fmt, colors, self.fold.head_macs, split_lrelu=True),
              "skipq": StreamFIFO(layouts.pixel(colors), skip_fifo_depth(prog, mw)),
              "bil": BilinearSkip(prog.tail.r, colors, mw, mh, mode=bil_mode)}
         res = 1

@@ -1,8 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """HeadConv in cocotb (Icarus) against golden.head on whole images: realistic constants from a
 compiled random network, crafted constants that saturate y and the feature both ways, masked taps
-holding garbage, colours 3 and 1, relu and lrelu, macs 1 / 2 / 4 / 9 / 27, bubbles and
-back-pressure, and the cycle model."""
+holding garbage, colours 3 and 1, relu and lrelu (its product in one stage or split over two),
+macs 1 / 2 / 4 / 9 / 27, bubbles and back-pressure, and the cycle model."""
 import dataclasses
 
 import numpy as np
@@ -71,6 +71,7 @@ def windows(pix, garbage_rng=None):
 
 CASES = [
     # cfg, macs, constants, p_bubble, p_stall, feature_bits, garbage in masked taps, serial requantiser
+    # (the cases with "split" in their id: the LeakyReLU product over two stages, split_lrelu)
     pytest.param(ModelConfig("sr", 2, 4, 1), 1, "real", 0.0, 0.0, 16, False, False, id="lrelu-c3-macs1-clean"),
     pytest.param(ModelConfig("sr", 2, 4, 1), 4, "sat", 0.3, 0.3, 16, True, False, id="lrelu-c3-macs4-sat-bubbles"),
     pytest.param(ModelConfig("jpeg", 1, 8, 1, colors=1), 1, "real", 0.2, 0.4, 16, False, False, id="relu-c1-macs1-bubbles"),
@@ -79,11 +80,15 @@ CASES = [
     pytest.param(ModelConfig("denoise", 1, 4, 1), 2, "real", 0.0, 0.0, 16, False, False, id="relu-c3-macs2-clean"),
     pytest.param(ModelConfig("sr", 2, 4, 1), 2, "sat", 0.3, 0.3, 16, True, True, id="lrelu-c3-macs2-sat-serial-bubbles"),
     pytest.param(ModelConfig("denoise", 1, 4, 1), 1, "real", 0.0, 0.0, 16, False, True, id="relu-c3-macs1-serial-clean"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 2, "real", 0.0, 0.0, 16, False, False, id="lrelu-split-c3-macs2-clean"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 4, "sat", 0.4, 0.4, 16, True, False, id="lrelu-split-c3-macs4-sat-bubbles"),
+    pytest.param(ModelConfig("sr", 2, 4, 1), 9, "real", 0.3, 0.5, 12, False, False, id="lrelu-split-c3-macs9-fw12-bubbles"),
 ]
 
 
 @pytest.mark.parametrize("cfg,macs,consts,p_bubble,p_stall,fbits,garbage,serial", CASES)
-def test_head_unit(cfg, macs, consts, p_bubble, p_stall, fbits, garbage, serial):
+def test_head_unit(request, cfg, macs, consts, p_bubble, p_stall, fbits, garbage, serial):
+    split = "split" in request.node.callspec.id
     layer, fmt = compiled_head(cfg, seed=cfg.channels + macs, feature_bits=fbits)
     if consts == "sat":
         layer = saturating(layer, fmt)
@@ -100,7 +105,8 @@ def test_head_unit(cfg, macs, consts, p_bubble, p_stall, fbits, garbage, serial)
     if consts == "sat":   # the crafted constants really reach every bound
         assert counter["head.y"] > 0 and counter["head.out"] > 0
         assert (feat == fmt.hi).any() and (feat == fmt.lo).any() == (layer.act == "lrelu")
-    unit = HeadConv(layer, fmt, cfg.colors, macs, serial_req=serial)
+    unit = HeadConv(layer, fmt, cfg.colors, macs, serial_req=serial, split_lrelu=split)
+    assert unit.split_lrelu == split
     if serial:
         assert unit.resource_estimate()["dsp"] == macs      # no DSP block for the requantiser
     res = run_cocotb(unit, "head", "sim.tb_head", {"win": win, "mask": mask, "feat": feat},
@@ -215,3 +221,23 @@ def test_gt_const_and_lt_const_equal_the_comparisons():
     sim.add_testbench(bench)
     sim.run()
     assert not bad, bad[:5]
+
+
+def test_leaky_relu_product_spans_two_stages(tmp_path):
+    """split_lrelu (the dataflow network's head): y * act_mult's CSD pair sums are registered from
+    y (one adder), their sum goes into q7 (ECP5 netlist: at most 3 logic levels from a register to
+    q7, a carry chain counting as one; the whole product in one cycle has 4 and was 11.7-12.8 ns on
+    x4-base, docs/boards.md rows 119-122)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    cfg = ModelConfig("sr", 2, 4, 1)
+    layer, fmt = compiled_head(cfg, seed=3)
+    assert layer.act == "lrelu"
+    for split, bound in ((True, 3), (False, 4)):
+        d = tmp_path / str(split)
+        synth_cell_counts(d, "ecp5", HeadConv(layer, fmt, cfg.colors, 4, split_lrelu=split), None)
+        if split:
+            assert port_to_register_depth(d, "y6", "am_pair") == 1
+            worst = max(port_to_register_depth(d, src, "q7") for src in ("y7a", "am_pair"))
+        else:
+            worst = port_to_register_depth(d, "y6", "q7")
+        assert (worst <= bound) if split else (worst >= bound), (split, worst)
