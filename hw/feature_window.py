@@ -43,7 +43,7 @@ Golden twin: sw.golden.window3x3 applied to features (tap-major, channel-minor o
 """
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.hdl import unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -110,9 +110,11 @@ class FeatureWindow(wiring.Component):
         lut = 10 * a + self.fmt.bits + 3 * ctr + geo + 60   # address adders/muxes, flags, control
         if self.banks > 1:                            # bank registers + one-hot bank + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 2
-            # the write stage: word and address per WRITE_GROUP banks, one enable per bank
-            # (and per group the copies of three pipeline flags with their next-state and enable LUTs)
+            # write stage 0: the word and two flags, the flags copied per group; stage 1: word and
+            # address per WRITE_GROUP banks, one enable per bank (and per group the copies of three
+            # pipeline flags with their next-state and enable LUTs)
             ngroups = -(-self.banks // WRITE_GROUP)
+            ff += self.fmt.bits + 2 + 2 * ngroups
             ff += ngroups * (self.fmt.bits + 2 * (self.bank_depth.bit_length() - 1) + 3) + self.banks
             lut += self.banks * self.fmt.bits // 2 + 2 * self.banks + 5 * ngroups
         return {"lut": lut, "ff": ff, "bram_bits": self.depth * self.fmt.bits, "dsp": 0}
@@ -207,18 +209,42 @@ class FeatureWindow(wiring.Component):
         ci_adv = Signal.like(ci)                      # the column after ci (registers only)
         m.d.comb += [self.i.ready.eq(in_ok), ci_adv.eq(Mux(ci_last, 0, ci + 1))]
         if NB > 1:
-            # a write stage: the word, its in-bank address and the banks' write enables registered,
-            # word and address copied per WRITE_GROUP banks (hw/replica.py), so no net fans out to
-            # all banks (the input word to x4-base's 37 banks across the die was one 13.2 ns route,
+            # two write stages. Stage 0 registers the transfer (fire, row done, word): the write
+            # address, its bank (one-hot) and the row slot advance from these registers, not from
+            # the input's valid and the dependency flag (i.valid -> fire -> the 37 bank registers'
+            # enables and next values was 12.1 ns on x4-base, docs/boards.md row 122); the bank
+            # registers and the write enables of each group take the fire from the group's own copy.
+            # Stage 1: the word, its in-bank address and the banks' write enables registered, word
+            # and address copied per WRITE_GROUP banks (hw/replica.py), so no net fans out to all
+            # banks (the input word to x4-base's 37 banks across the die was one 13.2 ns route,
             # docs/boards.md row 116); the read address gets a copy per group too (below). The
-            # write lands one cycle later; a read never needs it sooner: the taps of the newest
-            # column (kx = 2, ky = 2) are issued 8 C cycles or more after the window's first, which
-            # waits for the input to have passed that column. (The read-address copies load the
-            # address's next value: a select among registers, see "row starts" below.)
+            # write lands two cycles after the transfer; a read never needs it sooner: the newest
+            # tap a window needs (kx = 2, ky = 2; on a one-column or one-row frame the centre row or
+            # column) is issued 4 C cycles or more after the window's first, which waits for the
+            # input to have passed that pixel. (The read-address copies load the address's next
+            # value: a select among registers, see "row starts" below.)
+            w0_fire, w0_row = Signal(), Signal()
+            w0_data = Signal(layouts.feature(self.fmt), reset_less=True)
+            w0_gfire = Replicated(len(wgroups), "fw_w0_fire")
+            w0_grow = Replicated(len(wgroups), "fw_w0_row")
+            m.d.sync += [w0_fire.eq(wfire), w0_row.eq(in_row_done), *w0_gfire.eq(wfire), *w0_grow.eq(in_row_done)]
+            with m.If(wfire):
+                m.d.sync += w0_data.eq(self.i.payload)
+            afire, arow = w0_fire, w0_row             # (the address side's fire and row done)
             wdata = Replicated(len(wgroups), "fw_wdata", layouts.feature(self.fmt), reset_less=True)
             waddr = Replicated(len(wgroups), "fw_waddr", ob, reset_less=True)
             wen = Signal(NB)
-            m.d.sync += [*wdata.eq(self.i.payload), *waddr.eq(wa[:ob]), wen.eq(Mux(wfire, wbank, 0))]
+            m.d.sync += [*wdata.eq(w0_data), *waddr.eq(wa[:ob])]
+            wa_end = Signal()                         # wa is a bank's last word
+            m.d.comb += wa_end.eq(wa[:ob] == BD - 1)
+            rotated = Cat(wbank[-1], wbank[:-1])
+            fb = [Const(b, NB) for b in first_bank]
+            slot_first = Mux(wso == 2 * RW, fb[0], Mux(wso == 0, fb[1], fb[2]))
+            for j, (lo, hi) in enumerate(wgroups):
+                m.d.sync += wen[lo:hi].eq(Mux(w0_gfire[j], wbank[lo:hi], 0))
+                # the next bank when wa leaves this one; a row slot's first bank on a new row
+                with m.If(w0_gfire[j] & (w0_grow[j] | wa_end)):
+                    m.d.sync += wbank[lo:hi].eq(Mux(w0_grow[j], slot_first[lo:hi], rotated[lo:hi]))
             # the read address's in-bank part likewise, a copy per group loaded with ra's next value
             raddr = Replicated(len(wgroups), "fw_raddr", ob, init=(2 * RW) % BD)
             for j, (lo, hi) in enumerate(wgroups):
@@ -226,21 +252,19 @@ class FeatureWindow(wiring.Component):
                     m.d.comb += [wrs[k].addr.eq(waddr[j]), wrs[k].data.eq(wdata[j]), wrs[k].en.eq(wen[k])]
         else:
             m.d.comb += [wrs[0].addr.eq(wa), wrs[0].data.eq(self.i.payload), wrs[0].en.eq(wfire)]
+            afire, arow = wfire, in_row_done
         ci_last_n = last_flag(m, ci_last, ci, ipix, wper)
         with m.If(ipix):
             m.d.sync += ci.eq(ci_adv)
         with m.If(wfire):
             m.d.sync += ki.eq(Mux(ki == C - 1, 0, ki + 1))
+        # the write address (and slot offset): on the transfer, banked from write stage 0
+        with m.If(afire):
             m.d.comb += wa_n.eq(wa + 1)
-            if NB > 1:                                # the next bank when wa leaves this one
-                with m.If(wa[:ob] == BD - 1):
-                    m.d.sync += wbank.eq(Cat(wbank[-1], wbank[:-1]))
-            with m.If(in_row_done):
+            with m.If(arow):
                 nxt = Mux(wso == 2 * RW, 0, wso + RW)
                 m.d.sync += wso.eq(nxt)
                 m.d.comb += wa_n.eq(nxt + C)
-                if NB > 1:                            # (the row slots' first banks, from registers)
-                    m.d.sync += wbank.eq(Mux(wso == 2 * RW, first_bank[0], Mux(wso == 0, first_bank[1], first_bank[2])))
 
         # ---------------------------------------------------------------- output pipeline
         # issue (ra) -> B: memory read registers (held by the read enable) -> [banks > 1: D: one

@@ -227,3 +227,20 @@ def test_bank_enables_are_per_bank_group(tmp_path):
                 if not isinstance(b, str):               # (a constant: that side unused)
                     per_net[b].add(n)
         assert per_net and max(len(v) for v in per_net.values()) <= WRITE_GROUP, (pins, sorted(map(len, per_net.values())))
+
+
+def test_input_valid_reaches_write_stage_zero_not_the_banks(tmp_path):
+    """Banked: the input's valid (through the transfer) reaches write stage 0's registers, the
+    input counters and the dependency flags, but not the write address, the one-hot bank register
+    or the banks' write enables: those advance from stage 0's registers, the bank registers and
+    enables of each group from its own copy of the fire (i.valid -> fire -> the 37 bank registers
+    of x4-base was 12.1 ns, docs/boards.md row 122)."""
+    from sim.fanout import NoYosys, register_fanout
+
+    try:
+        regs = register_fanout(FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=64), "i__valid", tmp_path)
+    except NoYosys as e:
+        pytest.skip(str(e))
+    reached = {n.lstrip("\\") for nets in regs.values() for n in nets}
+    assert {"rep_fw_w0_fire_0", "ci", "ki", "in_ok"} <= reached, sorted(reached)
+    assert not [n for n in reached if n in ("wa", "wbank", "wen", "wso") or "fw_waddr" in n], sorted(reached)
