@@ -27,18 +27,22 @@ address is a counter. Output pipeline: read address register -> memory read regi
 with the read enable under back-pressure) -> output register; masked taps are zeroed behind
 the output register. A line buffer deeper than `bank_depth` words (default 1024, one ECP5
 DP16KD) is split into banks, each with its own register right behind the memory (one more
-pipeline stage), so that no wide read multiplexer follows a block RAM output; it takes its word
-only for a tap inside the image in its bank (one-hot, registered at issue), else 0, and the
-output register takes the OR of the bank registers (no bank number decoded behind them). The memories need
+pipeline stage), so that no wide read multiplexer follows a block RAM output; it counts only
+for a tap inside the image in its bank (one-hot select beside it), and the output register takes
+the OR of the selected bank registers (no bank number decoded behind them). Banked, the banks
+form groups of WRITE_GROUP, each with its own copies of the write word and address (two write
+stages), of the read address (a stage in front of the read registers) and of the pipeline's
+valid flags, and its own registered OR of its bank registers (a stage behind them): every
+cycle's routes stay within a group or between a group and the control. The memories need
 no collision logic (no_rw_check): a read never needs a word written in the same cycle (only
 masked taps can collide).
 Cycle model (no bubbles, no back-pressure), first input to last output of one frame:
-  fill + 9*C*W*H + 2 (+1 with banks) + bubble(W) * max(H-2, 0),
+  fill + 9*C*W*H + 2 (+3 with banks) + bubble(W) * max(H-2, 0),
   fill = C * (min(1, H-1) * W + min(1, W-1) + 1) input cycles before the first window is
   complete; bubble(W) = C, 2C, C for W = 1, 2, 3 and 0
   for W >= 4 (narrow frames: the input needed by window row y may only be written once window
   row y-1 has nearly finished). Frames back to back overlap the next frame's fill, so F frames
-  take fill + 9*C*W*H*F + 2 (+1) + bubble(W) * (max(H-2, 0) + (F-1) * max(H-1, 0)).
+  take fill + 9*C*W*H*F + 2 (+3) + bubble(W) * (max(H-2, 0) + (F-1) * max(H-1, 0)).
 Golden twin: sw.golden.window3x3 applied to features (tap-major, channel-minor order).
 """
 from __future__ import annotations
@@ -100,7 +104,7 @@ class FeatureWindow(wiring.Component):
     def cycle_model(self, width: int, height: int, frames: int = 1) -> int:
         rows = max(height - 2, 0) + (frames - 1) * max(height - 1, 0)
         return (self.fill_cycles(width, height) + 9 * self.channels * width * height * frames + 2
-                + (self.banks > 1) + self.row_bubble(width) * rows)
+                + 3 * (self.banks > 1) + self.row_bubble(width) * rows)
 
     def resource_estimate(self) -> dict:
         a = bits_for(self.depth)
@@ -116,6 +120,10 @@ class FeatureWindow(wiring.Component):
             ngroups = -(-self.banks // WRITE_GROUP)
             ff += self.fmt.bits + 2 + 2 * ngroups
             ff += ngroups * (self.fmt.bits + 2 * (self.bank_depth.bit_length() - 1) + 3) + self.banks
+            # read stage A (address, bank number, inside flag per group) and stage E (each group's
+            # OR registered), with their valid flags (master and per group) and the last flags
+            ff += ngroups * ((self.bank_depth.bit_length() - 1) + bits_for(self.banks) + 1 + self.fmt.bits + 2) + 7
+            lut += ngroups * (2 * self.fmt.bits + 4)
             lut += self.banks * self.fmt.bits // 2 + 2 * self.banks + 5 * ngroups
         return {"lut": lut, "ff": ff, "bram_bits": self.depth * self.fmt.bits, "dsp": 0}
 
@@ -132,7 +140,7 @@ class FeatureWindow(wiring.Component):
         may_issue = Signal()                          # ... when B is free
         # the read registers load whenever B is free, issued or not (a word read without an issue
         # is never used: b_valid stays low), so the banks' clock enables do not wait on start_ok
-        b_free = Signal()
+        b_free = Signal()                             # (banked: A, the issue's stage, is free)
         # the read registers (B), merged into the block-RAM ports (hw/ram_read.py); banked, each group
         # of WRITE_GROUP banks loads them (and the bank registers, D) with its own enable, computed
         # from its own copies of the output pipeline's flags ("output pipeline" below)
@@ -245,8 +253,8 @@ class FeatureWindow(wiring.Component):
                 # the next bank when wa leaves this one; a row slot's first bank on a new row
                 with m.If(w0_gfire[j] & (w0_grow[j] | wa_end)):
                     m.d.sync += wbank[lo:hi].eq(Mux(w0_grow[j], slot_first[lo:hi], rotated[lo:hi]))
-            # the read address's in-bank part likewise, a copy per group loaded with ra's next value
-            raddr = Replicated(len(wgroups), "fw_raddr", ob, init=(2 * RW) % BD)
+            # the read address likewise a copy per group (stage A of the output pipeline, below)
+            raddr = Replicated(len(wgroups), "fw_raddr", ob, reset_less=True)
             for j, (lo, hi) in enumerate(wgroups):
                 for k in range(lo, hi):
                     m.d.comb += [wrs[k].addr.eq(waddr[j]), wrs[k].data.eq(wdata[j]), wrs[k].en.eq(wen[k])]
@@ -267,54 +275,83 @@ class FeatureWindow(wiring.Component):
                 m.d.comb += wa_n.eq(nxt + C)
 
         # ---------------------------------------------------------------- output pipeline
-        # issue (ra) -> B: memory read registers (held by the read enable) -> [banks > 1: D: one
-        # register per bank, straight from the memory] -> C: output register
-        b_valid = Signal()                            # B holds a value
-        b_inside = Signal()
-        b_last = Signal()
-        b_sel = Signal(NB)                            # one-hot: the bank holding an inside tap
+        # one bank: issue (ra) -> B: memory read register (held by the read enable) -> C: output
+        # register. Banked: issue -> A: the address, its bank and the tap's inside flag, a copy per
+        # bank group beside its banks -> B: the read registers (each bank's from its group's copy;
+        # the one-hot bank select beside them) -> D: one register per bank, straight from the
+        # memory (the DP16KD output register) -> E: per group, the OR of its selected bank registers
+        # -> C: output register, the OR of the groups' registers
+        row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
+        col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
+        tap_last = (ky == 2) & (kx == 2) & (ko == C - 1)
         c_val = Signal(layouts.feature(self.fmt))     # output register
         c_inside = Signal()
         c_last = Signal()
-        c_free = ~self.o.valid | self.o.ready
         if NB > 1:
-            # each bank register takes its memory's word only when that bank holds the tap and the
-            # tap is inside the image, else 0 (yosys: the register's synchronous reset, so the word
-            # goes from block RAM to register with no logic between), and the output register
-            # takes the OR of all of them: no bank number decoded and no NB:1 multiplexer behind it
-            # (x4-base, 37 banks: d_bank -> 37-way select -> c_val was the ECP5 critical path,
-            # 13.97 ns, docs/boards.md row 89)
-            d_valid = Signal()
-            d_last = Signal()
-            d_load = Signal()
-
-            def flags(bv, dv, ov, free, load):
-                """One copy of the B / D / C valid flags: B's enable `free` and D's `load` from it,
-                and its next values (hw/flag.py, no clock enables of their own)."""
-                c_free_ = ~ov | self.o.ready
-                m.d.comb += [load.eq(bv & (~dv | c_free_)), free.eq(~bv | load)]
-                set_clear(m, bv, free & may_issue, load)          # (free & may_issue: issue)
-                set_clear(m, dv, load, dv & c_free_)
-                set_clear(m, ov, dv & c_free_, self.o.ready)
-            flags(b_valid, d_valid, self.o.valid, b_free, d_load)
-            c_load = d_valid & c_free
-            with m.If(d_load):
-                m.d.sync += d_last.eq(b_last)
-            # The banks' enables (read latch: b_free, bank register: d_load) per bank group, from the
-            # group's copies of b_valid, d_valid and o.valid (hw/replica.py), each following the
-            # same recurrence as the master flags from the same inputs (o.ready, may_issue): one LUT
-            # per group beside its banks instead of one net to the clock enables of all of them
-            # (x4-base row 118: b_valid -> LUT -> 37 DP16KD OCE pins, 12.1 ns)
-            bv, dv, ov = (Replicated(len(wgroups), f"fw_{n}") for n in ("b_valid", "d_valid", "o_valid"))
-            for j in range(len(wgroups)):
-                flags(bv[j], dv[j], ov[j], g_free[j], g_load[j])
-            src_val = bank_select(m, per_bank(g_load), b_sel, rq, layouts.feature(self.fmt), "d_val")
-            src_inside, src_last = 1, d_last
+            # Stages A (address copies) and E (group ORs) keep every cycle's routes within a bank
+            # group or between a group and the unit's control: the read address's next value (a
+            # select by the issue) went to the copies beside all 37 banks of x4-base (13.7 ns),
+            # the issue's one-hot bank select to all of them (12.4 ns), and the OR of 37 bank
+            # registers into the output register was 13.85 ns (docs/boards.md row 123).
+            # Each group's enables come from the group's own copies of the five valid flags (hw/
+            # replica.py), each copy following the same recurrence from the same inputs (o.ready,
+            # may_issue): one net per group instead of one to every bank (row 118: b_valid -> LUT
+            # -> 37 DP16KD OCE pins, 12.1 ns).
+            def flags(av, bv, dv, ev, ov):
+                """One copy of the A / B / D / E / C valid flags (hw/flag.py, no clock enables of
+                their own); returns the stages' enables: {a_free: A loads (the address copies;
+                an issue may go), b_free: B loads (the read registers), a_move, b_move (D loads:
+                the bank registers), d_move (E loads), e_move (C loads)}."""
+                o_free = ~ov | self.o.ready
+                e_free = ~ev | o_free
+                d_free = ~dv | e_free
+                b_free_ = ~bv | d_free
+                a_free = ~av | b_free_
+                a_move, b_move, d_move, e_move = av & b_free_, bv & d_free, dv & e_free, ev & o_free
+                set_clear(m, av, a_free & may_issue, a_move)      # (a_free & may_issue: issue)
+                set_clear(m, bv, a_move, b_move)
+                set_clear(m, dv, b_move, d_move)
+                set_clear(m, ev, d_move, e_move)
+                set_clear(m, ov, e_move, self.o.ready)
+                return {"a_free": a_free, "b_free": b_free_, "a_move": a_move, "b_move": b_move,
+                        "d_move": d_move, "e_move": e_move}
+            a_valid, b_valid, d_valid, e_valid = (Signal(name=f"{n}_valid") for n in "abde")
+            en = flags(a_valid, b_valid, d_valid, e_valid, self.o.valid)
+            m.d.comb += b_free.eq(en["a_free"])
+            c_load = en["e_move"]
+            copies = [Replicated(len(wgroups), f"fw_{n}_valid") for n in "abde"] + [Replicated(len(wgroups), "fw_o_valid")]
+            a_bank = Replicated(len(wgroups), "fw_a_bank", max(NB - 1, 1), reset_less=True)
+            a_inside = Replicated(len(wgroups), "fw_a_inside", reset_less=True)
+            b_sel = Signal(NB)                        # one-hot: the bank holding an inside tap
+            g_dmove, g_emove = [], []
+            for j, (lo, hi) in enumerate(wgroups):
+                g = flags(*(c[j] for c in copies))
+                m.d.comb += [g_free[j].eq(g["b_free"]), g_load[j].eq(g["b_move"])]
+                g_dmove.append(g["d_move"])
+                with m.If(g["a_free"]):
+                    m.d.sync += [raddr[j].eq(ra[:ob]), a_bank[j].eq(ra[ob:]), a_inside[j].eq(row_ok & col_ok)]
+                with m.If(g["b_free"]):
+                    m.d.sync += [b_sel[k].eq((a_bank[j] == k) & a_inside[j]) for k in range(lo, hi)]
+            # the last-tap flag along the pipeline (master flags' enables)
+            a_last, b_last, d_last, e_last = (Signal(name=f"{n}_last") for n in "abde")
+            for dst, src, load in ((a_last, tap_last, issue), (b_last, a_last, en["a_move"]),
+                                   (d_last, b_last, en["b_move"]), (e_last, d_last, en["d_move"])):
+                with m.If(load):
+                    m.d.sync += dst.eq(src)
+            src_val = bank_select(m, per_bank(g_load), b_sel, rq, layouts.feature(self.fmt), "d_val",
+                                  groups=wgroups, group_load=g_dmove)
+            src_inside, src_last = 1, e_last
         else:
+            b_valid = Signal()                        # B holds a value
+            b_inside = Signal()
+            b_last = Signal()
+            c_free = ~self.o.valid | self.o.ready
             c_load = b_valid & c_free
             m.d.comb += b_free.eq(~b_valid | c_load)
             set_clear(m, b_valid, issue, c_load)
             set_clear(m, self.o.valid, c_load, self.o.ready)
+            with m.If(issue):
+                m.d.sync += [b_inside.eq(row_ok & col_ok), b_last.eq(tap_last)]
             src_val, src_inside, src_last = rq[0], b_inside, b_last
         first = (ky == 0) & (kx == 0) & (ko == 0)
         m.d.comb += [may_issue.eq(~first | start_ok), issue.eq(b_free & may_issue)]
@@ -323,19 +360,13 @@ class FeatureWindow(wiring.Component):
                 m.d.comb += [rds[k].addr.eq(raddr[j]) for k in range(lo, hi)]
         else:
             m.d.comb += rds[0].addr.eq(ra)
-        row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
-        col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
         m.d.comb += [self.o.payload.value.eq(Mux(c_inside, c_val, 0)), self.o.payload.last.eq(c_last)]
-        # (the valid flags b_valid, d_valid, o.valid: set_clear above)
-        with m.If(issue):
-            m.d.sync += [b_inside.eq(row_ok & col_ok), b_last.eq((ky == 2) & (kx == 2) & (ko == C - 1))]
-            if NB > 1:
-                m.d.sync += [b_sel[k].eq((ra[ob:] == k) & row_ok & col_ok) for k in range(NB)]
+        # (the valid flags: set_clear above)
         with m.If(c_load):
             m.d.sync += [c_val.eq(src_val), c_inside.eq(src_inside), c_last.eq(src_last)]
 
         # ---------------------------------------------------------------- read address walk
-        opix = issue & (ko == C - 1) & (kx == 2) & (ky == 2)
+        opix = issue & tap_last
         out_row_done = opix & xo_last
         # next-position flags: every candidate from registers, selected by the late controls
         xo_adv, yo_adv = Signal.like(xo), Signal.like(yo)
@@ -387,9 +418,7 @@ class FeatureWindow(wiring.Component):
         m.d.sync += [row1.eq(so[1] + col_off), row2.eq(so[2] + col_off), next_pix.eq(so[0] + col_off + C)]
         ra_n = Signal.like(ra)                        # the next read address
         m.d.comb += ra_n.eq(ra)
-        m.d.sync += ra.eq(ra_n)
-        if NB > 1:                                    # its in-bank part, a copy per bank group
-            m.d.sync += raddr.eq(ra_n[:ob])
+        m.d.sync += ra.eq(ra_n)                       # (banked: stage A's copies load ra)
         with m.If(issue):
             m.d.sync += ko.eq(ko + 1)
             m.d.comb += ra_n.eq(ra + 1)

@@ -48,7 +48,7 @@ def banks(m: Module, shape, depth: int, bank_depth: int, en):
     return wrs, rds, rqs
 
 
-def bank_select(m: Module, load, sel, rqs, shape, prefix: str):
+def bank_select(m: Module, load, sel, rqs, shape, prefix: str, groups=None, group_load=None):
     """The banks' read registers `rqs` to one word: a register per bank loads its bank's word with
     `load` (one signal, or a list: bank k's) (no reset, no logic between block RAM and register: boards/outreg.py makes it the
     DP16KD's output register, whose clock-to-out is 0.95 ns instead of the read latch's 5.8 ns),
@@ -57,14 +57,25 @@ def bank_select(m: Module, load, sel, rqs, shape, prefix: str):
     window, 37 banks: a 37-way select was the ECP5 critical path, docs/boards.md row 89). One cycle.
     (The registers took 0 when not selected, as yosys' synchronous reset, until the output-register
     pass: it moves no reset, since what the DP16KD's RST does to the read latch in OUTREG mode could
-    not be checked.)"""
+    not be checked.)
+    With `groups` ([lo, hi) bank ranges) and `group_load` (one enable per group): one more cycle,
+    the OR of each group's selected registers registered (`{prefix}_g{j}`, loaded with its
+    group_load), and the result the OR of those: a group's OR stays beside its banks, and the
+    result has one input per group instead of per bank."""
     regs = [Signal(shape, name=f"{prefix}{k}", reset_less=True) for k in range(len(rqs))]
     sel_q = Signal(len(rqs), name=f"{prefix}_sel")
     loads = load if isinstance(load, (list, tuple)) else [load] * len(rqs)
     for k, (r, q) in enumerate(zip(regs, rqs)):
         with m.If(loads[k]):
             m.d.sync += [r.eq(q), sel_q[k].eq(sel[k])]
-    return or_tree([Mux(sel_q[k], Value.cast(r), 0) for k, r in enumerate(regs)])
+    terms = [Mux(sel_q[k], Value.cast(r), 0) for k, r in enumerate(regs)]
+    if groups is None:
+        return or_tree(terms)
+    gregs = [Signal(shape, name=f"{prefix}_g{j}", reset_less=True) for j in range(len(groups))]
+    for j, ((lo, hi), g) in enumerate(zip(groups, gregs)):
+        with m.If(group_load[j]):
+            m.d.sync += g.eq(or_tree(terms[lo:hi]))
+    return or_tree([Value.cast(g) for g in gregs])
 
 
 def registered_read(m: Module, mem: memory.Memory, en, name: str):
