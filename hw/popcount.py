@@ -41,7 +41,13 @@ Folding and cycle model
 Weights
   A ROM (amaranth.lib.memory.Memory, synchronous read, init = the weights) of pe*simd bits per
   word, one word per (pass, group, fold); PE p uses bits [p*simd, (p+1)*simd). rom_style="auto"
-  asks yosys for block RAM from 4 Kbit on (else it may build the ROM from LUTs).
+  asks yosys for block RAM from 4 Kbit on (else it may build the ROM from LUTs). A block-RAM ROM
+  deeper than one DP16KD column (rom_bank_words) is one memory per column ("bank"), each read
+  into a register of its own (the DP16KD output register, boards/outreg.py), and the ROM word is
+  the OR of the bank registers each ANDed with its bit of a registered one-hot bank select,
+  registered once more: one cycle more latency (rom_banks > 1), and no multiplexer between the
+  block RAMs' read latches and a register (yosys' own split put one there: layer 8 of x4-base,
+  7 banks, 11.3 ns in docs/boards.md row 123).
 Masking
   Window bits are 0 where masked; the lanes of a tap share its mask bit. Lanes are split into
   segments of gcd(simd, cin) lanes that lie in one tap in every fold; each segment's partial count
@@ -81,6 +87,15 @@ from .replica import Replicated, groups
 WIN_GROUP_BITS = 128
 
 POPCOUNT_KINDS = ("carry", "compressor", "tree")
+
+
+def rom_bank_words(width: int) -> int:
+    """Words of a `width`-bit ROM that one ECP5 DP16KD column holds (16 Kbit as 16384 x 1 ..
+    2048 x 9, 1024 x 18; a wider word takes several DP16KD side by side, 1024 words deep)."""
+    for w, depth in ((1, 16384), (2, 8192), (4, 4096), (9, 2048)):
+        if width <= w:
+            return depth
+    return 1024
 #: fewest folds for which PopcountEngine selects the slice with a one-hot fold register (AND-OR)
 ONEHOT_MIN_FOLDS = 4
 
@@ -286,7 +301,8 @@ class PopcountEngine(wiring.Component):
         raise ValueError(msg)
 
     def __init__(self, wbits, cin: int, simd: int, pe: int, passes: int = 1, max_width: int = 2048,
-                 popcount: str = "carry", rom_style: str = "auto", win_group_bits: int = WIN_GROUP_BITS):
+                 popcount: str = "carry", rom_style: str = "auto", win_group_bits: int = WIN_GROUP_BITS,
+                 rom_bank: int | None = None):
         wb = np.asarray(wbits, dtype=np.uint8)
         n = formats.TAPS * cin
         if wb.ndim != 2 or wb.shape[1] != n:
@@ -316,6 +332,14 @@ class PopcountEngine(wiring.Component):
         #: bits, x2-base's critical path in row 86)
         self.onehot = self.F >= ONEHOT_MIN_FOLDS
         self.G = self.K // pe
+        depth, width = passes * self.G * self.F, pe * simd
+        self.rom_block = rom_style == "block" or (rom_style == "auto" and depth * width >= 4096)
+        #: ROM banks (module docstring: "Weights") of rom_bank words (default rom_bank_words(width);
+        #: smaller for tests of the banked read on small engines)
+        self.rom_bank = rom_bank or rom_bank_words(width)
+        if self.rom_bank & (self.rom_bank - 1):
+            self._fail(f"rom_bank must be a power of two, got {rom_bank}")
+        self.rom_banks = -(-depth // self.rom_bank) if self.rom_block else 1
         self.seg = gcd(simd, cin)                    # lanes sharing one tap in every fold
         self.chbits = max(1, (self.cout - 1).bit_length())
         self.out_layout = data.StructLayout({"value": layouts.dot(cin), "ch": unsigned(self.chbits)})
@@ -374,9 +398,9 @@ class PopcountEngine(wiring.Component):
         return lat
 
     def latency(self) -> int:
-        """Pipeline cycles: window register, issue/ROM register, ROM data register, popcount
-        stages, result register."""
-        return 4 + self.popcount_latency()
+        """Pipeline cycles: window register, issue/ROM register, ROM data register (banked: bank
+        registers, then the word), popcount stages, result register."""
+        return 4 + (self.rom_banks > 1) + self.popcount_latency()
 
     def result_depth(self) -> int:
         """Groups the credit loop admits: the groups that start within one round trip (first fold
@@ -411,6 +435,11 @@ class PopcountEngine(wiring.Component):
         # (window + its skid; the slice over two stages; the ROM data register)
         ff = 2 * (n + 9) + 2 * simd + pe * simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61
         ff += 6 * (len(self.win_groups) - 1)          # replicated stage-0 flags
+        if self.rom_banks > 1:     # (the bank registers go into the DP16KDs; the word register is
+            # the ROM data register above) the bank selects, one more stage of slice, mask, side
+            # band, valid and count
+            ff += 2 * self.rom_banks + simd + simd // self.seg + 8
+            lut += pe * simd * -(-self.rom_banks // 2)
         if self.onehot and self.F > 1:                 # the group ORs' registers (about sqrt(F))
             grp = 1 << max(0, math.ceil(math.log2(math.sqrt(self.F))))
             ff += (-(-self.F // grp) - 1) * simd
@@ -428,11 +457,25 @@ class PopcountEngine(wiring.Component):
         nseg = simd // seg
         dshape = layouts.dot(cin)
 
-        rom_bits = pe * simd * r * G * F
-        style = self.rom_style if self.rom_style != "auto" else ("block" if rom_bits >= 4096 else None)
-        m.submodules.rom = rom = memory.Memory(shape=unsigned(pe * simd), depth=r * G * F, init=self.rom_init(),
-                                               attrs={"rom_style": style} if style else None)
-        rd = rom.read_port(domain="sync")
+        style = self.rom_style if self.rom_style != "auto" else ("block" if self.rom_block else None)
+        NRB = self.rom_banks
+        if NRB == 1:
+            m.submodules.rom = rom = memory.Memory(shape=unsigned(pe * simd), depth=r * G * F, init=self.rom_init(),
+                                                   attrs={"rom_style": style} if style else None)
+            rd = rom.read_port(domain="sync")
+            rom_addr = rd.addr
+        else:                                          # (module docstring: "Weights")
+            bw = self.rom_bank
+            words = self.rom_init()
+            rds = []
+            for k in range(NRB):
+                part = words[k * bw:(k + 1) * bw]
+                m.submodules[f"rom{k}"] = bank = memory.Memory(shape=unsigned(pe * simd), depth=len(part), init=part,
+                                                               attrs={"rom_style": "block"})
+                rds.append(bank.read_port(domain="sync"))
+            rom_addr = Signal(range(r * G * F))
+            ab = (bw - 1).bit_length()
+            m.d.comb += [rk.addr.eq(rom_addr[:ab]) for rk in rds]
 
         D = self.result_depth()                        # credits (no pipeline enable)
 
@@ -522,7 +565,7 @@ class PopcountEngine(wiring.Component):
                          *last_f_r.eq(next_is_last(last_f, f, F)), *first_f_r.eq(last_f),
                          *last_g_r.eq(Mux(last_f, next_is_last(last_g, g, G), last_g))]
             m.d.sync += addr.eq(Mux(last_step, pbase_next, addr + 1))
-        m.d.comb += rd.addr.eq(addr)                   # read every cycle (en stays 1)
+        m.d.comb += rom_addr.eq(addr)                  # read every cycle (en stays 1)
 
         # window slice and per-segment tap masks of fold f
         if F == 1:
@@ -565,20 +608,33 @@ class PopcountEngine(wiring.Component):
         # (the ROM's data went straight into the XNOR and the first adders: on the ECP5 a block
         # RAM without its output register has 5.8 ns clock-to-out, and those two logic levels
         # made every engine's ROM a path over 8 ns, benchmarks/netlist_depth.py)
+        # ---------------- (banked ROM: stage 3, the bank registers' selected word registered; the
+        # slice, mask, side band, valid and count take one register more)
         pipe = _Pipe(m, "pc")
+        more = (lambda v, name: pipe.reg(v, name)) if NRB > 1 else (lambda v, name: v)   # noqa: E731
         if slice_ is None:                               # one-hot: the OR split by the register
-            a1 = pipe.reg(or_tree([pipe.reg(p, "ap") for p in slice_parts]), "a")
+            a1 = more(pipe.reg(or_tree([pipe.reg(p, "ap") for p in slice_parts]), "a"), "a")
         else:
-            a1 = pipe.reg(pipe.reg(slice_, "a"), "a")
-        m1 = pipe.reg(pipe.reg(segm, "msk"), "msk")
-        side = pipe.reg(pipe.reg(Cat(issue, f == 0, last_f), "side"), "side")
-        wq = pipe.reg(rd.data, "rom_q")
+            a1 = more(pipe.reg(pipe.reg(slice_, "a"), "a"), "a")
+        m1 = more(pipe.reg(pipe.reg(segm, "msk"), "msk"), "msk")
+        side = more(pipe.reg(pipe.reg(Cat(issue, f == 0, last_f), "side"), "side"), "side")
+        if NRB == 1:
+            wq = pipe.reg(rd.data, "rom_q")
+        else:
+            sel1, sel2 = Signal(NRB, name="rom_sel1"), Signal(NRB, name="rom_sel2")
+            m.d.sync += [sel1.eq(Cat(*[rom_addr[ab:] == k for k in range(NRB)])), sel2.eq(sel1)]
+            bank_q = [pipe.reg(rk.data, f"rom_bq{k}_") for k, rk in enumerate(rds)]
+            wq = pipe.reg(or_tree([Mux(sel2[k], q, 0) for k, q in enumerate(bank_q)]), "rom_q")
         v0, v1 = Signal(), Signal()                      # valid bits need a reset
         # the count registers are reset and take the count only with a window issued (else 0): yosys
         # may turn the table behind them into the next register's synchronous reset, which must not
         # be X from a window generator's mask before its first window (tests/test_postsynth.py)
         cnt0, cnt1 = Signal(4), Signal(4)
         m.d.sync += [v0.eq(issue), cnt0.eq(Mux(issue, cnt, 0)), v1.eq(v0), cnt1.eq(cnt0)]
+        if NRB > 1:
+            v2, cnt2 = Signal(), Signal(4)
+            m.d.sync += [v2.eq(v1), cnt2.eq(cnt1)]
+            v1, cnt1 = v2, cnt2
 
         # ---------------- popcount pipelines (one per PE)
         counts = []

@@ -86,15 +86,25 @@ CASES = [
     (1, 4, 9, 1, 1, "tree", 0.0, 0.9),                   # long stalls: the credits fill the result FIFO
     (16, 4, 48, 2, 1, "carry", 0.1, 0.9),
 ]
+# the weight ROM in banks (block RAM, rom_bank words each, the last one short): + rom_bank
+BANKED = [
+    (8, 8, 3, 2, 1, "carry", 0.0, 0.0, 16),              # 96 words: 6 banks
+    (4, 8, 12, 1, 2, "compressor", 0.3, 0.3, 8),         # BBCU-U, 24 words: 3 banks
+    (16, 4, 48, 2, 1, "carry", 0.1, 0.9, 2),             # 6 words: 3 banks, long stalls
+    (8, 4, 24, 1, 1, "tree", 0.0, 0.0, 4),               # 12 words: 3 banks
+]
 
 
-@pytest.mark.parametrize("cin,cout,simd,pe,passes,popcount,p_bubble,p_stall", CASES)
-def test_popcount_engine(cin, cout, simd, pe, passes, popcount, p_bubble, p_stall):
+@pytest.mark.parametrize("cin,cout,simd,pe,passes,popcount,p_bubble,p_stall,rom_bank",
+                         [c + (None,) for c in CASES] + BANKED)
+def test_popcount_engine(cin, cout, simd, pe, passes, popcount, p_bubble, p_stall, rom_bank):
     rng = np.random.default_rng(cin * 100 + simd * 7 + pe + 31 * passes)
     shapes = SHAPES if passes == 1 else [("rand", (3, 4)), ("ones", (1, 4)), ("zeros", (2, 4)), ("rand", (1, 4))]
     wb, stream, vals, chs = make_case(rng, cin, cout, passes, shapes)
     width = 4
-    eng = PopcountEngine(wb, cin, simd, pe, passes=passes, max_width=64, popcount=popcount)
+    eng = PopcountEngine(wb, cin, simd, pe, passes=passes, max_width=64, popcount=popcount,
+                         **({"rom_style": "block", "rom_bank": rom_bank} if rom_bank else {}))
+    assert (eng.rom_banks > 1) == bool(rom_bank), eng.rom_banks
     res = run_cocotb(eng, "popcount", "sim.tb_popcount",
                      {"win": np.array([f"{s:x}" for s in stream]), "value": np.array(vals), "ch": np.array(chs)},
                      {"dot_bits": formats.dot_bits(cin), "width": width, "p_bubble": p_bubble,
@@ -170,3 +180,21 @@ def test_window_register_enables_are_split_per_bit_group(tmp_path, split):
         assert biggest <= 2 * WIN_GROUP_BITS, biggest
     else:
         assert biggest > 3 * WIN_GROUP_BITS, biggest
+
+
+def test_banked_weight_rom_reads_straight_into_registers(tmp_path):
+    """A weight ROM deeper than one DP16KD column (here 1,536 words of 12 bits: two banks of 1,024)
+    is one block RAM per bank, each bank's data straight into flip-flops (the DP16KD output
+    register after the board build's pass), and the bank registers reach the ROM word register
+    through the select only: no block-RAM output drives logic (yosys' own split of a deep ROM put
+    a multiplexer there, layer 8 of x4-base in docs/boards.md row 123: 11.3 ns)."""
+    from conftest import block_ram_output_depths, outreg_stats, synth_cell_counts
+    from hw.popcount import rom_bank_words
+    rng = np.random.default_rng(6)
+    wb = rng.integers(0, 2, (128, 9 * 16)).astype(np.uint8)
+    eng = PopcountEngine(wb, 16, 12, 1, passes=2, max_width=64)
+    assert rom_bank_words(12) == 1024 and eng.rom_banks == 2
+    cells = synth_cell_counts(tmp_path, "ecp5", eng, None)
+    depths = block_ram_output_depths(tmp_path)
+    assert cells.get("DP16KD", 0) == 2 and depths and max(depths.values()) == 0, (cells, depths)
+    assert outreg_stats(tmp_path)["flip_flops"] == 2 * 12
