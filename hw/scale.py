@@ -17,7 +17,9 @@ from the exact value ranges (per channel, over d in [-9cin, 9cin]), so nothing c
 Two implementations (`mult`):
   "dsp"       both products with `*` (yosys maps them to DSP blocks: ECP5 MULT18X18D, iCE40
               SB_MAC16 with -dsp); a 7-stage pipeline with one global enable
-              (en = ~o.valid | o.ready), one result per cycle.
+              (en = ~o.valid | o.ready), one result per cycle; each pair of stages takes it from
+              its own copy of o.valid (hw/replica.py), so no one net enables all ~200 flip-flops
+              (x4-base: 10.8 ns to their clock enables, docs/boards.md row 123).
               Cycle model: n items take n + 7 cycles (first input to last output transfer).
   "shiftadd"  no DSP: two sequential radix-2 shift-and-add multipliers (shift-right product
               register, the sign bit of a signed multiplier is subtracted) working as a two-stage
@@ -40,6 +42,7 @@ from sw.formats import FeatureFormat
 from sw.program import BinaryLayer
 
 from . import layouts
+from .replica import Replicated
 
 
 def _shape(lo: int, hi: int) -> Shape:
@@ -228,26 +231,29 @@ class ScaleRPReLU(wiring.Component):
         z2, z3, z4, z5, z6 = (Signal(self.z_shape, name=f"z{k}") for k in (2, 3, 4, 5, 6))
 
         neg = m5 + rg.half
-        with m.If(en):
-            m.d.sync += [
-                # stage 1: ROM read (addressed by ch) and the dot
-                v[0].eq(self.i.valid), d1.eq(self.i.payload.value),
-                # stage 1r: the ROM word registered
-                v1r.eq(v[0]), d1r.eq(d1), a1r.eq(rd.data.a), b1r.eq(rd.data.b), s1r.eq(rd.data.s),
-                z1r.eq(rd.data.z),
-                # stage 2: A * d (DSP)
-                v[1].eq(v1r), p2.eq(a1r * d1r), b2.eq(b1r), s2.eq(s1r), z2.eq(z1r),
-                # stage 3: (A*d + B) >> SA
-                v[2].eq(v[1]), t3.eq((p2 + b2) >> rg.sa), s3.eq(s2), z3.eq(z2),
-                # stage 4: saturate to FW+2 bits
-                v[3].eq(v[2]), y4.eq(_sat(t3, fmt.y_lo, fmt.y_hi)), s4.eq(s3), z4.eq(z3),
-                # stage 5: y * S (DSP)
-                v[4].eq(v[3]), m5.eq(y4 * s4), y5.eq(y4), z5.eq(z4),
-                # stage 6: PReLU select with rounding
-                v[5].eq(v[4]), q6.eq(Mux(y5 < 0, neg >> rg.ss, y5)), z6.eq(z5),
-                # stage 7: + zeta, saturate (output register)
-                self.o.valid.eq(v[5]), self.o.payload.eq(_sat(q6 + z6, fmt.y_lo, fmt.y_hi)),
-            ]
+        stages = [
+            # stage 1: ROM read (addressed by ch) and the dot
+            [v[0].eq(self.i.valid), d1.eq(self.i.payload.value)],
+            # stage 1r: the ROM word registered
+            [v1r.eq(v[0]), d1r.eq(d1), a1r.eq(rd.data.a), b1r.eq(rd.data.b), s1r.eq(rd.data.s), z1r.eq(rd.data.z)],
+            # stage 2: A * d (DSP)
+            [v[1].eq(v1r), p2.eq(a1r * d1r), b2.eq(b1r), s2.eq(s1r), z2.eq(z1r)],
+            # stage 3: (A*d + B) >> SA
+            [v[2].eq(v[1]), t3.eq((p2 + b2) >> rg.sa), s3.eq(s2), z3.eq(z2)],
+            # stage 4: saturate to FW+2 bits
+            [v[3].eq(v[2]), y4.eq(_sat(t3, fmt.y_lo, fmt.y_hi)), s4.eq(s3), z4.eq(z3)],
+            # stage 5: y * S (DSP)
+            [v[4].eq(v[3]), m5.eq(y4 * s4), y5.eq(y4), z5.eq(z4)],
+            # stage 6: PReLU select with rounding
+            [v[5].eq(v[4]), q6.eq(Mux(y5 < 0, neg >> rg.ss, y5)), z6.eq(z5)],
+            # stage 7: + zeta, saturate (output register)
+            [self.o.valid.eq(v[5]), self.o.payload.eq(_sat(q6 + z6, fmt.y_lo, fmt.y_hi))],
+        ]
+        # (module docstring) stage pair g enabled from copy g of o.valid, loaded as o.valid is
+        ov = Replicated(len(stages) // 2, "sc_o_valid")
+        for g in range(len(ov)):
+            with m.If(~ov[g] | self.o.ready):
+                m.d.sync += stages[2 * g] + stages[2 * g + 1] + [ov[g].eq(v[5])]
 
     def _elab_shiftadd(self, m):
         rg, fmt = self.rg, self.fmt

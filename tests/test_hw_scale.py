@@ -124,3 +124,15 @@ def test_shiftadd_rate_follows_operand_width():
     assert u.k1 == formats.dot_bits(layer.cin) and u.k2 <= fmt.y_bits
     assert u.period() == max(u.k1, u.k2) + 1 and d.period() == 1
     assert u.resource_estimate()["dsp"] == 0 and d.resource_estimate()["dsp"] >= 2
+
+
+def test_dsp_pipeline_enable_is_split_per_stage_pair(tmp_path):
+    """The DSP pipeline's stage pairs each take the enable from their own copy of o.valid: in the
+    ECP5 netlist four clock-enable nets, none reaching half of the flip-flops enabled (one net
+    enabled all of them, ~200 on x4-base: 10.8 ns, docs/boards.md row 123)."""
+    from conftest import clock_enable_fanout, synth_cell_counts
+    layer, fmt, _ = _config("wide")
+    synth_cell_counts(tmp_path, "ecp5", ScaleRPReLU(layer, fmt, "dsp"), None)
+    fanout = clock_enable_fanout(tmp_path)
+    total = sum(fanout.values())
+    assert total > 60 and len(fanout) == 4 and max(fanout.values()) < total / 2, fanout
