@@ -166,6 +166,8 @@ class ScaleRPReLU(wiring.Component):
             ff = (1 + wd + _shape(*rg.p).width + self.b_shape.width + wt0 + 2 * wy + _shape(*rg.m).width
                   + wq + yb + 4 * (self.s_shape.width + self.z_shape.width) + self.PIPE_LATENCY
                   + wd + wa + self.b_shape.width + self.s_shape.width + self.z_shape.width)   # stage 1r
+            ff += 4                                    # the stage pairs' copies of o.valid
+            lut += 4                                   # (and their enables)
             return {"lut": lut, "ff": ff, "bram_bits": rom_bits, "dsp": dsp}
         wh1, wh2 = self._hi_widths()
         cnt = 2 * (max(self.k1, self.k2) + 1).bit_length()
