@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 from sw.formats import FeatureFormat
 
 from . import layouts
-from .head import last_flag, period_regs, select
+from .head import last_flag, next_is_last, period_regs
 from .ram_read import bank_select, banks
 
 
@@ -69,9 +69,10 @@ class NearestUpsample(wiring.Component):
         aw = (2 * self.row_words - 1).bit_length()
         cw = (self.channels - 1).bit_length() + (self.r - 1).bit_length()
         xw = (self.max_width - 1).bit_length()
-        counters = 2 * cw + 2 * xw + 8                                  # c, j, i, x of reader/writer, flags
-        ff = 3 * aw + counters + self.fmt.bits + 2
-        lut = 10 * aw + counters + 2 * xw + 12                           # incrementers, compare, address muxes
+        counters = 2 * cw + 2 * xw + 14                                 # c, j, i, x of reader/writer, flags
+        lw = self.row_words.bit_length()                                # words written, lead
+        ff = 3 * aw + 2 * lw + counters + self.fmt.bits + 2
+        lut = 8 * aw + 4 * lw + counters + 2 * xw + 12                  # incrementers, address muxes, counts
         if self.banks > 1:                                              # bank registers + one-hot + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 1
             lut += self.banks * self.fmt.bits // 2 + 2 * self.banks
@@ -98,41 +99,46 @@ class NearestUpsample(wiring.Component):
         # ---------------------------------------------------------- writer
         waddr = Signal(range(depth))
         waddr_n = Signal.like(waddr)         # its next value (waddr follows it one cycle later)
-        wsel = Signal(2)                     # which candidate waddr_n is (see avail)
         wc = Signal(range(max(C, 2)))
         wx = Signal.like(self.width)
         wb = Signal()
         wx_last = Signal()
         wfire = Signal()
         w_row_end = Signal()
+        # "wc / rc is the last channel", "rj / ri is the last replay" as registers, set as their
+        # counters advance (head.next_is_last): no compare in front of the address selects and the
+        # word-available flag (below)
+        wc_last, rc_last = Signal(init=int(C == 1), name="wc_last"), Signal(init=int(C == 1), name="rc_last")
+        rj_last, ri_last = Signal(init=int(r == 1), name="rj_last"), Signal(init=int(r == 1), name="ri_last")
         m.d.comb += [
             self.i.ready.eq(ahead != 2),
             wfire.eq(self.i.valid & self.i.ready),
-            w_row_end.eq(wfire & (wc == C - 1) & wx_last),
+            w_row_end.eq(wfire & wc_last & wx_last),
         ]
+        with m.If(wfire):
+            m.d.sync += wc_last.eq(next_is_last(wc_last, wc, C))
         # "wx is the last column" as a register (set with wx; the compare with W - 1 sat in front
         # of the next-address logic)
-        last_flag(m, wx_last, wx, wfire & (wc == C - 1), wper)
+        last_flag(m, wx_last, wx, wfire & wc_last, wper)
         for k, wr in enumerate(wrs):
             m.d.comb += [wr.addr.eq(waddr[:ob] if NB > 1 else waddr), wr.data.eq(self.i.payload),
                          wr.en.eq(wfire & ((waddr[ob:] == k) if NB > 1 else 1))]
         m.d.comb += waddr_n.eq(waddr)
         m.d.sync += waddr.eq(waddr_n)
         with m.If(wfire):
-            with m.If(wc != C - 1):
+            with m.If(~wc_last):
                 m.d.sync += wc.eq(wc + 1)
-                m.d.comb += [waddr_n.eq(waddr + 1), wsel.eq(1)]
+                m.d.comb += [waddr_n.eq(waddr + 1)]
             with m.Elif(~wx_last):
                 m.d.sync += [wc.eq(0), wx.eq(wx + 1)]
-                m.d.comb += [waddr_n.eq(waddr + 1), wsel.eq(1)]
+                m.d.comb += [waddr_n.eq(waddr + 1)]
             with m.Else():
                 m.d.sync += [wc.eq(0), wx.eq(0), wb.eq(~wb)]
-                m.d.comb += [waddr_n.eq(Mux(wb, 0, rowlen)), wsel.eq(2)]
+                m.d.comb += [waddr_n.eq(Mux(wb, 0, rowlen))]
 
         # ---------------------------------------------------------- reader
         raddr = Signal(range(depth))
         raddr_n = Signal.like(raddr)
-        rsel = Signal(range(5))              # which candidate raddr_n is (see avail)
         rpix = Signal(range(depth))      # address of channel 0 of the current pixel
         rc = Signal(range(max(C, 2)))
         rj = Signal(range(max(r, 2)))
@@ -150,30 +156,36 @@ class NearestUpsample(wiring.Component):
         m.d.comb += [
             en.eq(~self.o.valid | self.o.ready),
             issue.eq(en & avail),
-            r_row_end.eq(issue & (rc == C - 1) & (rj == r - 1) & rx_last & (ri == r - 1)),
+            r_row_end.eq(issue & rc_last & rj_last & rx_last & ri_last),
         ]
-        last_flag(m, rx_last, rx, issue & (rc == C - 1) & (rj == r - 1), wper)
+        last_flag(m, rx_last, rx, issue & rc_last & rj_last, wper)
+        with m.If(issue):
+            m.d.sync += rc_last.eq(next_is_last(rc_last, rc, C))
+            with m.If(rc_last):
+                m.d.sync += rj_last.eq(next_is_last(rj_last, rj, r))
+                with m.If(rj_last & rx_last):
+                    m.d.sync += ri_last.eq(next_is_last(ri_last, ri, r))
         m.d.comb += [rd.addr.eq(raddr[:ob] if NB > 1 else raddr) for rd in rds]
         m.d.comb += raddr_n.eq(raddr)
         m.d.sync += raddr.eq(raddr_n)
         with m.If(issue):
-            with m.If(rc != C - 1):
+            with m.If(~rc_last):
                 m.d.sync += rc.eq(rc + 1)
-                m.d.comb += [raddr_n.eq(raddr + 1), rsel.eq(1)]
-            with m.Elif(rj != r - 1):
+                m.d.comb += [raddr_n.eq(raddr + 1)]
+            with m.Elif(~rj_last):
                 m.d.sync += [rc.eq(0), rj.eq(rj + 1)]
-                m.d.comb += [raddr_n.eq(rpix), rsel.eq(2)]
+                m.d.comb += [raddr_n.eq(rpix)]
             with m.Elif(~rx_last):
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(rx + 1), rpix.eq(raddr + 1)]
-                m.d.comb += [raddr_n.eq(raddr + 1), rsel.eq(1)]
-            with m.Elif(ri != r - 1):
+                m.d.comb += [raddr_n.eq(raddr + 1)]
+            with m.Elif(~ri_last):
                 base = Mux(rb, rowlen, 0)
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(ri + 1), rpix.eq(base)]
-                m.d.comb += [raddr_n.eq(base), rsel.eq(3)]
+                m.d.comb += [raddr_n.eq(base)]
             with m.Else():
                 base = Mux(rb, 0, rowlen)
                 m.d.sync += [rc.eq(0), rj.eq(0), rx.eq(0), ri.eq(0), rb.eq(~rb), rpix.eq(base)]
-                m.d.comb += [raddr_n.eq(base), rsel.eq(4)]
+                m.d.comb += [raddr_n.eq(base)]
         if NB == 1:
             with m.If(en):
                 m.d.sync += [valid1.eq(issue), self.o.valid.eq(valid1), self.o.payload.eq(rqs[0])]
@@ -193,33 +205,39 @@ class NearestUpsample(wiring.Component):
             m.d.comb += ahead_n.eq(ahead + 1)
         with m.Elif(r_row_end & ~w_row_end):
             m.d.comb += ahead_n.eq(ahead - 1)
-        # "waddr_n > raddr_n" as a selection among comparisons of the candidates, each from
-        # registers: the compare (a carry chain) behind the next-address multiplexers was x2-base's
-        # ECP5 critical path (docs/boards.md row 102: width compare -> raddr_n -> compare -> avail)
-        # (candidates: waddr, waddr + 1, Mux(wb, 0, rowlen); raddr, raddr + 1, rpix, Mux(rb, rowlen,
-        # 0), Mux(rb, 0, rowlen); "waddr + 1 > v" as "waddr >= v", raddr + 1 as a register, so every
-        # compare is one carry chain between registers or against a constant)
-        raddr_p1 = Signal(range(depth + 1), init=1)
-        m.d.sync += raddr_p1.eq(select(rsel, [raddr_p1, raddr_p1 + 1, rpix + 1, Mux(rb, rowlen + 1, 1),
-                                              Mux(rb, 1, rowlen + 1)]))
-        regs = [raddr, raddr_p1, rpix]
-        cmp = [[Signal(name=f"gt_w{a}_r{b}") for b in range(5)] for a in range(3)]
-        for b, rv in enumerate(regs):
-            m.d.comb += [cmp[0][b].eq(waddr > rv), cmp[1][b].eq(waddr >= rv), cmp[2][b].eq(~wb & (rv < rowlen))]
-        gt_row, ge_row, gt_0 = waddr > rowlen, waddr >= rowlen, waddr != 0
-        m.d.comb += [cmp[0][3].eq(Mux(rb, gt_row, gt_0)), cmp[0][4].eq(Mux(rb, gt_0, gt_row)),
-                     cmp[1][3].eq(Mux(rb, ge_row, 1)), cmp[1][4].eq(Mux(rb, 1, ge_row)),
-                     cmp[2][3].eq(~wb & ~rb), cmp[2][4].eq(~wb & rb)]
-        # The candidate each side takes if it moves (wsel_if / rsel_if: from registers only), so the
-        # handshake (wfire, issue: the consumer's ready through `en`) selects last, among four
-        # compares already selected, instead of steering both selects (x4-base docs/boards.md row
-        # 118: o.ready -> issue -> rsel -> select -> avail, 13.75 ns)
-        wsel_if = Mux((wc != C - 1) | ~wx_last, 1, 2)
-        # (Muxes, not If / Elif: a comb process is an `always @*` block, which Icarus does not
-        # evaluate at time zero, see hw/head.select)
-        rsel_if = Mux(rc != C - 1, 1, Mux(rj != r - 1, 2, Mux(~rx_last, 1, Mux(ri != r - 1, 3, 4))))
-        w_moves, w_stays = select(wsel_if, [select(rsel_if, row) for row in cmp]), select(rsel_if, cmp[0])
-        later = Mux(wfire, Mux(issue, w_moves, select(wsel_if, [row[0] for row in cmp])),
-                    Mux(issue, w_stays, cmp[0][0]))
-        m.d.sync += [ahead.eq(ahead_n), avail.eq((ahead_n != 0) | later)]
+        # "The word at raddr is written" without comparing addresses: while the writer is in the
+        # reader's row (ahead == 0), `lead` counts the words written in it minus the words the reader
+        # has read for the first time (pass i = 0, replay j = 0: a replay reads words already read,
+        # and so written); a row's later passes, and rows the writer has finished (ahead > 0), are
+        # available whole. When the reader ends a row it enters the writer's (if ahead becomes 0)
+        # with `w_words` written there. (A reader's row ends with its last pass, after the writer
+        # ended the row: ahead >= 1 then.) The flag's next value is a select by the handshakes
+        # (wfire, issue: the consumer's ready) among compares of registers with constants, no
+        # address compare (raddr -> compare with waddr's candidates -> selects -> avail was
+        # x4-base's critical path, docs/boards.md row 124, 11.7 ns).
+        rj_first, ri_first = Signal(init=1, name="rj_first"), Signal(init=1, name="ri_first")
+        with m.If(issue & rc_last):
+            m.d.sync += rj_first.eq(rj_last)
+            with m.If(rj_last & rx_last):
+                m.d.sync += ri_first.eq(ri_last)
+        consume = issue & rj_first & ri_first
+        w_words = Signal(range(rowlen + 1))          # words written in the writer's row
+        lead = Signal(range(rowlen + 1))
+        m.d.sync += w_words.eq(Mux(w_row_end, 0, w_words + wfire))
+        up, down = wfire & ~consume, consume & ~wfire
+        with m.If(r_row_end):
+            m.d.sync += lead.eq(w_words + wfire)
+        with m.Elif(up):
+            m.d.sync += lead.eq(lead + 1)
+        with m.Elif(down):
+            m.d.sync += lead.eq(lead - 1)
+        # avail's next value, (ahead_n != 0) | (lead's next value > 0), as the two cases of an issue
+        # (from the registered flags of where the reader is), selected by the issue last
+        row_end_if = rc_last & rj_last & rx_last & ri_last
+        first_if = rj_first & ri_first
+        w_up = w_row_end | wfire                      # (w_row_end: ahead grows)
+        if_issue = Mux(row_end_if, (ahead == 2) | wfire | (w_words != 0),
+                       w_row_end | (ahead != 0) | Mux(first_if & ~wfire, lead >= 2, (lead != 0) | (wfire & ~first_if)))
+        no_issue = w_up | (ahead != 0) | (lead != 0)
+        m.d.sync += [ahead.eq(ahead_n), avail.eq(Mux(issue, if_issue, no_issue))]
         return m
