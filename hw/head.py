@@ -284,7 +284,7 @@ class HeadConv(wiring.Component):
 
     def __init__(self, layer: HeadLayer, fmt: FeatureFormat, colors: int, macs: int = 1,
                  serial_req: bool = False, window_port: bool = False, mac_dsp: bool = False,
-                 ext_lrelu: bool = False, split_lrelu: bool = False):
+                 ext_lrelu: bool = False, split_lrelu: bool = False, dsp_reg: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.ndim != 4 or w.shape[1] != colors or w.shape[2:] != (3, 3):
             raise ValueError(f"head weight shape {w.shape} does not match colors={colors}")
@@ -333,13 +333,15 @@ class HeadConv(wiring.Component):
         self.dsp_acc = window_port
         # stages after the last step: operands, products, [tree], acc, M*acc, y, [lrelu], out
         self.serial_req = serial_req
+        self.dsp_reg = dsp_reg and not serial_req
         if serial_req:
             self.req_latency = self.serial_latency(layer)
             if not self.serial_fits(layer, colors, macs, window_port) or self.steps < self.const_words + 2:
                 raise ValueError(f"serial_req needs >= {max(self.req_latency, self.const_words + 2)} cycles "
                                  f"per channel, the head has {self.steps} (macs={macs})")
         else:
-            self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
+            # hw/mul.py split_mul (dsp_reg: its out_reg, one more cycle)
+            self.req_latency = (2 if self.acc_bits > DSP_BITS else 1) + int(dsp_reg)
         # (the serial requantiser loads the sum itself: no S4r register stage)
         self.latency = (6 if serial_req else 7) + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu") \
             + int(self.split_lrelu) - int(self.dsp_acc)
@@ -424,8 +426,10 @@ class HeadConv(wiring.Component):
         ff += 16 * macs + 8 + (0 if self.serial_req else self.acc_bits + self.m_bits + self.b_bits + 1)
         if self.serial_req:                # serial M*acc + B: a, b, acc (from B), count
             ff += self.acc_bits + self.m_bits + max(self.acc_bits + 2, self.b_bits + 1) + 4
-        elif self.req_latency == 2:        # split M*acc: two partial products, bias and valid delayed
+        elif self.acc_bits > DSP_BITS:     # split M*acc: two partial products, bias and valid delayed
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.b_bits + 1
+        if not self.serial_req and self.dsp_reg:   # the DSP outputs' own registers, valid and bias
+            ff += self.m_bits + self.acc_bits + 2 * (self.acc_bits > DSP_BITS) + self.b_bits + 1
         # operand muxes (steps:1 per byte: steps-1 2:1 muxes, ~0.8 LUT4 each; a mask bit select and
         # an AND per byte with window_port), adder tree + accumulator, requant adder + saturation;
         # the M/B ROM (C words) is LUTs when C <= 32
@@ -605,7 +609,7 @@ class HeadConv(wiring.Component):
             m_r, b_r = Signal(signed(self.m_bits)), Signal(signed(self.b_bits))
             with m.If(adv):
                 m.d.sync += [v4r.eq(v4), acc_r.eq(acc), m_r.eq(krd.data.m), b_r.eq(krd.data.b)]
-            p5, req_lat, (v5, b5) = split_mul(m, adv, m_r, acc_r, "req", along=(v4r, b_r))
+            p5, req_lat, (v5, b5) = split_mul(m, adv, m_r, acc_r, "req", along=(v4r, b_r), out_reg=self.dsp_reg)
         assert req_lat == self.req_latency
         # ---- S6: y = sat_y((P + B) >> SH)
         v6 = Signal()

@@ -14,7 +14,10 @@ Not a stream component: a pipeline helper for units with one global enable. `spl
 a, b, along=[...])` returns (p, latency, delayed) where p is valid `latency` enabled cycles after
 a and b (2, or 1 when b is narrow enough for one multiply, in which case the product is
 registered once) and `delayed` are the `along` values (valid flags, indices, a bias) registered
-through the same number of stages, so they arrive with the product.
+through the same number of stages, so they arrive with the product. out_reg=True: each DSP
+product goes through one more register (one cycle more) before the sum or the result: a register
+whose only load is the next one, which the placer puts beside the DSP block (x4-base's head:
+DSP output -> 4.1 ns route -> the partial-product register, docs/boards.md row 125).
 Golden twin: plain integer multiplication (exact; the tests of the head and tail units check it).
 """
 from __future__ import annotations
@@ -26,21 +29,30 @@ LO = 17
 DSP_BITS = 18
 
 
-def split_mul(m, en, a, b, name: str = "mul", along=()):
+def split_mul(m, en, a, b, name: str = "mul", along=(), out_reg: bool = False):
     wa, wb = Shape.cast(a.shape()).width, Shape.cast(b.shape()).width
     width = wa + wb
-    lat = 1 if wb <= DSP_BITS else 2
+    lat = (1 if wb <= DSP_BITS else 2) + int(out_reg)
     delayed = list(along)
     for i in range(lat):
         nxt = [Signal.like(v, name=f"{name}_d{i}_{k}") for k, v in enumerate(delayed)]
         with m.If(en):
             m.d.sync += [n.eq(v) for n, v in zip(nxt, delayed)]
         delayed = nxt
-    if lat == 1:
+    def registered(v, name_):
+        """(out_reg) v through a register of its own: a DSP output's first register has no other
+        load, so the placer puts it beside the DSP block"""
+        if not out_reg:
+            return v
+        r = Signal(v.shape(), name=name_)
+        with m.If(en):
+            m.d.sync += r.eq(v)
+        return r
+    if wb <= DSP_BITS:
         p = Signal(signed(width), name=f"{name}_p")
         with m.If(en):
-            m.d.sync += p.eq(a * b)
-        return p, 1, delayed
+            m.d.sync += p.eq(registered(a * b, f"{name}_q") if out_reg else a * b)
+        return p, lat, delayed
     lo = b[:LO]                                   # unsigned low slice
     hi = b[LO:].as_signed()                       # signed high part
     pl = Signal(signed(wa + LO + 1), name=f"{name}_lo")
@@ -48,8 +60,10 @@ def split_mul(m, en, a, b, name: str = "mul", along=()):
     p = Signal(signed(width + 1), name=f"{name}_p")
     with m.If(en):
         m.d.sync += [pl.eq(a * lo), ph.eq(a * hi)]
-        m.d.sync += p.eq((ph << LO) + pl)
-    return p, 2, delayed
+    pl2, ph2 = registered(pl, f"{name}_lo_q"), registered(ph, f"{name}_hi_q")
+    with m.If(en):
+        m.d.sync += p.eq((ph2 << LO) + pl2)
+    return p, lat, delayed
 
 
 #: the iCEBreaker flow builds multipliers with an operand of at most this many bits from LUTs

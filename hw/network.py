@@ -95,7 +95,7 @@ class Network(wiring.Component):
         bil_mode = "bilinear" if prog.tail.skip == "bilinear" else "identity"
         u = {"fork": Broadcast(layouts.pixel(colors)),
              "pwin": WindowGen(8 * colors, mw, mh),
-             "head": HeadConv(prog.head, fmt, colors, self.fold.head_macs, split_lrelu=True),
+             "head": HeadConv(prog.head, fmt, colors, self.fold.head_macs, split_lrelu=True, dsp_reg=True),
              "skipq": StreamFIFO(layouts.pixel(colors), skip_fifo_depth(prog, mw)),
              "bil": BilinearSkip(prog.tail.r, colors, mw, mh, mode=bil_mode)}
         res = 1
@@ -103,7 +103,7 @@ class Network(wiring.Component):
             u[f"layer{i}"] = BBCULayer(layer, fmt, f, mw * res, mh * res, self.fold.scale_mult)
             res *= layer.r
         u["fwin"] = FeatureWindow(cfg.channels, fmt, mw * res, mh * res)
-        u["tail"] = TailConv(prog.tail, fmt, cfg.channels, colors)
+        u["tail"] = TailConv(prog.tail, fmt, cfg.channels, colors, dsp_reg=True)
         return u
 
     def resource_estimate(self) -> dict:

@@ -68,7 +68,7 @@ class TailConv(wiring.Component):
 
     def __init__(self, layer: TailLayer, fmt: FeatureFormat, channels: int, colors: int,
                  serial_req: bool = False, act_dsp: bool = False, byte_out: bool = False,
-                 ext_act: bool = False):
+                 ext_act: bool = False, dsp_reg: bool = False):
         w = np.asarray(layer.weight).astype(np.int64)
         if w.shape != (colors, channels, 3, 3):
             raise ValueError(f"tail weight shape {w.shape} does not match ({colors}, {channels}, 3, 3)")
@@ -101,6 +101,7 @@ class TailConv(wiring.Component):
         # requant side: operand select, M*acc, shift/clamp -> output (colors - 1 more cycles)
         self.mac_latency = 4 + (1 if self.act_dsp else 2) * int(self.lrelu)
         self.serial_req = serial_req
+        self.dsp_reg = dsp_reg and not serial_req
         if serial_req:
             # the accumulators add the products of the registered operands directly (no product
             # register): each multiply-accumulate then fits in one SB_MAC16 (see elaborate)
@@ -113,7 +114,8 @@ class TailConv(wiring.Component):
                 raise ValueError(f"serial_req needs more than {self._serial_cycles(self.m_bits, colors)} "
                                  f"cycles per pixel, the tail has {self.n}")
         else:
-            self.req_latency = 2 if self.acc_bits > DSP_BITS else 1   # hw/mul.py split_mul
+            # hw/mul.py split_mul (dsp_reg: its out_reg, one more cycle)
+            self.req_latency = (2 if self.acc_bits > DSP_BITS else 1) + int(dsp_reg)
             self.latency = self.mac_latency + 2 + self.req_latency + colors - 1
         super().__init__({
             "i": In(stream.Signature(input_layout(fmt))),
@@ -152,8 +154,10 @@ class TailConv(wiring.Component):
         ff += fw + 8 * colors + 2          # value and weights registered in front of the multipliers
         if self.serial_req:                # serial M*acc + bias/skip: b, acc (from the bias), count, held
             ff += self.m_bits + max(self.acc_bits + 2, self.s_bits + 1) + 8
-        elif self.req_latency == 2:        # split M*acc: two partial products, the delayed stage registers
+        elif self.acc_bits > DSP_BITS:     # split M*acc: two partial products, the delayed stage registers
             ff += 2 * self.m_bits + self.acc_bits + 1 + self.s_bits + 4
+        if not self.serial_req and self.dsp_reg:   # the DSP outputs' own registers, the delayed side
+            ff += self.m_bits + self.acc_bits + 2 * (self.acc_bits > DSP_BITS) + self.s_bits + 4
         lut = colors * self.acc_bits + (2 * fw if self.lrelu else 0) + self.acc_bits * (colors - 1) \
             + self.m_bits + 2 * self.s_bits + 2 * (self.m_bits + self.acc_bits) + 8 * colors + 30
         if self.lrelu and not (self.act_dsp or self.ext_act):     # x * act_mult as shift-and-add
@@ -333,7 +337,8 @@ class TailConv(wiring.Component):
                 m.d.sync += [r1v.eq(go), r1l.eq(k_last), r1k.eq(k), a1.eq(select(k, snap)), m1.eq(m_k), s1.eq(s_k)]
             with m.If(go & k_last):
                 m.d.sync += snap_full.eq(0)
-            p2, req_lat, (r2v, r2l, r2k, s2) = split_mul(m, radv, m1, a1, "req", along=(r1v, r1l, r1k, s1))
+            p2, req_lat, (r2v, r2l, r2k, s2) = split_mul(m, radv, m1, a1, "req", along=(r1v, r1l, r1k, s1),
+                                                         out_reg=self.dsp_reg)
             m.d.comb += free.eq(1)
         assert req_lat == self.req_latency
         res = Signal(formats.PIXEL_BITS)

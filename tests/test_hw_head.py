@@ -105,8 +105,9 @@ def test_head_unit(request, cfg, macs, consts, p_bubble, p_stall, fbits, garbage
     if consts == "sat":   # the crafted constants really reach every bound
         assert counter["head.y"] > 0 and counter["head.out"] > 0
         assert (feat == fmt.hi).any() and (feat == fmt.lo).any() == (layer.act == "lrelu")
-    unit = HeadConv(layer, fmt, cfg.colors, macs, serial_req=serial, split_lrelu=split)
-    assert unit.split_lrelu == split
+    # (the split cases also register the requantiser's DSP outputs once more, as the dataflow network)
+    unit = HeadConv(layer, fmt, cfg.colors, macs, serial_req=serial, split_lrelu=split, dsp_reg=split)
+    assert unit.split_lrelu == split and unit.dsp_reg == split
     if serial:
         assert unit.resource_estimate()["dsp"] == macs      # no DSP block for the requantiser
     res = run_cocotb(unit, "head", "sim.tb_head", {"win": win, "mask": mask, "feat": feat},
@@ -241,3 +242,41 @@ def test_leaky_relu_product_spans_two_stages(tmp_path):
         else:
             worst = port_to_register_depth(d, "y6", "q7")
         assert (worst <= bound) if split else (worst >= bound), (split, worst)
+
+
+@pytest.mark.parametrize("dsp_reg", [True, False])
+def test_requantiser_dsp_outputs_have_registers_of_their_own(tmp_path, dsp_reg):
+    """dsp_reg (the dataflow network's head): the requantiser's partial products each go from the
+    DSP block into a register whose only load is another register, so the placer can put the
+    first beside the block (they went into registers that also feed the sum's adder: DSP ->
+    4.1 ns route, x4-base docs/boards.md row 125)."""
+    import json
+    from collections import defaultdict
+
+    from conftest import synth_cell_counts
+    cfg = ModelConfig("sr", 2, 4, 1)
+    layer, fmt = compiled_head(cfg, seed=3)
+    unit = HeadConv(layer, fmt, cfg.colors, 4, dsp_reg=dsp_reg)
+    assert unit.acc_bits > 18                       # the split requantiser: two DSP blocks
+    synth_cell_counts(tmp_path, "ecp5", unit, None)
+    mod = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]
+    loads = defaultdict(list)
+    for c in mod["cells"].values():
+        for pin, bits in c["connections"].items():
+            if c["port_directions"].get(pin) == "input":
+                for b in bits:
+                    loads[b].append(c)
+    dsp_out = [b for c in mod["cells"].values() if c["type"] == "MULT18X18D"
+               for pin, bits in c["connections"].items() if pin.startswith("P") for b in bits if not isinstance(b, str)]
+    # flip-flops loaded straight from a DSP output whose own output loads exactly one flip-flop
+    chained = 0
+    for b in dsp_out:
+        ffs = [c for c in loads.get(b, []) if c["type"] == "TRELLIS_FF"]
+        if len(ffs) == 1 and len(loads[b]) == 1:
+            q = ffs[0]["connections"]["Q"][0]
+            chained += [c["type"] for c in loads.get(q, [])] == ["TRELLIS_FF"]
+    from hw.mul import LO as LO_BITS
+    if dsp_reg:
+        assert chained >= 2 * 18, chained
+    else:
+        assert chained <= LO_BITS, chained          # (the sum's low bits are the low product's)

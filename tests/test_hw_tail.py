@@ -81,11 +81,17 @@ CASES = [
                  0.3, 0.3, 16, True, id="lrelu-c3-clamp-serial-bubbles"),
     pytest.param(ModelConfig("jpeg", 1, 4, 1, colors=1), "clamp", ID_FRAMES, 0.2, 0.5, 16, True,
                  id="none-c1-clamp-serial-bubbles"),
+    # (ids with "dspreg": the requantiser's DSP outputs registered once more, as in the dataflow network)
+    pytest.param(ModelConfig("sr", 2, 8, 1), "real", ID_FRAMES + [(2, 2, "bilinear")], 0.0, 0.0, 16, False,
+                 id="lrelu-c3-real-dspreg-clean"),
+    pytest.param(ModelConfig("sr", 3, 2, 1, colors=1), "clamp", ID_FRAMES + [(3, 3, "bilinear")],
+                 0.4, 0.4, 12, False, id="lrelu-c1-clamp-fw12-dspreg-bubbles"),
 ]
 
 
 @pytest.mark.parametrize("cfg,consts,frames,p_bubble,p_stall,fbits,serial", CASES)
-def test_tail_unit(cfg, consts, frames, p_bubble, p_stall, fbits, serial):
+def test_tail_unit(request, cfg, consts, frames, p_bubble, p_stall, fbits, serial):
+    dsp_reg = "dspreg" in request.node.callspec.id
     layer, fmt = compiled_tail(cfg, seed=cfg.channels * 3 + cfg.scale, feature_bits=fbits)
     assert layer.in_act == ("lrelu" if cfg.task == "sr" else "none")
     if consts == "clamp":
@@ -97,7 +103,8 @@ def test_tail_unit(cfg, consts, frames, p_bubble, p_stall, fbits, serial):
     pix = np.concatenate([p[2] for p in parts])
     if consts == "clamp":
         assert sum(p[3] for p in parts) > 0 and (pix == 0).any() and (pix == 255).any()
-    unit = TailConv(layer, fmt, cfg.channels, cfg.colors, serial_req=serial)
+    unit = TailConv(layer, fmt, cfg.channels, cfg.colors, serial_req=serial, dsp_reg=dsp_reg)
+    assert unit.dsp_reg == dsp_reg
     if serial:
         assert unit.resource_estimate()["dsp"] == cfg.colors     # no DSP block for the requantiser
     res = run_cocotb(unit, "tail", "sim.tb_tail", {"vals": vals, "skip": skip, "pix": pix},
