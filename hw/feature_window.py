@@ -229,8 +229,8 @@ class FeatureWindow(wiring.Component):
             # write lands two cycles after the transfer; a read never needs it sooner: the newest
             # tap a window needs (kx = 2, ky = 2; on a one-column or one-row frame the centre row or
             # column) is issued 4 C cycles or more after the window's first, which waits for the
-            # input to have passed that pixel. (The read-address copies load the address's next
-            # value: a select among registers, see "row starts" below.)
+            # input to have passed that pixel; the read is a cycle later still (stage A). (The
+            # read-address copies load the read address register, see "output pipeline" below.)
             w0_fire, w0_row = Signal(), Signal()
             w0_data = Signal(layouts.feature(self.fmt), reset_less=True)
             w0_gfire = Replicated(len(wgroups), "fw_w0_fire")
@@ -320,10 +320,10 @@ class FeatureWindow(wiring.Component):
             m.d.comb += b_free.eq(en["a_free"])
             c_load = en["e_move"]
             copies = [Replicated(len(wgroups), f"fw_{n}_valid") for n in "abde"] + [Replicated(len(wgroups), "fw_o_valid")]
-            a_bank = Replicated(len(wgroups), "fw_a_bank", max(NB - 1, 1), reset_less=True)
+            a_bank = Replicated(len(wgroups), "fw_a_bank", range(NB), reset_less=True)
             a_inside = Replicated(len(wgroups), "fw_a_inside", reset_less=True)
             b_sel = Signal(NB)                        # one-hot: the bank holding an inside tap
-            g_dmove, g_emove = [], []
+            g_dmove = []
             for j, (lo, hi) in enumerate(wgroups):
                 g = flags(*(c[j] for c in copies))
                 m.d.comb += [g_free[j].eq(g["b_free"]), g_load[j].eq(g["b_move"])]
