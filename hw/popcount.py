@@ -79,6 +79,7 @@ from sw import formats
 
 from . import layouts
 from .head import next_is_last, or_tree
+from .ram_read import bank_select
 from .replica import Replicated, groups
 
 #: window bits per enable group: each group of this many bits of the window register (and its skid
@@ -621,10 +622,11 @@ class PopcountEngine(wiring.Component):
         if NRB == 1:
             wq = pipe.reg(rd.data, "rom_q")
         else:
-            sel1, sel2 = Signal(NRB, name="rom_sel1"), Signal(NRB, name="rom_sel2")
-            m.d.sync += [sel1.eq(Cat(*[rom_addr[ab:] == k for k in range(NRB)])), sel2.eq(sel1)]
-            bank_q = [pipe.reg(rk.data, f"rom_bq{k}_") for k, rk in enumerate(rds)]
-            wq = pipe.reg(or_tree([Mux(sel2[k], q, 0) for k, q in enumerate(bank_q)]), "rom_q")
+            # (hw/ram_read.bank_select: a register per bank beside its one-hot select bit, the OR of
+            # the selected ones; every cycle here, the pipeline has no enable)
+            sel1 = Signal(NRB, name="rom_sel1")
+            m.d.sync += sel1.eq(Cat(*[rom_addr[ab:] == k for k in range(NRB)]))
+            wq = pipe.reg(bank_select(m, 1, sel1, [rk.data for rk in rds], unsigned(pe * simd), "rom_bq"), "rom_q")
         v0, v1 = Signal(), Signal()                      # valid bits need a reset
         # the count registers are reset and take the count only with a window issued (else 0): yosys
         # may turn the table behind them into the next register's synchronous reset, which must not
