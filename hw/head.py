@@ -193,14 +193,16 @@ def _csd_mul(x, c: int):
     return tree_sum(pos) - tree_sum(neg) if neg else tree_sum(pos)
 
 
-def csd_pairs(x, c: int) -> list:
-    """x * c's CSD terms added in pairs: the first adder level of the product, for a caller that
-    registers them; tree_sum of the pairs is x * c (one adder level per stage instead of the whole
-    product in one cycle)."""
-    terms = [(x << s) if d > 0 else -(x << s) for d, s in csd(int(c))]
-    if not terms:
-        return [Const(0, 1)]
-    return [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+def csd_pair_regs(m, en, x, c: int, name: str = "am_pair") -> list:
+    """x * c's CSD terms added in pairs, each pair sum a register loaded with `en` (the first adder
+    level of the product); tree_sum of the registers is x * c a cycle later (one adder level per
+    stage instead of the whole product in one cycle)."""
+    terms = [(x << s) if d > 0 else -(x << s) for d, s in csd(int(c))] or [Const(0, 1)]
+    exprs = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    regs = [Signal(e.shape(), name=f"{name}{k}", reset_less=True) for k, e in enumerate(exprs)]
+    with m.If(en):
+        m.d.sync += [r.eq(e) for r, e in zip(regs, exprs)]
+    return regs
 
 
 def _mul_plan(c: int, depth: int = 3) -> tuple:
@@ -445,7 +447,7 @@ class HeadConv(wiring.Component):
             am = int(self.layer.act_mult)
             q_bits = y_bits + signed_bits(am)
             lut += q_bits * max(len(csd(am)) - 1, 0)
-            ff += q_bits * len(csd_pairs(Signal(signed(y_bits)), am)) + y_bits + 1
+            ff += q_bits * -(-len(csd(am)) // 2) + y_bits + 1
         elif lrelu and not self.ext_lrelu:                     # shift-add lrelu
             lut += (y_bits + 4) * _mul_plan(int(self.layer.act_mult))[0]
         if self.serial_req:                # Booth select + adder (from B: no adder after it)
@@ -631,12 +633,11 @@ class HeadConv(wiring.Component):
                     m.d.sync += [v7.eq(v6), y7.eq(y6)]
             elif self.split_lrelu:
                 # (module docstring) S7a: the CSD pair sums, registered with y and valid; S7: their sum
-                pair_exprs = csd_pairs(y6, am)
-                pairs = [Signal(e.shape(), name=f"am_pair{k}", reset_less=True) for k, e in enumerate(pair_exprs)]
+                pairs = csd_pair_regs(m, adv, y6, am)
                 v7a = Signal()
                 y7a = Signal(layouts.y_value(fmt), reset_less=True)
                 with m.If(adv):
-                    m.d.sync += [v7a.eq(v6), y7a.eq(y6)] + [p.eq(e) for p, e in zip(pairs, pair_exprs)]
+                    m.d.sync += [v7a.eq(v6), y7a.eq(y6)]
                     m.d.sync += [v7.eq(v7a), y7.eq(y7a), q7.eq(tree_sum(pairs))]
             else:
                 with m.If(adv):

@@ -44,7 +44,7 @@ from sw.formats import FeatureFormat
 from sw.program import TailLayer
 
 from . import layouts
-from .head import csd, csd_pairs, rshift_round, saturate, select, signed_bits, tree_sum
+from .head import csd, csd_pair_regs, rshift_round, saturate, select, signed_bits, tree_sum
 from .mul import DSP_BITS, LUT_MUL_WIDTH, serial_mul, serial_steps, split_mul
 
 #: width of a skip word (2^-16 pixel units: 255 << 16 < 2^24)
@@ -215,10 +215,7 @@ class TailConv(wiring.Component):
                 # x * act_mult as shift-and-add over two stages: the CSD terms' pair sums registered
                 # with x_1 (from the input payload), their sum into q2 (the whole product between x_1
                 # and q2 was x4-base's critical path, docs/boards.md row 119: 13.86 ns)
-                pair_exprs = csd_pairs(self.i.payload.value, am)
-                pairs = [Signal(e.shape(), name=f"am_pair{k}", reset_less=True) for k, e in enumerate(pair_exprs)]
-                with m.If(adv):
-                    m.d.sync += [p.eq(e) for p, e in zip(pairs, pair_exprs)]
+                pairs = csd_pair_regs(m, adv, self.i.payload.value, am)
             v2, l2, n2, x2 = stage("2", signed(fmt.bits))
             q2 = Signal(signed(fmt.bits + signed_bits(am)))
             v3, l3, n3, g3 = stage("3", signed(fmt.bits))
