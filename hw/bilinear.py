@@ -104,6 +104,7 @@ class BilinearSkip(wiring.Component):
         cnt = 2 * (self.sbits + ceil_log2(self.max_height + 1) + ceil_log2(self.r)) + self.sbits + 8
         ff = cnt + 8 * c + 9 + (V_BITS * c + 1) + 2 * V_BITS * c + (2 * V_BITS + 1) * c + 9 + SKIP_BITS * c + 8
         ff += V_BITS * c + 10                      # the V FIFO's output register and pointers
+        ff += 4                                    # in_x_last, px_last, py_first, py_last
         ff += (9 + 8) * c + 1 + self.r.bit_length()  # stage 3: difference, Pa, valid, phase
         # per lane: vertical (9-bit diff, one shift-add per phase term, mux, add) and horizontal
         # (17-bit diff, same) interpolators, operand muxes; FIFO in LUT RAM / registers
@@ -166,8 +167,10 @@ class BilinearSkip(wiring.Component):
         m.d.comb += [self.i.ready.eq(in_room),
                      in_fire.eq(self.i.valid & self.i.ready),
                      wp.addr.eq(addr(in_x, in_y)), wp.data.eq(self.i.payload), wp.en.eq(in_fire)]
+        in_x_last = Signal(name="in_x_last")              # in_x == W - 1, a register
+        last_flag(m, in_x_last, in_x, in_fire, wper)
         with m.If(in_fire):
-            with m.If(in_x == wm1):
+            with m.If(in_x_last):
                 m.d.sync += [in_x.eq(0), in_y.eq(in_y + 1)]
                 m.d.comb += y_inc.eq(1)
             with m.Else():
@@ -183,15 +186,23 @@ class BilinearSkip(wiring.Component):
         neg = select(pi, [Const(int(off == -1), 1) for off, _, _ in self.weights])
         row_a = Signal(ys)
         row_b = Signal(ys)
-        m.d.comb += [row_a.eq(Mux(neg, Mux(py == 0, 0, py - 1), py)),
-                     row_b.eq(Mux(neg, py, Mux(py == hm1, py, py + 1)))]
+        # "py is the first / last LR row" as registers (the H - 1 compare in front of row_b_r was
+        # x4-base's ECP5 critical path, docs/boards.md row 127: 11.9 ns): py moves only when a row of
+        # V values of the last phase is done (py_adv), to py + 1 or to 0 after H - 1
+        py_first, py_last = Signal(init=1, name="py_first"), Signal(name="py_last")
+        py_adv = Signal()
+        last_flag(m, py_last, py, py_adv, hper)
+        with m.If(py_adv):
+            m.d.sync += py_first.eq(py_last)
+        m.d.comb += [row_a.eq(Mux(neg, Mux(py_first, 0, py - 1), py)),
+                     row_b.eq(Mux(neg | py_last, py, py + 1))]
         # the source rows as registers that follow row_a / row_b (the H - 1 compare, the increment
         # and the select in front of the compare below and of the read address were over 8 ns on
         # the ECP5 by the depth map), and "both source rows are in the line buffer", registered
         # from them. in_y only grows within a frame, so a stale value is only late; row_b moves
         # (and in_y is cleared) only when a row of V values is done, and the two cycles after that
         # (`settle`: the row registers, then rows_in) issue nothing while they update.
-        row_a_r, row_b_r = Signal(ys), Signal(ys)
+        row_a_r, row_b_r = Signal(ys, name="row_a_r"), Signal(ys, name="row_b_r")
         m.d.sync += [row_a_r.eq(row_a), row_b_r.eq(row_b)]
         rows_in, settle = Signal(), Signal(2)
         m.d.sync += rows_in.eq(in_y > row_b_r)
@@ -202,15 +213,18 @@ class BilinearSkip(wiring.Component):
         m.d.comb += [padv.eq(~vv | vfifo.w_rdy),
                      p_go.eq(padv & rows_in & (settle == 0)),
                      rp.addr.eq(addr(px, Mux(pab, row_b_r, row_a_r)))]
-        m.d.sync += settle.eq(Cat(p_go & pab & (px == wm1), settle[0]))
+        px_last = Signal(name="px_last")                  # px == W - 1, a register
+        last_flag(m, px_last, px, p_go & pab, wper)
+        m.d.sync += settle.eq(Cat(p_go & pab & px_last, settle[0]))
         with m.If(p_go):
             m.d.sync += pab.eq(~pab)
             with m.If(pab):
-                with m.If(px == wm1):
+                with m.If(px_last):
                     m.d.sync += px.eq(0)
                     with m.If(pi == r - 1):
                         m.d.sync += pi.eq(0)
-                        with m.If(py == hm1):
+                        m.d.comb += py_adv.eq(1)
+                        with m.If(py_last):
                             m.d.sync += [py.eq(0), in_y.eq(0)]      # frame read: the next may come in
                             m.d.comb += f_read.eq(1)
                         with m.Else():

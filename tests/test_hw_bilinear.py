@@ -75,3 +75,20 @@ def test_block_ram_data_go_straight_into_registers(tmp_path):
     assert cells.get("DP16KD", 0) == 2, cells
     direct, via_logic = block_ram_output_loads(tmp_path)
     assert direct == 24 and via_logic == 0, (direct, via_logic)
+
+
+def test_row_control_reads_registered_first_and_last_flags(tmp_path):
+    """row_b_r / row_a_r follow py + 1 / py - 1 selected by registered "py is the last / first LR
+    row" flags (hw/head.last_flag), not by compares of py with H - 1 and 0: the compare in front of
+    row_b_r was x4-base's ECP5 critical path (docs/boards.md row 127, 11.9 ns). At most the
+    increment's carry chain and a select (6 before, through the 7-bit H - 1 compare). Likewise the
+    column counters' "last column" flags are registers (px_last, in_x_last): W - 1 reaches no
+    register of the row control (py, in_y, settle, the input ready) through a compare."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", BilinearSkip(4, 3, 128, 96), None)
+    for row in ("row_b_r", "row_a_r"):
+        d = port_to_register_depth(tmp_path, "py", row)
+        assert 0 < d <= 2, (row, d)
+    assert port_to_register_depth(tmp_path, "hm1", "row_b_r") == -1
+    for reg in ("py", "in_y", "settle", "i__ready"):
+        assert port_to_register_depth(tmp_path, "wm1", reg) == -1, reg
