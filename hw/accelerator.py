@@ -8,7 +8,7 @@ stripe never sees state left by an earlier, aborted one.
 
 Power-on reset: by default the sync domain's reset resets everything (the simulation tops and the
 virtual board). A board top instead gives its power-on reset as `por` and a reset-less sync domain
-(boards/common.py): the link, the UART and the cut in front of it each by a registered copy of
+(boards/common.py): the link and the UART receiver and transmitter each by a registered copy of
 `por` (`with_por`, one cycle after it), the network through the same tree as its clear
 (hw/reset_tree.py: `por` joins the link's clear request, so every network flip-flop is reset by
 its unit's registered copy alone, TREE_LEVELS cycles after `por`). A reset
@@ -128,13 +128,16 @@ class AcceleratorCore(wiring.Component):
         none), bit-serial CRCs (its bytes come from a UART) and the pixels' bytes one by one (the
         network's receiver writes bytes: no pixel assembled and taken apart again); the stripe's
         byte count on the DSP block the network's tail leaves free (hw/rowserial/network.py
-        lrelu_sharing), else serially."""
+        lrelu_sharing), else serially. The dataflow link's CRCs are bit-serial too (its bytes come
+        from a UART as well, hundreds of cycles apart; the byte-wise CRC's XOR trees and their
+        enables were among the ECP5 paths over 8 ns, docs/boards.md row 127), and so is its
+        stripe's byte count (hw/mul.serial_mul instead of a DSP block)."""
         if self.build.arch == "rowserial":
             from .rowserial.network import lrelu_sharing
             return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True,
                             counters_ram=True, byte_stream=True,
                             area_dsp=lrelu_sharing(self.prog)[1])
-        return LinkCore(self.identity, self.timeout_cycles, reset_latency=TREE_LEVELS)
+        return LinkCore(self.identity, self.timeout_cycles, reset_latency=TREE_LEVELS, serial_crc=True)
 
     @property
     def timeout_cycles(self) -> int:
@@ -246,17 +249,7 @@ class Accelerator(wiring.Component):
 
     def resource_estimate(self) -> dict:
         units = [throwaway(UartRx(self.divisor)), throwaway(UartTx(self.divisor))]
-        if self._tx_cut:
-            units.append(throwaway(SkidBuffer(unsigned(8))))
         return total([self.core.resource_estimate()] + [u.resource_estimate() for u in units])
-
-    @property
-    def _tx_cut(self) -> bool:
-        """A SkidBuffer between the link's transmitter and the UART (the dataflow link sends a byte
-        per cycle, straight from its result row FIFO's block RAM and the frame's byte select: that
-        path into the UART's shift register was over 8 ns on the ECP5 by the depth map). The
-        row-serial link's bytes already leave through a register (serial_crc)."""
-        return self.build.arch != "rowserial"
 
     def elaborate(self, platform):
         m = Module()
@@ -265,13 +258,8 @@ class Accelerator(wiring.Component):
         m.submodules.urx = with_por(m, self.por, "urx", urx)
         m.submodules.utx = with_por(m, self.por, "utx", utx)
         wiring.connect(m, urx.o, core.rx)
-        if self._tx_cut:
-            cut_tx = SkidBuffer(unsigned(8))
-            m.submodules.cut_tx = with_por(m, self.por, "cut_tx", cut_tx)
-            wiring.connect(m, core.tx, cut_tx.i)
-            wiring.connect(m, cut_tx.o, utx.i)
-        else:
-            wiring.connect(m, core.tx, utx.i)
+        # (the link's transmitted byte and its valid are registers: LinkCore with serial_crc)
+        wiring.connect(m, core.tx, utx.i)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx), self.busy.eq(core.busy), self.error.eq(core.error),
                      self.activity.eq(~self.rx | ~utx.tx)]
         return m

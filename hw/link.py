@@ -693,9 +693,11 @@ class LinkCore(wiring.Component):
         # -> tcrc in one cycle was the ECP5 critical path). Updates stay in order even for
         # back-to-back bytes, and the CRC state reads tcrc at least one cycle after the last
         # update is due (BODY spends a cycle on its tidx == tlen check), so it is never stale.
-        crc_byte, crc_go = Signal(8), Signal()
-        m.d.sync += crc_go.eq(0)
-        m.d.comb += [txc.go.eq(crc_go), txc.byte.eq(crc_byte)]
+        # The CRC's start (init, after the second magic byte went) is a register too: the first
+        # update follows the third byte, at least a cycle after it.
+        crc_byte, crc_go, crc_init = Signal(8), Signal(), Signal()
+        m.d.sync += [crc_go.eq(0), crc_init.eq(0)]
+        m.d.comb += [txc.go.eq(crc_go), txc.byte.eq(crc_byte), txc.init.eq(crc_init)]
         # a serial CRC takes 9 cycles per byte: no byte leaves until the last one is in
         tx_ok = Signal()
         m.d.comb += tx_ok.eq(~(txc.busy | crc_go) if self.serial_crc else 1)
@@ -730,7 +732,7 @@ class LinkCore(wiring.Component):
                 with m.If(sent):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 1):
-                        m.d.comb += txc.init.eq(1)
+                        m.d.sync += crc_init.eq(1)
                     with m.Elif(~lt_const(tidx, 2)):
                         m.d.sync += crc_take()
                     with m.If(tidx == 5):

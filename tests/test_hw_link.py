@@ -43,17 +43,20 @@ class LinkLoop(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("options", [{}, {"counter_bits": 16, "row_buffer": False, "serial_crc": True,
-                                          "counters_ram": True, "byte_stream": True}],
-                         ids=["dataflow", "slim"])
+@pytest.mark.parametrize("options", [{}, {"serial_crc": True},
+                                     {"counter_bits": 16, "row_buffer": False, "serial_crc": True,
+                                      "counters_ram": True, "byte_stream": True}],
+                         ids=["bytewise-crc", "dataflow", "slim"])
 def test_link_protocol(options):
-    """Both links: the dataflow one and the row-serial board's slim one (16-bit STATUS counters
-    sent zero-extended, in a block RAM, result pixels straight from the network, bit-serial CRCs
-    that hold bytes back while they work, pixels to and from the network byte by byte)."""
+    """The links: the dataflow one (bit-serial CRCs that hold bytes back while they work, the
+    stripe's byte count by the serial multiplier), the same with byte-wise CRCs (a byte per cycle;
+    no board uses it now) and the row-serial board's slim one (16-bit STATUS counters sent
+    zero-extended, in a block RAM, result pixels straight from the network, pixels to and from the
+    network byte by byte)."""
     ident = P.Identity(P.PROTOCOL_VERSION, "denoise", 1, 3, 16, 8, 64, 48_000_000, 16, 7, "ab" * 32)
     w, h = 6, 4
     img = np.random.default_rng(0).integers(0, 256, w * h * 3)
-    run_cocotb(LinkLoop(ident, 400, **options), "link_loop_" + ("slim" if options else "full"), "sim.tb_link",
+    run_cocotb(LinkLoop(ident, 400, **options), "link_loop_" + ("_".join(options) or "bytewise"), "sim.tb_link",
                {"image": img}, {"identity": ident.__dict__, "timeout": 400, "stripe": [w, h, 1, 2]})
 
 
@@ -131,3 +134,24 @@ def test_block_ram_data_go_straight_into_registers(tmp_path):
     rowq = [d for n, d in depths.items() if n.startswith("rowq.")]
     assert buf and rowq, depths
     assert max(buf) == 0 and max(rowq) <= 1, depths
+
+
+def test_dataflow_link_crc_registers_are_one_level_deep(tmp_path):
+    """The dataflow link (hw/accelerator.make_link) has bit-serial CRCs: each CRC register bit
+    is one LUT from the register (the byte-wise update's XOR trees were 4-5 levels, and the
+    transmitter's among the ECP5 paths over 8 ns, docs/boards.md row 127), and the transmitter's
+    FSM reaches the transmit CRC only through registers (its start, crc_init, and its byte)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    from hw.accelerator import AcceleratorCore, BuildConfig
+    from hw.fold import auto_fold
+    import torch
+    from conftest import random_network
+    from sw.compiler import compile_model
+    from sw.config import ModelConfig
+    prog = compile_model(random_network(ModelConfig("sr", 2, 2, 1, colors=1), 5), [torch.rand(1, 1, 16, 16)])
+    link = AcceleratorCore(prog, BuildConfig(max_width=9, max_height=64, max_payload=24), auto_fold(prog)).make_link()
+    assert link.serial_crc and not link.counters_ram and link.row_buffer
+    synth_cell_counts(tmp_path, "ecp5", link, None)
+    for crc in ("tx_crc.value", "rx_crc.value"):
+        assert port_to_register_depth(tmp_path, crc, crc) == 1, crc
+    assert port_to_register_depth(tmp_path, "tx_fsm", "tx_crc.value") == -1

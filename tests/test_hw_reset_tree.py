@@ -127,14 +127,13 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     fold = auto_fold(prog)
     got = reset_fanout(BoardReset(prog, build, fold), tmp_path / "board")
     # registered copies only: the tree's first level (hw/accelerator.py) and one per block outside
-    # the network (hw/accelerator.with_por: the link, the UART's receiver and transmitter, the cut
-    # in front of the transmitter); no flip-flop is reset by the power-on reset's own net
+    # the network (hw/accelerator.with_por: the link, the UART's receiver and transmitter); no
+    # flip-flop is reset by the power-on reset's own net
     assert got["network"] == [] and got["outside"] == 0, got
     assert sorted(c.rpartition(".")[2] for c in got["copies"]) == sorted(
-        f"rst_copy_{n}" for n in ("tree", "por_link", "por_urx", "por_utx", "por_cut_tx")), got
+        f"rst_copy_{n}" for n in ("tree", "por_link", "por_urx", "por_utx")), got
     # each block's copy resets that block's registers (yosys cells, a word each) and nothing else
-    for where, block, least in (("accel.core", "link", 50), ("accel", "urx", 3), ("accel", "utx", 3),
-                                ("accel", "cut_tx", 2)):
+    for where, block, least in (("accel.core", "link", 50), ("accel", "urx", 3), ("accel", "utx", 3)):
         regs = register_fanout(BoardReset(prog, build, fold), f"{where}.rst_copy_por_{block}",
                                tmp_path / ("por_" + block))
         assert len(regs) >= least, (block, len(regs))
