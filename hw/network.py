@@ -93,9 +93,13 @@ class Network(wiring.Component):
         prog, fmt, cfg = self.prog, self.prog.fmt, self.prog.config
         colors, mw, mh = cfg.colors, self.max_width, self.max_height
         bil_mode = "bilinear" if prog.tail.skip == "bilinear" else "identity"
+        head = HeadConv(prog.head, fmt, colors, self.fold.head_macs, split_lrelu=True, dsp_reg=True)
+        # the pixel window decoupled from the head's ready (which then does not reach its step
+        # logic and pass registers: row 127's paths over 8 ns) when that costs no throughput: the
+        # head takes two or more cycles per pixel (as hw/bbcu_layer.layer_window)
         u = {"fork": Broadcast(layouts.pixel(colors)),
-             "pwin": WindowGen(8 * colors, mw, mh),
-             "head": HeadConv(prog.head, fmt, colors, self.fold.head_macs, split_lrelu=True, dsp_reg=True),
+             "pwin": WindowGen(8 * colors, mw, mh, decoupled=head.cycles_per_pixel() >= 2),
+             "head": head,
              "skipq": StreamFIFO(layouts.pixel(colors), skip_fifo_depth(prog, mw)),
              "bil": BilinearSkip(prog.tail.r, colors, mw, mh, mode=bil_mode)}
         res = 1

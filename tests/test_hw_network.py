@@ -74,3 +74,15 @@ def test_network_steady_state_meets_the_throughput_model(cfg, size):
     rep = profile(prog, img, monitor=False)
     assert rep["bit_exact"]
     assert abs(rep["model_error"]) <= 0.02, rep
+
+
+def test_pixel_window_is_decoupled_when_the_head_takes_two_cycles_or_more():
+    """The pixel window generator's step logic does not read the head's ready (through cut_head)
+    when the head takes >= 2 cycles per pixel, where a decoupled window costs no throughput
+    (hw/window.py; the throughput test above runs such networks against the model). The head
+    takes one cycle per output channel at least, so every network has it decoupled."""
+    for cfg in [ModelConfig("sr", 2, 4, 1), ModelConfig("sr", 4, 2, 1), ModelConfig("denoise", 1, 4, 1)]:
+        prog = compile_model(random_network(cfg, 5), [torch.rand(1, cfg.colors, 16, 16)])
+        for fold in (auto_fold(prog), auto_fold(prog, 1)):
+            u = Network(prog, fold).units()
+            assert u["head"].cycles_per_pixel() >= 2 and u["pwin"].decoupled, (cfg, fold)
