@@ -487,11 +487,20 @@ class HeadConv(wiring.Component):
         s_cnt = Signal(range(max(steps, 2)))
         o_cnt = Signal(range(max(C, 2)))
         waddr = Signal(range(max(C * steps, 2)))
-        last_s = s_cnt == steps - 1
-        last_o = o_cnt == C - 1
+        # "s_cnt / o_cnt is the last" and both, as registers set from the counters' values before
+        # they move (constant compares), so that i.ready is adv and one flag: it enables the input
+        # skid's main register (225 bits; the compares in front were x4-base's paths over 8 ns,
+        # docs/boards.md row 127)
+        last_s = Signal(init=int(steps == 1), name="last_s")
+        last_o = Signal(init=int(C == 1), name="last_o")
+        last_so = Signal(init=int(steps == 1 and C == 1), name="last_so")
+        last_s_n = Mux(last_s, 0, s_cnt == steps - 2) if steps > 1 else Const(1)
+        last_o_n = Mux(last_s, Mux(last_o, 0, o_cnt == C - 2), last_o) if C > 1 else Const(1)
+        with m.If(self.i.valid & adv):
+            m.d.sync += [last_s.eq(last_s_n), last_o.eq(last_o_n), last_so.eq(last_s_n & last_o_n)]
         go = Signal()
         m.d.comb += [go.eq(self.i.valid & adv),
-                     self.i.ready.eq(adv & last_s & last_o),
+                     self.i.ready.eq(adv & last_so),
                      wrd.addr.eq(waddr), wrd.en.eq(adv)]
         with m.If(go):
             m.d.sync += waddr.eq(Mux(last_s & last_o, 0, waddr + 1))

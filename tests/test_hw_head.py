@@ -280,3 +280,37 @@ def test_requantiser_dsp_outputs_have_registers_of_their_own(tmp_path, dsp_reg):
         assert chained >= 2 * 18, chained
     else:
         assert chained <= LO_BITS, chained          # (the sum's low bits are the low product's)
+
+
+def test_input_ready_is_the_pipeline_enable_and_one_flag(tmp_path):
+    """i.ready = adv & last_so, a registered "last step of the last channel" flag: the step and
+    channel counters reach the input skid's main register (cut_head in the network: its 225-bit
+    payload's clock enables) only through registers; their compares in front were x4-base's paths
+    over 8 ns (docs/boards.md row 127: cut_head o__payload CE, 10.7 ns)."""
+    from amaranth import Module
+    from amaranth.lib import stream, wiring
+    from conftest import port_to_register_depth, synth_cell_counts
+    from hw.skid import SkidBuffer
+    cfg = ModelConfig("sr", 2, 16, 1)
+    layer, fmt = compiled_head(cfg, seed=3)
+    head = HeadConv(layer, fmt, cfg.colors, 4)
+    assert head.steps > 1 and head.channels > 1
+
+    class CutHead(wiring.Component):
+        def __init__(self):
+            self.head = head
+            super().__init__({"i": wiring.In(stream.Signature(head.i.payload.shape())),
+                              "o": wiring.Out(stream.Signature(head.o.payload.shape()))})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.cut = cut = SkidBuffer(head.i.payload.shape())
+            m.submodules.head = self.head
+            wiring.connect(m, wiring.flipped(self.i), cut.i)
+            wiring.connect(m, cut.o, self.head.i)
+            wiring.connect(m, self.head.o, wiring.flipped(self.o))
+            return m
+    synth_cell_counts(tmp_path, "ecp5", CutHead(), None)
+    assert port_to_register_depth(tmp_path, "o__ready", "cut.o__payload") >= 1
+    for counter in ("head.s_cnt", "head.o_cnt"):
+        assert port_to_register_depth(tmp_path, counter, "cut.o__payload") == -1, counter

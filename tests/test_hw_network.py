@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from hw.estimate import throwaway
 from hw.fold import auto_fold
 from hw.network import Network
 from sim.runner import run_cocotb
@@ -85,4 +86,5 @@ def test_pixel_window_is_decoupled_when_the_head_takes_two_cycles_or_more():
         prog = compile_model(random_network(cfg, 5), [torch.rand(1, cfg.colors, 16, 16)])
         for fold in (auto_fold(prog), auto_fold(prog, 1)):
             u = Network(prog, fold).units()
+            throwaway(*u.values())
             assert u["head"].cycles_per_pixel() >= 2 and u["pwin"].decoupled, (cfg, fold)
