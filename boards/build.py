@@ -298,7 +298,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
     "static" placer, which routes where heap's placement did not; on the UP5K row-serial x2-tiny
     the two are within the seed-to-seed spread (docs/boards.md "Placer").
     outreg (ECP5): between yosys and nextpnr, boards/outreg.py moves the flip-flops behind block-RAM
-    reads into the DP16KD output registers (its counts in the report's "outreg"); the post-synthesis
+    reads into the DP16KD output registers and those behind products into the MULT18X18D output
+    registers (its counts in the report's "outreg", the DSP ones under "dsp"); the post-synthesis
     proof (sim/postsynth.py) simulates the netlist after the same pass.
     detailed_timing: nextpnr's `--detailed-timing-report` (every routed connection's delay in
     report.json, tens of MB on the ECP5 base presets): benchmarks/routed_slack.py reads it to list
@@ -408,7 +409,8 @@ def build(board: str, program_path, out_dir, fold="auto", freq_mhz: float | None
             report["outreg"] = absorb_file(out / "top.json")
             stage_seconds["outreg"] = round(time.monotonic() - ts, 1)
             log(f"[{board}] outreg: {report['outreg']['flip_flops']} flip-flops into "
-                f"{report['outreg']['ports']} block-RAM output registers")
+                f"{report['outreg']['ports']} block-RAM output registers, "
+                f"{report['outreg']['dsp']['flip_flops']} into {report['outreg']['dsp']['blocks']} DSP blocks")
     report["stage_seconds"] = stage_seconds
 
     # utilisation: nextpnr's report when it finished, else the last utilisation block of its log

@@ -44,19 +44,21 @@ def split_mul(m, en, a, b, name: str = "mul", along=(), out_reg: bool = False):
         load, so the placer puts it beside the DSP block"""
         if not out_reg:
             return v
-        r = Signal(v.shape(), name=name_)
+        r = Signal(v.shape(), name=name_, reset_less=True)
         with m.If(en):
             m.d.sync += r.eq(v)
         return r
+    # (the register a DSP product goes into first has no reset, so that the board build makes it
+    # the DSP block's output register: boards/outreg.py moves no reset)
     if wb <= DSP_BITS:
-        p = Signal(signed(width), name=f"{name}_p")
+        p = Signal(signed(width), name=f"{name}_p", reset_less=not out_reg)
         with m.If(en):
             m.d.sync += p.eq(registered(a * b, f"{name}_q") if out_reg else a * b)
         return p, lat, delayed
     lo = b[:LO]                                   # unsigned low slice
     hi = b[LO:].as_signed()                       # signed high part
-    pl = Signal(signed(wa + LO + 1), name=f"{name}_lo")
-    ph = Signal(signed(wa + wb - LO), name=f"{name}_hi")
+    pl = Signal(signed(wa + LO + 1), name=f"{name}_lo", reset_less=True)
+    ph = Signal(signed(wa + wb - LO), name=f"{name}_hi", reset_less=True)
     p = Signal(signed(width + 1), name=f"{name}_p")
     with m.If(en):
         m.d.sync += [pl.eq(a * lo), ph.eq(a * hi)]

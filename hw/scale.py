@@ -224,10 +224,12 @@ class ScaleRPReLU(wiring.Component):
         D = dict(reset_less=True)
         a1r, b1r = Signal(self.a_shape, **D), Signal(self.b_shape, **D)
         s1r, z1r = Signal(self.s_shape, **D), Signal(self.z_shape, **D)
-        p2, b2 = Signal(_shape(*rg.p)), Signal(self.b_shape)
+        # the products (p2, m5) have no reset either: the board build makes them the DSP blocks'
+        # output registers (boards/outreg.py), which moves no reset
+        p2, b2 = Signal(_shape(*rg.p), reset_less=True), Signal(self.b_shape)
         t3 = Signal(_shape(*rg.t))
         y4, y5 = Signal(self.y_shape), Signal(self.y_shape)
-        m5 = Signal(_shape(*rg.m))
+        m5 = Signal(_shape(*rg.m), reset_less=True)
         q6 = Signal(_shape(*rg.q))
         s2, s3, s4 = (Signal(self.s_shape, name=f"s{k}") for k in (2, 3, 4))
         z2, z3, z4, z5, z6 = (Signal(self.z_shape, name=f"z{k}") for k in (2, 3, 4, 5, 6))

@@ -85,6 +85,7 @@ def test_pixel_window_is_decoupled_when_the_head_takes_two_cycles_or_more():
     for cfg in [ModelConfig("sr", 2, 4, 1), ModelConfig("sr", 4, 2, 1), ModelConfig("denoise", 1, 4, 1)]:
         prog = compile_model(random_network(cfg, 5), [torch.rand(1, cfg.colors, 16, 16)])
         for fold in (auto_fold(prog), auto_fold(prog, 1)):
-            u = Network(prog, fold).units()
-            throwaway(*u.values())
+            net = Network(prog, fold)
+            u = net.units()
+            throwaway(net, *u.values())
             assert u["head"].cycles_per_pixel() >= 2 and u["pwin"].decoupled, (cfg, fold)

@@ -3,7 +3,7 @@ register and which stay (the equivalence itself is simulated in tests/test_posts
 test_block_ram_output_registers_match_rtl)."""
 import copy
 
-from boards.outreg import absorb_output_registers
+from boards.outreg import absorb_dsp_output_registers, absorb_output_registers
 
 CLK, EN, EN2, RST = 2, 3, 4, 5
 
@@ -95,3 +95,53 @@ def test_an_inverted_enable_gets_an_inverter():
     assert len(inv) == 1 and inv[0]["connections"]["A"] == [EN] and int(inv[0]["parameters"]["INIT"], 2) == 0x5555
     assert cells["ram"]["connections"]["OCEB"] == inv[0]["connections"]["Z"]
     assert inv[0]["connections"]["Z"][0] not in (CLK, EN, EN2, RST, 100, 101, 200, 201)
+
+
+def mult(p_bits=()):
+    conn = {"A0": [50], "B0": [51], "SIGNEDA": ["1"], "SIGNEDB": ["1"]}
+    for i in range(36):
+        conn[f"P{i}"] = [p_bits[i]] if i < len(p_bits) else [300 + i]     # unused P bits: nets of nothing
+    return {"type": "MULT18X18D", "parameters": {"REG_OUTPUT_CLK": "NONE", "REG_INPUTA_CLK": "NONE"},
+            "port_directions": {**{p: "input" for p in conn if not p.startswith("P")},
+                                **{p: "output" for p in conn if p.startswith("P")}},
+            "connections": conn}
+
+
+def test_dsp_product_flip_flops_move_into_the_output_register():
+    """(the equivalence is simulated in tests/test_postsynth.py with the MULT18X18D model's output
+    register, sim/cells/ecp5_bram_dsp.v)"""
+    n = netlist({"dsp": mult([100, 101]), "f0": ff(100, 200), "f1": ff(101, 201)})
+    st = absorb_dsp_output_registers(n)
+    cells = n["modules"]["top"]["cells"]
+    assert st == {"blocks": 1, "flip_flops": 2, "skipped": {}} and set(cells) == {"dsp"}, st
+    d = cells["dsp"]
+    assert d["parameters"]["REG_OUTPUT_CLK"] == "CLK0" and d["parameters"]["REG_OUTPUT_CE"] == "CE0"
+    assert d["parameters"]["GSR"] == "DISABLED" and d["parameters"]["REG_INPUTA_CLK"] == "NONE"
+    assert d["connections"]["CLK0"] == [CLK] and d["connections"]["CE0"] == [EN] and d["connections"]["RST0"] == ["0"]
+    assert d["connections"]["P0"] == [200] and d["connections"]["P1"] == [201] and d["connections"]["P2"] == [302]
+    assert n["modules"]["top"]["netnames"]["d"]["bits"] == ["x", "x", 102, 103]
+    # an inverted enable goes through one LUT4 inverter
+    n = netlist({"dsp": mult([100, 101]), "f0": ff(100, 200, cemux="INV"), "f1": ff(101, 201, cemux="INV")})
+    assert absorb_dsp_output_registers(n)["flip_flops"] == 2
+    cells = n["modules"]["top"]["cells"]
+    inv = [c for c in cells.values() if c["type"] == "LUT4"]
+    assert len(inv) == 1 and inv[0]["connections"]["A"] == [EN] and cells["dsp"]["connections"]["CE0"] == inv[0]["connections"]["Z"]
+
+
+def test_dsp_what_stays():
+    base = {"dsp": mult([100, 101]), "f0": ff(100, 200), "f1": ff(101, 201)}
+    registered = mult([100, 101])
+    registered["parameters"]["REG_INPUTA_CLK"] = "CLK0"
+    cases = {
+        "reset": {"f1": ff(101, 201, lsr=RST)},
+        "several enables": {"f1": ff(101, 201, ce=EN2)},
+        "not one flip-flop": {"f2": ff(101, 202)},
+        "registered": {"dsp": registered},
+    }
+    for reason, change in cases.items():
+        n = netlist({**copy.deepcopy(base), **change})
+        st = absorb_dsp_output_registers(n)
+        assert st["flip_flops"] == 0 and st["skipped"].get(reason) == 1, (reason, st)
+        assert "CLK0" not in n["modules"]["top"]["cells"]["dsp"]["connections"]
+    n = netlist({"dsp": mult()})
+    assert absorb_dsp_output_registers(n)["skipped"] == {"unused": 1}

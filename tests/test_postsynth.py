@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 from amaranth import Module, Signal
-from amaranth.hdl import unsigned
+from amaranth.hdl import signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -79,7 +79,7 @@ def test_accelerator_netlist_end_to_end(family, rtl_e2e):
     assert ps["strict"] and ps["ram_blocks"] > 0 and ps["x_checks"] > 100
     assert sum(v for k, v in ps["cells"].items() if "DFF" in k or k == "TRELLIS_FF") > 1000
     if family == "ecp5":            # the board build's output-register pass is in the proof
-        assert ps["outreg"]["flip_flops"] > 0, ps["outreg"]
+        assert ps["outreg"]["flip_flops"] > 0 and ps["outreg"]["dsp"]["flip_flops"] > 0, ps["outreg"]
     # cycle-exact with the RTL: the same number of cycles to the last byte of the STATUS reply
     assert res["sim_ns"] == rtl_e2e["sim_ns"]
 
@@ -278,6 +278,52 @@ def test_block_ram_output_registers_match_rtl(width, oe_low):
     load = stim[1:, 5] == (0 if oe_low else 1)
     first = int(np.argmax((stim[:, 4] == 1)[:-1] & load)) + 2   # the register's first load
     assert got[first:] == want[first:]
+
+
+class MulProbe(wiring.Component):
+    """A signed 12 x 16-bit product into a reset-less register loaded on `en` (or while `en` is 0),
+    as the network's products are (hw/mul.split_mul, hw/scale.py): yosys maps it onto a
+    MULT18X18D, boards/outreg.py makes the register the DSP block's output register."""
+
+    def __init__(self, en_low: bool = False):
+        self.en_low = en_low
+        super().__init__({"a": In(signed(12)), "b": In(signed(16)), "en": In(1), "p": Out(signed(28))})
+
+    def elaborate(self, platform):
+        m = Module()
+        ra, rb = Signal(signed(12)), Signal(signed(16))
+        q = Signal(signed(28), reset_less=True)
+        m.d.sync += [ra.eq(self.a), rb.eq(self.b)]
+        with m.If(~self.en if self.en_low else self.en):
+            m.d.sync += q.eq(ra * rb)
+        m.d.comb += self.p.eq(q)
+        return m
+
+
+@pytest.mark.parametrize("en_low", [False, True])
+def test_dsp_output_registers_match_rtl(en_low):
+    """boards/outreg.py moves the reset-less product register into the MULT18X18D's output register
+    (REG_OUTPUT_CLK CLK0, its enable on CE0; an enable loading while low through a LUT4 inverter).
+    Random operands (with the extremes) and enables: the strict netlist simulation after the pass
+    gives exactly the RTL's outputs from the register's first load on."""
+    from sim.postsynth import synthesize
+
+    rng = np.random.default_rng(7 + en_low)
+    n = 200
+    stim = np.stack([rng.integers(-2048, 2048, n), rng.integers(-32768, 32768, n), rng.random(n) < 0.6], axis=1)
+    stim[2:6, :2] = [[-2048, -32768], [2047, 32767], [-2048, 32767], [0, -1]]
+    cols = ["a", "b", "en"]
+    mp = MulProbe(en_low)
+    name = "mulo" + ("n" if en_low else "")
+    syn = synthesize(mp, name, "ecp5")
+    assert syn["outreg"]["dsp"] == {"blocks": 1, "flip_flops": 28, "skipped": {}}, syn["outreg"]
+    text = syn["netlist"].read_text()
+    assert 'REG_OUTPUT_CLK("CLK0")' in text and syn["cells"].get("TRELLIS_FF") == 28, syn["cells"]   # (ra, rb)
+    want = probe(mp, name, "rtl", stim, cols, ["p"])["p"]
+    got = probe(mp, name, "ecp5", stim, cols, ["p"])["p"]
+    load = stim[:-1, 2] == (0 if en_low else 1)
+    first = int(np.argmax(load[1:])) + 3                        # operands registered, then the product
+    assert got[first:] == want[first:] and len(set(want[first:])) > 10
 
 
 def test_strict_netlist_classifies_ram_and_rom():

@@ -26,8 +26,11 @@
 //   * Word-level storage: an access touches one 18-bit word (x36: two), so a clock edge costs a few
 //     word operations (the SR x2 ECP5 netlist has five of these blocks).
 //
-// MULT18X18D: only the combinational configuration dsp_map_18x18.v uses (every REG_* = "NONE",
-// SOURCEA/B = 0, no cascade): P = A * B, each operand signed when SIGNEDA / SIGNEDB.
+// MULT18X18D: the combinational configuration dsp_map_18x18.v uses (every REG_* = "NONE",
+// SOURCEA/B = 0, no cascade): P = A * B, each operand signed when SIGNEDA / SIGNEDB; and with the
+// output register that boards/outreg.py gives it (REG_OUTPUT_CLK "CLK0", REG_OUTPUT_CE "CE0",
+// REG_OUTPUT_RST "RST0", the other registers "NONE"): P is loaded with A * B at a rising edge of
+// CLK0 when CE0 is high. Its reset is not modelled: RST0 other than 0 makes P unknown.
 `timescale 1ps / 1ps
 
 module DP16KD(
@@ -414,10 +417,12 @@ module MULT18X18D(
 	parameter MULT_BYPASS = "DISABLED";
 	parameter RESETMODE = "SYNC";
 
+	localparam OUTREG = REG_OUTPUT_CLK != "NONE";
 	initial
 		if (REG_INPUTA_CLK != "NONE" || REG_INPUTB_CLK != "NONE" || REG_INPUTC_CLK != "NONE" ||
-		    REG_PIPELINE_CLK != "NONE" || REG_OUTPUT_CLK != "NONE" || MULT_BYPASS != "DISABLED")
-			$fatal(1, "%m: MULT18X18D model: only the unregistered multiplier is modelled");
+		    REG_PIPELINE_CLK != "NONE" || MULT_BYPASS != "DISABLED" ||
+		    (OUTREG && (REG_OUTPUT_CLK != "CLK0" || REG_OUTPUT_CE != "CE0" || REG_OUTPUT_RST != "RST0")))
+			$fatal(1, "%m: MULT18X18D model: only the unregistered multiplier and its output register on CLK0 / CE0 / RST0 are modelled");
 
 	wire [17:0] a = {A17, A16, A15, A14, A13, A12, A11, A10, A9, A8, A7, A6, A5, A4, A3, A2, A1, A0};
 	wire [17:0] b = {B17, B16, B15, B14, B13, B12, B11, B10, B9, B8, B7, B6, B5, B4, B3, B2, B1, B0};
@@ -425,8 +430,17 @@ module MULT18X18D(
 	wire [35:0] ax = {{18{SIGNEDA & a[17]}}, a};
 	wire [35:0] bx = {{18{SIGNEDB & b[17]}}, b};
 	wire [35:0] p = (SOURCEA === 1'b0 && SOURCEB === 1'b0) ? ax * bx : 36'bx;
+	reg [35:0] p_reg = 36'bx;
+	always @(posedge CLK0)
+		if (OUTREG) begin
+			if (RST0 !== 1'b0 || CE0 === 1'bx)
+				p_reg <= 36'bx;
+			else if (CE0)
+				p_reg <= p;
+		end
+	wire [35:0] p_out = OUTREG ? p_reg : p;
 	assign {P35, P34, P33, P32, P31, P30, P29, P28, P27, P26, P25, P24, P23, P22, P21, P20, P19, P18,
-	        P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0} = p;
+	        P17, P16, P15, P14, P13, P12, P11, P10, P9, P8, P7, P6, P5, P4, P3, P2, P1, P0} = p_out;
 	assign SIGNEDP = SIGNEDA | SIGNEDB;
 	assign {ROA17, ROA16, ROA15, ROA14, ROA13, ROA12, ROA11, ROA10, ROA9, ROA8, ROA7, ROA6, ROA5, ROA4, ROA3, ROA2, ROA1, ROA0} = a;
 	assign {ROB17, ROB16, ROB15, ROB14, ROB13, ROB12, ROB11, ROB10, ROB9, ROB8, ROB7, ROB6, ROB5, ROB4, ROB3, ROB2, ROB1, ROB0} = b;
