@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
         fcntl(fd, F_SETFL, O_NONBLOCK);
         std::deque<unsigned char> inq;
         std::vector<unsigned char> out;
-        unsigned long long idle = 0, start = cycles, first_out = 0, last_out = 0, outs = 0, busy = 0;
+        unsigned long long idle = 0, start = cycles, first_out = 0, last_out = 0, outs = 0, busy = 0, out_since = 0;
         // per stripe (busy period): the span from its first to its last output pixel, summed
         unsigned long long seg_first = 0, seg_last = 0, seg_outs = 0, steady = 0, stripes = 0;
         bool was_busy = false;
@@ -129,10 +129,16 @@ int main(int argc, char** argv) {
             }
             was_busy = top->busy;
             if (rx_fire) inq.pop_front();
-            if (tx_fire) out.push_back(txb);
+            if (tx_fire) {
+                if (out.empty()) out_since = cycles;
+                out.push_back(txb);
+            }
             bool io = rx_fire || tx_fire;
             idle = io ? 0 : idle + 1;
-            if (!out.empty() && (out.size() >= 4096 || idle > 64)) {
+            // bytes go to the socket in batches: 4096 of them, a pause of 64 cycles, or 1024 cycles
+            // after the oldest (a link that sends a byte every few cycles never pauses 64: without
+            // the age bound an ACK could wait behind a whole stripe's results)
+            if (!out.empty() && (out.size() >= 4096 || idle > 64 || cycles - out_since > 1024)) {
                 if (!send_all(fd, out)) open = false;
                 out.clear();
             }
