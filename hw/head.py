@@ -503,7 +503,7 @@ class HeadConv(wiring.Component):
                      self.i.ready.eq(adv & last_so),
                      wrd.addr.eq(waddr), wrd.en.eq(adv)]
         with m.If(go):
-            m.d.sync += waddr.eq(Mux(last_s & last_o, 0, waddr + 1))
+            m.d.sync += waddr.eq(Mux(last_so, 0, waddr + 1))
             m.d.sync += s_cnt.eq(Mux(last_s, 0, s_cnt + 1))
             with m.If(last_s):
                 m.d.sync += o_cnt.eq(Mux(last_o, 0, o_cnt + 1))

@@ -14,10 +14,11 @@ Not a stream component: a pipeline helper for units with one global enable. `spl
 a, b, along=[...])` returns (p, latency, delayed) where p is valid `latency` enabled cycles after
 a and b (2, or 1 when b is narrow enough for one multiply, in which case the product is
 registered once) and `delayed` are the `along` values (valid flags, indices, a bias) registered
-through the same number of stages, so they arrive with the product. out_reg=True: each DSP
-product goes through one more register (one cycle more) before the sum or the result: a register
-whose only load is the next one, which the placer puts beside the DSP block (x4-base's head:
-DSP output -> 4.1 ns route -> the partial-product register, docs/boards.md row 125).
+through the same number of stages, so they arrive with the product. The register each DSP
+product goes into first has no reset: the ECP5 board build makes it the MULT18X18D's own output
+register (boards/outreg.py). out_reg=True: one more register (one cycle more) before the sum or
+the result, so the route from the DSP block to the logic after it has a cycle of its own (x4-base's
+head: DSP output -> 4.1 ns route -> the partial-product register, docs/boards.md row 125).
 Golden twin: plain integer multiplication (exact; the tests of the head and tail units check it).
 """
 from __future__ import annotations
@@ -40,16 +41,13 @@ def split_mul(m, en, a, b, name: str = "mul", along=(), out_reg: bool = False):
             m.d.sync += [n.eq(v) for n, v in zip(nxt, delayed)]
         delayed = nxt
     def registered(v, name_):
-        """(out_reg) v through a register of its own: a DSP output's first register has no other
-        load, so the placer puts it beside the DSP block"""
+        """(out_reg) v through a register of its own, before the logic that uses it"""
         if not out_reg:
             return v
         r = Signal(v.shape(), name=name_, reset_less=True)
         with m.If(en):
             m.d.sync += r.eq(v)
         return r
-    # (the register a DSP product goes into first has no reset, so that the board build makes it
-    # the DSP block's output register: boards/outreg.py moves no reset)
     if wb <= DSP_BITS:
         p = Signal(signed(width), name=f"{name}_p", reset_less=not out_reg)
         with m.If(en):
