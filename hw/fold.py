@@ -67,6 +67,16 @@ def engine_cycles(g: LayerGeometry, f: LayerFold) -> float:
     return g.windows * (g.ch_per_window // f.pe) * (TAPS * g.layer.cin // f.simd)
 
 
+#: the head's input cut is the half-rate SkidBuffer (hw/skid.py) when the head takes at least this
+#: many cycles per pixel: it costs one cycle per pixel (counted by throughput()), under 1/8 then
+HALF_RATE_HEAD_CYCLES = 8
+
+
+def head_cut_half_rate(head_cycles: float) -> bool:
+    """Whether the head's input cut (cut_head in hw/network.py) is the half-rate variant."""
+    return head_cycles >= HALF_RATE_HEAD_CYCLES
+
+
 def serial_floor(prog: Program) -> dict[str, float]:
     """Cycles per LR pixel of the stages that move one word per cycle (not folded)."""
     c, colors = prog.config.channels, prog.config.colors
@@ -116,7 +126,9 @@ def auto_fold(prog: Program, target: float | None = None, head_macs: int | None 
 def throughput(prog: Program, fold: FoldConfig) -> dict:
     """Model: cycles per LR pixel of every stage, the bottleneck, lanes and ideal utilisation."""
     stages = dict(serial_floor(prog))
-    stages["head"] = stages["head"] / fold.head_macs
+    head = stages["head"] / fold.head_macs
+    # (+1: the half-rate input cut refills a cycle after the head takes a pixel window)
+    stages["head"] = head + (1 if head_cut_half_rate(head) else 0)
     geo = geometry(prog)
     lanes = 0
     macs = 0

@@ -32,7 +32,7 @@ from .bbcu_layer import BBCULayer
 from .stream_fifo import StreamFIFO
 from .bilinear import BilinearSkip
 from .feature_window import FeatureWindow
-from .fold import FoldConfig, auto_fold, throughput
+from .fold import FoldConfig, auto_fold, head_cut_half_rate, throughput
 from .fork import Broadcast
 from .head import HeadConv
 from .reset_tree import COPY_FF, cleared, region_copy
@@ -117,7 +117,7 @@ class Network(wiring.Component):
         u = self.units()
         fmt = self.prog.fmt
         skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors)),
-                 SkidBuffer(layouts.window(8 * self.colors))]
+                 SkidBuffer(layouts.window(8 * self.colors), half_rate=head_cut_half_rate(u["head"].cycles_per_pixel()))]
         throwaway(*u.values(), *skids)
         geo_users = 2 + 2 * (1 + len(self.prog.binary_layers))   # pwin, bil; fwin, the layers: two each
         # reset copies: one per unit but the layers (their sub-units have their own, in their estimate)
@@ -140,7 +140,10 @@ class Network(wiring.Component):
         # pixel words: colour k at bits [8k, 8k+8) (layouts.pixel), window elements are the same bits
         m.d.comb += [pwin.i.payload.eq(fork.a.payload), pwin.i.valid.eq(fork.a.valid), fork.a.ready.eq(pwin.i.ready)]
         # (head counters -> ready -> window step was an ECP5 critical path)
-        pipe(m, "cut_head", pwin.o, head.i, clear=clear)
+        # (the half-rate variant when the head takes many cycles per pixel: then its pipeline enable,
+        # i.ready, reaches only the cut's valid flags, not the 225 data bits' clock enables)
+        self.cut_head = pipe(m, "cut_head", pwin.o, head.i, clear=clear,
+                             half_rate=head_cut_half_rate(head.cycles_per_pixel()))
         wiring.connect(m, fork.b, skipq.i)
         wiring.connect(m, skipq.o, bil.i)
         # each unit reads its own registered copy of the geometry (hw/static_copy.py), the layers

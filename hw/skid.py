@@ -22,9 +22,18 @@ input select (`skid_valid`) reach every payload bit; for a payload wider than `g
 group of that many bits takes them from its own copy of the two flags (hw/replica.py), so o.ready
 fans out to one LUT per group instead of one net to every bit (the head's 225-bit pixel-window
 skid: 226 clock enables of one net, x4-base docs/boards.md row 109).
-Cycle model: latency 1 cycle, throughput 1 transfer per cycle (both variants).
-Resources: 2 x width + 2 FFs, about width LUTs (the main register's input select).
-Golden twin: the identity (a FIFO of depth 2).
+Variant `half_rate=True` (one register): the data register loads only while it is empty (its
+enable is its own empty flag per bit group, o.ready reaches none of it), i.ready is that empty flag
+(a register) and o.ready only clears the valid flags. A transfer every other cycle at most: for a
+consumer that takes many cycles per item (the head takes its pixel window once per pixel, every
+`channels x steps` cycles: hw/fold.head_cut_half_rate) it costs one cycle per item, and it takes the
+consumer's ready (from its pipeline enable, x4-base's critical path into the full variant's
+225-bit clock enables, docs/boards.md row 129) off every data bit.
+Cycle model: latency 1 cycle, throughput 1 transfer per cycle (default and ring variants), one per
+two cycles (half_rate).
+Resources: 2 x width + 2 FFs, about width LUTs (the main register's input select); half_rate:
+width + 2 FFs per group, no data LUTs.
+Golden twin: the identity (a FIFO of depth 2; of depth 1 for half_rate).
 """
 from __future__ import annotations
 
@@ -41,22 +50,28 @@ GROUP_BITS = 64
 
 
 class SkidBuffer(wiring.Component):
-    def __init__(self, shape, out_select: bool = False, group_bits: int = GROUP_BITS):
-        self.shape, self.out_select = shape, out_select
+    def __init__(self, shape, out_select: bool = False, group_bits: int = GROUP_BITS, half_rate: bool = False):
+        if out_select and half_rate:
+            raise ValueError("a SkidBuffer is either the ring (out_select) or the half-rate variant")
+        self.shape, self.out_select, self.half_rate = shape, out_select, half_rate
         self.groups = groups(Shape.cast(shape).width, group_bits)
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
 
     def cycle_model(self, n: int) -> int:
-        return n + 1
+        return 2 * n if self.half_rate else n + 1
 
     def resource_estimate(self) -> dict:
         w = Shape.cast(self.shape).width
+        if self.half_rate:
+            return {"lut": 2 + 2 * len(self.groups), "ff": w + 2 + len(self.groups), "bram_bits": 0, "dsp": 0}
         return {"lut": w + 4 + 2 * (len(self.groups) - 1), "ff": 2 * w + 2 * len(self.groups),
                 "bram_bits": 0, "dsp": 0}
 
     def elaborate(self, platform):
         if self.out_select:
             return self._ring()
+        if self.half_rate:
+            return self._half()
         m = Module()
         width = Shape.cast(self.shape).width
         main, skid = Signal(width), Signal(width)
@@ -86,6 +101,23 @@ class SkidBuffer(wiring.Component):
         m.d.sync += sv.eq(~load & (skid_valid | take))
         return m
 
+    def _half(self):
+        m = Module()
+        data = Signal(Shape.cast(self.shape).width, reset_less=True)
+        # the valid flag per payload bit group (o.valid a register of its own beside them, as in
+        # the default variant) and the empty flag that drives i.ready
+        mv = Replicated(len(self.groups), "main_valid")
+        empty = Signal(init=1)
+        m.d.comb += [self.o.payload.eq(data), self.i.ready.eq(empty)]
+        pl = Value.cast(self.i.payload)
+        for g, (lo, hi) in enumerate(self.groups):
+            with m.If(~mv[g]):                  # loads while empty, valid or not: only the flags decide
+                m.d.sync += data[lo:hi].eq(pl[lo:hi])
+        # full: stays until o.ready takes it; empty: fills with a valid input (Mux, no clock enable)
+        full_n = Mux(self.o.valid, ~self.o.ready, self.i.valid)
+        m.d.sync += [self.o.valid.eq(full_n), *mv.eq(full_n), empty.eq(~full_n)]
+        return m
+
     def _ring(self):
         m = Module()
         width = Shape.cast(self.shape).width
@@ -108,14 +140,15 @@ class SkidBuffer(wiring.Component):
         return m
 
 
-def pipe(m: Module, name: str, src, dst, enabled: bool = True, clear=None, out_select: bool = False):
+def pipe(m: Module, name: str, src, dst, enabled: bool = True, clear=None, out_select: bool = False,
+         half_rate: bool = False):
     """Connect stream `src` to `dst` through a SkidBuffer named `name` (or directly). `clear`: a
     clear request that resets the buffer a cycle later from its own copy (hw/reset_tree.py).
-    out_select: the ring variant (behind a block-RAM FIFO)."""
+    out_select: the ring variant (behind a block-RAM FIFO); half_rate: the one-register variant."""
     if not enabled:
         wiring.connect(m, src, dst)
         return None
-    sb = SkidBuffer(src.payload.shape(), out_select=out_select)
+    sb = SkidBuffer(src.payload.shape(), out_select=out_select, half_rate=half_rate)
     m.submodules[name] = sb if clear is None else cleared(m, clear, name, sb)
     wiring.connect(m, src, sb.i)
     wiring.connect(m, sb.o, dst)

@@ -282,11 +282,14 @@ def test_requantiser_dsp_outputs_have_registers_of_their_own(tmp_path, dsp_reg):
         assert chained <= LO_BITS, chained          # (the sum's low bits are the low product's)
 
 
-def test_input_ready_is_the_pipeline_enable_and_one_flag(tmp_path):
+@pytest.mark.parametrize("half_rate", [False, True], ids=["full-cut", "half-rate-cut"])
+def test_input_ready_is_the_pipeline_enable_and_one_flag(tmp_path, half_rate):
     """i.ready = adv & last_so, a registered "last step of the last channel" flag: the step and
     channel counters reach the input skid's main register (cut_head in the network: its 225-bit
     payload's clock enables) only through registers; their compares in front were x4-base's paths
-    over 8 ns (docs/boards.md row 127: cut_head o__payload CE, 10.7 ns)."""
+    over 8 ns (docs/boards.md row 127: cut_head o__payload CE, 10.7 ns). With the half-rate cut
+    (the network's, hw/fold.head_cut_half_rate) the head's enable does not reach the payload at all
+    (row 129's critical path: head o.valid -> enable -> cut_head's clock enables, 12.3 ns)."""
     from amaranth import Module
     from amaranth.lib import stream, wiring
     from conftest import port_to_register_depth, synth_cell_counts
@@ -304,13 +307,17 @@ def test_input_ready_is_the_pipeline_enable_and_one_flag(tmp_path):
 
         def elaborate(self, platform):
             m = Module()
-            m.submodules.cut = cut = SkidBuffer(head.i.payload.shape())
+            m.submodules.cut = cut = SkidBuffer(head.i.payload.shape(), half_rate=half_rate)
             m.submodules.head = self.head
             wiring.connect(m, wiring.flipped(self.i), cut.i)
             wiring.connect(m, cut.o, self.head.i)
             wiring.connect(m, self.head.o, wiring.flipped(self.o))
             return m
     synth_cell_counts(tmp_path, "ecp5", CutHead(), None)
-    assert port_to_register_depth(tmp_path, "o__ready", "cut.o__payload") >= 1
+    if half_rate:
+        assert port_to_register_depth(tmp_path, "o__ready", "cut.o__payload") == -1
+        assert port_to_register_depth(tmp_path, "o__ready", "cut.rep_main_valid") >= 1
+    else:
+        assert port_to_register_depth(tmp_path, "o__ready", "cut.o__payload") >= 1
     for counter in ("head.s_cnt", "head.o_cnt"):
         assert port_to_register_depth(tmp_path, counter, "cut.o__payload") == -1, counter

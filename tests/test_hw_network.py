@@ -62,12 +62,16 @@ def test_network_stripe_at_a_non_power_of_two_width_limit():
 
 @pytest.mark.parametrize("cfg,size", [(ModelConfig("sr", 2, 4, 1), (4, 16)), (ModelConfig("sr", 4, 2, 1), (3, 12)),
                                       (ModelConfig("denoise", 1, 4, 1), (4, 16)),
-                                      (ModelConfig("sr", 2, 16, 1), (3, 12))], ids=["x2", "x4", "dn", "x2-c16"])
+                                      (ModelConfig("sr", 2, 16, 1), (3, 12)),
+                                      (ModelConfig("jpeg", 1, 4, 1, colors=1), (16, 16))],
+                         ids=["x2", "x4", "dn", "x2-c16", "jpeg-head-bound"])
 def test_network_steady_state_meets_the_throughput_model(cfg, size):
     """Whole network at full input rate: from the first to the last output pixel it runs at the
     model's cycles per LR pixel (hw/fold.py) within 2 %, bit-exact. Catches dependency stalls
     between balanced stages, such as the BBCU-U replay stall (+44 % on x2-tiny before the replay
-    FIFO in hw/bbcu_layer.py)."""
+    FIFO in hw/bbcu_layer.py). jpeg-head-bound: the head (36 cycles per pixel, +1 for its half-rate
+    input cut) is the bottleneck, so the model's refill cycle (2.7 %) is checked too (16 rows: the
+    tail's drain of the last rows at 36 cycles weighs little)."""
     from sim.profile import profile
 
     prog = compile_model(random_network(cfg, 5), [torch.rand(1, cfg.colors, 16, 16)])
@@ -89,3 +93,25 @@ def test_pixel_window_is_decoupled_when_the_head_takes_two_cycles_or_more():
             u = net.units()
             throwaway(net, *u.values())
             assert u["head"].cycles_per_pixel() >= 2 and u["pwin"].decoupled, (cfg, fold)
+
+
+def test_head_input_cut_is_half_rate_when_the_head_takes_many_cycles():
+    """cut_head is the half-rate SkidBuffer exactly when the head takes HALF_RATE_HEAD_CYCLES or
+    more per pixel, and the throughput model counts its refill cycle (checked in cocotb by the
+    steady-state test's head-bound case above; auto_fold's heads take 36-108 cycles here, fully
+    folded ones 2-4 and keep the full-rate cut)."""
+    from hw.fold import HALF_RATE_HEAD_CYCLES, throughput
+    seen = set()
+    for cfg in [ModelConfig("sr", 2, 4, 1), ModelConfig("sr", 4, 2, 1), ModelConfig("denoise", 1, 4, 1)]:
+        prog = compile_model(random_network(cfg, 5), [torch.rand(1, cfg.colors, 16, 16)])
+        for fold in (auto_fold(prog), auto_fold(prog, 1)):
+            net = Network(prog, fold, max_width=8, max_height=8)
+            u = net.units()
+            throwaway(*u.values())
+            cyc = u["head"].cycles_per_pixel()
+            half = cyc >= HALF_RATE_HEAD_CYCLES
+            assert throughput(prog, fold)["stages"]["head"] == cyc + half, (cfg, fold)
+            throwaway(net.elaborate(None), *net.stages.values())
+            assert net.cut_head.half_rate == half, (cfg, fold)
+            seen.add(half)
+    assert seen == {False, True}

@@ -1,8 +1,12 @@
 """SkidBuffer in cocotb (Icarus): every item once, in order, under random bubbles and
 back-pressure; full throughput without back-pressure; i.ready is a register (no combinational
 path from o.ready), checked on the netlist."""
+import gc
+import warnings
+
 import numpy as np
 import pytest
+from amaranth.hdl import UnusedElaboratable
 from amaranth.back import rtlil
 from amaranth.hdl import Shape, unsigned
 
@@ -12,7 +16,11 @@ from sim.runner import run_cocotb
 from sw.formats import FeatureFormat
 
 
-@pytest.mark.parametrize("out_select", [False, True])
+VARIANTS = [pytest.param({}, id="full"), pytest.param({"out_select": True}, id="ring"),
+            pytest.param({"half_rate": True}, id="half")]
+
+
+@pytest.mark.parametrize("kw", VARIANTS)
 @pytest.mark.parametrize("name,shape,p_bubble,p_stall", [
     ("u1", unsigned(1), 0.0, 0.0),
     ("s16", layouts.feature(FeatureFormat(16, 6)), 0.0, 0.0),
@@ -20,26 +28,27 @@ from sw.formats import FeatureFormat
     ("u33", unsigned(33), 0.6, 0.2),
     ("u7", unsigned(7), 0.1, 0.8),
 ])
-def test_skid_unit(name, shape, p_bubble, p_stall, out_select):
-    run_skid(name, shape, p_bubble, p_stall, out_select)
+def test_skid_unit(name, shape, p_bubble, p_stall, kw):
+    run_skid(name, shape, p_bubble, p_stall, **kw)
 
 
+@pytest.mark.parametrize("half_rate", [False, True])
 @pytest.mark.parametrize("name,shape,p_bubble,p_stall", [
     ("u33", unsigned(33), 0.0, 0.0), ("u33", unsigned(33), 0.6, 0.2), ("u7", unsigned(7), 0.1, 0.8)])
-def test_skid_unit_bit_groups(name, shape, p_bubble, p_stall):
+def test_skid_unit_bit_groups(name, shape, p_bubble, p_stall, half_rate):
     """A payload wider than group_bits: each bit group with its own copies of the flags."""
-    comp = run_skid(name + "g", shape, p_bubble, p_stall, False, group_bits=4)
+    comp = run_skid(name + "g", shape, p_bubble, p_stall, group_bits=4, half_rate=half_rate)
     assert len(comp.groups) == -(-Shape.cast(shape).width // 4)
 
 
-def run_skid(name, shape, p_bubble, p_stall, out_select, **kw):
+def run_skid(name, shape, p_bubble, p_stall, out_select=False, half_rate=False, **kw):
     w = Shape.cast(shape).width
     rng = np.random.default_rng(w)
     n = 400
     items = [int(x) for x in rng.integers(0, 1 << min(w, 62), n)]
     items[:3] = [0, (1 << w) - 1, 1 << (w - 1)]
-    comp = SkidBuffer(shape, out_select=out_select, **kw)
-    res = run_cocotb(comp, f"skid_{name}{'_ring' if out_select else ''}", "sim.tb_skid", {"items": np.array(items, dtype=np.int64)},
+    comp = SkidBuffer(shape, out_select=out_select, half_rate=half_rate, **kw)
+    res = run_cocotb(comp, f"skid_{name}{'_ring' if out_select else ''}{'_half' if half_rate else ''}", "sim.tb_skid", {"items": np.array(items, dtype=np.int64)},
                      {"p_bubble": p_bubble, "p_stall": p_stall, "seed": w + 3})
     assert res["o"] == items
     if p_stall >= 0.5:
@@ -50,12 +59,12 @@ def run_skid(name, shape, p_bubble, p_stall, out_select, **kw):
     return comp
 
 
-@pytest.mark.parametrize("out_select", [False, True])
-def test_ready_is_registered(out_select):
+@pytest.mark.parametrize("kw", VARIANTS)
+def test_ready_is_registered(kw):
     """i.ready is driven by a flip-flop output only: no cell between o.ready and i.ready."""
     from amaranth.sim import Simulator
 
-    dut = SkidBuffer(unsigned(8), out_select=out_select)
+    dut = SkidBuffer(unsigned(8), **kw)
     seen = []
 
     async def bench(ctx):
@@ -96,6 +105,32 @@ def test_data_register_enables_do_not_wait_on_the_skid_decision(tmp_path):
     # control: i.payload reaches both data registers
     regs = register_fanout(SkidBuffer(unsigned(8)), "i__payload", tmp_path / "payload")
     assert {"o__payload", "skid"} <= reached(regs), regs
+
+
+def test_half_rate_variant_keeps_o_ready_off_the_data_register(tmp_path):
+    """Half-rate variant: o.ready (the head's pipeline enable in the network) reaches the valid
+    flags and the empty flag (i.ready) only, never the data register (o.payload), whose enable is
+    its own flag copy; the full variant's main register is reached (control)."""
+    from sim.fanout import NoYosys, register_fanout
+
+    def reached(regs):
+        return {n.lstrip("\\") for nets in regs.values() for n in nets}
+    try:
+        half = reached(register_fanout(SkidBuffer(unsigned(100), half_rate=True, group_bits=32), "o__ready", tmp_path))
+    except NoYosys as e:
+        pytest.skip(str(e))
+    assert "o__payload" not in half and {"o__valid", "rep_main_valid_0", "rep_main_valid_3"} <= half, half
+    full = reached(register_fanout(SkidBuffer(unsigned(100), group_bits=32), "o__ready", tmp_path / "full"))
+    assert "o__payload" in full, full
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        try:
+            SkidBuffer(unsigned(8), out_select=True, half_rate=True)
+            raised = False
+        except ValueError:
+            raised = True
+        gc.collect()
+    assert raised, "out_select with half_rate must be refused"
 
 
 @pytest.mark.parametrize("out_select", [False, True])
