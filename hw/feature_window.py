@@ -185,21 +185,20 @@ class FeatureWindow(wiring.Component):
         # before a frame starts. The compares with W - 1 / H - 1 are against registers (W - 1,
         # W - 2, W == 1, the same for H), so no subtract sits in front of a flag.
         wait = Signal(2, init=2)
-        init = Signal()
+        init = Signal()                               # wait == 0, a register (it gates the issue)
         with m.If(wait != 0):
             m.d.sync += wait.eq(wait - 1)
-        m.d.comb += init.eq(wait == 0)
+        m.d.sync += init.eq(init | (wait == 1))
         wper, hper = period_regs(m, W, "w"), period_regs(m, H, "h")
         ci_last = Signal()                            # ci == W-1
         xo_last = Signal()                            # xo == W-1
         yo_last = Signal()                            # yo == H-1
         gap = Signal(range(-self.max_width, self.max_width + 1))    # xo - ci
         ahead2 = Signal()                             # xo - ci >= 2
-        behind2 = Signal()                            # ci - xo >= 2
+        behind2 = Signal()                            # ci - xo >= 2 (a register, set with gap)
         gu = gap.as_unsigned()
         sign = gu[-1]
-        m.d.comb += [ahead2.eq(~sign & (gu[1:] != 0)),              # gap >= 2
-                     behind2.eq(sign & ((~gu) != 0))]              # ~gap = -gap-1 >= 1
+        m.d.comb += ahead2.eq(~sign & (gu[1:] != 0))                # gap >= 2
         rowdiff = Signal(range(4))                    # input row - output row (0..2)
         # in_ok (the input may be written) is a register computed from the next values of its
         # operands, each selected among candidates from registers: as logic on gap, rowdiff and
@@ -212,7 +211,9 @@ class FeatureWindow(wiring.Component):
 
         # ---------------------------------------------------------------- input
         wfire = self.i.valid & in_ok
-        ipix = wfire & (ki == C - 1)
+        # ki == C - 1 as a register (no compare of the channel counter behind the input's fire)
+        ki_last = Signal(init=int(C == 1), name="ki_last")
+        ipix = wfire & ki_last
         in_row_done = ipix & ci_last
         ci_adv = Signal.like(ci)                      # the column after ci (registers only)
         m.d.comb += [self.i.ready.eq(in_ok), ci_adv.eq(Mux(ci_last, 0, ci + 1))]
@@ -265,7 +266,7 @@ class FeatureWindow(wiring.Component):
         with m.If(ipix):
             m.d.sync += ci.eq(ci_adv)
         with m.If(wfire):
-            m.d.sync += ki.eq(Mux(ki == C - 1, 0, ki + 1))
+            m.d.sync += [ki.eq(Mux(ki_last, 0, ki + 1)), ki_last.eq(1 if C == 1 else ~ki_last & (ki == C - 2))]
         # the write address (and slot offset): on the transfer, banked from write stage 0
         with m.If(afire):
             m.d.comb += wa_n.eq(wa + 1)
@@ -283,7 +284,18 @@ class FeatureWindow(wiring.Component):
         # -> C: output register, the OR of the groups' registers
         row_ok = Mux(ky == 0, yo != 0, Mux(ky == 2, ~yo_last, 1))
         col_ok = Mux(kx == 0, xo != 0, Mux(kx == 2, ~xo_last, 1))
-        tap_last = (ky == 2) & (kx == 2) & (ko == C - 1)
+        # the tap flags as registers set on the issue before (the 6-bit channel compare and the
+        # three counters' decode sat in front of the issue and its enables: x4-base's feature window
+        # paths over 9 ns, docs/boards.md row 129): ko_last = ko == C - 1, tap_last = the pixel's
+        # last tap (ky, kx, ko) = (2, 2, C - 1), first = its first (0, 0, 0)
+        ko_last = Signal(init=int(C == 1), name="ko_last")
+        tap_last = Signal(name="tap_last")
+        first = Signal(init=1, name="first")
+        # (the tap after this one is the last: index 9 C - 2)
+        before_last = (ky == 2) & ((kx == 2) & (ko == C - 2) if C > 1 else (kx == 1))
+        with m.If(issue):
+            m.d.sync += [ko_last.eq(1 if C == 1 else ~ko_last & (ko == C - 2)),
+                         tap_last.eq(before_last), first.eq(tap_last)]
         c_val = Signal(layouts.feature(self.fmt))     # output register
         c_inside = Signal()
         c_last = Signal()
@@ -353,7 +365,6 @@ class FeatureWindow(wiring.Component):
             with m.If(issue):
                 m.d.sync += [b_inside.eq(row_ok & col_ok), b_last.eq(tap_last)]
             src_val, src_inside, src_last = rq[0], b_inside, b_last
-        first = (ky == 0) & (kx == 0) & (ko == 0)
         m.d.comb += [may_issue.eq(~first | start_ok), issue.eq(b_free & may_issue)]
         if NB > 1:
             for j, (lo, hi) in enumerate(wgroups):
@@ -381,28 +392,32 @@ class FeatureWindow(wiring.Component):
         # ahead2_n (the next gap >= 2) likewise, from compares of the registers
         def gap_ge(k):                                # gap >= k (k >= 1), from its bits
             return ~sign & (gu >= k)
+
+        def gap_le(k):                                # gap <= -k (k >= 1): ~gap = -gap - 1 >= k - 1
+            return sign & ((~gu) >= k - 1)
+        # behind2 (the next gap <= -2) is set beside gap, from the same candidates
         m.d.comb += ahead2_n.eq(ahead2)               # gap held
         with m.If(opix & ~xo_last):
             with m.If(ipix & ci_last):
-                m.d.sync += gap.eq(xo + 1)
+                m.d.sync += [gap.eq(xo + 1), behind2.eq(0)]
                 m.d.comb += ahead2_n.eq(xo >= 1)
             with m.Elif(~ipix):
-                m.d.sync += gap.eq(gap + 1)
+                m.d.sync += [gap.eq(gap + 1), behind2.eq(gap_le(3))]
                 m.d.comb += ahead2_n.eq(gap_ge(1))
         with m.Elif(opix):                            # xo wraps to 0
             m.d.comb += ahead2_n.eq(0)                # gap <= 0
             with m.If(ipix & ci_last):
-                m.d.sync += gap.eq(0)
+                m.d.sync += [gap.eq(0), behind2.eq(0)]
             with m.Elif(ipix):
-                m.d.sync += gap.eq(-(ci + 1))
+                m.d.sync += [gap.eq(-(ci + 1)), behind2.eq(ci >= 1)]
             with m.Else():
-                m.d.sync += gap.eq(-ci)
+                m.d.sync += [gap.eq(-ci), behind2.eq(ci >= 2)]
         with m.Else():
             with m.If(ipix & ci_last):
-                m.d.sync += gap.eq(xo)
+                m.d.sync += [gap.eq(xo), behind2.eq(0)]
                 m.d.comb += ahead2_n.eq(xo >= 2)
             with m.Elif(ipix):
-                m.d.sync += gap.eq(gap - 1)
+                m.d.sync += [gap.eq(gap - 1), behind2.eq(sign)]
                 m.d.comb += ahead2_n.eq(gap_ge(3))
         rowdiff_n = Signal.like(rowdiff)
         m.d.comb += rowdiff_n.eq(rowdiff + in_row_done - out_row_done)
@@ -422,7 +437,7 @@ class FeatureWindow(wiring.Component):
         with m.If(issue):
             m.d.sync += ko.eq(ko + 1)
             m.d.comb += ra_n.eq(ra + 1)
-            with m.If(ko == C - 1):
+            with m.If(ko_last):
                 m.d.sync += [ko.eq(0), kx.eq(kx + 1)]
                 with m.If(kx == 2):
                     m.d.sync += [kx.eq(0), ky.eq(ky + 1)]
