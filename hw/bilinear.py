@@ -297,24 +297,28 @@ class BilinearSkip(wiring.Component):
             need_head.eq(~x_last | (j_last & ~row_last)),
             out_go.eq(primed & cadv & (vfifo.r_rdy | ~need_head)),
             prime_go.eq(~primed & vfifo.r_rdy),
-            pop.eq(prime_go | (out_go & j_last & need_head)),
             vfifo.r_en.eq(pop),
         ]
+        # the V registers load on the pop (priming, or a HR column's last phase unless the
+        # frame ends), v0 the FIFO's head, vm v0 within a row and the head on a new one: as the
+        # branches below their enables and selects were 4-5 LUTs from o.ready (x4-base docs/
+        # boards.md row 130: v0 / vm 80 endpoints over 8 ns, 11.3 ns). With j_last the head is
+        # needed (need_head) unless the frame ends, so the load needs only the FIFO's r_rdy.
+        # (the load is the FIFO's pop: prime_go | out_go & j_last & need_head)
+        m.d.comb += pop.eq(prime_go | (primed & cadv & vfifo.r_rdy & j_last & ~(x_last & row_last)))
+        with m.If(pop):
+            m.d.sync += [v0[k].eq(head[k]) for k in range(colors)]
+            m.d.sync += [vm[k].eq(Mux(~primed | x_last, head[k], v0[k])) for k in range(colors)]
         with m.If(prime_go):
             m.d.sync += primed.eq(1)
-            m.d.sync += [vm[k].eq(head[k]) for k in range(colors)] + [v0[k].eq(head[k]) for k in range(colors)]
         with m.If(out_go):
             with m.If(j_last):
                 m.d.sync += cj.eq(0)
                 with m.If(~x_last):
                     m.d.sync += cx.eq(cx + 1)
-                    m.d.sync += [vm[k].eq(v0[k]) for k in range(colors)] + [v0[k].eq(head[k]) for k in range(colors)]
                 with m.Else():
                     m.d.sync += cx.eq(0)
-                    with m.If(~row_last):
-                        m.d.sync += [vm[k].eq(head[k]) for k in range(colors)]
-                        m.d.sync += [v0[k].eq(head[k]) for k in range(colors)]
-                    with m.Else():
+                    with m.If(row_last):
                         m.d.sync += primed.eq(0)
                     with m.If(i_last):
                         m.d.sync += [ci.eq(0), cy.eq(Mux(y_last, 0, cy + 1))]

@@ -92,3 +92,16 @@ def test_row_control_reads_registered_first_and_last_flags(tmp_path):
     assert port_to_register_depth(tmp_path, "hm1", "row_b_r") == -1
     for reg in ("py", "in_y", "settle", "i__ready"):
         assert port_to_register_depth(tmp_path, "wm1", reg) == -1, reg
+
+
+def test_v_registers_load_on_the_pop(tmp_path):
+    """The V registers (v0, vm: the skip's LR values of the current and previous column) load on
+    one enable, the FIFO's pop, and take the FIFO's head or v0 by a select of registered flags: the
+    output's ready (from tail.skip, a SkidBuffer's flag) is at most 3 logic levels from them (5
+    through the nested branches before: x4-base docs/boards.md row 130, 80 endpoints over 8 ns,
+    11.3 ns)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", BilinearSkip(4, 3, 128, 96), None)
+    for reg in ("v0_", "vm"):
+        d = port_to_register_depth(tmp_path, "o__ready", reg)
+        assert 0 < d <= 3, (reg, d)
