@@ -229,8 +229,8 @@ class LinkCore(wiring.Component):
         # ------------------------------------------------------------------ reply request (RX -> TX)
         rep_pending = Signal()
         rep_kind = Signal(3)          # 0 ACK, 1 NACK, 2 IDENT, 3 STATUS
-        rep_type = Signal(8)
-        rep_seq = Signal(8)
+        # (the reply's type and sequence number are the frame's ftype / fseq themselves: every
+        # reply is followed by REPLY_WAIT, which holds them until the transmitter has taken it)
         rep_reason = Signal(8)
         K_ACK, K_NACK, K_IDENT, K_STATUS = 0, 1, 2, 3
 
@@ -265,9 +265,8 @@ class LinkCore(wiring.Component):
         m.d.sync += err_pulse.eq(0)
         m.d.comb += self.error_event.eq(err_pulse)
 
-        def reply(kind, reason=0, typ=None):
-            stmts = [rep_pending.eq(1), rep_kind.eq(kind), rep_type.eq(ftype if typ is None else typ),
-                     rep_seq.eq(fseq), rep_reason.eq(reason)]
+        def reply(kind, reason=0):
+            stmts = [rep_pending.eq(1), rep_kind.eq(kind), rep_reason.eq(reason)]
             if kind == K_NACK:
                 stmts += [*bump(NACKS), err_pulse.eq(1)]
             return stmts
@@ -719,8 +718,8 @@ class LinkCore(wiring.Component):
         with m.FSM(name="tx_fsm"):
             with m.State("IDLE"):
                 with m.If(rep_pending):
-                    m.d.sync += [tkind.eq(rep_kind), tseq.eq(rep_seq), tidx.eq(0), rep_pending.eq(0),
-                                 reason_snap.eq(rep_reason), acktype_snap.eq(rep_type)]
+                    m.d.sync += [tkind.eq(rep_kind), tseq.eq(fseq), tidx.eq(0), rep_pending.eq(0),
+                                 reason_snap.eq(rep_reason), acktype_snap.eq(ftype)]
                     m.next = "HEAD"
                 with m.Elif(stripe_active & rows_left & row_ready):
                     # a whole cropped row is buffered: the frame will not wait for the network

@@ -43,13 +43,13 @@ class LinkLoop(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("options", [{}, {"serial_crc": True},
+@pytest.mark.parametrize("options", [{}, {"serial_crc": True, "counters_ram": True},
                                      {"counter_bits": 16, "row_buffer": False, "serial_crc": True,
                                       "counters_ram": True, "byte_stream": True}],
                          ids=["bytewise-crc", "dataflow", "slim"])
 def test_link_protocol(options):
     """The links: the dataflow one (bit-serial CRCs that hold bytes back while they work, the
-    stripe's byte count by the serial multiplier), the same with byte-wise CRCs (a byte per cycle;
+    stripe's byte count by the serial multiplier, 32-bit STATUS counters in a block RAM), the same with byte-wise CRCs (a byte per cycle;
     no board uses it now) and the row-serial board's slim one (16-bit STATUS counters sent
     zero-extended, in a block RAM, result pixels straight from the network, pixels to and from the
     network byte by byte)."""
@@ -140,7 +140,8 @@ def test_dataflow_link_crc_registers_are_one_level_deep(tmp_path):
     """The dataflow link (hw/accelerator.make_link) has bit-serial CRCs: each CRC register bit
     is one LUT from the register (the byte-wise update's XOR trees were 4-5 levels, and the
     transmitter's among the ECP5 paths over 8 ns, docs/boards.md row 127), and the transmitter's
-    FSM reaches the transmit CRC only through registers (its start, crc_init, and its byte)."""
+    FSM reaches the transmit CRC only through registers (its start, crc_init, and its byte); its
+    STATUS counters are a CounterBank."""
     from conftest import port_to_register_depth, synth_cell_counts
     from hw.accelerator import AcceleratorCore, BuildConfig
     from hw.fold import auto_fold
@@ -150,8 +151,18 @@ def test_dataflow_link_crc_registers_are_one_level_deep(tmp_path):
     from sw.config import ModelConfig
     prog = compile_model(random_network(ModelConfig("sr", 2, 2, 1, colors=1), 5), [torch.rand(1, 1, 16, 16)])
     link = AcceleratorCore(prog, BuildConfig(max_width=9, max_height=64, max_payload=24), auto_fold(prog)).make_link()
-    assert link.serial_crc and not link.counters_ram and link.row_buffer
+    assert link.serial_crc and link.counters_ram and link.row_buffer
     synth_cell_counts(tmp_path, "ecp5", link, None)
     for crc in ("tx_crc.value", "rx_crc.value"):
         assert port_to_register_depth(tmp_path, crc, crc) == 1, crc
     assert port_to_register_depth(tmp_path, "tx_fsm", "tx_crc.value") == -1
+    # its STATUS counters are in a RAM, and a reply's type and sequence number are the
+    # frame's own registers: no 32-bit counter registers (the NACK counter's increment under the
+    # receiver's reply conditions, 32 endpoints at 9.6-10.2 ns, docs/boards.md rows 129-130) and
+    # no copies of the header fields (rep_seq / rep_type DI, 9.7-9.9 ns)
+    import json
+    cells = json.loads((tmp_path / "net.json").read_text())["modules"]["top"]["cells"]
+    left = [n for n in cells if n.lstrip("\\").startswith(("nacks", "frames_ok", "rep_seq", "rep_type"))]
+    assert not left, left[:5]
+    # (six words: yosys maps them to distributed RAM, no block RAM)
+    assert any(c["type"] in ("DP16KD", "TRELLIS_DPR16X4") and n.startswith("counters.") for n, c in cells.items())
