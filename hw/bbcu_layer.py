@@ -122,7 +122,10 @@ class BBCULayer(wiring.Component):
         if self.layer.r > 1:
             est["bram_bits"] += replay_fifo_depth(self.channels, self.max_width) * self.fmt.bits
             est["lut"] += 40
-        est["ff"] += COPY_FF * (1 + len(units) + len(self.skids()))
+        # reset copies: the region's, one per unit and skid, the FIFOs' one per stage and skid
+        fifo_copies = sum(2 * len(v.stage_depths) - 1 for v in units.values() if isinstance(v, StreamFIFO))
+        plain = sum(not isinstance(v, StreamFIFO) for v in units.values())
+        est["ff"] += COPY_FF * (1 + plain + len(self.skids())) + COPY_FF * fifo_copies
         return est
 
     def _units(self):
@@ -133,12 +136,12 @@ class BBCULayer(wiring.Component):
             "eng": PopcountEngine(l.weight_bits(), l.cin, f.simd, f.pe, passes=l.r, max_width=self.max_width),
             "scale": ScaleRPReLU(l, fmt, self.scale_mult),
             "add": ResidualAdd(fmt),
-            "fifo": StreamFIFO(layouts.feature(fmt), residual_fifo_depth(l.cin, self.max_width)),
+            "fifo": StreamFIFO(layouts.feature(fmt), residual_fifo_depth(l.cin, self.max_width), clear=True),
         }
         u["win"] = layer_window(l, f, self.max_width, self.max_height)
         if l.r > 1:
             u["up"] = NearestUpsample(l.cin, l.r, fmt, self.max_width, self.max_height)
-            u["inq"] = StreamFIFO(layouts.feature(fmt), replay_fifo_depth(l.cin, self.max_width))
+            u["inq"] = StreamFIFO(layouts.feature(fmt), replay_fifo_depth(l.cin, self.max_width), clear=True)
         return u
 
     def elaborate(self, platform):
@@ -147,7 +150,11 @@ class BBCULayer(wiring.Component):
         self.stages = u           # for profiling (benchmarks/stage_profile.py)
         clear = region_copy(m, self.clear, "layer")   # (the reset tree's second level)
         for k, v in u.items():
-            m.submodules[k] = cleared(m, clear, k, v)
+            if isinstance(v, StreamFIFO):         # (a copy of the request per stage: hw/stream_fifo.py)
+                m.submodules[k] = v
+                m.d.comb += v.clear.eq(clear)
+            else:
+                m.submodules[k] = cleared(m, clear, k, v)
         # SkidBuffers (hw/skid.py) cut the handshake at the layer input and between the
         # channel-serial and the window stages, so no ready path crosses more than one unit; the
         # one behind the residual FIFO is the ring variant (nothing but registers behind its

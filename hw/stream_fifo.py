@@ -17,11 +17,16 @@ read enable -> read-address clock enable path had two die-crossing routes: x4-ba
 path, docs/boards.md row 109). The chain holds at least `depth` items (the sum of its stages, plus
 two per skid).
 
+With `clear=True` the FIFO has a `clear` input (a clear request, hw/reset_tree.py) and each stage
+and skid is reset from its own registered copy of it, beside its block RAM: one copy for the whole
+chain reached the flip-flops of all its stages across the die (x4-base layer 10's 13-stage
+residual FIFO: ~130 reset endpoints over 8 ns, up to 10.95 ns, docs/boards.md row 131).
+
 Cycle model: one item per cycle in and out when neither side stalls; an item entering an empty
 queue appears at the output 1 cycle later per stage and per skid, and one more per block-RAM
 stage (`latency`).
 Resource estimate: the stages' own (BlockRamFIFO.resource_estimate: pointers, level, read and
-output registers, the memory words) and the SkidBuffers'.
+output registers, the memory words) and the SkidBuffers' (with clear: a copy flip-flop each).
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.bram_fifo import BlockRamFIFO
 from hw.estimate import throwaway, total
+from hw.reset_tree import COPY_FF, cleared
 from hw.skid import SkidBuffer
 
 
@@ -56,16 +62,19 @@ def _stage(width: int, d: int):
 
 
 class StreamFIFO(wiring.Component):
-    def __init__(self, shape, depth: int, bank_depth: int = 1024):
+    def __init__(self, shape, depth: int, bank_depth: int = 1024, clear: bool = False):
         if depth < 1 or bank_depth < 2:
             raise ValueError("depth must be >= 1 and bank_depth >= 2")
-        self.shape, self.depth, self.bank_depth = shape, depth, bank_depth
+        self.shape, self.depth, self.bank_depth, self.has_clear = shape, depth, bank_depth, clear
         # BlockRamFIFO / SyncFIFOBuffered(depth=d) keep d - 1 words in memory and one in its output register
         # (stages of equal size, each at most bank_depth + 1)
         per = bank_depth + 1
         n = max(1, -(-depth // per))
         self.stage_depths = [depth // n + (k < depth % n) for k in range(n)]
-        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+        sig = {"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))}
+        if clear:
+            sig["clear"] = In(1)
+        super().__init__(sig)
 
     def _stages(self) -> list:
         """The stages, built for their latency and estimate only (never elaborated)."""
@@ -83,18 +92,24 @@ class StreamFIFO(wiring.Component):
     def resource_estimate(self) -> dict:
         parts = [q.resource_estimate() for q in self._stages()]
         parts += [throwaway(SkidBuffer(self.shape)).resource_estimate()] * (len(self.stage_depths) - 1)
+        if self.has_clear:
+            parts.append({"ff": COPY_FF * (2 * len(self.stage_depths) - 1)})
         return total(parts)
 
     def elaborate(self, platform):
         m = Module()
         width = Shape.cast(self.shape).width
         prev = None
+
+        def add(name, unit):
+            m.submodules[name] = cleared(m, self.clear, name, unit) if self.has_clear else unit
+            return unit
         for k, d in enumerate(self.stage_depths):
-            m.submodules[f"q{k}" if k else "q"] = q = _stage(width, d)
+            q = add(f"q{k}" if k else "q", _stage(width, d))
             if prev is None:
                 m.d.comb += [q.w_data.eq(self.i.payload), q.w_en.eq(self.i.valid), self.i.ready.eq(q.w_rdy)]
             else:
-                m.submodules[f"cut{k}"] = cut = SkidBuffer(self.shape)
+                cut = add(f"cut{k}", SkidBuffer(self.shape))
                 m.d.comb += [cut.i.payload.eq(prev.r_data), cut.i.valid.eq(prev.r_rdy), prev.r_en.eq(cut.i.ready),
                              q.w_data.eq(cut.o.payload), q.w_en.eq(cut.o.valid), cut.o.ready.eq(q.w_rdy)]
             prev = q
