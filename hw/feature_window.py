@@ -205,7 +205,6 @@ class FeatureWindow(wiring.Component):
         # ci_last it sat in front of the write fire and so of the write enables of every bank
         # (x4-base, 37 banks across the die: docs/boards.md row 103, 13.4 ns)
         in_ok = Signal()
-        ahead2_n = Signal()                           # the next gap >= 2
         col_ready = ~xo_last & behind2                # input past (., min(xo+1, W-1))
         start_ok = init & Mux(yo_last, (rowdiff != 0) | col_ready, (rowdiff == 2) | ((rowdiff == 1) & col_ready))
 
@@ -262,7 +261,7 @@ class FeatureWindow(wiring.Component):
         else:
             m.d.comb += [wrs[0].addr.eq(wa), wrs[0].data.eq(self.i.payload), wrs[0].en.eq(wfire)]
             afire, arow = wfire, in_row_done
-        ci_last_n = last_flag(m, ci_last, ci, ipix, wper)
+        last_flag(m, ci_last, ci, ipix, wper)
         with m.If(ipix):
             m.d.sync += ci.eq(ci_adv)
         with m.If(wfire):
@@ -389,23 +388,19 @@ class FeatureWindow(wiring.Component):
         with m.If(out_row_done):
             m.d.sync += yo.eq(yo_adv)
         # gap = xo - ci at the next positions: candidates from registers, selected by the controls;
-        # ahead2_n (the next gap >= 2) likewise, from compares of the registers
+        # "the next gap >= 2" (in_ok, below) likewise, from compares of the registers
         def gap_ge(k):                                # gap >= k (k >= 1), from its bits
             return ~sign & (gu >= k)
 
         def gap_le(k):                                # gap <= -k (k >= 1): ~gap = -gap - 1 >= k - 1
             return sign & ((~gu) >= k - 1)
         # behind2 (the next gap <= -2) is set beside gap, from the same candidates
-        m.d.comb += ahead2_n.eq(ahead2)               # gap held
         with m.If(opix & ~xo_last):
             with m.If(ipix & ci_last):
                 m.d.sync += [gap.eq(xo + 1), behind2.eq(0)]
-                m.d.comb += ahead2_n.eq(xo >= 1)
             with m.Elif(~ipix):
                 m.d.sync += [gap.eq(gap + 1), behind2.eq(gap_le(3))]
-                m.d.comb += ahead2_n.eq(gap_ge(1))
         with m.Elif(opix):                            # xo wraps to 0
-            m.d.comb += ahead2_n.eq(0)                # gap <= 0
             with m.If(ipix & ci_last):
                 m.d.sync += [gap.eq(0), behind2.eq(0)]
             with m.Elif(ipix):
@@ -415,14 +410,29 @@ class FeatureWindow(wiring.Component):
         with m.Else():
             with m.If(ipix & ci_last):
                 m.d.sync += [gap.eq(xo), behind2.eq(0)]
-                m.d.comb += ahead2_n.eq(xo >= 2)
             with m.Elif(ipix):
                 m.d.sync += [gap.eq(gap - 1), behind2.eq(sign)]
-                m.d.comb += ahead2_n.eq(gap_ge(3))
         rowdiff_n = Signal.like(rowdiff)
         m.d.comb += rowdiff_n.eq(rowdiff + in_row_done - out_row_done)
-        m.d.sync += [rowdiff.eq(rowdiff_n),
-                     in_ok.eq((wait <= 1) & ((rowdiff_n < 2) | ((rowdiff_n == 2) & ~ci_last_n & ahead2_n)))]
+        m.d.sync += rowdiff.eq(rowdiff_n)
+        # in_ok's next value for either value of this cycle's input pixel (ipix), each from
+        # registers and the output side, then selected by ipix: the input's valid (from cut_fwin)
+        # -> fire -> ci_last's next value -> in_ok was x4-base's critical path (docs/boards.md row
+        # 131, 11.8 ns); the select puts the fire one LUT in front of in_ok
+        m1, m2, one = wper
+
+        def ok_if(ip: int):
+            rd = Signal.like(rowdiff, name=f"rowdiff_if{ip}")        # (wraps as rowdiff_n)
+            m.d.comb += rd.eq(rowdiff + (ci_last if ip else 0) - out_row_done)
+            cl = Mux(ci_last, one, ci == m2) if ip else (ci == m1)       # ci_last's next (last_flag)
+            if ip:
+                a2 = Mux(opix, Mux(xo_last, 0, Mux(ci_last, xo >= 1, ahead2)), Mux(ci_last, xo >= 2, gap_ge(3)))
+            else:
+                a2 = Mux(opix, Mux(xo_last, 0, gap_ge(1)), ahead2)
+            ok = Signal(name=f"in_ok_if{ip}", attrs={"keep": 1})   # (kept: abc would merge the select)
+            m.d.comb += ok.eq((wait <= 1) & ((rd < 2) | ((rd == 2) & ~cl & a2)))
+            return ok
+        m.d.sync += in_ok.eq(Mux(ipix, ok_if(1), ok_if(0)))
         # The row starts of the next kernel row / pixel as registers (sums of the slot offsets and
         # the column offset, one cycle behind them): the read address's next value is then a select
         # among registers and ra + 1, with no adder chain from so / col_off in front of ra and its

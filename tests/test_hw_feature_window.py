@@ -284,3 +284,16 @@ def test_counters_reach_the_issue_and_the_dependency_flag_through_registers(tmp_
     reached = {n.lstrip("\\") for nets in regs.values() for n in nets}
     assert direct & reached, sorted(reached)
     assert reached <= direct, sorted(reached - direct)
+
+
+def test_input_valid_is_one_select_in_front_of_in_ok(tmp_path):
+    """in_ok's next value is computed for both values of this cycle's input pixel and selected by
+    it (the two candidates kept as wires, so abc does not fold the select back in): the input's
+    valid (cut_fwin's flag) is the fire's LUT and the select in front of in_ok (i.ready); through
+    ci_last's next value it was 7 levels, x4-base's critical path (docs/boards.md row 131, 11.8 ns)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=64), None)
+    # (the fire's LUT, then the select with whatever abc packs into the same slice's PFUMX /
+    # L6MUX21 wide-function muxes: up to 4 cells; 7 before)
+    d = port_to_register_depth(tmp_path, "i__valid", "i__ready")
+    assert 0 < d <= 4, d
