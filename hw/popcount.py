@@ -78,7 +78,7 @@ from amaranth.lib.wiring import In, Out
 from sw import formats
 
 from . import layouts
-from .head import next_is_last, or_tree
+from .head import last_flag, next_is_last, or_tree, period_regs
 from .ram_read import bank_select
 from .replica import Replicated, groups
 
@@ -539,12 +539,12 @@ class PopcountEngine(wiring.Component):
         pbase_next = Signal.like(pbase)
         m.d.comb += pbase_next.eq(pbase)
         if r > 1:
-            # "xcnt is the last column", "icnt is the last pass" and pbase + stride as registers,
-            # each computed from the next values (their compares and the adder sat between the
-            # counters and the ROM address: x4-base row 109, layers 8 and 9)
+            # "xcnt is the last column", "icnt is the last pass" and pbase + stride as registers
+            # (their compares and the adder sat between the counters and the ROM address: x4-base
+            # row 109, layers 8 and 9)
             xcnt = Signal.like(self.width)
             icnt = Signal(range(r))
-            x_last, i_last = Signal(), Signal(init=r == 1)
+            x_last, i_last = Signal(name="x_last"), Signal(init=r == 1, name="i_last")
             pbase_p = Signal.like(pbase, init=stride)
             adv = issue & last_step
             xcnt_n, icnt_n = Signal.like(xcnt), Signal.like(icnt)
@@ -558,8 +558,13 @@ class PopcountEngine(wiring.Component):
                         m.d.comb += [icnt_n.eq(icnt + 1), pbase_next.eq(pbase_p)]
                 with m.Else():
                     m.d.comb += xcnt_n.eq(xcnt + 1)
-            m.d.sync += [xcnt.eq(xcnt_n), icnt.eq(icnt_n), x_last.eq(xcnt_n + 1 >= self.width),
-                         i_last.eq(icnt_n == r - 1), pbase_p.eq(Mux(adv, pbase_next, pbase) + stride)]
+            # x_last from compares of xcnt with the registered W - 1 / W - 2 (hw/head.last_flag), and
+            # pbase_p (= pbase + stride, always) from its own sum: from the next values, the issue ->
+            # xcnt's next value -> add -> compare and the issue -> pbase's next value -> add chains
+            # were x4-base's critical path (docs/boards.md row 132, layer 8's engine, 10.5 ns)
+            last_flag(m, x_last, xcnt, adv, period_regs(m, self.width, "eng_w"))
+            m.d.sync += [xcnt.eq(xcnt_n), icnt.eq(icnt_n), i_last.eq(icnt_n == r - 1),
+                         pbase_p.eq(Mux(adv & x_last, Mux(i_last, stride, pbase_p + stride), pbase_p))]
             m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
         with m.If(issue):
             m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(last_g, 0, g + 1), g)),

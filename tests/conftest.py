@@ -130,6 +130,29 @@ def _pins(cell, direction: str, names=None) -> list:
             for b in bits if not isinstance(b, str)]
 
 
+def carry_cells_between(tmp_path: Path, src: str, dst: str) -> int:
+    """In the netlist synth_cell_counts left in tmp_path: how many carry cells (CCU2C, SB_CARRY) lie
+    on a combinational path from a flip-flop whose cell name starts with `src` to one whose name
+    starts with `dst` (port_to_register_depth counts a whole carry chain as one level)."""
+    mod, loads, drivers = _netlist(tmp_path)
+    cells = mod["cells"]
+    fwd, todo = set(), [b for n, c in cells.items() if _stops_paths(c) and n.lstrip("\\").startswith(src)
+                        for b in _pins(c, "output")]
+    while todo:                                       # cells reached from src
+        for cell, _ in loads.get(todo.pop(), []):
+            if not _stops_paths(cell) and id(cell) not in fwd:
+                fwd.add(id(cell))
+                todo += _pins(cell, "output")
+    back, todo = set(), [b for n, c in cells.items() if _stops_paths(c) and n.lstrip("\\").startswith(dst)
+                         for b in _pins(c, "input")]
+    while todo:                                       # cells reaching dst
+        cell = drivers.get(todo.pop())
+        if cell is not None and not _stops_paths(cell) and id(cell) not in back:
+            back.add(id(cell))
+            todo += _pins(cell, "input")
+    return sum(1 for c in cells.values() if id(c) in fwd and id(c) in back and c["type"] in ("CCU2C", "SB_CARRY"))
+
+
 def block_ram_output_depths(tmp_path: Path) -> dict:
     """In the netlist synth_cell_counts left in tmp_path: {block-RAM cell name: the most logic
     cells between one of its data outputs and the flip-flops (or block RAMs) they reach} (0: the

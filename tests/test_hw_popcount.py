@@ -198,3 +198,18 @@ def test_banked_weight_rom_reads_straight_into_registers(tmp_path):
     depths = block_ram_output_depths(tmp_path)
     assert cells.get("DP16KD", 0) == 2 and depths and max(depths.values()) == 0, (cells, depths)
     assert outreg_stats(tmp_path)["flip_flops"] == 2 * 12
+
+
+def test_pass_bookkeeping_has_no_adder_behind_the_issue(tmp_path):
+    """BBCU-U engine (passes = 2): "the last column" is a last_flag (compares of the column counter
+    with the registered W - 1 / W - 2) and pbase + stride its own sum, so the issue reaches x_last
+    and pbase_p through selects only, no adder or compare (carry chain) behind it (issue -> the column's next
+    value -> add -> compare was x4-base's critical path, docs/boards.md row 132: 10.5 ns)."""
+    from conftest import carry_cells_between, port_to_register_depth, synth_cell_counts
+    rng = np.random.default_rng(3)
+    wb, _, _, _ = make_case(rng, 4, 8, 2, [("rand", (1, 4))])
+    eng = PopcountEngine(wb, 4, 12, 2, passes=2, max_width=64, popcount="compressor")
+    synth_cell_counts(tmp_path, "ecp5", eng, None)
+    for reg in ("x_last", "pbase_p"):
+        assert port_to_register_depth(tmp_path, "rep_wvalid_0", reg) > 0, reg
+        assert carry_cells_between(tmp_path, "rep_wvalid_0", reg) == 0, reg
