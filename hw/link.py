@@ -347,6 +347,20 @@ class LinkCore(wiring.Component):
         m.d.sync += [is_type[t].eq(ftype == t) for t in types]
         m.d.sync += [stripe_len_bad.eq(flen != P.STRIPE.size), len_zero.eq(flen == 0)]
 
+        # PAYLOAD's field enables: "count is 1 / 3 / 5 / 7" and "a STRIPE_BEGIN outside a stripe" as
+        # registers with the serial CRC (count moves only with a byte taken, and the CRC unit then
+        # holds the next byte back for 8 cycles, as for pay_last): the compares of count and ftype
+        # sat in front of the geometry registers' enables (x4-base docs/boards.md row 132: the
+        # height's clock enables, 9.6 ns)
+        at = {k: Signal(name=f"count_is_{k}") for k in (1, 3, 5, 7)}
+        sb_fields = Signal()
+        if self.serial_crc:
+            m.d.sync += [at[k].eq(count == k) for k in at] + [
+                sb_fields.eq((ftype == P.T.STRIPE_BEGIN) & ~stripe_active)]
+        else:
+            m.d.comb += [at[k].eq(count == k) for k in at] + [
+                sb_fields.eq((ftype == P.T.STRIPE_BEGIN) & ~stripe_active)]
+
         with m.FSM(name="rx_fsm") as rx_fsm:
             def receiving(state):
                 # every receiving state: take bytes at once; inside a frame, time out if it stalls
@@ -414,14 +428,14 @@ class LinkCore(wiring.Component):
                     crc_upd()
                     field = Cat(f_lo, byte)
                     m.d.sync += f_lo.eq(byte)
-                    with m.If(count == 1):
+                    with m.If(at[1]):
                         m.d.sync += [f0.eq(field), w_bad.eq((field == 0) | gt_const(field, self.max_width))]
-                    with m.If((ftype == P.T.STRIPE_BEGIN) & ~stripe_active):
-                        with m.If(count == 3):
+                    with m.If(sb_fields):
+                        with m.If(at[3]):
                             m.d.sync += [height.eq(field), h_bad.eq((field == 0) | gt_const(field, self.max_height))]
-                        with m.If(count == 5):
+                        with m.If(at[5]):
                             m.d.sync += [crop_l.eq(field), cl_bad.eq(gt_const(field, self.max_width))]
-                        with m.If(count == 7):
+                        with m.If(at[7]):
                             m.d.sync += [crop_r.eq(field), cr_bad.eq(gt_const(field, self.max_width))]
                     with m.If(pay_last if self.serial_crc else (count == flen - 1)):
                         m.d.sync += count.eq(0)

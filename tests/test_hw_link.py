@@ -156,6 +156,12 @@ def test_dataflow_link_crc_registers_are_one_level_deep(tmp_path):
     for crc in ("tx_crc.value", "rx_crc.value"):
         assert port_to_register_depth(tmp_path, crc, crc) == 1, crc
     assert port_to_register_depth(tmp_path, "tx_fsm", "tx_crc.value") == -1
+    # the payload's field enables are registered flags: the byte counter and the frame type reach
+    # the STRIPE_BEGIN geometry registers only through them (row 132: the height's enables, 9.6 ns)
+    for src in ("count[", "ftype["):
+        for dst in ("height", "crop_l", "crop_r"):
+            assert port_to_register_depth(tmp_path, src, dst) == -1, (src, dst)
+    assert port_to_register_depth(tmp_path, "count_is_3", "height") >= 1
     # its STATUS counters are in a RAM, and a reply's type and sequence number are the
     # frame's own registers: no 32-bit counter registers (the NACK counter's increment under the
     # receiver's reply conditions, 32 endpoints at 9.6-10.2 ns, docs/boards.md rows 129-130) and
