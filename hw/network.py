@@ -111,12 +111,13 @@ class Network(wiring.Component):
         return u
 
     def resource_estimate(self) -> dict:
-        """Sum of the units' estimates plus the network's four SkidBuffers, a reset copy for each
+        """Sum of the units' estimates plus the network's five SkidBuffers, a reset copy for each
         and the geometry copies (boards/fit.py scales it to a device with the calibration of
         boards/calibration.json)."""
         u = self.units()
         fmt = self.prog.fmt
-        skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.pixel(self.colors)),
+        skids = [SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)), SkidBuffer(layouts.feature(fmt)),
+                 SkidBuffer(layouts.pixel(self.colors)),
                  SkidBuffer(layouts.window(8 * self.colors), half_rate=head_cut_half_rate(u["head"].cycles_per_pixel()))]
         throwaway(*u.values(), *skids)
         geo_users = 2 + 2 * (1 + len(self.prog.binary_layers))   # pwin, bil; fwin, the layers: two each
@@ -165,7 +166,14 @@ class Network(wiring.Component):
             # (a layer resets its sub-units from their own copies of the request: hw/bbcu_layer.py)
             m.submodules[f"layer{i}"] = unit = u[f"layer{i}"]
             m.d.comb += unit.clear.eq(self.clear)
-            wiring.connect(m, src, unit.i)
+            if i == 0:
+                # a cut at the head's output: the head's pipeline enable (every stage's clock enable)
+                # then reads a skid flag placed beside the head, not layer 0's input cut (x4-base
+                # docs/boards.md row 133: that flag -> the enable -> 10.7 ns route -> the head's
+                # operand registers, 12.35 ns)
+                self.cut_head_o = pipe(m, "cut_head_o", src, unit.i, clear=clear)
+            else:
+                wiring.connect(m, src, unit.i)
             w_c, h_c = geometry_copy(m, w_c * r_prev, h_c * r_prev, f"chain_layer{i}")
             w_u, h_u = geometry_copy(m, w_c, h_c, f"layer{i}")
             m.d.comb += [unit.width.eq(w_u), unit.height.eq(h_u)]

@@ -124,3 +124,21 @@ def test_head_input_cut_is_half_rate_when_the_head_takes_many_cycles():
                 gc.collect()
             seen.add(half)
     assert seen == {False, True}
+
+
+def test_head_output_is_cut_beside_the_head(tmp_path):
+    """The head's output goes through a SkidBuffer of the network's (cut_head_o) before layer 0's
+    input cut: layer 0's flags then reach only that cut's registers, not the head's pipeline (its
+    enable, ~o.valid | o.ready, is every head stage's clock enable; from layer 0's flag it was
+    x4-base's critical path, a 10.7 ns route: docs/boards.md row 133)."""
+    from sim.fanout import NoYosys, register_fanout
+
+    cfg = ModelConfig("sr", 2, 4, 1)
+    prog = compile_model(random_network(cfg, 5), [torch.rand(1, cfg.colors, 16, 16)])
+    try:
+        regs = register_fanout(Network(prog, auto_fold(prog), max_width=8, max_height=8),
+                               "layer0.cut_in.i__ready", tmp_path)
+    except NoYosys as e:
+        pytest.skip(str(e))
+    # (flattened cell names: $flatten\\cut_head_o.$48, ...)
+    assert regs and all(c.split("\\")[-1].startswith("cut_head_o.") for c in regs), list(regs)

@@ -150,14 +150,14 @@ def test_power_on_reset_reaches_the_network_only_through_its_copies(tmp_path):
     assert sorted(c.rpartition(".")[2] for c in level2["copies"]) == sorted(
         ["rst_copy_region_acc", "rst_copy_region_net"] + ["rst_copy_region_layer"] * len(layers)), level2
     # the regions' copies reach one copy per unit and skid buffer: of the network outside the layers
-    # (with cut_head, cut_fwin, cut_tail, cut_skip), of each layer (sub-units and skid buffers), of
+    # (with cut_head, cut_head_o, cut_fwin, cut_tail, cut_skip), of each layer (sub-units and skid buffers), of
     # the accelerator (the input FIFO, the cuts before and behind it, the output cut); nothing else
     subs = {k: units[k]._units() for k in layers}
     throwaway(*(u for v in subs.values() for u in v.values()))
     per_layer = [len(subs[k]) + len(units[k].skids()) for k in layers]
     assert all(set(SKIDS) <= set(units[k].skids()) for k in layers)
     assert layers and all(n >= 10 for n in per_layer), per_layer
-    want = {"rst_copy_region_net": len(units) - len(layers) + 4, "rst_copy_region_acc": 4,
+    want = {"rst_copy_region_net": len(units) - len(layers) + 5, "rst_copy_region_acc": 4,
             **{f"{k}.rst_copy_region_layer": n for k, n in zip(layers, per_layer)}}
     for region, n in want.items():
         level3 = reset_fanout(BoardReset(prog, build, fold), tmp_path / region, net=region)
