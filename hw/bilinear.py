@@ -26,7 +26,7 @@ frame's input starts once the producer has read the old frame.
 
 Cycle model (no bubbles, no back-pressure, one frame): the first HR row needs LR row 0, then
 outputs flow one per cycle:
-  cycle_model(w, h) = w + r*r*w*h + 12 - (w == 1) + (r*h - 1) * max(0, 2*w + 2 - r*w) (bilinear);
+  cycle_model(w, h) = w + r*r*w*h + 13 - (w == 1) + (r*h - 1) * max(0, 2*w + 2 - r*w) (bilinear);
   w*h + 1 (identity)
 (measured exactly for r = 2, 3, 4 and the LR sizes of tests/test_hw_bilinear.py: the producer
 needs 2 cycles per column plus 2 settle cycles per row of V values, the consumer r per column; the
@@ -61,9 +61,10 @@ def skip_layout(colors: int):
 
 class BilinearSkip(wiring.Component):
     #: cycles from LR row 0 complete to the first output transfer (read V[0], V[1]: 2 cycles each,
-    #: read-data register, FIFO (memory, output register), prime, operand and output registers);
+    #: read-data register, FIFO (memory, output register), prime, operand, weighted-difference and
+    #: output registers);
     #: one less for w = 1 (no V[1])
-    LATENCY = 12
+    LATENCY = 13
 
     def __init__(self, r: int, colors: int, max_width: int, max_height: int, mode: str = "bilinear"):
         if mode not in ("bilinear", "identity"):
@@ -305,7 +306,11 @@ class BilinearSkip(wiring.Component):
         # boards.md row 130: v0 / vm 80 endpoints over 8 ns, 11.3 ns). With j_last the head is
         # needed (need_head) unless the frame ends, so the load needs only the FIFO's r_rdy.
         # (the load is the FIFO's pop: prime_go | out_go & j_last & need_head)
-        m.d.comb += pop.eq(prime_go | (primed & cadv & vfifo.r_rdy & j_last & ~(x_last & row_last)))
+        # (col_end, a function of four flags, kept as a wire of its own: abc otherwise shared the
+        # pop's logic with the FIFO's and put o.ready 4 LUTs in front of the V registers)
+        col_end = Signal(attrs={"keep": 1})
+        m.d.comb += [col_end.eq(j_last & ~(x_last & row_last)),
+                     pop.eq(prime_go | (primed & cadv & vfifo.r_rdy & col_end))]
         with m.If(pop):
             m.d.sync += [v0[k].eq(head[k]) for k in range(colors)]
             m.d.sync += [vm[k].eq(Mux(~primed | x_last, head[k], v0[k])) for k in range(colors)]
@@ -331,6 +336,10 @@ class BilinearSkip(wiring.Component):
         c1v, cj1 = Signal(), Signal(ps)
         a1 = [Signal(V_BITS, name=f"a1_{k}") for k in range(colors)]
         d1 = [Signal(signed(V_BITS + 1), name=f"d1_{k}") for k in range(colors)]
+        c2v = Signal()
+        a2 = [Signal(V_BITS, name=f"a2_{k}") for k in range(colors)]
+        wsel = [select(cj1, [const_mul(d1[k], u1) for _, _, u1 in self.weights]) for k in range(colors)]
+        wd2 = [Signal(wsel[k].shape(), name=f"wd2_{k}") for k in range(colors)]
         with m.If(cadv):
             m.d.sync += [c1v.eq(out_go), cj1.eq(cj)]
             for k in range(colors):
@@ -338,8 +347,10 @@ class BilinearSkip(wiring.Component):
                 va = Mux(hneg, vm[k], v0[k])
                 vb = Mux(hneg, v0[k], vp)
                 m.d.sync += [a1[k].eq(va), d1[k].eq(vb - va)]
-            m.d.sync += self.o.valid.eq(c1v)
-            m.d.sync += [self.o.payload[k].eq((a1[k] << one)
-                                              + select(cj1, [const_mul(d1[k], u1) for _, _, u1 in self.weights]))
-                         for k in range(colors)]
+            # the phase's weighted difference registered before the sum (shift-and-add -> phase
+            # select -> + a1 in one cycle was 11.4 ns on x4-base, docs/boards.md row 133)
+            m.d.sync += [c2v.eq(c1v), self.o.valid.eq(c2v)]
+            for k in range(colors):
+                m.d.sync += [a2[k].eq(a1[k]), wd2[k].eq(wsel[k])]
+                m.d.sync += self.o.payload[k].eq((a2[k] << one) + wd2[k])
         return m
