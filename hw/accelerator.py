@@ -132,8 +132,9 @@ class AcceleratorCore(wiring.Component):
         from a UART as well, hundreds of cycles apart; the byte-wise CRC's XOR trees and their
         enables were among the ECP5 paths over 8 ns, docs/boards.md row 127), and so is its
         stripe's byte count (hw/mul.serial_mul instead of a DSP block); its 32-bit STATUS counters
-        are in a RAM too (hw/counters.py; six words, distributed RAM: the NACK counter's increment under the receiver's
-        reply conditions was 32 endpoints at 9.6-10.2 ns on the ECP5, rows 129-130)."""
+        are in a RAM too (hw/counters.py; six words, distributed RAM): the NACK counter's increment
+        under the receiver's reply conditions was 32 endpoints at 9.6-10.2 ns on the ECP5 (rows
+        129-130)."""
         if self.build.arch == "rowserial":
             from .rowserial.network import lrelu_sharing
             return LinkCore(self.identity, self.timeout_cycles, counter_bits=16, row_buffer=False, serial_crc=True,

@@ -304,10 +304,10 @@ class BilinearSkip(wiring.Component):
         # frame ends), v0 the FIFO's head, vm v0 within a row and the head on a new one: as the
         # branches below their enables and selects were 4-5 LUTs from o.ready (x4-base docs/
         # boards.md row 130: v0 / vm 80 endpoints over 8 ns, 11.3 ns). With j_last the head is
-        # needed (need_head) unless the frame ends, so the load needs only the FIFO's r_rdy.
-        # (the load is the FIFO's pop: prime_go | out_go & j_last & need_head)
-        # (col_end, a function of four flags, kept as a wire of its own: abc otherwise shared the
-        # pop's logic with the FIFO's and put o.ready 4 LUTs in front of the V registers)
+        # needed (need_head) unless the frame ends, so the load needs only the FIFO's r_rdy; the
+        # load is the FIFO's pop (prime_go | out_go & j_last & need_head). col_end, a function of
+        # four flags, is kept as a wire of its own: abc otherwise shared the pop's logic with the
+        # FIFO's and put o.ready 4 LUTs in front of the V registers.
         col_end = Signal(attrs={"keep": 1})
         m.d.comb += [col_end.eq(j_last & ~(x_last & row_last)),
                      pop.eq(prime_go | (primed & cadv & vfifo.r_rdy & col_end))]
