@@ -56,7 +56,7 @@ from amaranth.utils import bits_for
 from sw.formats import FeatureFormat
 
 from . import layouts
-from .head import last_flag, period_regs
+from .head import last_flag, last_next, period_regs
 from .ram_read import bank_select, banks
 from .flag import set_clear
 from .replica import Replicated, groups
@@ -419,12 +419,10 @@ class FeatureWindow(wiring.Component):
         # registers and the output side, then selected by ipix: the input's valid (from cut_fwin)
         # -> fire -> ci_last's next value -> in_ok was x4-base's critical path (docs/boards.md row
         # 131, 11.8 ns); the select puts the fire one LUT in front of in_ok
-        m1, m2, one = wper
-
         def ok_if(ip: int):
             rd = Signal.like(rowdiff, name=f"rowdiff_if{ip}")        # (wraps as rowdiff_n)
             m.d.comb += rd.eq(rowdiff + (ci_last if ip else 0) - out_row_done)
-            cl = Mux(ci_last, one, ci == m2) if ip else (ci == m1)       # ci_last's next (last_flag)
+            cl = last_next(ci_last, ci, ip, wper)                        # ci_last's next value
             if ip:
                 a2 = Mux(opix, Mux(xo_last, 0, Mux(ci_last, xo >= 1, ahead2)), Mux(ci_last, xo >= 2, gap_ge(3)))
             else:

@@ -124,11 +124,17 @@ def last_flag(m, last, count, advance, period):
     (count + 1, or 0 after n - 1) in cycles with `advance`; `period` = period_regs(n). On an advance
     the flag is set from the registered n - 2 and n == 1 (no compare with the counter's new value),
     else recomputed from n - 1, so it also follows a new n between frames. Returns its next value."""
-    m1, m2, one = period
     last_n = Signal(name=f"{last.name}_n")
-    m.d.comb += last_n.eq(Mux(advance, Mux(last, one, count == m2), count == m1))
+    m.d.comb += last_n.eq(last_next(last, count, advance, period))
     m.d.sync += last.eq(last_n)
     return last_n
+
+
+def last_next(last, count, advance, period):
+    """The next value of a last_flag register, as an expression (`advance` may be a constant: a
+    unit that needs the flag's next value for either case, hw/feature_window.py's in_ok)."""
+    m1, m2, one = period
+    return Mux(advance, Mux(last, one, count == m2), count == m1)
 
 
 def tree_sum(values):
