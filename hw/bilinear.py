@@ -106,6 +106,7 @@ class BilinearSkip(wiring.Component):
         ff = cnt + 8 * c + 9 + (V_BITS * c + 1) + 2 * V_BITS * c + (2 * V_BITS + 1) * c + 9 + SKIP_BITS * c + 8
         ff += V_BITS * c + 10                      # the V FIFO's output register and pointers
         ff += 4                                    # in_x_last, px_last, py_first, py_last
+        ff += 3 + 2                                # in_room's dist, y_last, y_end
         ff += (9 + 8) * c + 1 + self.r.bit_length()  # stage 3: difference, Pa, valid, phase
         # per lane: vertical (9-bit diff, one shift-add per phase term, mux, add) and horizontal
         # (17-bit diff, same) interpolators, operand muxes; FIFO in LUT RAM / registers
@@ -236,13 +237,31 @@ class BilinearSkip(wiring.Component):
                 with m.Else():
                     m.d.sync += px.eq(px + 1)
 
-        # in_y + a <= H - 1 and in_y + a <= py + b + 2, for a, b in {0, 1}
+        # in_y + a <= H - 1 and in_y + a <= py + b + 2, for a, b in {0, 1}, from registers kept
+        # beside in_y and py, so no adder or compare lies in front of in_room (py -> py + 2 and
+        # in_y + 1 -> the compare, two carry chains, was x4-base's ECP5 critical path, docs/boards.md
+        # row 135: 10.9 ns):
+        # - dist = py + 2 - in_y, moved by the increments (in_y <= py + 2 by in_room, and
+        #   in_y >= py: py moves on only when its rows are in, so dist stays in 0..2);
+        # - y_last / y_end: in_y == H - 1 / in_y == H (in_y counts 0..H and goes back to 0 on the
+        #   frame read; H changes only between frames, where in_y is 0 and y_end 0; y_last follows
+        #   a new H like hw/head.last_flag's flags).
+        dist = Signal(range(-4, 4), init=2, name="dist")
+        with m.If(f_read):
+            m.d.sync += dist.eq(2)
+        with m.Elif(y_inc & ~p_inc):
+            m.d.sync += dist.eq(dist - 1)
+        with m.Elif(p_inc & ~y_inc):
+            m.d.sync += dist.eq(dist + 1)
+        y_last, y_end = Signal(name="y_last"), Signal(name="y_end")
+        m.d.sync += [y_last.eq(Mux(f_read, hper[2], Mux(y_inc, in_y == hper[1], in_y == hm1))),
+                     y_end.eq(~f_read & Mux(y_inc, y_last, y_end))]
         y_ok = [Signal(name=f"y_ok{a}") for a in range(2)]
         p_ok = [[Signal(name=f"p_ok{a}{b}") for b in range(2)] for a in range(2)]
-        m.d.comb += [y_ok[0].eq(in_y <= hm1), y_ok[1].eq(in_y < hm1)]
+        m.d.comb += [y_ok[0].eq(~y_end), y_ok[1].eq(~y_end & ~y_last)]
         for a in range(2):
             for b in range(2):
-                m.d.comb += p_ok[a][b].eq(in_y + a <= py + (b + 2))
+                m.d.comb += p_ok[a][b].eq(dist >= a - b)
         room = Mux(y_inc, y_ok[1] & Mux(p_inc, p_ok[1][1], p_ok[1][0]), y_ok[0] & Mux(p_inc, p_ok[0][1], p_ok[0][0]))
         m.d.sync += in_room.eq(f_read | room)
 

@@ -105,3 +105,17 @@ def test_v_registers_load_on_the_pop(tmp_path):
     for reg in ("v0_", "vm"):
         d = port_to_register_depth(tmp_path, "o__ready", reg)
         assert 0 < d <= 3, (reg, d)
+
+
+def test_input_ready_has_no_adder_or_compare_in_front(tmp_path):
+    """in_room (the input's ready register) is computed from registers kept beside in_y and py
+    (their distance, "in_y is H - 1 / H"): no carry chain between py, in_y or H - 1 and it, at most 4
+    logic levels from any register (py + 2 and in_y + 1 into a compare, two carry chains, were
+    x4-base's ECP5 critical path, docs/boards.md row 135: 10.9 ns; 9 levels before)."""
+    from conftest import carry_cells_between, port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", BilinearSkip(4, 3, 128, 96), None)
+    for src in ("py", "in_y", "hm1", "dist", "y_last", "i__valid"):
+        assert carry_cells_between(tmp_path, src, "i__ready") == 0, src
+        assert port_to_register_depth(tmp_path, src, "i__ready") <= 4, src
+    assert port_to_register_depth(tmp_path, "in_y", "i__ready") == -1
+    assert port_to_register_depth(tmp_path, "hm1", "i__ready") == -1
