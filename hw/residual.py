@@ -5,9 +5,12 @@ Stream signature
   x: In(stream of signed FW bits)     residual feature (layouts.feature; for BBCU-U the
                                       NearestUpsample output, already in HR order)
   o: Out(stream of signed FW bits)    one feature per (v, x) pair, in order
-A transfer consumes one v and one x together: v.ready = x.valid & free and x.ready = v.valid & free
-(free = output register empty or being emptied); no valid depends on a ready.
-Cycle model: one result per cycle, latency 1: n words take n + 1 cycles
+A transfer consumes one v and one x together: v.ready = x.valid & adv and x.ready = v.valid & adv;
+no valid depends on a ready. Two stages that move together on adv (= output register empty or
+being emptied): the sum v + x registered, then its saturation (the adder's carry chain, the
+overflow test and the clamp select in one cycle were x4-base's ECP5 critical path, docs/boards.md
+row 135: layer 7, 10.2 ns; every layer's adder over 8.7 ns).
+Cycle model: one result per cycle, latency 2: n words take n + 2 cycles
 (cycle_model(width, height, channels) with n = width * height * channels).
 Golden twin: sw.golden.residual_add.
 """
@@ -20,7 +23,6 @@ from amaranth.lib.wiring import In, Out
 from sw.formats import FeatureFormat
 
 from . import layouts
-from .flag import set_clear
 from .head import saturate
 
 
@@ -35,30 +37,30 @@ class ResidualAdd(wiring.Component):
 
     # ------------------------------------------------------------------ models
     def cycle_model(self, width: int, height: int, channels: int = 1) -> int:
-        return width * height * channels + 1
+        return width * height * channels + 2
 
     def resource_estimate(self) -> dict:
         fw, yb = self.fmt.bits, self.fmt.y_bits
-        # adder (y_bits + 1), overflow detect and clamp mux, handshake
-        return {"lut": (yb + 1) + fw + 4, "ff": fw + 1, "bram_bits": 0, "dsp": 0}
+        # adder (y_bits + 1), overflow detect and clamp mux, handshake; the sum and the output
+        # register with their valid flags
+        return {"lut": (yb + 1) + fw + 4, "ff": (yb + 2) + fw + 2, "bram_bits": 0, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
     def elaborate(self, platform):
         m = Module()
         fmt = self.fmt
-        free = Signal()
-        fire = Signal()
+        adv, fire, v1 = Signal(), Signal(), Signal()
         m.d.comb += [
-            free.eq(~self.o.valid | self.o.ready),
-            self.v.ready.eq(self.x.valid & free),
-            self.x.ready.eq(self.v.valid & free),
-            fire.eq(self.v.valid & self.x.valid & free),
+            adv.eq(~self.o.valid | self.o.ready),
+            self.v.ready.eq(self.x.valid & adv),
+            self.x.ready.eq(self.v.valid & adv),
+            fire.eq(self.v.valid & self.x.valid & adv),
         ]
-        s = Signal(range(fmt.y_lo + fmt.lo, fmt.y_hi + fmt.hi + 1))
-        m.d.comb += s.eq(self.v.payload + self.x.payload)
-        with m.If(fire):
+        # (the sum carries no reset: it is read only behind v1)
+        s1 = Signal(range(fmt.y_lo + fmt.lo, fmt.y_hi + fmt.hi + 1), reset_less=True)
+        with m.If(adv):
             # (hw/head.saturate: a bit test on the sum's top bits, not two compares,
             # carry chains behind the adder's: x4-base row 109, every layer's adder)
-            m.d.sync += self.o.payload.eq(saturate(s, fmt.lo, fmt.hi))
-        set_clear(m, self.o.valid, fire, self.o.ready)      # (no enable of its own: hw/flag.py)
+            m.d.sync += [s1.eq(self.v.payload + self.x.payload), v1.eq(fire),
+                         self.o.payload.eq(saturate(s1, fmt.lo, fmt.hi)), self.o.valid.eq(v1)]
         return m

@@ -36,3 +36,16 @@ def test_residual_unit(bits, p_bubble, p_stall):
     if p_bubble == 0 and p_stall == 0:
         model = dut.cycle_model(w, h, c)
         assert abs(res["cycles"] - model) <= 0.02 * model, (res["cycles"], model)
+
+
+def test_sum_is_registered_before_the_saturation(tmp_path):
+    """The sum v + x is a register and the saturation reads it: no carry chain in front of the
+    output register, and the inputs reach only the sum (adder, overflow test and clamp in one cycle
+    were x4-base's ECP5 critical path, docs/boards.md row 135: 10.2 ns)."""
+    from conftest import carry_cells_between, port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", ResidualAdd(FeatureFormat(16, 4)), None)
+    assert port_to_register_depth(tmp_path, "v__payload", "o__payload") == -1
+    assert port_to_register_depth(tmp_path, "x__payload", "o__payload") == -1
+    assert 0 < port_to_register_depth(tmp_path, "x__payload", "s1") <= 2
+    assert carry_cells_between(tmp_path, "s1", "o__payload") == 0
+    assert 0 < port_to_register_depth(tmp_path, "s1", "o__payload") <= 3
