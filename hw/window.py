@@ -243,10 +243,13 @@ class WindowGen(wiring.Component):
         # sub-words: phase ph = 0..Q+1 since the last step (Q+1: gathered, ready to step)
         ph = Signal(range(Q + 2), init=Q + 1)
         go_r = Replicated(NG, "go", init=1)              # ~hold (Q = 1) / ph == Q + 1 (Q > 1)
-        edge_free_r = Replicated(NG, "edge_free", init=1)    # col_zero & ~last_col
+        # "edge_ok" = (col_zero & ~last_col) | ~pe, one register (from the next values of the three):
+        # with the two terms apart, `step` had seven inputs, three LUT levels, and the pass
+        # registers' enables two more (x4-base docs/boards.md row 135: layer 10's rot, 10.1 ns)
+        edge_ok_r = Replicated(NG, "edge_ok", init=1)
         steps = [Signal(name=f"step_{g}") for g in range(NG)]
         for g in range(NG):
-            can = (~pa_r[g] | out_free(g)) & (edge_free_r[g] | ~pe_r[g] | (~pa_r[g] & out_free(g))) & go_r[g]
+            can = (~pa_r[g] | out_free(g)) & (edge_ok_r[g] | (~pa_r[g] & out_free(g))) & go_r[g]
             m.d.comb += steps[g].eq(can & (self.i.valid | ~live_r[g]))
             if g == 0:
                 m.d.comb += self.i.ready.eq(live & can)
@@ -339,7 +342,13 @@ class WindowGen(wiring.Component):
             m.d.comb += [col_zero_n.eq(last_col), last_col_n.eq(Mux(last_col, w_one, col == wm2))]
         with m.Elif(col_zero):                           # idle at column 0: follow W == 1
             m.d.comb += last_col_n.eq(w_one)
-        m.d.sync += [col_zero.eq(col_zero_n), last_col.eq(last_col_n), *edge_free_r.eq(col_zero_n & ~last_col_n)]
+        # edge_ok's next value for a step and for no step, selected by the step (each from registers:
+        # col_zero & ~last_col becomes last_col & ~w_one after a step, col_zero & ~w_one without;
+        # pe is set by the last step of an emitting pass, else cleared by the edge window's emit)
+        pe_kept = pe & ~emit_e(0)
+        m.d.sync += [col_zero.eq(col_zero_n), last_col.eq(last_col_n),
+                     *edge_ok_r.eq(Mux(step, (last_col & ~w_one) | ~((last_col & emits) | pe_kept),
+                                       (col_zero & ~w_one) | ~pe_kept))]
         col_n = Mux(step, next_col, col)                 # (col moves only with a step, to next_col)
         m.d.sync += col_p1.eq(col_n + 1)
 
@@ -369,6 +378,12 @@ class WindowGen(wiring.Component):
         with m.Else():                                   # s -> s + 1
             next_pass(s=s + 1, p=0, rot=Mux(rot == K - 1, 0, rot + 1), live=s1_lt_h, cur_top=1, cur_bot=s1_lt_h)
 
+        pass_end = Signal(name="pass_end")
+        m.d.comb += pass_end.eq(step & last_col)
+        with m.If(pass_end):
+            m.d.sync += [cur[k].eq(nxt[k]) for k in nxt]
+            m.d.sync += live_r.eq(nxt["live"])
+
         # the column registers, per channel group with that group's step
         for g, (lo, hi) in enumerate(self.groups):
             with m.If(steps[g]):
@@ -385,6 +400,4 @@ class WindowGen(wiring.Component):
                 with m.If(emits):
                     m.d.sync += [*pe_r.eq(1), *esh_r.eq(0), e_top.eq(cur_top), e_bot.eq(cur_bot),
                                  e_left.eq(~col_zero)]
-                m.d.sync += [cur[k].eq(nxt[k]) for k in nxt]
-                m.d.sync += live_r.eq(nxt["live"])
         return m

@@ -169,3 +169,16 @@ def test_column_and_output_enables_are_split_per_channel_group(tmp_path, split):
         assert biggest <= 2 * per_group, sorted(fan.values())[-8:]
     else:
         assert biggest > 3 * per_group, sorted(fan.values())[-8:]
+
+
+def test_pass_registers_are_three_levels_from_the_flags(tmp_path):
+    """`step` reads one combined edge flag (edge_ok = (col_zero & ~last_col) | ~pe, a register), so
+    the pass registers' enables (rot, s, cur_top, ...) are at most 3 logic levels from any register
+    and the column counter 4 (5 each before: x4-base docs/boards.md row 135, layer 10's rot,
+    10.1 ns)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", WindowGen(48, 128, 96, replay=2, decoupled=True), None)
+    for src in ("rep_pa_0", "rep_ov_0", "rep_live_0", "rep_go_0", "rep_edge_ok_0", "i__valid"):
+        for reg, most in (("rot", 3), ("s", 3), ("p", 3), ("cur_top", 3), ("emits", 3), ("col", 4)):
+            d = port_to_register_depth(tmp_path, src, reg)
+            assert 0 < d <= most, (src, reg, d)
