@@ -19,8 +19,9 @@ channel takes steps = ceil(9*colors / macs) cycles (macs=1: 9*colors cycles). Th
 copied: the unit works on the input payload while it is held valid (the stream rule keeps it
 stable) and takes it (ready) on the last step of the last channel. Weights (int8, `macs` per ROM
 word, C*steps words) and the per-channel M/B constants live in ROMs (lib.memory, sync read).
-Pipeline (one global enable, stalled only by output back-pressure): operand select -> weights and
-operands registered -> products -> (adder tree, macs > 2) -> accumulator -> sum and M/B registered
+Pipeline (one global enable, stalled only by output back-pressure): operand pre-select (groups of
+the window's bytes by the step counter's low bits, registered; not with window_port) -> operand
+select -> weights and operands registered -> products -> (adder tree, macs > 2) -> accumulator -> sum and M/B registered
 -> M*acc -> shift/saturate -> (lrelu multiply; split_lrelu: over two stages) -> output register. Every multiplier takes registered
 operands (no block-RAM output drives a multiplier directly).
 
@@ -351,8 +352,10 @@ class HeadConv(wiring.Component):
             # hw/mul.py split_mul (dsp_reg: its out_reg, one more cycle)
             self.req_latency = (2 if self.acc_bits > DSP_BITS else 1) + int(dsp_reg)
         # (the serial requantiser loads the sum itself: no S4r register stage)
+        # (the operand pre-select: one stage more without window_port)
+        self.presel = not window_port
         self.latency = (6 if serial_req else 7) + self.req_latency + int(self.tree_stage) + int(layer.act == "lrelu") \
-            + int(self.split_lrelu) - int(self.dsp_acc)
+            + int(self.split_lrelu) - int(self.dsp_acc) + int(self.presel)
         members = {
             "i": In(stream.Signature(layouts.window(formats.PIXEL_BITS * colors))),
             "o": Out(stream.Signature(layouts.feature(fmt))),
@@ -432,6 +435,9 @@ class HeadConv(wiring.Component):
         # registered weights/operands (S1r) and registered sum/constants (S4r, DSP requantiser) in
         # front of the multipliers
         ff += 16 * macs + 8 + (0 if self.serial_req else self.acc_bits + self.m_bits + self.b_bits + 1)
+        if self.presel:                    # pre-selected operand groups, the step's flags and address
+            sb = max(1, (self.steps - 1).bit_length())
+            ff += 8 * macs * -(-self.steps >> (sb // 2)) + sb + 3 + 2 * math.ceil(math.log2(max(self.channels * self.steps, 2)))
         if self.serial_req:                # serial M*acc + B: a, b, acc (from B), count
             ff += self.acc_bits + self.m_bits + max(self.acc_bits + 2, self.b_bits + 1) + 4
         elif self.acc_bits > DSP_BITS:     # split M*acc: two partial products, bias and valid delayed
@@ -507,7 +513,7 @@ class HeadConv(wiring.Component):
         go = Signal()
         m.d.comb += [go.eq(self.i.valid & adv),
                      self.i.ready.eq(adv & last_so),
-                     wrd.addr.eq(waddr), wrd.en.eq(adv)]
+                     wrd.en.eq(adv)]
         with m.If(go):
             m.d.sync += waddr.eq(Mux(last_so, 0, waddr + 1))
             m.d.sync += s_cnt.eq(Mux(last_s, 0, s_cnt + 1))
@@ -529,10 +535,21 @@ class HeadConv(wiring.Component):
                 with m.If(adv):
                     m.d.sync += mk1[j].eq(mk0[j])
         else:
+            # in two stages: the groups of 2**k candidates by the step counter's low k bits, registered
+            # with the counter's high bits, then the group (one 27:1 byte select from the counter was
+            # x4-base's head path, docs/boards.md row 135: 46 endpoints over 8 ns, 10.0 ns)
+            sb = len(s_cnt)
+            k = sb // 2
+            hi0 = Signal(max(sb - k, 1), name="s_hi0")
+            with m.If(adv):
+                m.d.sync += hi0.eq(s_cnt[k:])
             for j in range(macs):
                 cand = [Mux(mask[pn // colors], bits[8 * pn:8 * pn + 8], 0) if pn is not None else Const(0, 8)
                         for pn in (self.lane_product[s][j] for s in range(steps))]
-                m.d.comb += ops[j].eq(select(s_cnt, cand))
+                grp = [Signal(8, name=f"op{j}_g{g}", reset_less=True) for g in range(-(-steps >> k))]
+                with m.If(adv):
+                    m.d.sync += [q.eq(select(s_cnt[:k], cand[g << k:(g + 1) << k])) for g, q in enumerate(grp)]
+                m.d.comb += ops[j].eq(select(hi0, grp))
 
         # ---- S1: operands (weights arrive from the ROM in this stage)
         v1, first1, last1, ch1 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
@@ -548,8 +565,18 @@ class HeadConv(wiring.Component):
         # ---- S2: products
         v2, first2, last2, ch2 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
         prod2 = [Signal(signed(17), name=f"prod2_{j}", reset_less=True) for j in range(macs)]
+        # ---- S0r (presel): the step's flags and weight address beside the pre-selected operands
+        if self.presel:
+            v0, first0, last0, ch0 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
+            waddr0 = Signal.like(waddr, name="waddr0")
+            with m.If(adv):
+                m.d.sync += [v0.eq(go), first0.eq(s_cnt == 0), last0.eq(last_s), ch0.eq(o_cnt), waddr0.eq(waddr)]
+            m.d.comb += wrd.addr.eq(waddr0)
+        else:
+            v0, first0, last0, ch0 = go, s_cnt == 0, last_s, o_cnt
+            m.d.comb += wrd.addr.eq(waddr)
         with m.If(adv):
-            m.d.sync += [v1.eq(go), first1.eq(s_cnt == 0), last1.eq(last_s), ch1.eq(o_cnt)]
+            m.d.sync += [v1.eq(v0), first1.eq(first0), last1.eq(last0), ch1.eq(ch0)]
             if not self.window_port:
                 m.d.sync += [p1[j].eq(ops[j]) for j in range(macs)]
             m.d.sync += [v1r.eq(v1), first1r.eq(first1), last1r.eq(last1), ch1r.eq(ch1)]

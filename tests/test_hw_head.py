@@ -321,3 +321,21 @@ def test_input_ready_is_the_pipeline_enable_and_one_flag(tmp_path, half_rate):
         assert port_to_register_depth(tmp_path, "o__ready", "cut.o__payload") >= 1
     for counter in ("head.s_cnt", "head.o_cnt"):
         assert port_to_register_depth(tmp_path, counter, "cut.o__payload") == -1, counter
+
+
+def test_operand_select_is_split_over_two_stages(tmp_path):
+    """The operand select (27 bytes for RGB, macs = 1) runs in two stages: groups by the step
+    counter's low bits into registers, then the group: 3 logic levels each, no path from the
+    window or the counter to the operand register p1 (6 levels before: x4-base docs/boards.md row
+    135, the head's p1_0, 46 endpoints over 8 ns, 10.0 ns)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    cfg = ModelConfig("sr", 4, 16, 1)
+    layer, fmt = compiled_head(cfg, seed=3)
+    head = HeadConv(layer, fmt, cfg.colors, 1)
+    assert head.steps == 27
+    synth_cell_counts(tmp_path, "ecp5", head, None)
+    for src in ("s_cnt", "i__payload"):
+        assert port_to_register_depth(tmp_path, src, "p1_") == -1, src
+        assert 0 < port_to_register_depth(tmp_path, src, "op0_g") <= 3, src
+    for src in ("s_hi0", "op0_g"):
+        assert 0 < port_to_register_depth(tmp_path, src, "p1_") <= 3, src
