@@ -436,6 +436,7 @@ class PopcountEngine(wiring.Component):
         # (window + its skid; the slice over two stages; the ROM data register)
         ff = 2 * (n + 9) + 2 * simd + pe * simd + int(ff_lane * simd) * pe + pe * (pcb + 2 * db) + 61
         ff += 6 * (len(self.win_groups) - 1)          # replicated stage-0 flags
+        ff += max(self.passes * self.G * self.F - 1, 1).bit_length()   # addr + 1 (addr_p1)
         if self.rom_banks > 1:     # (the bank registers go into the DP16KDs; the word register is
             # the ROM data register above) the bank selects, one more stage of slice, mask, side
             # band, valid and count
@@ -566,11 +567,21 @@ class PopcountEngine(wiring.Component):
             m.d.sync += [xcnt.eq(xcnt_n), icnt.eq(icnt_n), i_last.eq(icnt_n == r - 1),
                          pbase_p.eq(Mux(adv & x_last, Mux(i_last, stride, pbase_p + stride), pbase_p))]
             m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
+            # the pass base a last step moves to (pbase_next when it issues), from registers only
+            nbase = Mux(x_last, Mux(i_last, 0, pbase_p), pbase)
+        else:
+            nbase = pbase
+        # the ROM address's candidates (the pass base, addr + 1 as a register of its own) computed
+        # from registers, the issue selecting only: issue -> the pass base's select -> the address,
+        # and addr + 1's carry chain, were 4 levels and a chain in front of the address register,
+        # x4-base docs/boards.md row 135: layer 8's engine, 59 endpoints over 8 ns, 10.0 ns
+        addr_p1 = Signal.like(addr, init=1, name="addr_p1")
+        m.d.sync += addr_p1.eq(Mux(issue, Mux(last_step, nbase + 1, addr_p1 + 1), addr_p1))
         with m.If(issue):
             m.d.sync += [f.eq(Mux(last_f, 0, f + 1)), g.eq(Mux(last_f, Mux(last_g, 0, g + 1), g)),
                          *last_f_r.eq(next_is_last(last_f, f, F)), *first_f_r.eq(last_f),
                          *last_g_r.eq(Mux(last_f, next_is_last(last_g, g, G), last_g))]
-            m.d.sync += addr.eq(Mux(last_step, pbase_next, addr + 1))
+            m.d.sync += addr.eq(Mux(last_step, nbase, addr_p1))
         m.d.comb += rom_addr.eq(addr)                  # read every cycle (en stays 1)
 
         # window slice and per-segment tap masks of fold f

@@ -213,3 +213,20 @@ def test_pass_bookkeeping_has_no_adder_behind_the_issue(tmp_path):
     for reg in ("x_last", "pbase_p"):
         assert port_to_register_depth(tmp_path, "rep_wvalid_0", reg) > 0, reg
         assert carry_cells_between(tmp_path, "rep_wvalid_0", reg) == 0, reg
+
+
+def test_rom_address_candidates_come_from_registers(tmp_path):
+    """The ROM address register takes the pass base (from the pass registers) or addr + 1 (a
+    register of its own), selected by the issue and the step flags: 2 logic levels, no carry chain
+    in front of it (4 levels and addr + 1's chain before: x4-base docs/boards.md row 135, layer 8's
+    engine, 59 endpoints over 8 ns, 10.0 ns). Banked ROM (48 channels, 96 output channels, r = 2)."""
+    from conftest import carry_cells_between, port_to_register_depth, synth_cell_counts
+    rng = np.random.default_rng(5)
+    wb = rng.integers(0, 2, (96, formats.TAPS * 48)).astype(np.uint8)
+    eng = PopcountEngine(wb, 48, 12, 1, passes=2, max_width=128)
+    assert eng.rom_banks > 1
+    synth_cell_counts(tmp_path, "ecp5", eng, None)
+    for src in ("rep_wvalid_0", "rep_room_0", "rep_last_f_0", "rep_last_g_0", "x_last", "i_last", "pbase",
+                "addr_p1", "rom_addr"):
+        assert port_to_register_depth(tmp_path, src, "rom_addr") <= 2, src
+        assert carry_cells_between(tmp_path, src, "rom_addr") == 0, src
