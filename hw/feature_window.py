@@ -98,8 +98,9 @@ class FeatureWindow(wiring.Component):
     def row_bubble(self, width: int) -> int:
         """Output cycles lost before a window row y <= H-2 starts, for narrow frames (W <= 3): the
         input pixels (y+1, 0..min(1, W-1)) it needs may only overwrite row y-2 once window row
-        y-1 has (almost) finished, so they are written while the output waits."""
-        return {1: 1, 2: 2, 3: 1}.get(width, 0) * self.channels
+        y-1 has (almost) finished, so they are written while the output waits; one cycle more as
+        in_ok sees the output's progress a cycle late (see `in_ok` in elaborate)."""
+        return {1: 1, 2: 2, 3: 1}.get(width, 0) * self.channels + int(width <= 3)
 
     def cycle_model(self, width: int, height: int, frames: int = 1) -> int:
         rows = max(height - 2, 0) + (frames - 1) * max(height - 1, 0)
@@ -416,17 +417,24 @@ class FeatureWindow(wiring.Component):
         m.d.comb += rowdiff_n.eq(rowdiff + in_row_done - out_row_done)
         m.d.sync += rowdiff.eq(rowdiff_n)
         # in_ok's next value for either value of this cycle's input pixel (ipix), each from
-        # registers and the output side, then selected by ipix: the input's valid (from cut_fwin)
-        # -> fire -> ci_last's next value -> in_ok was x4-base's critical path (docs/boards.md row
-        # 131, 11.8 ns); the select puts the fire one LUT in front of in_ok
+        # registers, then selected by ipix: the input's valid (from cut_fwin) -> fire -> ci_last's
+        # next value -> in_ok was x4-base's critical path (docs/boards.md row 131, 11.8 ns); the
+        # select puts the fire one LUT in front of in_ok.
+        # The output side is left out: the candidates assume no output pixel this cycle. Output
+        # progress only adds room (xo + 1 raises the gap; a finished output row lowers the row
+        # distance, which is >= 1 then: output row y waits for input row y + 1, or the frame's last
+        # row), so this in_ok is never set where the exact one is not; an output pixel's room shows
+        # a cycle later (the input then waits one cycle more, with 9 C output cycles per C input
+        # words). With the output's issue in it (the tail's ready -> the pipeline flags -> the issue
+        # -> in_ok), it was x4-base's critical path in rows 137 and 138 (11.9, 12.8 ns, mostly
+        # routing across the unit).
         def ok_if(ip: int):
             rd = Signal.like(rowdiff, name=f"rowdiff_if{ip}")        # (wraps as rowdiff_n)
-            m.d.comb += rd.eq(rowdiff + (ci_last if ip else 0) - out_row_done)
-            cl = last_next(ci_last, ci, ip, wper)                        # ci_last's next value
-            if ip:
-                a2 = Mux(opix, Mux(xo_last, 0, Mux(ci_last, xo >= 1, ahead2)), Mux(ci_last, xo >= 2, gap_ge(3)))
-            else:
-                a2 = Mux(opix, Mux(xo_last, 0, gap_ge(1)), ahead2)
+            m.d.comb += rd.eq(rowdiff + (ci_last if ip else 0))
+            # ci_last's next value (without an input pixel ci_last itself: W is stable within a
+            # frame, and ci_last follows a new W long before the frame's first pixel)
+            cl = last_next(ci_last, ci, 1, wper) if ip else ci_last
+            a2 = Mux(ci_last, xo >= 2, gap_ge(3)) if ip else ahead2
             ok = Signal(name=f"in_ok_if{ip}", attrs={"keep": 1})   # (kept: abc would merge the select)
             m.d.comb += ok.eq((wait <= 1) & ((rd < 2) | ((rd == 2) & ~cl & a2)))
             return ok

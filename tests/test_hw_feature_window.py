@@ -11,7 +11,7 @@ from sw import golden
 from sw.formats import FeatureFormat
 
 MAX_W, MAX_H = 6, 5
-SIZES = [(1, 1), (1, 5), (4, 1), (3, 4), (2, MAX_W), (MAX_H, 2)]          # (H, W)
+SIZES = [(1, 1), (1, 5), (4, 1), (3, 4), (4, 3), (2, MAX_W), (MAX_H, 2)]          # (H, W)
 
 
 def expected(x: np.ndarray, fw: int) -> list[int]:
@@ -111,13 +111,18 @@ def test_bank_select_is_an_or_of_selected_bank_registers(tmp_path):
     b = synth_cell_counts(tmp_path / "many", "ecp5", many, None)
     per_bank_bit = (b["LUT4"] - a["LUT4"]) / ((many.banks - few.banks) * fmt.bits)
     assert per_bank_bit < 2.0, (a, b)
-    wide = lambda c: c.get("PFUMX", 0) + c.get("L6MUX21", 0)      # noqa: E731
-    # (fewer than eight PFUMX / L6MUX21 per added bank: each bank group's registered OR of its
-    # four selected bank registers is an eight-input function per bit, which abc builds with a
-    # PFUMX (16 per group of 4 banks, 83 in all here); abc builds some other five-input functions
-    # and a few control functions with them too, differently in the two sizes (94 to 100 more in
-    # all, as the control changed); the multiplexer select added 11 per bank)
-    assert wide(b) - wide(a) < 8 * (many.banks - few.banks), (a, b)
+    # the select's wide-function cells (PFUMX / L6MUX21 named after its registers, d_val): fewer
+    # than eight per added bank. Each bank group's registered OR of its four selected bank
+    # registers is an eight-input function per bit, which abc builds with a PFUMX (80 here for 19
+    # banks, none for 5); the multiplexer select added 11 per bank. (Counted on the select alone:
+    # abc builds some control functions with them too, differently in the two sizes.)
+    import json
+
+    def select_wide(d):
+        cells = json.loads((d / "net.json").read_text())["modules"]["top"]["cells"]
+        return sum(1 for n, c in cells.items() if c["type"] in ("PFUMX", "L6MUX21") and n.lstrip("\\").startswith("d_val"))
+    wa, wb = select_wide(tmp_path / "few"), select_wide(tmp_path / "many")
+    assert 0 < wb - wa < 8 * (many.banks - few.banks), (wa, wb)
 
 
 def test_block_ram_data_go_straight_into_registers(tmp_path):
@@ -297,3 +302,15 @@ def test_input_valid_is_one_select_in_front_of_in_ok(tmp_path):
     # L6MUX21 wide-function muxes: up to 4 cells; 7 before)
     d = port_to_register_depth(tmp_path, "i__valid", "i__ready")
     assert 0 < d <= 4, d
+
+
+def test_output_side_does_not_reach_in_ok(tmp_path):
+    """in_ok's candidates assume no output pixel this cycle (output progress only adds room, seen a
+    cycle later): the output's ready and the read pipeline's flags reach in_ok (i.ready) through
+    registers only (the tail's ready -> the pipeline flags -> the issue -> in_ok, 7-8 levels, was
+    x4-base's critical path in docs/boards.md rows 137-138, 11.9 and 12.8 ns). Banked, 19 banks."""
+    from conftest import port_to_register_depth, synth_cell_counts
+    synth_cell_counts(tmp_path, "ecp5", FeatureWindow(4, FeatureFormat(16, 6), 100, 16, bank_depth=64), None)
+    for src in ("o__ready", "o__valid", "a_valid", "b_valid", "d_valid", "e_valid", "first", "tap_last"):
+        assert port_to_register_depth(tmp_path, src, "i__ready") == -1, src
+    assert 0 < port_to_register_depth(tmp_path, "i__valid", "i__ready") <= 4
