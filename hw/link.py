@@ -155,6 +155,7 @@ class LinkCore(wiring.Component):
         # w*h is the one true product (a DSP block); the products by colours and r are shift-and-add
         dsp = 0 if self.serial_crc and not self.area_dsp else 1   # (serial_crc: w*h by serial_mul, no DSP block)
         lut += 5 * 16
+        ff += cb + 37                      # the delayed STATUS field, the sources' byte registers and flags, a valid
         row_bits = 0
         if self.counters_ram:              # the six counters in a CounterBank instead of registers
             bank = CounterBank.estimate(6, cb)
@@ -629,6 +630,8 @@ class LinkCore(wiring.Component):
             m.d.comb += [bank.sel.eq(tidx[2:5]), field_live.eq(bank.value), field_ok.eq(bank.valid)]
         else:
             m.d.comb += [field_live.eq(select(tidx[2:5], counters)), field_ok.eq(1)]
+        field_live_d = Signal.like(field_live, name="field_live_d")     # (serial_crc: the transmitter)
+        m.d.sync += field_live_d.eq(field_live)
         reason_snap, acktype_snap = Signal(8), Signal(8)
         ident_bytes = Array(Const(b, 8) for b in self.identity.pack())
         opix_n = Signal(range(colors + 1))     # the next byte of the pixel being sent
@@ -700,12 +703,18 @@ class LinkCore(wiring.Component):
         # the valid's sources -> every `sent` user were the UP5K link's longest paths): a byte
         # goes once it was valid in the previous cycle with nothing sent since, so the registered
         # byte is the current one (tidx and the FSM state move only with a sent byte or in cycles
-        # without a valid one); without the serial CRC (a byte per cycle) they are direct
+        # without a valid one); without the serial CRC (a byte per cycle) they are direct.
+        # With the serial CRC the byte is selected over two registers: each source's byte (header,
+        # result row, reply, CRC) registered with its "this state" flag, then the flagged one (the
+        # whole select into one register was x4-base's link path over 8 ns, docs/boards.md row 138:
+        # 10.96 ns), so a byte goes once it was valid in the two previous cycles with nothing sent
+        # since (one cycle more per byte, beside the UART's 10 bit times)
         tx_byte, tx_valid = Signal(8), Signal()
         sent = self.tx.valid & self.tx.ready
         if self.serial_crc:
-            tx_q, tx_vq = Signal(8), Signal()
-            m.d.sync += [tx_q.eq(tx_byte), tx_vq.eq(tx_valid & ~sent & ~self.net_rst)]
+            tx_q, tx_v1, tx_vq = Signal(8, name="tx_q"), Signal(), Signal()
+            m.d.sync += [tx_v1.eq(tx_valid & ~sent & ~self.net_rst),
+                         tx_vq.eq(tx_v1 & tx_valid & ~sent & ~self.net_rst)]
             m.d.comb += [self.tx.payload.eq(tx_q), self.tx.valid.eq(tx_vq)]
         else:
             m.d.comb += [self.tx.payload.eq(tx_byte), self.tx.valid.eq(tx_valid)]
@@ -736,7 +745,25 @@ class LinkCore(wiring.Component):
                      body_end.eq(tidx == tlen)]
         at_body_end = (body_end & ~crc_go) if self.serial_crc else (tidx == tlen)
 
-        with m.FSM(name="tx_fsm"):
+        # each source's byte at tidx (the FSM's state picks one)
+        b_hdr, b_res, b_small, b_crc = (Signal(8, name=f"tx_b_{k}") for k in ("hdr", "res", "small", "crc"))
+        hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
+        # (RESULT_ROW: 2 bytes row index, then the cropped pixels' bytes from the pixel source)
+        pix_byte = pix_data if self.byte_stream else Value.cast(pix_data).word_select(opix_n, 8)
+        m.d.comb += [b_hdr.eq(hdr[tidx[:3]]), b_crc.eq((~tcrc).word_select(tidx[:2], 8)),
+                     b_res.eq(Mux(lt_const(tidx, 2), Mux(tidx[0], row_idx[8:], row_idx[:8]), pix_byte))]
+        with m.Switch(tkind):
+            with m.Case(K_ACK):
+                m.d.comb += b_small.eq(Mux(tidx[0], tseq, acktype_snap))
+            with m.Case(K_NACK):
+                m.d.comb += b_small.eq(Array([acktype_snap, tseq, reason_snap])[tidx[:2]])
+            with m.Case(K_IDENT):
+                m.d.comb += b_small.eq(ident_bytes[tidx[:6]])
+            with m.Case(K_STATUS):
+                field = Cat(field_snap, Const(0, 32 - self.counter_bits))
+                m.d.comb += b_small.eq(Mux(tidx[:2] == 0, field_live[:8], field.word_select(tidx[:2], 8)))
+
+        with m.FSM(name="tx_fsm") as tx_fsm:
             with m.State("IDLE"):
                 with m.If(rep_pending):
                     m.d.sync += [tkind.eq(rep_kind), tseq.eq(fseq), tidx.eq(0), rep_pending.eq(0),
@@ -747,8 +774,7 @@ class LinkCore(wiring.Component):
                     m.d.sync += [tkind.eq(K_RESULT), tseq.eq(stripe_seq), tidx.eq(0)]
                     m.next = "HEAD"
             with m.State("HEAD"):
-                hdr = Array([Const(P.MAGIC[0], 8), Const(P.MAGIC[1], 8), ttype, tseq, tlen[:8], tlen[8:]])
-                m.d.comb += [tx_byte.eq(hdr[tidx[:3]]), tx_valid.eq(tx_ok)]
+                m.d.comb += [tx_byte.eq(b_hdr), tx_valid.eq(tx_ok)]
                 with m.If(sent):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 1):
@@ -765,16 +791,15 @@ class LinkCore(wiring.Component):
                 with m.Elif(tkind == K_RESULT):
                     # 2 bytes row index, then cropped pixels of one row (from the row FIFO), byte by byte
                     with m.If(lt_const(tidx, 2)):
-                        m.d.comb += [tx_byte.eq(Mux(tidx[0], row_idx[8:], row_idx[:8])), tx_valid.eq(tx_ok)]
+                        m.d.comb += [tx_byte.eq(b_res), tx_valid.eq(tx_ok)]
                     with m.Else():
                         # the pixel's bytes straight from the source (a stream holds its payload
                         # until taken): it is taken with its last byte
                         with m.If(pix_avail):
                             if self.byte_stream:        # (a byte of the pixel per transfer)
-                                m.d.comb += [tx_byte.eq(pix_data), tx_valid.eq(tx_ok), pix_take.eq(sent)]
+                                m.d.comb += [tx_byte.eq(b_res), tx_valid.eq(tx_ok), pix_take.eq(sent)]
                             else:
-                                m.d.comb += [tx_byte.eq(Value.cast(pix_data).word_select(opix_n, 8)),
-                                             tx_valid.eq(tx_ok)]
+                                m.d.comb += [tx_byte.eq(b_res), tx_valid.eq(tx_ok)]
                                 with m.If(sent):
                                     m.d.sync += opix_n.eq(Mux(opix_n == colors - 1, 0, opix_n + 1))
                                     with m.If(opix_n == colors - 1):
@@ -782,29 +807,23 @@ class LinkCore(wiring.Component):
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
                 with m.Else():
-                    small = Signal(8)
-                    with m.Switch(tkind):
-                        with m.Case(K_ACK):
-                            m.d.comb += small.eq(Mux(tidx[0], tseq, acktype_snap))
-                        with m.Case(K_NACK):
-                            m.d.comb += small.eq(Array([acktype_snap, tseq, reason_snap])[tidx[:2]])
-                        with m.Case(K_IDENT):
-                            m.d.comb += small.eq(ident_bytes[tidx[:6]])
-                        with m.Case(K_STATUS):
-                            field = Cat(field_snap, Const(0, 32 - self.counter_bits))
-                            m.d.comb += small.eq(Mux(tidx[:2] == 0, field_live[:8], field.word_select(tidx[:2], 8)))
-                            # the field's copy is the value its first byte goes out with: taken
-                            # with the registered byte (serial_crc), or as the byte goes
-                            with m.If(((~sent) if self.serial_crc else sent) & (tidx[:2] == 0)):
+                    with m.If(tkind == K_STATUS):
+                        # the field's copy is the value its first byte goes out with: taken with
+                        # the registered byte (serial_crc: a cycle behind, as the byte goes through
+                        # two registers), or as the byte goes
+                        if self.serial_crc:
+                            with m.If(~sent & (tidx[:2] == 0)):
+                                m.d.sync += field_snap.eq(field_live_d)
+                        else:
+                            with m.If(sent & (tidx[:2] == 0)):
                                 m.d.sync += field_snap.eq(field_live)
                     # (a STATUS field's first byte waits until the counter value is read)
-                    m.d.comb += [tx_byte.eq(small),
+                    m.d.comb += [tx_byte.eq(b_small),
                                  tx_valid.eq(tx_ok & (field_ok | (tkind != K_STATUS) | (tidx[:2] != 0)))]
                     with m.If(sent):
                         m.d.sync += [tidx.eq(tidx + 1), *crc_take()]
             with m.State("CRC"):
-                fin = ~tcrc
-                m.d.comb += [tx_byte.eq(fin.word_select(tidx[:2], 8)), tx_valid.eq(tx_ok)]
+                m.d.comb += [tx_byte.eq(b_crc), tx_valid.eq(tx_ok)]
                 with m.If(sent):
                     m.d.sync += tidx.eq(tidx + 1)
                     with m.If(tidx == 3):
@@ -813,6 +832,17 @@ class LinkCore(wiring.Component):
                             m.d.sync += [*bump(RESULTS), row_idx.eq(row_idx + 1)]
                             with m.If(row_last):
                                 m.d.sync += stripe_active.eq(0)
+        if self.serial_crc:
+            # the byte registers: each source's byte with its flag, then the OR of the flagged one
+            body, result = tx_fsm.ongoing("BODY"), tkind == K_RESULT
+            srcs = [(tx_fsm.ongoing("HEAD"), b_hdr), (body & result, b_res), (body & ~result, b_small),
+                    (tx_fsm.ongoing("CRC"), b_crc)]
+            qs = []
+            for k, (flag, byte) in enumerate(srcs):
+                f_q, b_q = Signal(name=f"tx_s{k}"), Signal(8, name=f"tx_q{k}")
+                m.d.sync += [f_q.eq(flag), b_q.eq(byte)]
+                qs.append(Mux(f_q, b_q, 0))
+            m.d.sync += tx_q.eq(qs[0] | qs[1] | qs[2] | qs[3])
         with m.If(self.net_rst):
             m.d.sync += [opix_n.eq(0), pix_n.eq(0)]
         return m

@@ -156,6 +156,12 @@ def test_dataflow_link_crc_registers_are_one_level_deep(tmp_path):
     for crc in ("tx_crc.value", "rx_crc.value"):
         assert port_to_register_depth(tmp_path, crc, crc) == 1, crc
     assert port_to_register_depth(tmp_path, "tx_fsm", "tx_crc.value") == -1
+    # the transmitted byte is selected over two registers: each source's byte with its state flag,
+    # then the flagged one (the whole select into one register: x4-base row 138, 10.96 ns)
+    assert port_to_register_depth(tmp_path, "tidx", "tx_q[") == -1
+    assert port_to_register_depth(tmp_path, "tx_fsm", "tx_q[") == -1
+    for src in ("tx_s", "tx_q0", "tx_q2"):
+        assert 0 < port_to_register_depth(tmp_path, src, "tx_q[") <= 2, src
     # the payload's field enables are registered flags: the byte counter and the frame type reach
     # the STRIPE_BEGIN geometry registers only through them (row 132: the height's enables, 9.6 ns)
     for src in ("count[", "ftype["):
