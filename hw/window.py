@@ -114,7 +114,7 @@ class WindowGen(wiring.Component):
         ctr = bits_for(self.max_width) + bits_for(self.max_height) + bits_for(self.replay) + 2
         win = formats.TAPS * e + formats.TAPS
         ff = 6 * e + (k + 1) * e + win + 2 * ctr + 16     # column registers, output register, control
-        ff += 8 * (len(self.groups) - 1)                  # replicated flags (hw/replica.py)
+        ff += 8 * len(self.groups)                        # replicated flags (hw/replica.py; the control's copy)
         per_bit = 1.3 if k == 2 else 1.9                  # LUTs per window bit (rotation, shift, mask)
         lut = int(per_bit * formats.TAPS * e) + 4 * ctr + 60
         if self.sub > 1:                                  # gather register, write shifter, phase
@@ -148,8 +148,13 @@ class WindowGen(wiring.Component):
         NG = len(self.groups)
         # flags read by the enables of the column and output registers: a copy per channel group
         # (hw/replica.py), copy 0 also for the control logic
-        live_r = Replicated(NG, "live", init=1)          # s < H and p == 0
-        live = live_r[0]
+        # (copies 0..NG-1 for the channel groups, copy CT = NG for the control: the step's enable
+        # of the pass registers, the column counter, the line buffer and i.ready, so no group's
+        # flags are also the control's, which the placer put with that group's column registers,
+        # away from the pass registers: x4-base rows 135-139, the rot / s enables, 9.6-11.1 ns)
+        CT = NG
+        live_r = Replicated(NG + 1, "live", init=1)      # s < H and p == 0
+        live = live_r[CT]
         emits = Signal()                                 # s != 0 (input row 0 makes no window)
         cur_top = Signal()                               # s >= 2: window row y = s - 1 >= 1
         cur_bot = Signal(init=1)                         # s < H: window row y <= H - 2
@@ -210,13 +215,13 @@ class WindowGen(wiring.Component):
             return Cat(pick(1), pick(2), Mux(c2_live, inp, pick(0)))
 
         # ---------------------------------------------------------------- pending windows
-        pa_r = Replicated(NG, "pa")                      # window (y, x) from (c0, c1, c2)
+        pa_r = Replicated(NG + 1, "pa")                  # window (y, x) from (c0, c1, c2)
         a_top, a_bot, a_left = Signal(), Signal(), Signal()
-        pe_r = Replicated(NG, "pe")                      # right-edge window from (c1, c2) / (c0, c1)
+        pe_r = Replicated(NG + 1, "pe")                  # right-edge window from (c1, c2) / (c0, c1)
         e_top, e_bot, e_left = Signal(), Signal(), Signal()
-        esh_r = Replicated(NG, "esh")                    # the edge window's columns moved to (c0, c1)
-        ov_r = Replicated(NG, "ov")                      # copies of o.valid
-        pa, pe, esh = pa_r[0], pe_r[0], esh_r[0]
+        esh_r = Replicated(NG + 1, "esh")                # the edge window's columns moved to (c0, c1)
+        ov_r = Replicated(NG + 1, "ov")                  # copies of o.valid
+        pa, pe, esh = pa_r[CT], pe_r[CT], esh_r[CT]
 
         # decoupled: the output register counts as free only when empty, so o.ready (from the
         # consumer, a flag of another unit that may sit far away) reaches o.valid alone, not the
@@ -242,18 +247,18 @@ class WindowGen(wiring.Component):
         # critical path, docs/boards.md row 108).
         # sub-words: phase ph = 0..Q+1 since the last step (Q+1: gathered, ready to step)
         ph = Signal(range(Q + 2), init=Q + 1)
-        go_r = Replicated(NG, "go", init=1)              # ~hold (Q = 1) / ph == Q + 1 (Q > 1)
+        go_r = Replicated(NG + 1, "go", init=1)          # ~hold (Q = 1) / ph == Q + 1 (Q > 1)
         # "edge_ok" = (col_zero & ~last_col) | ~pe, one register (from the next values of the three):
         # with the two terms apart, `step` had seven inputs, three LUT levels, and the pass
         # registers' enables two more (x4-base docs/boards.md row 135: layer 10's rot, 10.1 ns)
-        edge_ok_r = Replicated(NG, "edge_ok", init=1)
-        steps = [Signal(name=f"step_{g}") for g in range(NG)]
-        for g in range(NG):
+        edge_ok_r = Replicated(NG + 1, "edge_ok", init=1)
+        steps = [Signal(name=f"step_{g}") for g in range(NG + 1)]
+        for g in range(NG + 1):
             can = (~pa_r[g] | out_free(g)) & (edge_ok_r[g] | (~pa_r[g] & out_free(g))) & go_r[g]
             m.d.comb += steps[g].eq(can & (self.i.valid | ~live_r[g]))
-            if g == 0:
+            if g == CT:
                 m.d.comb += self.i.ready.eq(live & can)
-        step = steps[0]
+        step = steps[CT]
 
         # ---------------------------------------------------------------- line buffer
         # The read port prefetches the next step's column: it reads next_col at every step (and in
@@ -324,13 +329,13 @@ class WindowGen(wiring.Component):
                 m.d.sync += Cat(*[bits[t * E + lo:t * E + hi] for t in range(formats.TAPS)]).eq(Cat(*taps))
                 if g == 0:
                     m.d.sync += self.o.payload.mask.eq(Cat(*mask))
-        with m.If(emit_a(0) | emit_e(0)):
+        with m.If(emit_a(CT) | emit_e(CT)):
             m.d.sync += [self.o.valid.eq(1), *ov_r.eq(1)]
         with m.Elif(self.o.ready):
             m.d.sync += [self.o.valid.eq(0), *ov_r.eq(0)]
-        with m.If(emit_a(0)):
+        with m.If(emit_a(CT)):
             m.d.sync += pa_r.eq(0)
-        with m.If(emit_e(0)):
+        with m.If(emit_e(CT)):
             m.d.sync += [*pe_r.eq(0), *esh_r.eq(0)]
 
         # ---------------------------------------------------------------- step
@@ -345,7 +350,7 @@ class WindowGen(wiring.Component):
         # edge_ok's next value for a step and for no step, selected by the step (each from registers:
         # col_zero & ~last_col becomes last_col & ~w_one after a step, col_zero & ~w_one without;
         # pe is set by the last step of an emitting pass, else cleared by the edge window's emit)
-        pe_kept = pe & ~emit_e(0)
+        pe_kept = pe & ~emit_e(CT)
         m.d.sync += [col_zero.eq(col_zero_n), last_col.eq(last_col_n),
                      *edge_ok_r.eq(Mux(step, (last_col & ~w_one) | ~((last_col & emits) | pe_kept),
                                        (col_zero & ~w_one) | ~pe_kept))]
@@ -394,7 +399,7 @@ class WindowGen(wiring.Component):
             m.d.sync += [*c2_rot_r.eq(rot), *c2_live_r.eq(live), col.eq(next_col)]
             with m.If(emits & ~col_zero):
                 m.d.sync += [*pa_r.eq(1), a_top.eq(cur_top), a_bot.eq(cur_bot), a_left.eq(col >= 2)]
-            with m.If(pe & ~emit_e(0)):
+            with m.If(pe & ~emit_e(CT)):
                 m.d.sync += esh_r.eq(1)
             with m.If(last_col):
                 with m.If(emits):
