@@ -19,11 +19,12 @@ channel takes steps = ceil(9*colors / macs) cycles (macs=1: 9*colors cycles). Th
 copied: the unit works on the input payload while it is held valid (the stream rule keeps it
 stable) and takes it (ready) on the last step of the last channel. Weights (int8, `macs` per ROM
 word, C*steps words) and the per-channel M/B constants live in ROMs (lib.memory, sync read).
-Pipeline (one global enable, stalled only by output back-pressure): operand pre-select (groups of
-the window's bytes by the step counter's low bits, registered; not with window_port) -> operand
-select -> weights and operands registered -> products -> (adder tree, macs > 2) -> accumulator -> sum and M/B registered
--> M*acc -> shift/saturate -> (lrelu multiply; split_lrelu: over two stages) -> output register. Every multiplier takes registered
-operands (no block-RAM output drives a multiplier directly).
+Pipeline (one global enable, in three copies for its three parts, stalled only by output
+back-pressure): operand pre-select (groups of the window's bytes by the step counter's low bits,
+registered; not with window_port) -> operand select -> weights and operands registered -> products
+-> (adder tree, macs > 2) -> accumulator -> sum and M/B registered -> M*acc -> shift/saturate ->
+(lrelu multiply; split_lrelu: over two stages) -> output register. Every multiplier takes
+registered operands (no block-RAM output drives a multiplier directly).
 
 Cycle model: C*steps cycles per pixel (throughput). As the window is taken on its last step, the
 first input transfer happens C*steps - 1 cycles after the first window is offered:
@@ -45,8 +46,8 @@ from sw.formats import FeatureFormat
 from sw.program import HeadLayer
 
 from . import layouts
-from .replica import Replicated
 from .mul import DSP_BITS, LUT_MUL_WIDTH, serial_mul, serial_steps, split_mul
+from .replica import Replicated
 
 
 def signed_bits(*values) -> int:
@@ -559,6 +560,17 @@ class HeadConv(wiring.Component):
                     m.d.sync += [q.eq(select(s_cnt[:k], cand[g << k:(g + 1) << k])) for g, q in enumerate(grp)]
                 m.d.comb += ops[j].eq(select(hi0, grp))
 
+        # ---- S0r (presel): the step's flags and weight address beside the pre-selected operands
+        if self.presel:
+            v0, first0, last0, ch0 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
+            waddr0 = Signal.like(waddr, name="waddr0")
+            with m.If(adv):
+                m.d.sync += [v0.eq(go), first0.eq(s_cnt == 0), last0.eq(last_s), ch0.eq(o_cnt), waddr0.eq(waddr)]
+            m.d.comb += wrd.addr.eq(waddr0)
+        else:
+            v0, first0, last0, ch0 = go, s_cnt == 0, last_s, o_cnt
+            m.d.comb += wrd.addr.eq(waddr)
+
         # ---- S1: operands (weights arrive from the ROM in this stage)
         v1, first1, last1, ch1 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
         p1 = [Signal(8, name=f"p1_{j}") for j in range(macs)]
@@ -573,16 +585,6 @@ class HeadConv(wiring.Component):
         # ---- S2: products
         v2, first2, last2, ch2 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
         prod2 = [Signal(signed(17), name=f"prod2_{j}", reset_less=True) for j in range(macs)]
-        # ---- S0r (presel): the step's flags and weight address beside the pre-selected operands
-        if self.presel:
-            v0, first0, last0, ch0 = Signal(), Signal(), Signal(), Signal(range(max(C, 2)))
-            waddr0 = Signal.like(waddr, name="waddr0")
-            with m.If(adv):
-                m.d.sync += [v0.eq(go), first0.eq(s_cnt == 0), last0.eq(last_s), ch0.eq(o_cnt), waddr0.eq(waddr)]
-            m.d.comb += wrd.addr.eq(waddr0)
-        else:
-            v0, first0, last0, ch0 = go, s_cnt == 0, last_s, o_cnt
-            m.d.comb += wrd.addr.eq(waddr)
         with m.If(adv):
             m.d.sync += [v1.eq(v0), first1.eq(first0), last1.eq(last0), ch1.eq(ch0)]
             if not self.window_port:
