@@ -36,6 +36,9 @@ from sw.formats import FeatureFormat
 from . import layouts
 from .head import last_flag, next_is_last, period_regs
 from .ram_read import bank_select, banks
+from .replica import Replicated
+
+ADDR_GROUP = 4                                   # banks per copy of the read / write address
 
 
 class NearestUpsample(wiring.Component):
@@ -76,6 +79,8 @@ class NearestUpsample(wiring.Component):
         if self.banks > 1:                                              # bank registers + one-hot + OR tree
             ff += self.banks * (self.fmt.bits + 1) + 1
             lut += self.banks * self.fmt.bits // 2 + 2 * self.banks
+        if self.banks > ADDR_GROUP:                                     # the address copies
+            ff += 2 * aw * -(-self.banks // ADDR_GROUP)
         return {"lut": lut, "ff": ff, "bram_bits": 2 * self.row_words * self.fmt.bits, "dsp": 0}
 
     # ------------------------------------------------------------------ gateware
@@ -120,11 +125,20 @@ class NearestUpsample(wiring.Component):
         # "wx is the last column" as a register (set with wx; the compare with W - 1 sat in front
         # of the next-address logic)
         last_flag(m, wx_last, wx, wfire & wc_last, wper)
+        # more than ADDR_GROUP banks: their addresses from copies of the address registers, one per
+        # ADDR_GROUP banks (loaded with the same next value): one read-address register for x4-base
+        # layer 9's 11 banks was a 10.4 ns route to the farthest (docs/boards.md row 140's critical
+        # path)
+        NAG = -(-NB // ADDR_GROUP) if NB > ADDR_GROUP else 0
+        waddr_r = Replicated(NAG, "up_waddr", range(depth)) if NAG else None
         for k, wr in enumerate(wrs):
-            m.d.comb += [wr.addr.eq(waddr[:ob] if NB > 1 else waddr), wr.data.eq(self.i.payload),
-                         wr.en.eq(wfire & ((waddr[ob:] == k) if NB > 1 else 1))]
+            wa = waddr_r[k // ADDR_GROUP] if NAG else waddr
+            m.d.comb += [wr.addr.eq(wa[:ob] if NB > 1 else wa), wr.data.eq(self.i.payload),
+                         wr.en.eq(wfire & ((wa[ob:] == k) if NB > 1 else 1))]
         m.d.comb += waddr_n.eq(waddr)
         m.d.sync += waddr.eq(waddr_n)
+        if NAG:
+            m.d.sync += waddr_r.eq(waddr_n)
         with m.If(wfire):
             with m.If(~wc_last):
                 m.d.sync += wc.eq(wc + 1)
@@ -165,9 +179,14 @@ class NearestUpsample(wiring.Component):
                 m.d.sync += rj_last.eq(next_is_last(rj_last, rj, r))
                 with m.If(rj_last & rx_last):
                     m.d.sync += ri_last.eq(next_is_last(ri_last, ri, r))
-        m.d.comb += [rd.addr.eq(raddr[:ob] if NB > 1 else raddr) for rd in rds]
+        raddr_r = Replicated(NAG, "up_raddr", range(depth)) if NAG else None
+        for k, rd in enumerate(rds):
+            ra = raddr_r[k // ADDR_GROUP] if NAG else raddr
+            m.d.comb += rd.addr.eq(ra[:ob] if NB > 1 else ra)
         m.d.comb += raddr_n.eq(raddr)
         m.d.sync += raddr.eq(raddr_n)
+        if NAG:
+            m.d.sync += raddr_r.eq(raddr_n)
         with m.If(issue):
             with m.If(~rc_last):
                 m.d.sync += rc.eq(rc + 1)

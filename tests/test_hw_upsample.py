@@ -112,3 +112,20 @@ def test_consumer_ready_selects_last_in_front_of_the_available_flag(tmp_path):
     regs = {re.sub(r"(_TRELLIS_FF_Q.*|\[.*)$", "", n) for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
     depth = {src: port_to_register_depth(tmp_path, src, "avail") for src in sorted(regs) + ["o__ready"]}
     assert depth["o__ready"] >= 1 and max(depth.values()) <= 5, depth
+
+
+def test_bank_addresses_come_from_copies_per_four_banks(tmp_path):
+    """With more than ADDR_GROUP (4) banks, each group of 4 block RAMs takes its read and write
+    address from its own copy of the address registers (one read-address register for x4-base
+    layer 9's 11 banks was a 10.4 ns route, docs/boards.md row 140's critical path)."""
+    from conftest import port_to_register_depth, synth_cell_counts
+
+    from hw.upsample import ADDR_GROUP
+    up = NearestUpsample(48, 2, FeatureFormat(16, 6), 64, 64)
+    assert up.banks == 6 > ADDR_GROUP
+    synth_cell_counts(tmp_path, "ecp5", up, None)
+    for kind in ("raddr", "waddr"):
+        for k in range(up.banks):
+            for g in range(2):
+                d = port_to_register_depth(tmp_path, f"rep_up_{kind}_{g}", f"mem{k}")
+                assert (d >= 0) == (k // ADDR_GROUP == g), (kind, g, k, d)
