@@ -790,16 +790,17 @@ class LinkCore(wiring.Component):
                     m.next = "CRC"
                 with m.Elif(tkind == K_RESULT):
                     # 2 bytes row index, then cropped pixels of one row (from the row FIFO), byte by byte
+                    m.d.comb += tx_byte.eq(b_res)
                     with m.If(lt_const(tidx, 2)):
-                        m.d.comb += [tx_byte.eq(b_res), tx_valid.eq(tx_ok)]
+                        m.d.comb += tx_valid.eq(tx_ok)
                     with m.Else():
                         # the pixel's bytes straight from the source (a stream holds its payload
                         # until taken): it is taken with its last byte
                         with m.If(pix_avail):
                             if self.byte_stream:        # (a byte of the pixel per transfer)
-                                m.d.comb += [tx_byte.eq(b_res), tx_valid.eq(tx_ok), pix_take.eq(sent)]
+                                m.d.comb += [tx_valid.eq(tx_ok), pix_take.eq(sent)]
                             else:
-                                m.d.comb += [tx_byte.eq(b_res), tx_valid.eq(tx_ok)]
+                                m.d.comb += tx_valid.eq(tx_ok)
                                 with m.If(sent):
                                     m.d.sync += opix_n.eq(Mux(opix_n == colors - 1, 0, opix_n + 1))
                                     with m.If(opix_n == colors - 1):

@@ -537,8 +537,6 @@ class PopcountEngine(wiring.Component):
         # pass bookkeeping (ROM base address of the current pass)
         stride = G * F
         pbase = Signal(range(max(r * G * F, 2)))
-        pbase_next = Signal.like(pbase)
-        m.d.comb += pbase_next.eq(pbase)
         if r > 1:
             # "xcnt is the last column", "icnt is the last pass" and pbase + stride as registers
             # (their compares and the adder sat between the counters and the ROM address: x4-base
@@ -554,9 +552,9 @@ class PopcountEngine(wiring.Component):
                 with m.If(x_last):
                     m.d.comb += xcnt_n.eq(0)
                     with m.If(i_last):
-                        m.d.comb += [icnt_n.eq(0), pbase_next.eq(0)]
+                        m.d.comb += icnt_n.eq(0)
                     with m.Else():
-                        m.d.comb += [icnt_n.eq(icnt + 1), pbase_next.eq(pbase_p)]
+                        m.d.comb += icnt_n.eq(icnt + 1)
                 with m.Else():
                     m.d.comb += xcnt_n.eq(xcnt + 1)
             # x_last from compares of xcnt with the registered W - 1 / W - 2 (hw/head.last_flag), and
@@ -566,9 +564,10 @@ class PopcountEngine(wiring.Component):
             last_flag(m, x_last, xcnt, adv, period_regs(m, self.width, "eng_w"))
             m.d.sync += [xcnt.eq(xcnt_n), icnt.eq(icnt_n), i_last.eq(icnt_n == r - 1),
                          pbase_p.eq(Mux(adv & x_last, Mux(i_last, stride, pbase_p + stride), pbase_p))]
-            m.d.sync += pbase.eq(Mux(issue & last_step, pbase_next, pbase))
-            # the pass base a last step moves to (pbase_next when it issues), from registers only
+            # the pass base a last step moves to (after the last column: the next pass's, or 0 after
+            # the last pass), from registers only
             nbase = Mux(x_last, Mux(i_last, 0, pbase_p), pbase)
+            m.d.sync += pbase.eq(Mux(adv, nbase, pbase))
         else:
             nbase = pbase
         # the ROM address's candidates (the pass base, addr + 1 as a register of its own) computed
