@@ -130,15 +130,21 @@ class NearestUpsample(wiring.Component):
         # layer 9's 11 banks was a 10.4 ns route to the farthest (docs/boards.md row 140's critical
         # path)
         NAG = -(-NB // ADDR_GROUP) if NB > ADDR_GROUP else 0
-        waddr_r = Replicated(NAG, "up_waddr", range(depth)) if NAG else None
+
+        def bank_addr(name, reg, reg_n):
+            """bank k's address: `reg`, or with copies copy k // ADDR_GROUP (loaded with reg_n)"""
+            if not NAG:
+                return lambda k: reg
+            copies = Replicated(NAG, name, range(depth))
+            m.d.sync += copies.eq(reg_n)
+            return lambda k: copies[k // ADDR_GROUP]
+        w_addr = bank_addr("up_waddr", waddr, waddr_n)
         for k, wr in enumerate(wrs):
-            wa = waddr_r[k // ADDR_GROUP] if NAG else waddr
+            wa = w_addr(k)
             m.d.comb += [wr.addr.eq(wa[:ob] if NB > 1 else wa), wr.data.eq(self.i.payload),
                          wr.en.eq(wfire & ((wa[ob:] == k) if NB > 1 else 1))]
         m.d.comb += waddr_n.eq(waddr)
         m.d.sync += waddr.eq(waddr_n)
-        if NAG:
-            m.d.sync += waddr_r.eq(waddr_n)
         with m.If(wfire):
             with m.If(~wc_last):
                 m.d.sync += wc.eq(wc + 1)
@@ -179,14 +185,10 @@ class NearestUpsample(wiring.Component):
                 m.d.sync += rj_last.eq(next_is_last(rj_last, rj, r))
                 with m.If(rj_last & rx_last):
                     m.d.sync += ri_last.eq(next_is_last(ri_last, ri, r))
-        raddr_r = Replicated(NAG, "up_raddr", range(depth)) if NAG else None
-        for k, rd in enumerate(rds):
-            ra = raddr_r[k // ADDR_GROUP] if NAG else raddr
-            m.d.comb += rd.addr.eq(ra[:ob] if NB > 1 else ra)
+        r_addr = bank_addr("up_raddr", raddr, raddr_n)
+        m.d.comb += [rd.addr.eq(r_addr(k)[:ob] if NB > 1 else raddr) for k, rd in enumerate(rds)]
         m.d.comb += raddr_n.eq(raddr)
         m.d.sync += raddr.eq(raddr_n)
-        if NAG:
-            m.d.sync += raddr_r.eq(raddr_n)
         with m.If(issue):
             with m.If(~rc_last):
                 m.d.sync += rc.eq(rc + 1)
